@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The cfg stage: reads the libconfig file an admin edits, checks every key
+ * against one table (type, bounds, default, secret or not), and builds one
+ * struct cfg that the other stages read and never change.
+ */
+#ifndef CRITGATE_CFG_H
+#define CRITGATE_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+enum cfg_severity {
+	CFG_SEVERITY_CRITICAL,
+	CFG_SEVERITY_HIGH,
+	CFG_SEVERITY_COUNT
+};
+
+struct cfg_route {
+	char			*address;	/* lowercase */
+	enum cfg_severity	 severity;
+};
+
+struct cfg_member {
+	char	*name;		/* short login-like name, unique */
+	char	*full_name;
+	char	*phone;		/* E.164, "+" and 8 to 15 digits */
+	char	*email;
+};
+
+struct cfg_twilio {
+	char	*api_base;	/* no trailing slash */
+	char	*account_sid;
+	char	*auth_token;	/* secret */
+	char	*from;		/* E.164 */
+	int64_t	 timeout_ms;	/* whole request, connect included */
+};
+
+struct cfg {
+	char			*path;
+	char			*listen_smtp;	/* "host:port" */
+	char			*listen_http;	/* "host:port" */
+	char			*public_url;	/* no trailing slash */
+	char			*store_path;
+	char			*hostname;	/* our name in SMTP replies */
+	int64_t			 max_message_bytes;
+	int64_t			 smtp_idle_timeout_ms;
+	int64_t			 smtp_session_timeout_ms;
+	int64_t			 max_recipients;
+	struct cfg_route	*routes;
+	size_t			 n_routes;
+	int64_t			 ack_deadline_ms[CFG_SEVERITY_COUNT];
+	int64_t			 repeat_ms;	/* escalation.repeat_minutes */
+	struct cfg_member	*team;
+	size_t			 n_team;
+	struct cfg_twilio	 twilio;
+};
+
+/*
+ * Reads and checks the file at path.  Returns a new cfg (caller frees with
+ * cfg_free) or NULL, in which case every problem found has been appended to
+ * errors as a newly allocated "file:line: key: problem" string (the array
+ * should own its elements with g_free).  Does not log.
+ */
+struct cfg	*cfg_load(const char *path, GPtrArray *errors);
+
+/* Frees cfg and wipes its secrets; cfg_free(NULL) does nothing. */
+void		 cfg_free(struct cfg *cfg);
+
+/*
+ * Checks that the file at path is owned by the current user and closed to
+ * group and others, as it holds provider secrets.  Returns 0, or -1 with a
+ * message in *problem (caller frees with g_free).
+ */
+int		 cfg_check_secrecy(const char *path, char **problem);
+
+/* Returns the route for an address (compared without case), or NULL. */
+const struct cfg_route	*cfg_route_find(const struct cfg *cfg,
+			    const char *address);
+
+/* Return the member with that name or E.164 phone number, or NULL. */
+const struct cfg_member	*cfg_member_by_name(const struct cfg *cfg,
+			    const char *name);
+const struct cfg_member	*cfg_member_by_phone(const struct cfg *cfg,
+			    const char *phone);
+
+/* Returns "critical" or "high". */
+const char	*cfg_severity_name(enum cfg_severity severity);
+
+/* Parses "critical" or "high"; returns 0, or -1 for any other name. */
+int		 cfg_severity_parse(const char *name, enum cfg_severity *out);
+
+/* Tells whether s is an E.164 number: "+", a nonzero digit, 8 to 15 digits. */
+bool		 cfg_is_e164(const char *s);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The esc stage: when an open incident pages its team again, and how a
+ * page that a provider could not take is retried.  Pure arithmetic on
+ * times in milliseconds, so the schedule is tested on an injected clock;
+ * the daemon owns the timers.
+ *
+ * Round 1 starts when the incident opens; round r starts (r - 1) repeat
+ * intervals later.  A daemon that was stopped across several rounds pages
+ * only the round due now: the team gets one page, not a burst of missed
+ * ones.
+ */
+#ifndef CRITGATE_ESC_H
+#define CRITGATE_ESC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ESC_RETRY_FIRST_MS	1000	/* first retry after a failure */
+#define ESC_RETRY_MAX_MS	30000	/* longest wait between retries */
+#define ESC_ATTEMPTS_MAX	6	/* requests per page before giving up */
+
+/* Returns the round due at now_ms (1 for the first), at least 1. */
+int	esc_round_due(int64_t opened_ms, int64_t repeat_ms, int64_t now_ms);
+
+/* Returns when round starts. */
+int64_t	esc_round_start_ms(int64_t opened_ms, int64_t repeat_ms, int round);
+
+/*
+ * Returns the wait before the next request of a page that failed its
+ * attempts-th request (1 for the first): doubling from ESC_RETRY_FIRST_MS
+ * up to ESC_RETRY_MAX_MS, and never shorter than a provider's
+ * retry_after_ms (-1 when it gave none).
+ */
+int64_t	esc_retry_delay_ms(int attempts, int64_t retry_after_ms);
+
+/*
+ * Tells whether a page that failed its attempts-th request should be tried
+ * again at retry_at_ms, rather than given up: only within ESC_ATTEMPTS_MAX
+ * and before the next round starts, which pages the member again anyway.
+ */
+bool	esc_retry_is_worth(int attempts, int64_t retry_at_ms,
+	    int64_t next_round_ms);
+
+/* Tells whether an acknowledgement at acked_ms met the deadline. */
+bool	esc_sla_is_met(int64_t acked_ms, int64_t deadline_ms);
+
+#endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The store stage: every durable fact critgate keeps, in one SQLite file in
+ * WAL mode with synchronous=FULL.  Messages (raw bytes and envelope),
+ * incidents, pages and the events of each incident's timeline.  Every
+ * function commits before it returns, so a reply that depends on it (SMTP
+ * "250", a webhook's 200) is sent only after the fact is on disk.  The
+ * functions block on the disk and are called from one thread per handle.
+ * No SQLite type leaves this stage, so a second backend changes nothing above.
+ */
+#ifndef CRITGATE_STORE_H
+#define CRITGATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "cfg.h"
+#include "notify.h"
+#include "parse.h"
+
+struct store;
+
+/* How a processed message was understood. */
+enum store_class {
+	STORE_CLASS_NEW_INCIDENT,
+	STORE_CLASS_DUPLICATE,
+	STORE_CLASS_COUNT
+};
+
+/* The envelope of one received message; all fields borrowed. */
+struct store_envelope {
+	const char		*mail_from;
+	const char *const	*rcpts;
+	size_t			 n_rcpts;
+	const char		*peer;
+	const char		*helo;
+	int64_t			 received_ms;
+};
+
+/* A stored message waiting to be understood; owned, see store_message_fini. */
+struct store_message {
+	int64_t		 id;
+	int64_t		 received_ms;
+	char		*mail_from;
+	char		*peer;
+	GPtrArray	*rcpts;		/* char * */
+	GBytes		*raw;
+};
+
+/* What processing decided for a message, fed to store_message_process. */
+struct store_disposition {
+	const struct parse_result	*parsed;
+	enum cfg_severity		 severity;
+	int64_t				 ack_deadline_ms; /* absolute */
+	int64_t				 now_ms;
+};
+
+/* The outcome of store_message_process. */
+struct store_outcome {
+	enum store_class	 class;
+	int64_t			 incident_id;
+	int64_t			 duplicate_of;	/* message id, or 0 */
+};
+
+struct store_incident {
+	int64_t			 id;
+	enum cfg_severity	 severity;
+	char			*subject;
+	char			*reporter;	/* sender's address, or NULL */
+	int64_t			 message_id;	/* the first message */
+	int64_t			 opened_ms;	/* when its mail was received */
+	int64_t			 ack_deadline_ms;
+	int64_t			 acked_ms;	/* 0 while unacknowledged */
+	char			*acked_by;	/* member name, or NULL */
+	char			*acked_channel;	/* "sms", "voice", "cli" */
+	char			*ack_note;	/* or NULL */
+	int64_t			 messages;	/* messages joined, first included */
+};
+
+enum store_page_state {
+	STORE_PAGE_PENDING,	/* created, not yet handed to the provider */
+	STORE_PAGE_SENDING,	/* a request is in flight */
+	STORE_PAGE_SENT,	/* the provider accepted it */
+	STORE_PAGE_FAILED,	/* no provider accepted it */
+	STORE_PAGE_CANCELED,	/* not sent: the incident was acknowledged */
+	STORE_PAGE_UNKNOWN,	/* in flight when the daemon stopped */
+	STORE_PAGE_STATE_COUNT
+};
+
+struct store_page {
+	int64_t			 id;
+	int64_t			 incident_id;
+	int			 round;
+	char			*member;
+	enum notify_channel	 channel;
+	char			*to;
+	enum store_page_state	 state;
+	int			 attempts;
+	int64_t			 created_ms;
+	int64_t			 sent_ms;	/* 0 until accepted */
+	char			*sid;		/* provider's id, or NULL */
+	char			*provider_status; /* last status callback */
+	int64_t			 status_ms;
+	char			*error;		/* last failure, or NULL */
+};
+
+struct store_event {
+	int64_t	 at_ms;
+	int64_t	 page_id;	/* 0 when about the incident */
+	char	*kind;
+	char	*detail;
+};
+
+/*
+ * Opens (creating when missing if is_create) the store at path and brings
+ * its schema up to date.  Returns a new handle (caller frees with
+ * store_close) or NULL, having logged why.
+ */
+struct store	*store_open(const char *path, bool is_create);
+void		 store_close(struct store *store);
+
+/*
+ * Commits a received message and its envelope durably.  Returns 0 with the
+ * new id in *msg_id, or -1 (logged) when nothing was stored.
+ */
+int	store_message_add(struct store *store,
+	    const struct store_envelope *env, const uint8_t *raw, size_t len,
+	    int64_t *msg_id);
+
+/* Returns the ids (gint64 *, owned by the array) of messages not yet
+ * processed, oldest first, or NULL on error. */
+GArray	*store_messages_unprocessed(struct store *store);
+
+/* Loads message id into out (release with store_message_fini). */
+int	store_message_load(struct store *store, int64_t id,
+	    struct store_message *out);
+void	store_message_fini(struct store_message *msg);
+
+/*
+ * In one transaction: records what parsing found, then either joins the
+ * message to the incident of an earlier message with the same Message-ID
+ * (a duplicate) or opens a new incident.  Processing a message twice
+ * returns the first outcome again.  Returns 0 or -1.
+ */
+int	store_message_process(struct store *store, int64_t msg_id,
+	    const struct store_disposition *disp, struct store_outcome *out);
+
+/* Load incidents; each struct is released with store_incident_fini. */
+int		 store_incident_get(struct store *store, int64_t id,
+		    struct store_incident *out);	/* -1 if not found */
+GPtrArray	*store_incidents_list(struct store *store, bool only_open);
+void		 store_incident_fini(struct store_incident *inc);
+void		 store_incident_free(struct store_incident *inc);
+
+/*
+ * Records the first acknowledgement of incident id and cancels its pages
+ * that were not sent.  Returns 1 when this call acknowledged it, 0 when it
+ * was already acknowledged or does not exist, -1 on a store failure.
+ */
+int	store_incident_ack(struct store *store, int64_t id, const char *member,
+	    const char *channel, const char *note, int64_t now_ms);
+
+/*
+ * Creates the pages of one round (each member of team, voice and SMS)
+ * unless that round already has pages.  Returns the number created, or -1.
+ */
+int	store_round_create(struct store *store, int64_t incident_id,
+	    int round, const struct cfg *cfg, int64_t now_ms);
+
+/* Returns the highest round with pages for the incident, 0 if none. */
+int	store_round_last(struct store *store, int64_t incident_id);
+
+/* Returns pages (struct store_page *, owned) in state, oldest first. */
+GPtrArray	*store_pages_in_state(struct store *store,
+		    enum store_page_state state);
+/* Returns the pages of one incident, oldest first. */
+GPtrArray	*store_pages_of_incident(struct store *store,
+		    int64_t incident_id);
+int		 store_page_get(struct store *store, int64_t id,
+		    struct store_page *out);
+/* Finds the page the provider knows as sid; -1 if none. */
+int		 store_page_by_sid(struct store *store, const char *sid,
+		    struct store_page *out);
+void		 store_page_fini(struct store_page *page);
+void		 store_page_free(struct store_page *page);
+
+/* Marks a page as in flight and counts the attempt. */
+int	store_page_sending(struct store *store, int64_t page_id);
+
+/* Move a page on; each records a timeline event and commits. */
+int	store_page_sent(struct store *store, int64_t page_id, const char *sid,
+	    int64_t now_ms);
+int	store_page_retry(struct store *store, int64_t page_id,
+	    const char *error, int64_t now_ms);
+int	store_page_failed(struct store *store, int64_t page_id,
+	    const char *error, int64_t now_ms);
+
+/* Marks pages left in flight by a stopped daemon; returns their count. */
+int	store_pages_orphaned(struct store *store, int64_t now_ms);
+
+/*
+ * Records a provider status callback for the page with sid, unless the page
+ * already has a later status (callbacks arrive out of order).  rank orders
+ * statuses; *page_id receives the page, 0 when sid is unknown.
+ */
+int	store_page_status(struct store *store, const char *sid,
+	    const char *status, int rank, const char *error, int64_t now_ms,
+	    int64_t *page_id);
+
+/* Appends an event to an incident's timeline. */
+int	store_event_add(struct store *store, int64_t incident_id,
+	    int64_t page_id, const char *kind, const char *detail,
+	    int64_t now_ms);
+/* Returns the timeline (struct store_event *, owned) in time order. */
+GPtrArray	*store_events_of_incident(struct store *store,
+		    int64_t incident_id);
+
+/*
+ * Returns the open incidents with a page to member that was sent or is
+ * being sent (struct store_incident *, owned), oldest first.
+ */
+GPtrArray	*store_incidents_paging_member(struct store *store,
+		    const char *member);
+
+const char	*store_page_state_name(enum store_page_state state);
+const char	*store_class_name(enum store_class class);
+
+#endif

@@ -1,0 +1,1040 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The cfg stage: reads the config file with libconfig, walks every group and
+ * list element against the key table cfg_keys[] (type, bounds, default,
+ * secret or not), and fills one struct cfg.  All problems are collected as
+ * "file:line: key: problem", list elements named as in "team[1].phone".  A
+ * missing key points at its enclosing group, or is "file: key: ..." at the
+ * top level.  Only this file calls libconfig.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "cfg.h"
+#include "cfg_priv.h"
+
+#define STRING(p, fl, fmt, def, off)					\
+	{ .path = (p), .type = CFG_KEY_STRING, .flags = (fl),		\
+	  .format = (fmt), .def_string = (def), .offset = (off) }
+#define NUMBER(p, t, lo, hi, def, sc, off)				\
+	{ .path = (p), .type = (t), .min = (lo), .max = (hi),		\
+	  .def_number = (def), .scale = (sc), .offset = (off) }
+#define GROUP(p, fl)							\
+	{ .path = (p), .type = CFG_KEY_GROUP, .flags = (fl) }
+#define LIST(p, elem, ptr, count)					\
+	{ .path = (p), .type = CFG_KEY_LIST, .flags = CFG_KEY_REQUIRED,	\
+	  .offset = offsetof(struct cfg, ptr),				\
+	  .count_offset = offsetof(struct cfg, count),			\
+	  .elem_size = sizeof(elem), .min_elems = 1 }
+#define CFG(field)	offsetof(struct cfg, field)
+#define REQ		CFG_KEY_REQUIRED
+#define RESTART		CFG_KEY_RESTART
+#define MS_PER_S	1000
+#define MS_PER_MIN	60000
+
+static const char	*default_hostname(void);
+
+const struct cfg_key cfg_keys[] = {
+	GROUP("listen", REQ | RESTART),
+	STRING("listen.smtp", REQ | RESTART, CFG_FORMAT_HOSTPORT, NULL,
+	    CFG(listen_smtp)),
+	STRING("listen.http", REQ | RESTART, CFG_FORMAT_HOSTPORT, NULL,
+	    CFG(listen_http)),
+	STRING("public_url", REQ, CFG_FORMAT_URL, NULL, CFG(public_url)),
+	STRING("store", REQ | RESTART, CFG_FORMAT_TEXT, NULL, CFG(store_path)),
+	{ .path = "hostname", .type = CFG_KEY_STRING,
+	  .format = CFG_FORMAT_HOSTNAME, .def_fn = default_hostname,
+	  .offset = CFG(hostname) },
+	NUMBER("max_message_bytes", CFG_KEY_INT, 1024, 1073741824, 26214400,
+	    1, CFG(max_message_bytes)),
+
+	GROUP("smtp", 0),
+	NUMBER("smtp.idle_timeout_s", CFG_KEY_INT, 1, 3600, 300, MS_PER_S,
+	    CFG(smtp_idle_timeout_ms)),
+	NUMBER("smtp.session_timeout_s", CFG_KEY_INT, 1, 86400, 1800,
+	    MS_PER_S, CFG(smtp_session_timeout_ms)),
+	NUMBER("smtp.max_recipients", CFG_KEY_INT, 1, 1000, 100, 1,
+	    CFG(max_recipients)),
+
+	LIST("routes", struct cfg_route, routes, n_routes),
+	STRING("routes[].address", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_EMAIL,
+	    NULL, offsetof(struct cfg_route, address)),
+	{ .path = "routes[].severity", .type = CFG_KEY_SEVERITY,
+	  .flags = REQ, .offset = offsetof(struct cfg_route, severity) },
+
+	GROUP("sla", 0),
+	NUMBER("sla.critical_ack_minutes", CFG_KEY_INT, 1, 10080, 30,
+	    MS_PER_MIN, CFG(ack_deadline_ms[CFG_SEVERITY_CRITICAL])),
+	NUMBER("sla.high_ack_minutes", CFG_KEY_INT, 1, 10080, 720,
+	    MS_PER_MIN, CFG(ack_deadline_ms[CFG_SEVERITY_HIGH])),
+
+	GROUP("escalation", 0),
+	NUMBER("escalation.repeat_minutes", CFG_KEY_FLOAT, 0.01, 1440, 5,
+	    MS_PER_MIN, CFG(repeat_ms)),
+
+	LIST("team", struct cfg_member, team, n_team),
+	STRING("team[].name", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_NAME, NULL,
+	    offsetof(struct cfg_member, name)),
+	STRING("team[].full_name", REQ, CFG_FORMAT_TEXT, NULL,
+	    offsetof(struct cfg_member, full_name)),
+	STRING("team[].phone", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_E164, NULL,
+	    offsetof(struct cfg_member, phone)),
+	STRING("team[].email", REQ, CFG_FORMAT_EMAIL, NULL,
+	    offsetof(struct cfg_member, email)),
+
+	GROUP("twilio", REQ),
+	STRING("twilio.api_base", 0, CFG_FORMAT_URL, "https://api.twilio.com",
+	    CFG(twilio.api_base)),
+	STRING("twilio.account_sid", REQ, CFG_FORMAT_SID, NULL,
+	    CFG(twilio.account_sid)),
+	STRING("twilio.auth_token", REQ | CFG_KEY_SECRET, CFG_FORMAT_TEXT,
+	    NULL, CFG(twilio.auth_token)),
+	STRING("twilio.from", REQ, CFG_FORMAT_E164, NULL, CFG(twilio.from)),
+	NUMBER("twilio.timeout_s", CFG_KEY_INT, 1, 120, 10, MS_PER_S,
+	    CFG(twilio.timeout_ms)),
+};
+
+const size_t	cfg_n_keys = G_N_ELEMENTS(cfg_keys);
+
+/* The state of cfg_load() while it walks one file. */
+struct loader {
+	const char	*path;
+	GPtrArray	*errors;
+	size_t		 n_errors;
+	char		**lines;	/* for source_integer() */
+	/* The list whose element is being read, for CFG_KEY_UNIQUE. */
+	const char	*list_shown;
+	char		*list_first;
+	size_t		 list_elem_size;
+	size_t		 list_index;
+};
+
+typedef void	(*load_fn)(struct loader *, const struct cfg_key *,
+		    const config_setting_t *, const char *, char *);
+
+static void	load_group(struct loader *, const config_setting_t *,
+		    const char *, const char *, char *);
+
+static const char *
+default_hostname(void)
+{
+	return g_get_host_name();
+}
+
+/*
+ * Syntax checks for string values.
+ */
+
+static bool
+is_any(const char *s)
+{
+	(void)s;
+	return true;
+}
+
+/* Dot-separated labels of letters, digits and inner "-" (RFC 1123 2.1). */
+static bool
+is_domain(const char *s, size_t len)
+{
+	size_t	i, label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!g_ascii_isalnum(s[i]) && s[i] != '-')
+			return false;
+		if (s[i] == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && s[len - 1] != '-';
+}
+
+static bool
+is_hostname(const char *s)
+{
+	return is_domain(s, strlen(s));
+}
+
+static bool
+is_port(const char *s)
+{
+	size_t	len = strlen(s);
+
+	if (len == 0 || len > 5 || strspn(s, "0123456789") != len)
+		return false;
+	return atoi(s) <= 65535;
+}
+
+/* "host:port", "1.2.3.4:port" or "[IPv6 address]:port"; port 0 picks one. */
+static bool
+is_hostport(const char *s)
+{
+	const char	*end, *colon;
+	size_t		 len;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return false;
+		len = end - (s + 1);
+		if (len < 2 || memchr(s + 1, ':', len) == NULL ||
+		    strspn(s + 1, "0123456789abcdefABCDEF:.") != len)
+			return false;
+		return is_port(end + 2);
+	}
+	colon = strrchr(s, ':');
+	if (colon == NULL)
+		return false;
+	return is_domain(s, colon - s) && is_port(colon + 1);
+}
+
+static bool
+is_url(const char *s)
+{
+	const char	*host;
+	size_t		 i;
+
+	if (g_str_has_prefix(s, "http://"))
+		host = s + strlen("http://");
+	else if (g_str_has_prefix(s, "https://"))
+		host = s + strlen("https://");
+	else
+		return false;
+	if (host[0] == '\0' || strchr("/?#:", host[0]) != NULL)
+		return false;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* local@domain, the local part being a dot-atom (RFC 5322 3.2.3). */
+static bool
+is_email(const char *s)
+{
+	static const char	 atext[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.";
+	const char		*at = strchr(s, '@');
+	size_t			 local;
+
+	if (at == NULL || strchr(at + 1, '@') != NULL || strlen(s) > 254)
+		return false;
+	local = at - s;
+	if (local == 0 || local > 64 || strspn(s, atext) != local)
+		return false;
+	if (s[0] == '.' || at[-1] == '.')
+		return false;
+	if (g_strstr_len(s, local, "..") != NULL)
+		return false;
+	return is_domain(at + 1, strlen(at + 1));
+}
+
+static bool
+is_name(const char *s)
+{
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	    strlen(s);
+}
+
+static bool
+is_sid(const char *s)
+{
+	return strlen(s) == 34 && g_str_has_prefix(s, "AC") &&
+	    strspn(s + 2, "0123456789abcdefABCDEF") == 32;
+}
+
+static bool
+is_e164(const char *s)
+{
+	return cfg_is_e164(s);
+}
+
+static void
+strip_trailing_slashes(char *s)
+{
+	size_t	len = strlen(s);
+
+	while (len > 0 && s[len - 1] == '/')
+		s[--len] = '\0';
+}
+
+static void
+lowercase(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = g_ascii_tolower(*s);
+}
+
+struct format {
+	bool		 (*is_valid)(const char *);
+	void		 (*normalize)(char *);
+	/* Messages read "\"x\" is not <noun> (expected <hint>)". */
+	const char	*noun;
+	const char	*hint;
+};
+
+static const struct format formats[CFG_FORMAT_COUNT] = {
+	[CFG_FORMAT_TEXT] = { is_any, NULL, "text", "a non-empty string" },
+	[CFG_FORMAT_HOSTPORT] = { is_hostport, NULL, "a listen address",
+	    "host:port or [IPv6 address]:port, port 0 to 65535" },
+	[CFG_FORMAT_HOSTNAME] = { is_hostname, NULL, "a host name",
+	    "letters, digits and \"-\" in labels separated by \".\"" },
+	[CFG_FORMAT_URL] = { is_url, strip_trailing_slashes,
+	    "an http or https URL",
+	    "\"http://\" or \"https://\", then a host" },
+	[CFG_FORMAT_EMAIL] = { is_email, lowercase, "a mail address",
+	    "local@domain" },
+	[CFG_FORMAT_E164] = { is_e164, NULL, "an E.164 number",
+	    "\"+\" and 8 to 15 digits" },
+	[CFG_FORMAT_NAME] = { is_name, NULL, "a valid name",
+	    "lowercase letters, digits, \".\", \"_\" and \"-\"" },
+	[CFG_FORMAT_SID] = { is_sid, NULL, "a Twilio account SID",
+	    "\"AC\" and 32 hexadecimal digits" },
+};
+
+/*
+ * Reporting.
+ */
+
+static void G_GNUC_PRINTF(4, 5)
+report(struct loader *ld, const config_setting_t *where, const char *key,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+	char		*problem;
+	const char	*file = ld->path;
+	unsigned int	 line = 0;
+
+	if (where != NULL) {
+		line = config_setting_source_line(where);
+		if (config_setting_source_file(where) != NULL)
+			file = config_setting_source_file(where);
+	}
+	va_start(ap, fmt);
+	problem = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+
+	ld->n_errors++;
+	if (ld->errors == NULL)
+		goto out;
+	if (line > 0)
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s:%u: %s: %s",
+		    file, line, key, problem));
+	else
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s: %s: %s",
+		    file, key, problem));
+out:
+	g_free(problem);
+}
+
+static const char *const found_names[] = {
+	[CONFIG_TYPE_NONE] = "nothing",
+	[CONFIG_TYPE_GROUP] = "a group { ... }",
+	[CONFIG_TYPE_INT] = "an integer",
+	[CONFIG_TYPE_INT64] = "an integer",
+	[CONFIG_TYPE_FLOAT] = "a float",
+	[CONFIG_TYPE_STRING] = "a string",
+	[CONFIG_TYPE_BOOL] = "a boolean",
+	[CONFIG_TYPE_ARRAY] = "an array [ ... ]",
+	[CONFIG_TYPE_LIST] = "a list ( ... )",
+};
+
+static const char *const expected_names[CFG_KEY_TYPE_COUNT] = {
+	[CFG_KEY_GROUP] = "a group { ... }",
+	[CFG_KEY_LIST] = "a list ( ... ) of groups",
+	[CFG_KEY_STRING] = "a string",
+	[CFG_KEY_SEVERITY] = "a string",
+	[CFG_KEY_INT] = "an integer",
+	[CFG_KEY_FLOAT] = "a number",
+};
+
+/* The setting's value as written, or NULL for groups, lists and arrays. */
+static char *
+value_text(const config_setting_t *s)
+{
+	char	*escaped, *text;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return g_strdup_printf("%lld", config_setting_get_int64(s));
+	case CONFIG_TYPE_FLOAT:
+		return g_strdup_printf("%g", config_setting_get_float(s));
+	case CONFIG_TYPE_BOOL:
+		return g_strdup(config_setting_get_bool(s) ? "true" : "false");
+	case CONFIG_TYPE_STRING:
+		escaped = g_strescape(config_setting_get_string(s), NULL);
+		text = g_strdup_printf("\"%s\"", escaped);
+		g_free(escaped);
+		return text;
+	default:
+		return NULL;
+	}
+}
+
+static void
+report_type(struct loader *ld, const config_setting_t *s, const char *key,
+    const char *expected, bool is_secret)
+{
+	const char	*found = found_names[config_setting_type(s)];
+	char		*value = is_secret ? NULL : value_text(s);
+
+	if (value != NULL)
+		report(ld, s, key, "%s is %s, expected %s", value, found,
+		    expected);
+	else
+		report(ld, s, key, "found %s, expected %s", found, expected);
+	g_free(value);
+}
+
+static const int accepted_types[CFG_KEY_TYPE_COUNT] = {
+	[CFG_KEY_GROUP] = 1 << CONFIG_TYPE_GROUP,
+	[CFG_KEY_LIST] = 1 << CONFIG_TYPE_LIST,
+	[CFG_KEY_STRING] = 1 << CONFIG_TYPE_STRING,
+	[CFG_KEY_SEVERITY] = 1 << CONFIG_TYPE_STRING,
+	[CFG_KEY_INT] = 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64,
+	[CFG_KEY_FLOAT] = 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64 |
+	    1 << CONFIG_TYPE_FLOAT,
+};
+
+static int
+check_type(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key)
+{
+	if ((accepted_types[k->type] & 1 << config_setting_type(s)) != 0)
+		return 0;
+	report_type(ld, s, key, expected_names[k->type],
+	    (k->flags & CFG_KEY_SECRET) != 0);
+	return -1;
+}
+
+/*
+ * Returns the integer as written in the file.  libconfig 1.5 stores a
+ * decimal integer without the "L" suffix in an int and wraps it silently
+ * when it does not fit (5000000000 reads as 705032704), so the source line
+ * is parsed again.  Returns parsed when the line cannot be matched.
+ */
+static long long
+source_integer(struct loader *ld, const config_setting_t *s, long long parsed)
+{
+	const char	*name = config_setting_name(s), *p, *line;
+	unsigned int	 n = config_setting_source_line(s);
+	size_t		 len;
+	char		*end;
+	long long	 v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT || name == NULL ||
+	    ld->lines == NULL || n == 0 || n > g_strv_length(ld->lines))
+		return parsed;
+	line = ld->lines[n - 1];
+	len = strlen(name);
+	for (p = strstr(line, name); p != NULL; p = strstr(p + 1, name)) {
+		if (p > line && (g_ascii_isalnum(p[-1]) || p[-1] == '_'))
+			continue;
+		p += len;
+		p += strspn(p, " \t");
+		if (*p != '=' && *p != ':')
+			continue;
+		p++;
+		p += strspn(p, " \t");
+		if (g_ascii_strncasecmp(p + (*p == '-'), "0x", 2) == 0)
+			return parsed;
+		errno = 0;
+		v = g_ascii_strtoll(p, &end, 10);
+		if (end == p || (errno != 0 && errno != ERANGE))
+			return parsed;
+		return v;
+	}
+	return parsed;
+}
+
+/*
+ * Loaders, one per key type, for a key present in the file.
+ */
+
+static bool
+is_duplicate(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, const char *value)
+{
+	const char	*other;
+	size_t		 i;
+
+	if ((k->flags & CFG_KEY_UNIQUE) == 0 || ld->list_first == NULL)
+		return false;
+	for (i = 0; i < ld->list_index; i++) {
+		other = *(char **)(ld->list_first + i * ld->list_elem_size +
+		    k->offset);
+		if (other == NULL || strcmp(other, value) != 0)
+			continue;
+		report(ld, s, key, "\"%s\" is already used by %s[%zu]", value,
+		    ld->list_shown, i);
+		return true;
+	}
+	return false;
+}
+
+static void
+report_format(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key)
+{
+	const struct format	*f = &formats[k->format];
+	char			*value;
+
+	if ((k->flags & CFG_KEY_SECRET) != 0) {
+		report(ld, s, key, "value is not %s (expected %s)", f->noun,
+		    f->hint);
+		return;
+	}
+	value = value_text(s);
+	report(ld, s, key, "%s is not %s (expected %s)", value, f->noun,
+	    f->hint);
+	g_free(value);
+}
+
+static void
+load_string(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	const struct format	*f = &formats[k->format];
+	const char		*value;
+	char			*copy;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	value = config_setting_get_string(s);
+	if (value[0] == '\0') {
+		report(ld, s, key, "is empty (expected %s)", f->hint);
+		return;
+	}
+	if (!f->is_valid(value)) {
+		report_format(ld, k, s, key);
+		return;
+	}
+
+	copy = g_strdup(value);
+	if (f->normalize != NULL)
+		f->normalize(copy);
+	if (is_duplicate(ld, k, s, key, copy)) {
+		g_free(copy);
+		return;
+	}
+	*(char **)(base + k->offset) = copy;
+}
+
+static void
+load_severity(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	enum cfg_severity	 severity;
+	char			*value;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	if (cfg_severity_parse(config_setting_get_string(s), &severity) == 0) {
+		*(enum cfg_severity *)(base + k->offset) = severity;
+		return;
+	}
+	value = value_text(s);
+	report(ld, s, key, "%s is not a severity (expected \"critical\" or "
+	    "\"high\")", value);
+	g_free(value);
+}
+
+static void
+load_int(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	long long	v;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	v = source_integer(ld, s, config_setting_get_int64(s));
+	if (v < k->min || v > k->max) {
+		report(ld, s, key,
+		    "%lld is out of range (expected %.0f to %.0f)", v, k->min,
+		    k->max);
+		return;
+	}
+	*(int64_t *)(base + k->offset) = v * k->scale;
+}
+
+/* Rounds to the nearest integer; the table keeps every number >= 0. */
+static int64_t
+round_scaled(double v, int64_t scale)
+{
+	return (int64_t)(v * scale + 0.5);
+}
+
+static void
+load_float(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	double	v;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else
+		v = source_integer(ld, s, config_setting_get_int64(s));
+	if (!(v >= k->min && v <= k->max)) {
+		report(ld, s, key, "%g is out of range (expected %g to %g)", v,
+		    k->min, k->max);
+		return;
+	}
+	*(int64_t *)(base + k->offset) = round_scaled(v, k->scale);
+}
+
+static void
+load_group_key(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	load_group(ld, s, k->path, key, base);
+}
+
+static void
+load_list(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	struct loader	 saved = *ld;
+	const config_setting_t *elem;
+	char		*pattern, *elem_key, *elems;
+	size_t		 i, n;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	n = config_setting_length(s);
+	if (n < k->min_elems)
+		report(ld, s, key, "is empty (expected at least %zu element%s)",
+		    k->min_elems, k->min_elems == 1 ? "" : "s");
+	elems = n == 0 ? NULL : g_malloc0_n(n, k->elem_size);
+	*(char **)(base + k->offset) = elems;
+	*(size_t *)(base + k->count_offset) = n;
+
+	pattern = g_strconcat(k->path, "[]", NULL);
+	ld->list_shown = key;
+	ld->list_first = elems;
+	ld->list_elem_size = k->elem_size;
+	for (i = 0; i < n; i++) {
+		elem = config_setting_get_elem(s, i);
+		elem_key = g_strdup_printf("%s[%zu]", key, i);
+		ld->list_index = i;
+		if (config_setting_type(elem) != CONFIG_TYPE_GROUP)
+			report_type(ld, elem, elem_key, "a group { ... }",
+			    false);
+		else
+			load_group(ld, elem, pattern, elem_key,
+			    elems + i * k->elem_size);
+		g_free(elem_key);
+	}
+	ld->list_shown = saved.list_shown;
+	ld->list_first = saved.list_first;
+	ld->list_elem_size = saved.list_elem_size;
+	ld->list_index = saved.list_index;
+	g_free(pattern);
+}
+
+static const load_fn loaders[CFG_KEY_TYPE_COUNT] = {
+	[CFG_KEY_GROUP] = load_group_key,
+	[CFG_KEY_LIST] = load_list,
+	[CFG_KEY_STRING] = load_string,
+	[CFG_KEY_SEVERITY] = load_severity,
+	[CFG_KEY_INT] = load_int,
+	[CFG_KEY_FLOAT] = load_float,
+};
+
+/* For a key missing from the file: an error, or its default. */
+static void
+load_default(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *group, const char *key, char *base)
+{
+	const char	*def;
+
+	if ((k->flags & CFG_KEY_REQUIRED) != 0) {
+		report(ld, group, key, "is missing (required, expected %s)",
+		    expected_names[k->type]);
+		return;
+	}
+	if (k->type == CFG_KEY_GROUP) {
+		load_group(ld, NULL, k->path, key, base);
+	} else if (k->type == CFG_KEY_STRING) {
+		def = k->def_string != NULL ? k->def_string : k->def_fn();
+		*(char **)(base + k->offset) = g_strdup(def);
+	} else if (k->type == CFG_KEY_INT || k->type == CFG_KEY_FLOAT) {
+		*(int64_t *)(base + k->offset) = round_scaled(k->def_number,
+		    k->scale);
+	}
+}
+
+/*
+ * Returns the last part of the key's path when the key sits directly in
+ * the group named by pattern ("" for the top, "team[]" for team elements),
+ * else NULL.
+ */
+static const char *
+key_leaf(const struct cfg_key *k, const char *pattern)
+{
+	size_t		 len = strlen(pattern);
+	const char	*leaf = k->path;
+
+	if (len > 0) {
+		if (strncmp(k->path, pattern, len) != 0 || k->path[len] != '.')
+			return NULL;
+		leaf = k->path + len + 1;
+	}
+	return strchr(leaf, '.') == NULL ? leaf : NULL;
+}
+
+static char *
+key_join(const char *prefix, const char *leaf)
+{
+	if (prefix[0] == '\0')
+		return g_strdup(leaf);
+	return g_strconcat(prefix, ".", leaf, NULL);
+}
+
+static void
+report_unknown(struct loader *ld, const config_setting_t *s,
+    const char *pattern, const char *key)
+{
+	GString		*known = g_string_new(NULL);
+	const char	*leaf;
+	size_t		 i;
+
+	for (i = 0; i < cfg_n_keys; i++) {
+		leaf = key_leaf(&cfg_keys[i], pattern);
+		if (leaf == NULL)
+			continue;
+		if (known->len > 0)
+			g_string_append(known, ", ");
+		g_string_append(known, leaf);
+	}
+	report(ld, s, key, "unknown key (expected one of: %s)", known->str);
+	g_string_free(known, TRUE);
+}
+
+static void
+check_unknown(struct loader *ld, const config_setting_t *group,
+    const char *pattern, const char *shown)
+{
+	const config_setting_t	*member;
+	const char		*name, *leaf;
+	char			*key;
+	size_t			 i, j;
+	int			 n = config_setting_length(group);
+
+	for (i = 0; i < (size_t)n; i++) {
+		member = config_setting_get_elem(group, i);
+		name = config_setting_name(member);
+		for (j = 0; j < cfg_n_keys; j++) {
+			leaf = key_leaf(&cfg_keys[j], pattern);
+			if (leaf != NULL && strcmp(leaf, name) == 0)
+				break;
+		}
+		if (j < cfg_n_keys)
+			continue;
+		key = key_join(shown, name);
+		report_unknown(ld, member, pattern, key);
+		g_free(key);
+	}
+}
+
+/*
+ * Loads every key of the group named by pattern into base, shown in
+ * messages as shown.  A NULL group stands for an optional group left out.
+ */
+static void
+load_group(struct loader *ld, const config_setting_t *group,
+    const char *pattern, const char *shown, char *base)
+{
+	const struct cfg_key	*k;
+	const config_setting_t	*s;
+	const char		*leaf;
+	char			*key;
+	size_t			 i;
+
+	for (i = 0; i < cfg_n_keys; i++) {
+		k = &cfg_keys[i];
+		leaf = key_leaf(k, pattern);
+		if (leaf == NULL)
+			continue;
+		s = group == NULL ? NULL : config_setting_get_member(group,
+		    leaf);
+		key = key_join(shown, leaf);
+		if (s == NULL)
+			load_default(ld, k, group, key, base);
+		else
+			loaders[k->type](ld, k, s, key, base);
+		g_free(key);
+	}
+	if (group != NULL)
+		check_unknown(ld, group, pattern, shown);
+}
+
+static void
+report_read_error(struct loader *ld, const config_t *lc)
+{
+	const char	*file = config_error_file(lc);
+	int		 fd;
+
+	if (ld->errors == NULL)
+		return;
+	if (config_error_type(lc) == CONFIG_ERR_PARSE) {
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s:%d: syntax "
+		    "error: %s", file != NULL ? file : ld->path,
+		    config_error_line(lc), config_error_text(lc)));
+		return;
+	}
+
+	/* libconfig keeps no errno, so open the file again to learn why. */
+	fd = open(ld->path, O_RDONLY);
+	if (fd == -1) {
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s: cannot be "
+		    "read: %s", ld->path, g_strerror(errno)));
+		return;
+	}
+	close(fd);
+	g_ptr_array_add(ld->errors, g_strdup_printf("%s: cannot be read "
+	    "(expected a regular file)", ld->path));
+}
+
+/* Wipes secrets from libconfig's copy before config_destroy() frees it. */
+static void
+wipe_parsed_secrets(const config_t *lc)
+{
+	const config_setting_t	*s;
+	const char		*value;
+	size_t			 i;
+
+	for (i = 0; i < cfg_n_keys; i++) {
+		if ((cfg_keys[i].flags & CFG_KEY_SECRET) == 0 ||
+		    strstr(cfg_keys[i].path, "[]") != NULL)
+			continue;
+		s = config_lookup(lc, cfg_keys[i].path);
+		if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
+			continue;
+		value = config_setting_get_string(s);
+		explicit_bzero((char *)value, strlen(value));
+	}
+}
+
+/* Splits the file into lines for source_integer(), or returns NULL. */
+static char **
+read_lines(const char *path)
+{
+	char	*text, **lines;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return NULL;
+	lines = g_strsplit(text, "\n", -1);
+	explicit_bzero(text, strlen(text));
+	g_free(text);
+	return lines;
+}
+
+static void
+free_lines(char **lines)
+{
+	size_t	i;
+
+	if (lines == NULL)
+		return;
+	for (i = 0; lines[i] != NULL; i++)
+		explicit_bzero(lines[i], strlen(lines[i]));
+	g_strfreev(lines);
+}
+
+struct cfg *
+cfg_load(const char *path, GPtrArray *errors)
+{
+	struct loader	 ld = { .path = path, .errors = errors };
+	struct cfg	*cfg = NULL;
+	config_t	 lc;
+
+	config_init(&lc);
+	if (config_read_file(&lc, path) == CONFIG_FALSE) {
+		report_read_error(&ld, &lc);
+		goto out;
+	}
+
+	ld.lines = read_lines(path);
+	cfg = g_new0(struct cfg, 1);
+	cfg->path = g_strdup(path);
+	load_group(&ld, config_root_setting(&lc), "", "", (char *)cfg);
+	if (ld.n_errors > 0) {
+		cfg_free(cfg);
+		cfg = NULL;
+	}
+out:
+	free_lines(ld.lines);
+	wipe_parsed_secrets(&lc);
+	config_destroy(&lc);
+	return cfg;
+}
+
+/* Frees the strings and lists of the group named by pattern in base. */
+static void
+release_group(const char *pattern, char *base)
+{
+	const struct cfg_key	*k;
+	char			**field, *elems, *elem_pattern;
+	size_t			 i, j, n;
+
+	for (i = 0; i < cfg_n_keys; i++) {
+		k = &cfg_keys[i];
+		if (key_leaf(k, pattern) == NULL)
+			continue;
+		if (k->type == CFG_KEY_GROUP) {
+			release_group(k->path, base);
+		} else if (k->type == CFG_KEY_STRING) {
+			field = (char **)(base + k->offset);
+			if (*field != NULL && (k->flags & CFG_KEY_SECRET) != 0)
+				explicit_bzero(*field, strlen(*field));
+			g_free(*field);
+			*field = NULL;
+		} else if (k->type == CFG_KEY_LIST) {
+			elems = *(char **)(base + k->offset);
+			n = *(size_t *)(base + k->count_offset);
+			elem_pattern = g_strconcat(k->path, "[]", NULL);
+			for (j = 0; j < n; j++)
+				release_group(elem_pattern,
+				    elems + j * k->elem_size);
+			g_free(elem_pattern);
+			g_free(elems);
+			*(char **)(base + k->offset) = NULL;
+			*(size_t *)(base + k->count_offset) = 0;
+		}
+	}
+}
+
+void
+cfg_free(struct cfg *cfg)
+{
+	if (cfg == NULL)
+		return;
+	release_group("", (char *)cfg);
+	g_free(cfg->path);
+	g_free(cfg);
+}
+
+int
+cfg_check_secrecy(const char *path, char **problem)
+{
+	struct stat	st;
+
+	*problem = NULL;
+	if (stat(path, &st) == -1) {
+		*problem = g_strdup_printf("%s cannot be checked: %s", path,
+		    g_strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != getuid()) {
+		*problem = g_strdup_printf("%s is owned by uid %u, not by uid "
+		    "%u that runs critgate; it holds provider secrets: chown "
+		    "it", path, (unsigned int)st.st_uid,
+		    (unsigned int)getuid());
+		return -1;
+	}
+	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+		*problem = g_strdup_printf("%s is readable by group or others "
+		    "(mode %04o); it holds provider secrets: chmod 600 it",
+		    path, (unsigned int)(st.st_mode & 07777));
+		return -1;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		*problem = g_strdup_printf("%s is open to group or others "
+		    "(mode %04o); it holds provider secrets: chmod 600 it",
+		    path, (unsigned int)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+const struct cfg_route *
+cfg_route_find(const struct cfg *cfg, const char *address)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->n_routes; i++)
+		if (g_ascii_strcasecmp(cfg->routes[i].address, address) == 0)
+			return &cfg->routes[i];
+	return NULL;
+}
+
+const struct cfg_member *
+cfg_member_by_name(const struct cfg *cfg, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->n_team; i++)
+		if (strcmp(cfg->team[i].name, name) == 0)
+			return &cfg->team[i];
+	return NULL;
+}
+
+const struct cfg_member *
+cfg_member_by_phone(const struct cfg *cfg, const char *phone)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->n_team; i++)
+		if (strcmp(cfg->team[i].phone, phone) == 0)
+			return &cfg->team[i];
+	return NULL;
+}
+
+static const char *const severity_names[CFG_SEVERITY_COUNT] = {
+	[CFG_SEVERITY_CRITICAL] = "critical",
+	[CFG_SEVERITY_HIGH] = "high",
+};
+
+const char *
+cfg_severity_name(enum cfg_severity severity)
+{
+	if ((unsigned int)severity >= CFG_SEVERITY_COUNT)
+		return "unknown";
+	return severity_names[severity];
+}
+
+int
+cfg_severity_parse(const char *name, enum cfg_severity *out)
+{
+	int	i;
+
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
+		if (strcmp(name, severity_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool
+cfg_is_e164(const char *s)
+{
+	size_t	digits;
+
+	if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	digits = strlen(s + 1);
+	return digits >= 8 && digits <= 15 &&
+	    strspn(s + 1, "0123456789") == digits;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The daemon: main(), the GLib main loop and the wiring of the stages to
+ * sockets and timers.  Only the files of this folder attach anything to
+ * the loop; the stages they call take plain structs.
+ */
+#ifndef CRITGATE_DAEMON_H
+#define CRITGATE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "cfg.h"
+#include "notify.h"
+#include "store.h"
+
+struct daemon_smtp;
+struct daemon_http;
+struct daemon_curl;
+
+struct daemon {
+	struct cfg		*cfg;
+	struct store		*store;
+	GMainLoop		*loop;
+	struct daemon_smtp	*smtp;
+	struct daemon_http	*http;
+	struct daemon_curl	*curl;
+	GHashTable		*in_flight;	/* page id -> struct page_job */
+	guint			 tick_source;
+	bool			 is_stopping;
+	int			 signals;	/* SIGTERM/SIGINT seen */
+};
+
+/* Subcommands; each returns the process exit status. */
+int	daemon_serve_main(int argc, char **argv);
+int	daemon_cli_check_config(int argc, char **argv);
+int	daemon_cli_incidents(int argc, char **argv);
+int	daemon_cli_show(int argc, char **argv);
+int	daemon_cli_report(int argc, char **argv);
+int	daemon_cli_ack(int argc, char **argv);
+
+#define DAEMON_CFG_DEFAULT	"/etc/critgate/critgate.conf"
+
+/* Loads and checks the config at path, printing every problem; NULL if bad. */
+struct cfg	*daemon_cfg_load(const char *path);
+
+/* Returns the config path from --config, $CRITGATE_CONFIG or the default. */
+const char	*daemon_cfg_path(const char *option);
+
+/*
+ * Opens a listening TCP socket on "host:port" ("[::1]:25" for IPv6),
+ * non-blocking and close-on-exec.  Returns the fd, or -1 (logged).
+ */
+int	daemon_listen(const char *what, const char *host_port);
+
+/* SMTP listener (daemon_smtp.c). */
+struct daemon_smtp	*daemon_smtp_start(struct daemon *d);
+void			 daemon_smtp_shutdown(struct daemon_smtp *smtp);
+void			 daemon_smtp_free(struct daemon_smtp *smtp);
+
+/* HTTP listener for provider webhooks (daemon_http.c). */
+struct daemon_http	*daemon_http_start(struct daemon *d);
+void			 daemon_http_free(struct daemon_http *http);
+
+/* libcurl's multi interface on the GLib loop (daemon_curl.c). */
+typedef void	(*daemon_curl_done_fn)(void *ctx, long http_status,
+		    const char *body, size_t len, const char *retry_after,
+		    const char *error);
+struct daemon_curl	*daemon_curl_new(void);
+void			 daemon_curl_free(struct daemon_curl *curl);
+/*
+ * Starts a form POST with Basic auth.  done is called once, from the loop,
+ * never from inside this call.  user and password are copied.
+ */
+void	daemon_curl_post(struct daemon_curl *curl, const char *url,
+	    const char *body, const char *user, const char *password,
+	    int64_t timeout_ms, daemon_curl_done_fn done, void *ctx);
+/* Tells how many requests are in flight. */
+unsigned	daemon_curl_in_flight(const struct daemon_curl *curl);
+
+/* Intake, escalation and acknowledgement (daemon_page.c). */
+void	daemon_page_process_messages(struct daemon *d);
+void	daemon_page_tick(struct daemon *d);
+void	daemon_page_recover(struct daemon *d);
+void	daemon_page_stop(struct daemon *d);
+
+/*
+ * Acknowledges incident id for member over channel ("sms", "voice").
+ * Returns 1 when this was the first acknowledgement, 0 when it was already
+ * acknowledged or unknown, -1 on a store failure.
+ */
+int	daemon_page_ack(struct daemon *d, int64_t incident_id,
+	    const char *member, const char *channel, const char *note);
+
+#endif

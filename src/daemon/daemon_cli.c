@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The subcommands that read the config or the store and exit:
+ * check-config, incidents, show, report and ack.  They open the store
+ * alongside a running daemon; SQLite's WAL mode lets both work at once.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "esc.h"
+#include "log.h"
+
+/* Options shared by the subcommands. */
+struct cli_opts {
+	char		*config;
+	char		*by;
+	gboolean	 is_json;
+	int64_t		 incident_id;	/* the N argument, or 0 */
+};
+
+static int
+cli_parse(int argc, char **argv, const char *summary, bool wants_id,
+    bool wants_by, struct cli_opts *opts)
+{
+	GOptionEntry	 entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opts->config,
+		  "config file", "FILE" },
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &opts->is_json,
+		  "print JSON", NULL },
+		{ "by", 0, 0, G_OPTION_ARG_STRING, &opts->by,
+		  "team member who acknowledges", "NAME" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL }
+	};
+	GOptionContext	*ctx;
+	GError		*err = NULL;
+	char		*end;
+
+	memset(opts, 0, sizeof(*opts));
+	if (!wants_by)
+		entries[2].long_name = NULL;
+	ctx = g_option_context_new(summary);
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "critgate %s: %s\n", argv[0], err->message);
+		g_error_free(err);
+		g_option_context_free(ctx);
+		return -1;
+	}
+	g_option_context_free(ctx);
+	if (wants_id) {
+		if (argc != 2 || (opts->incident_id = strtoll(argv[1], &end,
+		    10)) <= 0 || *end != '\0') {
+			fprintf(stderr, "critgate %s: expected one incident "
+			    "number, e.g. \"critgate %s 42\"\n", argv[0],
+			    argv[0]);
+			return -1;
+		}
+	} else if (argc != 1) {
+		fprintf(stderr, "critgate %s: unexpected argument \"%s\"\n",
+		    argv[0], argv[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cli_opts_fini(struct cli_opts *opts)
+{
+	g_free(opts->config);
+	g_free(opts->by);
+}
+
+/* Loads the config and opens its store; returns 0 or -1 (reported). */
+static int
+cli_open(const struct cli_opts *opts, struct cfg **cfg, struct store **store)
+{
+	log_init(LOG_WARNING);
+	*store = NULL;
+	*cfg = daemon_cfg_load(daemon_cfg_path(opts->config));
+	if (*cfg == NULL)
+		return -1;
+	*store = store_open((*cfg)->store_path, false);
+	if (*store == NULL) {
+		fprintf(stderr, "critgate: cannot open the store %s; has "
+		    "\"critgate serve\" run with this config?\n",
+		    (*cfg)->store_path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cli_close(struct cfg *cfg, struct store *store)
+{
+	store_close(store);
+	cfg_free(cfg);
+}
+
+/* Formats a duration in ms as "4m12s", "2h03m" or "1d02h". */
+static char *
+duration_text(int64_t ms)
+{
+	int64_t	s = ms / 1000;
+
+	if (s < 0)
+		s = 0;
+	if (s < 3600)
+		return g_strdup_printf("%" PRId64 "m%02" PRId64 "s", s / 60,
+		    s % 60);
+	if (s < 86400)
+		return g_strdup_printf("%" PRId64 "h%02" PRId64 "m", s / 3600,
+		    s % 3600 / 60);
+	return g_strdup_printf("%" PRId64 "d%02" PRId64 "h", s / 86400,
+	    s % 86400 / 3600);
+}
+
+static const char *
+incident_state(const struct store_incident *inc)
+{
+	return inc->acked_ms != 0 ? "acknowledged" : "open";
+}
+
+/* Tells whether the SLA was breached: acknowledged late, or still open
+ * past the deadline. */
+static bool
+incident_is_breached(const struct store_incident *inc, int64_t now_ms)
+{
+	if (inc->acked_ms != 0)
+		return !esc_sla_is_met(inc->acked_ms, inc->ack_deadline_ms);
+	return now_ms > inc->ack_deadline_ms;
+}
+
+static void
+json_add_time(JsonBuilder *b, const char *name, int64_t ms)
+{
+	char	buf[CLOCK_RFC3339_LEN];
+
+	json_builder_set_member_name(b, name);
+	if (ms == 0)
+		json_builder_add_null_value(b);
+	else
+		json_builder_add_string_value(b, clock_format(ms, buf));
+}
+
+static void
+json_add_string(JsonBuilder *b, const char *name, const char *value)
+{
+	json_builder_set_member_name(b, name);
+	if (value == NULL)
+		json_builder_add_null_value(b);
+	else
+		json_builder_add_string_value(b, value);
+}
+
+static void
+json_add_int(JsonBuilder *b, const char *name, int64_t value)
+{
+	json_builder_set_member_name(b, name);
+	json_builder_add_int_value(b, value);
+}
+
+static void
+json_print(JsonBuilder *b)
+{
+	JsonGenerator	*gen = json_generator_new();
+	JsonNode	*root = json_builder_get_root(b);
+	char		*text;
+
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	text = json_generator_to_data(gen, NULL);
+	printf("%s\n", text);
+	g_free(text);
+	json_node_unref(root);
+	g_object_unref(gen);
+	g_object_unref(b);
+}
+
+static void
+json_add_incident(JsonBuilder *b, const struct store_incident *inc,
+    int64_t now_ms)
+{
+	json_add_int(b, "id", inc->id);
+	json_add_string(b, "severity", cfg_severity_name(inc->severity));
+	json_add_string(b, "state", incident_state(inc));
+	json_add_string(b, "subject", inc->subject);
+	json_add_string(b, "reporter", inc->reporter);
+	json_add_int(b, "messages", inc->messages);
+	json_add_time(b, "received", inc->opened_ms);
+	json_add_time(b, "ack_deadline", inc->ack_deadline_ms);
+	json_add_time(b, "acknowledged", inc->acked_ms);
+	json_add_string(b, "acknowledged_by", inc->acked_by);
+	json_add_string(b, "acknowledged_channel", inc->acked_channel);
+	json_builder_set_member_name(b, "time_to_ack_s");
+	if (inc->acked_ms != 0)
+		json_builder_add_int_value(b, (inc->acked_ms -
+		    inc->opened_ms) / 1000);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "sla_breached");
+	json_builder_add_boolean_value(b, incident_is_breached(inc, now_ms));
+}
+
+int
+daemon_cli_check_config(int argc, char **argv)
+{
+	struct cli_opts	 opts;
+	struct cfg	*cfg;
+	char		*problem = NULL;
+	int		 rc = 1;
+
+	if (cli_parse(argc, argv, "- validate a config file", false, false,
+	    &opts) == -1)
+		return 2;
+	cfg = daemon_cfg_load(daemon_cfg_path(opts.config));
+	if (cfg != NULL) {
+		printf("configuration OK\n");
+		if (cfg_check_secrecy(cfg->path, &problem) == -1) {
+			/* Valid, but "serve" would refuse to start. */
+			fprintf(stderr, "warning: %s\n", problem);
+			g_free(problem);
+		}
+		rc = 0;
+	}
+	cfg_free(cfg);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+static void
+incidents_print_text(GPtrArray *list, int64_t now_ms)
+{
+	char	buf[CLOCK_RFC3339_LEN], *tta;
+	guint	i;
+
+	if (list->len == 0) {
+		printf("no incidents\n");
+		return;
+	}
+	printf("%6s  %-8s  %-12s  %-24s  %-8s  %s\n", "ID", "SEVERITY",
+	    "STATE", "RECEIVED (UTC)", "TTA", "SUBJECT");
+	for (i = 0; i < list->len; i++) {
+		struct store_incident *inc = g_ptr_array_index(list, i);
+
+		tta = inc->acked_ms != 0 ? duration_text(inc->acked_ms -
+		    inc->opened_ms) : g_strdup("-");
+		printf("%6" PRId64 "  %-8s  %-12s  %-24s  %-8s  %s%s\n",
+		    inc->id, cfg_severity_name(inc->severity),
+		    incident_state(inc), clock_format(inc->opened_ms, buf),
+		    tta, incident_is_breached(inc, now_ms) ?
+		    "[SLA breached] " : "", inc->subject);
+		g_free(tta);
+	}
+}
+
+int
+daemon_cli_incidents(int argc, char **argv)
+{
+	struct cli_opts	 opts;
+	struct store	*store;
+	struct cfg	*cfg;
+	GPtrArray	*list = NULL;
+	JsonBuilder	*b;
+	int64_t		 now = clock_now_ms();
+	guint		 i;
+	int		 rc = 1;
+
+	if (cli_parse(argc, argv, "- list incidents", false, false,
+	    &opts) == -1)
+		return 2;
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	list = store_incidents_list(store, false);
+	if (list == NULL)
+		goto out;
+	if (opts.is_json) {
+		b = json_builder_new();
+		json_builder_begin_array(b);
+		for (i = 0; i < list->len; i++) {
+			json_builder_begin_object(b);
+			json_add_incident(b, g_ptr_array_index(list, i), now);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_print(b);
+	} else {
+		incidents_print_text(list, now);
+	}
+	rc = 0;
+out:
+	if (list != NULL)
+		g_ptr_array_free(list, TRUE);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+static const struct store_page *
+page_find(GPtrArray *pages, int64_t id)
+{
+	guint	i;
+
+	for (i = 0; i < pages->len; i++) {
+		const struct store_page *p = g_ptr_array_index(pages, i);
+
+		if (p->id == id)
+			return p;
+	}
+	return NULL;
+}
+
+static void
+show_print_header(const struct store_incident *inc, int64_t now_ms)
+{
+	char	buf[CLOCK_RFC3339_LEN], *tta, *limit;
+
+	limit = duration_text(inc->ack_deadline_ms - inc->opened_ms);
+	printf("Incident %" PRId64 " (%s): %s\n", inc->id,
+	    cfg_severity_name(inc->severity), incident_state(inc));
+	printf("  subject:       %s\n", inc->subject);
+	printf("  reporter:      %s\n", inc->reporter ? inc->reporter : "-");
+	printf("  messages:      %" PRId64 "\n", inc->messages);
+	printf("  received:      %s\n", clock_format(inc->opened_ms, buf));
+	printf("  ack deadline:  %s (%s after receipt)\n",
+	    clock_format(inc->ack_deadline_ms, buf), limit);
+	g_free(limit);
+	if (inc->acked_ms == 0) {
+		printf("  acknowledged:  not yet; SLA %s\n",
+		    incident_is_breached(inc, now_ms) ? "BREACHED" :
+		    "running");
+		return;
+	}
+	tta = duration_text(inc->acked_ms - inc->opened_ms);
+	printf("  acknowledged:  %s by %s via %s%s%s\n",
+	    clock_format(inc->acked_ms, buf), inc->acked_by,
+	    inc->acked_channel, inc->ack_note ? ", note: " : "",
+	    inc->ack_note ? inc->ack_note : "");
+	printf("  time to ack:   %s, SLA %s\n", tta,
+	    incident_is_breached(inc, now_ms) ? "BREACHED" : "met");
+	g_free(tta);
+}
+
+static void
+show_print_timeline(GPtrArray *events, GPtrArray *pages)
+{
+	const struct store_page	*page;
+	char			 buf[CLOCK_RFC3339_LEN];
+	guint			 i;
+
+	printf("\nTimeline (UTC):\n");
+	for (i = 0; i < events->len; i++) {
+		struct store_event *ev = g_ptr_array_index(events, i);
+
+		page = ev->page_id != 0 ? page_find(pages, ev->page_id) : NULL;
+		printf("  %s  %-12s", clock_format(ev->at_ms, buf), ev->kind);
+		if (page != NULL)
+			printf(" page=%" PRId64 " round=%d %s %s%s%s",
+			    page->id, page->round, page->member,
+			    notify_channel_name(page->channel),
+			    page->sid ? " sid=" : "",
+			    page->sid ? page->sid : "");
+		printf("%s%s\n", ev->detail ? "  " : "",
+		    ev->detail ? ev->detail : "");
+	}
+	printf("\nPages:\n");
+	printf("  %5s  %5s  %-12s  %-5s  %-8s  %-12s  %s\n", "PAGE", "ROUND",
+	    "MEMBER", "CHAN", "STATE", "STATUS", "SID");
+	for (i = 0; i < pages->len; i++) {
+		page = g_ptr_array_index(pages, i);
+		printf("  %5" PRId64 "  %5d  %-12s  %-5s  %-8s  %-12s  %s\n",
+		    page->id, page->round, page->member,
+		    notify_channel_name(page->channel),
+		    store_page_state_name(page->state),
+		    page->provider_status ? page->provider_status : "-",
+		    page->sid ? page->sid : "-");
+	}
+}
+
+static void
+show_print_json(const struct store_incident *inc, GPtrArray *events,
+    GPtrArray *pages, int64_t now_ms)
+{
+	JsonBuilder	*b = json_builder_new();
+	guint		 i;
+
+	json_builder_begin_object(b);
+	json_add_incident(b, inc, now_ms);
+	json_builder_set_member_name(b, "timeline");
+	json_builder_begin_array(b);
+	for (i = 0; i < events->len; i++) {
+		struct store_event *ev = g_ptr_array_index(events, i);
+
+		json_builder_begin_object(b);
+		json_add_time(b, "at", ev->at_ms);
+		json_add_string(b, "kind", ev->kind);
+		json_add_string(b, "detail", ev->detail);
+		json_builder_set_member_name(b, "page");
+		if (ev->page_id != 0)
+			json_builder_add_int_value(b, ev->page_id);
+		else
+			json_builder_add_null_value(b);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "pages");
+	json_builder_begin_array(b);
+	for (i = 0; i < pages->len; i++) {
+		struct store_page *p = g_ptr_array_index(pages, i);
+
+		json_builder_begin_object(b);
+		json_add_int(b, "id", p->id);
+		json_add_int(b, "round", p->round);
+		json_add_string(b, "member", p->member);
+		json_add_string(b, "channel", notify_channel_name(p->channel));
+		json_add_string(b, "state", store_page_state_name(p->state));
+		json_add_int(b, "attempts", p->attempts);
+		json_add_string(b, "sid", p->sid);
+		json_add_string(b, "provider_status", p->provider_status);
+		json_add_time(b, "created", p->created_ms);
+		json_add_time(b, "sent", p->sent_ms);
+		json_add_string(b, "error", p->error);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	json_print(b);
+}
+
+int
+daemon_cli_show(int argc, char **argv)
+{
+	struct store_incident	 inc;
+	struct cli_opts		 opts;
+	struct store		*store;
+	struct cfg		*cfg;
+	GPtrArray		*events = NULL, *pages = NULL;
+	int			 rc = 1;
+
+	memset(&inc, 0, sizeof(inc));
+	if (cli_parse(argc, argv, "N - print one incident's timeline", true,
+	    false, &opts) == -1)
+		return 2;
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	if (store_incident_get(store, opts.incident_id, &inc) == -1) {
+		fprintf(stderr, "critgate show: no incident %" PRId64 "\n",
+		    opts.incident_id);
+		goto out;
+	}
+	events = store_events_of_incident(store, inc.id);
+	pages = store_pages_of_incident(store, inc.id);
+	if (events == NULL || pages == NULL)
+		goto out;
+	if (opts.is_json)
+		show_print_json(&inc, events, pages, clock_now_ms());
+	else {
+		show_print_header(&inc, clock_now_ms());
+		show_print_timeline(events, pages);
+	}
+	rc = 0;
+out:
+	if (events != NULL)
+		g_ptr_array_free(events, TRUE);
+	if (pages != NULL)
+		g_ptr_array_free(pages, TRUE);
+	store_incident_fini(&inc);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+/* Per-severity figures of "critgate report". */
+struct report_row {
+	int64_t		 count;
+	GArray		*tta_ms;	/* int64_t, acknowledged only */
+	GPtrArray	*breached;	/* struct store_incident *, borrowed */
+};
+
+static gint
+cmp_int64(gconstpointer a, gconstpointer b)
+{
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+report_collect(GPtrArray *list, int64_t now_ms, struct report_row *rows)
+{
+	int64_t	tta;
+	guint	i;
+
+	for (i = 0; i < list->len; i++) {
+		struct store_incident *inc = g_ptr_array_index(list, i);
+		struct report_row *row = &rows[inc->severity];
+
+		row->count++;
+		if (inc->acked_ms != 0) {
+			tta = inc->acked_ms - inc->opened_ms;
+			g_array_append_val(row->tta_ms, tta);
+		}
+		if (incident_is_breached(inc, now_ms))
+			g_ptr_array_add(row->breached, inc);
+	}
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++)
+		g_array_sort(rows[i].tta_ms, cmp_int64);
+}
+
+/* Returns the median of sorted values, or -1 when there are none. */
+static int64_t
+median_ms(GArray *sorted)
+{
+	guint	n = sorted->len;
+
+	if (n == 0)
+		return -1;
+	if (n % 2 == 1)
+		return g_array_index(sorted, int64_t, n / 2);
+	return (g_array_index(sorted, int64_t, n / 2 - 1) +
+	    g_array_index(sorted, int64_t, n / 2)) / 2;
+}
+
+static int64_t
+max_ms(GArray *sorted)
+{
+	return sorted->len == 0 ? -1 :
+	    g_array_index(sorted, int64_t, sorted->len - 1);
+}
+
+static void
+report_print_text(const struct cfg *cfg, struct report_row *rows)
+{
+	char	*median, *max;
+	guint	 i, j;
+
+	printf("%-9s  %6s  %6s  %10s  %10s  %8s  %s\n", "SEVERITY",
+	    "COUNT", "ACKED", "MEDIAN TTA", "MAX TTA", "SLA", "BREACHED");
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
+		struct report_row *row = &rows[i];
+
+		median = row->tta_ms->len ? duration_text(median_ms(
+		    row->tta_ms)) : g_strdup("-");
+		max = row->tta_ms->len ? duration_text(max_ms(row->tta_ms)) :
+		    g_strdup("-");
+		printf("%-9s  %6" PRId64 "  %6u  %10s  %10s  %6" PRId64
+		    "min  %u", cfg_severity_name((enum cfg_severity)i),
+		    row->count, row->tta_ms->len, median, max,
+		    cfg->ack_deadline_ms[i] / 60000, row->breached->len);
+		for (j = 0; j < row->breached->len; j++) {
+			struct store_incident *inc = g_ptr_array_index(
+			    row->breached, j);
+
+			printf("%s%" PRId64, j == 0 ? " (" : ", ", inc->id);
+		}
+		printf("%s\n", row->breached->len > 0 ? ")" : "");
+		g_free(median);
+		g_free(max);
+	}
+}
+
+static void
+report_print_json(struct report_row *rows, int64_t now_ms)
+{
+	JsonBuilder	*b = json_builder_new();
+	guint		 i, j;
+
+	json_builder_begin_object(b);
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
+		struct report_row *row = &rows[i];
+
+		json_builder_set_member_name(b,
+		    cfg_severity_name((enum cfg_severity)i));
+		json_builder_begin_object(b);
+		json_add_int(b, "count", row->count);
+		json_add_int(b, "acknowledged", row->tta_ms->len);
+		json_add_int(b, "median_tta_s", median_ms(row->tta_ms) < 0 ?
+		    -1 : median_ms(row->tta_ms) / 1000);
+		json_add_int(b, "max_tta_s", max_ms(row->tta_ms) < 0 ? -1 :
+		    max_ms(row->tta_ms) / 1000);
+		json_builder_set_member_name(b, "breached");
+		json_builder_begin_array(b);
+		for (j = 0; j < row->breached->len; j++) {
+			json_builder_begin_object(b);
+			json_add_incident(b, g_ptr_array_index(row->breached,
+			    j), now_ms);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+	json_print(b);
+}
+
+int
+daemon_cli_report(int argc, char **argv)
+{
+	struct report_row	 rows[CFG_SEVERITY_COUNT];
+	struct cli_opts		 opts;
+	struct store		*store;
+	struct cfg		*cfg;
+	GPtrArray		*list = NULL;
+	int64_t			 now = clock_now_ms();
+	int			 i, rc = 1;
+
+	if (cli_parse(argc, argv, "- time to acknowledge per severity", false,
+	    false, &opts) == -1)
+		return 2;
+	memset(rows, 0, sizeof(rows));
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
+		rows[i].tta_ms = g_array_new(FALSE, FALSE, sizeof(int64_t));
+		rows[i].breached = g_ptr_array_new();
+	}
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	list = store_incidents_list(store, false);
+	if (list == NULL)
+		goto out;
+	report_collect(list, now, rows);
+	if (opts.is_json)
+		report_print_json(rows, now);
+	else
+		report_print_text(cfg, rows);
+	rc = 0;
+out:
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
+		g_array_free(rows[i].tta_ms, TRUE);
+		g_ptr_array_free(rows[i].breached, TRUE);
+	}
+	if (list != NULL)
+		g_ptr_array_free(list, TRUE);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+int
+daemon_cli_ack(int argc, char **argv)
+{
+	const struct cfg_member	*member;
+	struct store_incident	 inc;
+	struct cli_opts		 opts;
+	struct store		*store;
+	struct cfg		*cfg;
+	int			 rc = 1, acked;
+
+	memset(&inc, 0, sizeof(inc));
+	if (cli_parse(argc, argv, "N --by NAME - acknowledge incident N",
+	    true, true, &opts) == -1)
+		return 2;
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	member = opts.by != NULL ? cfg_member_by_name(cfg, opts.by) : NULL;
+	if (member == NULL) {
+		fprintf(stderr, "critgate ack: --by must name a team member "
+		    "of %s (got \"%s\")\n", cfg->path, opts.by ? opts.by : "");
+		goto out;
+	}
+	acked = store_incident_ack(store, opts.incident_id, member->name,
+	    "cli", NULL, clock_now_ms());
+	if (acked == -1)
+		goto out;
+	if (store_incident_get(store, opts.incident_id, &inc) == -1) {
+		fprintf(stderr, "critgate ack: no incident %" PRId64 "\n",
+		    opts.incident_id);
+		goto out;
+	}
+	if (acked == 1)
+		printf("incident %" PRId64 " acknowledged by %s\n", inc.id,
+		    member->name);
+	else
+		printf("incident %" PRId64 " was already acknowledged by %s "
+		    "via %s\n", inc.id, inc.acked_by, inc.acked_channel);
+	rc = 0;
+out:
+	store_incident_fini(&inc);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}

@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The HTTP listener (libmicrohttpd on the GLib loop through its epoll fd)
+ * and the handlers of Twilio's webhooks: an engineer's SMS reply, the
+ * keypress on our call, and delivery status.  Every webhook must carry a
+ * valid X-Twilio-Signature over our public URL, or it gets 403 and changes
+ * nothing.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <glib-unix.h>
+#include <microhttpd.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+
+#define HTTP_TICK_MS	1000
+
+struct daemon_http {
+	struct daemon		*d;
+	struct MHD_Daemon	*mhd;
+	guint			 epoll_source;
+	guint			 tick_source;
+};
+
+/* One request as it arrives; owned by libmicrohttpd's connection. */
+struct http_request {
+	char	*raw_uri;	/* path and query exactly as sent */
+	GString	*body;
+	bool	 is_started;
+	bool	 is_too_big;
+};
+
+/* What a handler answers. */
+struct http_answer {
+	unsigned int	 status;
+	const char	*content_type;
+	char		*body;		/* owned, may be NULL */
+};
+
+struct http_call {
+	struct daemon			*d;
+	struct MHD_Connection		*conn;
+	struct http_request		*req;
+	const struct http_form		*form;
+	struct http_answer		*answer;
+};
+
+typedef void	(*http_handler_fn)(struct http_call *call);
+
+static void	hook_sms(struct http_call *call);
+static void	hook_sms_status(struct http_call *call);
+static void	hook_voice_status(struct http_call *call);
+static void	hook_voice_gather(struct http_call *call);
+
+static const struct {
+	const char	*path;
+	http_handler_fn	 handler;
+} http_hooks[] = {
+	{ "/hooks/twilio/sms", hook_sms },
+	{ "/hooks/twilio/sms/status", hook_sms_status },
+	{ "/hooks/twilio/voice/status", hook_voice_status },
+	{ "/hooks/twilio/voice/gather", hook_voice_gather },
+};
+
+static void
+answer_twiml(struct http_call *call, char *twiml)
+{
+	call->answer->status = MHD_HTTP_OK;
+	call->answer->content_type = "text/xml";
+	call->answer->body = twiml;
+}
+
+/* Answers an SMS with a reply text, or with nothing when text is NULL. */
+static void
+answer_sms(struct http_call *call, const char *text)
+{
+	if (text == NULL) {
+		answer_twiml(call, g_strdup("<?xml version=\"1.0\" encoding="
+		    "\"UTF-8\"?><Response/>"));
+		return;
+	}
+	answer_twiml(call, g_markup_printf_escaped("<?xml version=\"1.0\" "
+	    "encoding=\"UTF-8\"?><Response><Message>%s</Message></Response>",
+	    text));
+}
+
+static char *
+open_incidents_text(GPtrArray *open)
+{
+	GString	*text = g_string_new("Several incidents are paging you: "
+	    "reply ");
+	guint	 i;
+
+	for (i = 0; i < open->len; i++) {
+		struct store_incident *inc = g_ptr_array_index(open, i);
+
+		g_string_append_printf(text, "%sACK %" PRId64,
+		    i == 0 ? "" : (i + 1 == open->len ? " or " : ", "),
+		    inc->id);
+	}
+	g_string_append(text, ".");
+	return g_string_free(text, FALSE);
+}
+
+static const struct store_incident *
+find_incident(GPtrArray *list, int64_t id)
+{
+	guint	i;
+
+	for (i = 0; i < list->len; i++) {
+		struct store_incident *inc = g_ptr_array_index(list, i);
+
+		if (inc->id == id)
+			return inc;
+	}
+	return NULL;
+}
+
+/* Picks the incident an ACK means: the one named, or the only one open. */
+static char *
+sms_ack(struct http_call *call, const struct cfg_member *member,
+    const struct http_sms_reply *reply)
+{
+	const struct store_incident	*target = NULL;
+	GPtrArray			*open;
+	char				*text;
+	int				 rc;
+
+	open = store_incidents_paging_member(call->d->store, member->name);
+	if (open == NULL)
+		return g_strdup("critgate could not read its store; your "
+		    "acknowledgement was not recorded. Please try again.");
+	if (reply->incident_id != 0)
+		target = find_incident(open, reply->incident_id);
+	else if (open->len == 1)
+		target = g_ptr_array_index(open, 0);
+	if (target == NULL) {
+		if (reply->incident_id != 0)
+			text = g_strdup_printf("%" PRId64 " is not an open "
+			    "incident paging you. Nothing was acknowledged.",
+			    reply->incident_id);
+		else if (open->len == 0)
+			text = g_strdup("No open incident is paging you.");
+		else
+			text = open_incidents_text(open);
+		log_info("http: sms ack not applied member=%s named=%" PRId64
+		    " open=%u", member->name, reply->incident_id, open->len);
+		g_ptr_array_free(open, TRUE);
+		return text;
+	}
+	rc = daemon_page_ack(call->d, target->id, member->name, "sms",
+	    reply->note);
+	if (rc == -1)
+		text = g_strdup("critgate could not record your "
+		    "acknowledgement. Please try again.");
+	else
+		text = g_strdup_printf("Acknowledged incident %" PRId64
+		    ". Paging stopped for everyone.", target->id);
+	g_ptr_array_free(open, TRUE);
+	return text;
+}
+
+static void
+hook_sms(struct http_call *call)
+{
+	const struct cfg_member	*member;
+	struct http_sms_reply	 reply;
+	const char		*from, *body;
+	char			 phone[LOG_PHONE_LEN], *text = NULL;
+
+	from = http_form_get(call->form, "From");
+	body = http_form_get(call->form, "Body");
+	member = from != NULL ? cfg_member_by_phone(call->d->cfg, from) : NULL;
+	if (member == NULL) {
+		log_info("http: sms from a number not in the team from=%s",
+		    log_phone(from, phone));
+		answer_sms(call, NULL);
+		return;
+	}
+	http_sms_reply_parse(body != NULL ? body : "", &reply);
+	switch (reply.kind) {
+	case HTTP_SMS_ACK:
+		text = sms_ack(call, member, &reply);
+		break;
+	case HTTP_SMS_OPT_OUT:
+		log_errorx("http: sms opt-out member=%s; the provider sends "
+		    "this member no SMS until they text START", member->name);
+		break;
+	case HTTP_SMS_OPT_IN:
+	case HTTP_SMS_HELP:
+		log_info("http: sms keyword member=%s", member->name);
+		break;
+	case HTTP_SMS_OTHER:
+		log_info("http: sms not an acknowledgement member=%s",
+		    member->name);
+		text = g_strdup("Not understood. To acknowledge, reply ACK, "
+		    "ACK <incident number> or 1.");
+		break;
+	}
+	answer_sms(call, text);
+	g_free(text);
+	http_sms_reply_fini(&reply);
+}
+
+/* Ranks a provider status so that a late, earlier status never wins. */
+static int
+status_rank(const char *status)
+{
+	static const struct {
+		const char	*name;
+		int		 rank;
+	} ranks[] = {
+		{ "accepted", 0 }, { "scheduled", 0 }, { "queued", 1 },
+		{ "initiated", 2 }, { "sending", 2 }, { "ringing", 3 },
+		{ "sent", 3 }, { "in-progress", 4 }, { "delivered", 5 },
+		{ "undelivered", 5 }, { "failed", 5 }, { "completed", 5 },
+		{ "busy", 5 }, { "no-answer", 5 }, { "canceled", 5 },
+		{ "read", 6 },
+	};
+	size_t	i;
+
+	for (i = 0; i < G_N_ELEMENTS(ranks); i++)
+		if (strcmp(status, ranks[i].name) == 0)
+			return ranks[i].rank;
+	return 0;
+}
+
+static void
+hook_status(struct http_call *call, const char *sid_key,
+    const char *status_key)
+{
+	const char	*sid, *status, *error;
+	int64_t		 page_id = 0;
+
+	sid = http_form_get(call->form, sid_key);
+	status = http_form_get(call->form, status_key);
+	error = http_form_get(call->form, "ErrorCode");
+	call->answer->status = MHD_HTTP_NO_CONTENT;
+	if (sid == NULL || status == NULL)
+		return;
+	if (error != NULL && error[0] == '\0')
+		error = NULL;
+	if (store_page_status(call->d->store, sid, status, status_rank(status),
+	    error, clock_now_ms(), &page_id) == -1) {
+		/* Twilio does not retry a 5xx by default; the status is
+		 * only informational, so the loss is logged, not fatal. */
+		call->answer->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		return;
+	}
+	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",
+	    page_id, sid, status, error ? " error=" : "", error ? error : "");
+}
+
+static void
+hook_sms_status(struct http_call *call)
+{
+	hook_status(call, "MessageSid", "MessageStatus");
+}
+
+static void
+hook_voice_status(struct http_call *call)
+{
+	hook_status(call, "CallSid", "CallStatus");
+}
+
+static char *
+gather_again(struct http_call *call, const char *digits)
+{
+	char	*action, *twiml;
+
+	action = g_strconcat(call->d->cfg->public_url, call->req->raw_uri,
+	    NULL);
+	twiml = g_markup_printf_escaped("<?xml version=\"1.0\" encoding="
+	    "\"UTF-8\"?><Response><Gather input=\"dtmf\" numDigits=\"1\" "
+	    "timeout=\"8\" method=\"POST\" action=\"%s\"><Say>You pressed "
+	    "%s. Press 1 to acknowledge.</Say></Gather><Say>Not "
+	    "acknowledged. Goodbye.</Say><Hangup/></Response>", action,
+	    digits);
+	g_free(action);
+	return twiml;
+}
+
+static void
+hook_voice_gather(struct http_call *call)
+{
+	struct store_page	 page;
+	const char		*sid, *digits;
+	char			*say;
+
+	sid = http_form_get(call->form, "CallSid");
+	digits = http_form_get(call->form, "Digits");
+	/* The CallSid decides which page this is: the page parameter in
+	 * the URL only routes and is never trusted alone. */
+	if (sid == NULL || store_page_by_sid(call->d->store, sid, &page) == -1) {
+		log_info("http: keypress on an unknown call sid=%s",
+		    sid != NULL ? sid : "-");
+		answer_twiml(call, g_strdup("<?xml version=\"1.0\" encoding="
+		    "\"UTF-8\"?><Response><Say>This call is not known to "
+		    "critgate.</Say><Hangup/></Response>"));
+		return;
+	}
+	if (page.channel != NOTIFY_CHANNEL_VOICE || digits == NULL ||
+	    strcmp(digits, "1") != 0) {
+		log_info("http: keypress not an acknowledgement inc=%" PRId64
+		    " page=%" PRId64 " sid=%s digits=%s", page.incident_id,
+		    page.id, sid, digits != NULL ? digits : "");
+		answer_twiml(call, gather_again(call, digits ? digits : ""));
+		store_page_fini(&page);
+		return;
+	}
+	if (daemon_page_ack(call->d, page.incident_id, page.member, "voice",
+	    NULL) == -1)
+		say = g_strdup("critgate could not record your "
+		    "acknowledgement. Please use SMS.");
+	else
+		say = g_strdup_printf("Incident %" PRId64 " acknowledged. "
+		    "Thank you.", page.incident_id);
+	answer_twiml(call, g_markup_printf_escaped("<?xml version=\"1.0\" "
+	    "encoding=\"UTF-8\"?><Response><Say>%s</Say><Hangup/></Response>",
+	    say));
+	g_free(say);
+	store_page_fini(&page);
+}
+
+static int
+respond(struct MHD_Connection *conn, const struct http_answer *answer)
+{
+	struct MHD_Response	*resp;
+	const char		*body = answer->body != NULL ? answer->body : "";
+	enum MHD_Result		 rc;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	if (answer->content_type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    answer->content_type);
+	rc = MHD_queue_response(conn, answer->status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static http_handler_fn
+hook_find(const char *raw_uri)
+{
+	size_t	i, len;
+
+	len = strcspn(raw_uri, "?");
+	for (i = 0; i < G_N_ELEMENTS(http_hooks); i++)
+		if (strlen(http_hooks[i].path) == len &&
+		    strncmp(raw_uri, http_hooks[i].path, len) == 0)
+			return http_hooks[i].handler;
+	return NULL;
+}
+
+static const char *
+peer_name(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo	*info;
+	const struct sockaddr		*sa;
+
+	g_strlcpy(buf, "unknown", size);
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || info->client_addr == NULL)
+		return buf;
+	sa = info->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    buf, size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, size);
+	return buf;
+}
+
+/* Checks the request as a Twilio webhook and runs its handler. */
+static void
+hook_run(struct daemon *d, struct MHD_Connection *conn,
+    struct http_request *req, http_handler_fn handler,
+    struct http_answer *answer)
+{
+	struct http_form	 form = { 0 };
+	struct http_call	 call;
+	const char		*type, *signature;
+	char			*url, peer[64];
+
+	type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (type == NULL || g_ascii_strncasecmp(type,
+	    "application/x-www-form-urlencoded", 33) != 0) {
+		answer->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		return;
+	}
+	if (http_form_parse(req->body->str, req->body->len, &form) == -1) {
+		log_info("http: malformed form peer=%s path=%s",
+		    peer_name(conn, peer, sizeof(peer)), req->raw_uri);
+		answer->status = MHD_HTTP_BAD_REQUEST;
+		return;
+	}
+	/* Twilio signs the URL it called: our public URL, not the address
+	 * this listener sees behind a proxy. */
+	url = g_strconcat(d->cfg->public_url, req->raw_uri, NULL);
+	signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "X-Twilio-Signature");
+	if (!http_twilio_signature_is_valid(d->cfg->twilio.auth_token, url,
+	    &form, signature)) {
+		log_info("http: signature rejected peer=%s path=%s%s",
+		    peer_name(conn, peer, sizeof(peer)), req->raw_uri,
+		    signature == NULL ? " missing=yes" : "");
+		answer->status = MHD_HTTP_FORBIDDEN;
+		goto out;
+	}
+	memset(&call, 0, sizeof(call));
+	call.d = d;
+	call.conn = conn;
+	call.req = req;
+	call.form = &form;
+	call.answer = answer;
+	handler(&call);
+out:
+	g_free(url);
+	http_form_fini(&form);
+}
+
+static void
+http_dispatch(struct daemon *d, struct MHD_Connection *conn,
+    struct http_request *req, const char *method, struct http_answer *answer)
+{
+	http_handler_fn	handler;
+
+	answer->status = MHD_HTTP_NOT_FOUND;
+	answer->content_type = "text/plain";
+	if (strcmp(method, "GET") == 0 && strcmp(req->raw_uri, "/healthz") == 0) {
+		answer->status = MHD_HTTP_OK;
+		answer->body = g_strdup("ok\n");
+		return;
+	}
+	handler = hook_find(req->raw_uri);
+	if (handler == NULL)
+		return;
+	if (strcmp(method, "POST") != 0) {
+		answer->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		return;
+	}
+	if (req->is_too_big) {
+		answer->status = MHD_HTTP_CONTENT_TOO_LARGE;
+		return;
+	}
+	hook_run(d, conn, req, handler, answer);
+}
+
+static enum MHD_Result
+http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct daemon_http	*http = cls;
+	struct http_request	*req = *con_cls;
+	struct http_answer	 answer = { 0 };
+	enum MHD_Result		 rc;
+
+	(void)url;
+	(void)version;
+	if (!req->is_started) {
+		req->is_started = true;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (req->body->len + *upload_data_size > HTTP_BODY_MAX)
+			req->is_too_big = true;
+		else
+			g_string_append_len(req->body, upload_data,
+			    (gssize)*upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	http_dispatch(http->d, conn, req, method, &answer);
+	log_debug("http: request method=%s path=%s status=%u", method,
+	    req->raw_uri, answer.status);
+	rc = respond(conn, &answer);
+	g_free(answer.body);
+	return rc;
+}
+
+static void *
+http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_request	*req;
+
+	(void)cls;
+	(void)conn;
+	req = g_new0(struct http_request, 1);
+	req->raw_uri = g_strdup(uri);
+	req->body = g_string_new(NULL);
+	return req;
+}
+
+static void
+http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode code)
+{
+	struct http_request	*req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)code;
+	if (req == NULL)
+		return;
+	g_free(req->raw_uri);
+	g_string_free(req->body, TRUE);
+	g_free(req);
+	*con_cls = NULL;
+}
+
+static void
+http_on_log(void *cls, const char *fmt, va_list ap)
+{
+	char	*text;
+
+	(void)cls;
+	text = g_strdup_vprintf(fmt, ap);
+	g_strchomp(text);
+	log_debug("http: libmicrohttpd: %s", text);
+	g_free(text);
+}
+
+static gboolean
+http_on_ready(int fd, GIOCondition cond, gpointer data)
+{
+	struct daemon_http	*http = data;
+
+	(void)fd;
+	(void)cond;
+	MHD_run(http->mhd);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+http_on_tick(gpointer data)
+{
+	struct daemon_http	*http = data;
+
+	/* Connection timeouts are only checked inside MHD_run. */
+	MHD_run(http->mhd);
+	return G_SOURCE_CONTINUE;
+}
+
+struct daemon_http *
+daemon_http_start(struct daemon *d)
+{
+	const union MHD_DaemonInfo	*info;
+	struct daemon_http		*http;
+	int				 fd;
+
+	fd = daemon_listen("http", d->cfg->listen_http);
+	if (fd == -1)
+		return NULL;
+	http = g_new0(struct daemon_http, 1);
+	http->d = d;
+	http->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, http_on_request, http,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, http,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, http,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_on_log, http,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+	    MHD_OPTION_END);
+	if (http->mhd == NULL) {
+		log_errorx("http: libmicrohttpd failed to start addr=%s",
+		    d->cfg->listen_http);
+		close(fd);
+		g_free(http);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	http->epoll_source = g_unix_fd_add(info->epoll_fd, G_IO_IN,
+	    http_on_ready, http);
+	http->tick_source = g_timeout_add(HTTP_TICK_MS, http_on_tick, http);
+	log_info("http: listening addr=%s", d->cfg->listen_http);
+	return http;
+}
+
+void
+daemon_http_free(struct daemon_http *http)
+{
+	if (http == NULL)
+		return;
+	g_source_remove(http->epoll_source);
+	g_source_remove(http->tick_source);
+	MHD_stop_daemon(http->mhd);
+	g_free(http);
+}

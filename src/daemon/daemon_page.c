@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Intake to acknowledgement on the loop: stored messages are parsed and
+ * turned into incidents, open incidents page the whole team round after
+ * round, each page is sent through the provider and retried with backoff,
+ * and the first acknowledgement stops it all.  The store is the only
+ * memory that matters: after a restart, everything resumes from it.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "esc.h"
+#include "log.h"
+#include "parse.h"
+
+/* A page being sent, or waiting to be sent again. */
+struct page_job {
+	struct daemon	*d;
+	int64_t		 page_id;
+	int64_t		 incident_id;
+	guint		 retry_timer;
+	bool		 is_requesting;
+};
+
+static void	page_send(struct daemon *d, struct page_job *job);
+
+static enum cfg_severity
+message_severity(const struct cfg *cfg, const struct store_message *msg)
+{
+	const struct cfg_route	*route;
+	enum cfg_severity	 severity = CFG_SEVERITY_COUNT;
+	guint			 i;
+
+	/* One message to two routed addresses is one incident at the
+	 * highest severity of the two. */
+	for (i = 0; i < msg->rcpts->len; i++) {
+		route = cfg_route_find(cfg, g_ptr_array_index(msg->rcpts, i));
+		if (route != NULL && route->severity < severity)
+			severity = route->severity;
+	}
+	/* A route removed from the config since the message arrived: the
+	 * customer still wrote to us, so page as for the worst case. */
+	return severity == CFG_SEVERITY_COUNT ? CFG_SEVERITY_CRITICAL :
+	    severity;
+}
+
+static void
+message_log_outcome(const struct store_message *msg,
+    const struct parse_result *parsed, const struct store_outcome *out,
+    enum cfg_severity severity)
+{
+	if (out->class == STORE_CLASS_DUPLICATE) {
+		log_info("incident: duplicate joined inc=%" PRId64 " msg=%"
+		    PRId64 " original=%" PRId64 " message_id=<%s>",
+		    out->incident_id, msg->id, out->duplicate_of,
+		    parsed->message_id);
+		return;
+	}
+	log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
+	    " severity=%s from=<%s> subject=\"%s\"%s", out->incident_id,
+	    msg->id, cfg_severity_name(severity),
+	    parsed->from_addr ? parsed->from_addr : "",
+	    parsed->subject, parsed->is_unparseable ? " unparseable" : "");
+}
+
+static int
+message_process(struct daemon *d, int64_t msg_id)
+{
+	struct store_disposition	 disp;
+	struct store_outcome		 out;
+	struct store_message		 msg;
+	struct parse_result		 parsed;
+	int				 rc = -1;
+
+	if (store_message_load(d->store, msg_id, &msg) == -1) {
+		store_message_fini(&msg);
+		return -1;
+	}
+	(void)parse_message(g_bytes_get_data(msg.raw, NULL),
+	    g_bytes_get_size(msg.raw), &parsed);	/* flags, never fails */
+	memset(&disp, 0, sizeof(disp));
+	disp.parsed = &parsed;
+	disp.severity = message_severity(d->cfg, &msg);
+	disp.ack_deadline_ms = msg.received_ms +
+	    d->cfg->ack_deadline_ms[disp.severity];
+	disp.now_ms = clock_now_ms();
+	if (store_message_process(d->store, msg_id, &disp, &out) == -1)
+		goto out;
+	message_log_outcome(&msg, &parsed, &out, disp.severity);
+	rc = 0;
+out:
+	parse_result_fini(&parsed);
+	store_message_fini(&msg);
+	return rc;
+}
+
+void
+daemon_page_process_messages(struct daemon *d)
+{
+	GArray	*ids;
+	guint	 i;
+
+	ids = store_messages_unprocessed(d->store);
+	if (ids == NULL)
+		return;
+	for (i = 0; i < ids->len; i++)
+		/* A failure is logged; the message stays unprocessed and is
+		 * tried again at the next tick. */
+		(void)message_process(d, g_array_index(ids, gint64, i));
+	g_array_free(ids, TRUE);
+	daemon_page_tick(d);
+}
+
+static void
+job_free(gpointer data)
+{
+	struct page_job	*job = data;
+
+	if (job->retry_timer != 0)
+		g_source_remove(job->retry_timer);
+	g_free(job);
+}
+
+static gboolean
+page_on_retry(gpointer data)
+{
+	struct page_job	*job = data;
+
+	job->retry_timer = 0;
+	page_send(job->d, job);
+	return G_SOURCE_REMOVE;
+}
+
+static char *
+page_error_text(const struct notify_response *resp, const char *error)
+{
+	if (resp->http_status == 0)
+		return g_strdup_printf("transport: %s",
+		    error != NULL ? error : "no answer");
+	return g_strdup_printf("http=%ld code=%d %s", resp->http_status,
+	    resp->error_code,
+	    resp->error_message != NULL ? resp->error_message : "");
+}
+
+/* Schedules another attempt, or gives the page up; returns whether the job
+ * lives on. */
+static bool
+page_retry_or_fail(struct daemon *d, struct page_job *job,
+    const struct store_page *page, const struct notify_response *resp,
+    const char *text)
+{
+	struct store_incident	inc;
+	int64_t			delay, now = clock_now_ms(), next_round;
+	bool			is_worth = false;
+
+	if (resp->result == NOTIFY_RETRY &&
+	    store_incident_get(d->store, job->incident_id, &inc) == 0) {
+		next_round = esc_round_start_ms(inc.opened_ms,
+		    d->cfg->repeat_ms, page->round + 1);
+		delay = esc_retry_delay_ms(page->attempts,
+		    resp->retry_after_ms);
+		is_worth = inc.acked_ms == 0 && esc_retry_is_worth(
+		    page->attempts, now + delay, next_round);
+		store_incident_fini(&inc);
+	}
+	if (!is_worth) {
+		log_warnx("notify: page failed inc=%" PRId64 " page=%" PRId64
+		    " member=%s channel=%s attempts=%d error=\"%s\"",
+		    job->incident_id, job->page_id, page->member,
+		    notify_channel_name(page->channel), page->attempts, text);
+		(void)store_page_failed(d->store, job->page_id, text, now);
+		return false;
+	}
+	log_warnx("notify: page retry inc=%" PRId64 " page=%" PRId64
+	    " member=%s channel=%s attempts=%d retry_in_ms=%" PRId64
+	    " error=\"%s\"", job->incident_id, job->page_id, page->member,
+	    notify_channel_name(page->channel), page->attempts, delay, text);
+	if (store_page_retry(d->store, job->page_id, text, now) == -1)
+		return false;
+	job->retry_timer = g_timeout_add((guint)delay, page_on_retry, job);
+	return true;
+}
+
+static void
+page_on_answer(void *ctx, long http_status, const char *body, size_t len,
+    const char *retry_after, const char *error)
+{
+	struct page_job		*job = ctx;
+	struct daemon		*d = job->d;
+	struct notify_response	 resp;
+	struct store_page	 page;
+	char			*text;
+	bool			 is_alive = false;
+
+	job->is_requesting = false;
+	notify_twilio_classify(http_status, body, len, retry_after,
+	    clock_now_ms(), &resp);
+	if (store_page_get(d->store, job->page_id, &page) == -1)
+		goto out;
+	if (resp.result == NOTIFY_OK) {
+		log_info("notify: page sent inc=%" PRId64 " page=%" PRId64
+		    " member=%s channel=%s sid=%s", job->incident_id,
+		    job->page_id, page.member,
+		    notify_channel_name(page.channel), resp.sid);
+		(void)store_page_sent(d->store, job->page_id, resp.sid,
+		    clock_now_ms());
+	} else {
+		text = page_error_text(&resp, error);
+		is_alive = page_retry_or_fail(d, job, &page, &resp, text);
+		g_free(text);
+	}
+	store_page_fini(&page);
+out:
+	notify_response_fini(&resp);
+	if (!is_alive)
+		g_hash_table_remove(d->in_flight, &job->page_id);
+}
+
+/* Builds and starts the provider request of one page. */
+static int
+page_request(struct daemon *d, struct page_job *job,
+    const struct store_page *page, const struct store_incident *inc)
+{
+	struct notify_request	req;
+	struct notify_page	np;
+	char			phone[LOG_PHONE_LEN];
+
+	memset(&np, 0, sizeof(np));
+	np.incident_id = inc->id;
+	np.page_id = page->id;
+	np.round = page->round;
+	np.severity = inc->severity;
+	np.subject = inc->subject;
+	np.to = page->to;
+	if (page->channel == NOTIFY_CHANNEL_SMS)
+		notify_twilio_sms_request(d->cfg, &np, &req);
+	else
+		notify_twilio_call_request(d->cfg, &np, &req);
+	if (store_page_sending(d->store, page->id) == -1) {
+		notify_request_fini(&req);
+		return -1;
+	}
+	log_info("notify: page sending inc=%" PRId64 " page=%" PRId64
+	    " round=%d member=%s channel=%s to=%s attempt=%d", inc->id,
+	    page->id, page->round, page->member,
+	    notify_channel_name(page->channel), log_phone(page->to, phone),
+	    page->attempts + 1);
+	job->is_requesting = true;
+	daemon_curl_post(d->curl, req.url, req.body, d->cfg->twilio.account_sid,
+	    d->cfg->twilio.auth_token, d->cfg->twilio.timeout_ms,
+	    page_on_answer, job);
+	notify_request_fini(&req);
+	return 0;
+}
+
+static void
+page_send(struct daemon *d, struct page_job *job)
+{
+	struct store_incident	inc;
+	struct store_page	page;
+	bool			is_sent = false;
+
+	memset(&inc, 0, sizeof(inc));
+	if (store_page_get(d->store, job->page_id, &page) == -1)
+		goto out;
+	if (page.state != STORE_PAGE_PENDING ||
+	    store_incident_get(d->store, page.incident_id, &inc) == -1 ||
+	    inc.acked_ms != 0)
+		goto out_page;
+	is_sent = page_request(d, job, &page, &inc) == 0;
+out_page:
+	store_page_fini(&page);
+	store_incident_fini(&inc);
+out:
+	if (!is_sent)
+		g_hash_table_remove(d->in_flight, &job->page_id);
+}
+
+static void
+page_start_pending(struct daemon *d)
+{
+	struct store_page	*page;
+	struct page_job		*job;
+	GPtrArray		*pending;
+	guint			 i;
+
+	pending = store_pages_in_state(d->store, STORE_PAGE_PENDING);
+	if (pending == NULL)
+		return;
+	for (i = 0; i < pending->len; i++) {
+		page = g_ptr_array_index(pending, i);
+		if (g_hash_table_contains(d->in_flight, &page->id))
+			continue;	/* being sent or waiting to retry */
+		job = g_new0(struct page_job, 1);
+		job->d = d;
+		job->page_id = page->id;
+		job->incident_id = page->incident_id;
+		g_hash_table_insert(d->in_flight, &job->page_id, job);
+		page_send(d, job);
+	}
+	g_ptr_array_free(pending, TRUE);
+}
+
+void
+daemon_page_tick(struct daemon *d)
+{
+	struct store_incident	*inc;
+	GPtrArray		*open;
+	int64_t			 now = clock_now_ms();
+	guint			 i;
+	int			 due, created;
+
+	if (d->is_stopping)
+		return;
+	open = store_incidents_list(d->store, true);
+	if (open == NULL)
+		return;
+	for (i = 0; i < open->len; i++) {
+		inc = g_ptr_array_index(open, i);
+		due = esc_round_due(inc->opened_ms, d->cfg->repeat_ms, now);
+		if (due <= store_round_last(d->store, inc->id))
+			continue;
+		created = store_round_create(d->store, inc->id, due, d->cfg,
+		    now);
+		if (created > 0)
+			log_info("escalation: round started inc=%" PRId64
+			    " round=%d pages=%d", inc->id, due, created);
+	}
+	g_ptr_array_free(open, TRUE);
+	page_start_pending(d);
+}
+
+void
+daemon_page_recover(struct daemon *d)
+{
+	int	orphans;
+
+	d->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+	    NULL, job_free);
+	orphans = store_pages_orphaned(d->store, clock_now_ms());
+	if (orphans > 0)
+		log_warnx("notify: pages in flight at the last stop count=%d; "
+		    "their outcome is unknown and the next round pages again",
+		    orphans);
+	daemon_page_process_messages(d);
+}
+
+void
+daemon_page_stop(struct daemon *d)
+{
+	if (d->in_flight != NULL)
+		g_hash_table_destroy(d->in_flight);
+	d->in_flight = NULL;
+}
+
+int
+daemon_page_ack(struct daemon *d, int64_t incident_id, const char *member,
+    const char *channel, const char *note)
+{
+	struct store_incident	inc;
+	int64_t			now = clock_now_ms();
+	int			rc;
+
+	rc = store_incident_ack(d->store, incident_id, member, channel, note,
+	    now);
+	if (rc != 1)
+		return rc;
+	if (store_incident_get(d->store, incident_id, &inc) == 0) {
+		log_info("incident: acknowledged inc=%" PRId64 " by=%s "
+		    "channel=%s after_s=%" PRId64 " sla=%s", incident_id,
+		    member, channel, (now - inc.opened_ms) / 1000,
+		    esc_sla_is_met(now, inc.ack_deadline_ms) ? "met" :
+		    "breached");
+		store_incident_fini(&inc);
+	}
+	return 1;
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * "critgate serve": loads the config, opens the store, starts the SMTP and
+ * HTTP listeners on one GLib main loop, resumes whatever the store says is
+ * unfinished, and stops on SIGTERM or SIGINT (a second one exits at once).
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <glib-unix.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "parse.h"
+
+#define SERVE_TICK_MS	500	/* how often open incidents are checked */
+
+const char *
+daemon_cfg_path(const char *option)
+{
+	const char	*env;
+
+	if (option != NULL)
+		return option;
+	env = g_getenv("CRITGATE_CONFIG");
+	return env != NULL && env[0] != '\0' ? env : DAEMON_CFG_DEFAULT;
+}
+
+struct cfg *
+daemon_cfg_load(const char *path)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+	guint		 i;
+
+	cfg = cfg_load(path, errors);
+	for (i = 0; i < errors->len; i++)
+		fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));
+	g_ptr_array_free(errors, TRUE);
+	return cfg;
+}
+
+/* Splits "host:port" or "[v6]:port"; returns 0 or -1. */
+static int
+split_host_port(const char *host_port, char **host, char **port)
+{
+	const char	*colon, *close;
+
+	if (host_port[0] == '[') {
+		close = strchr(host_port, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		*host = g_strndup(host_port + 1, (gsize)(close - host_port - 1));
+		*port = g_strdup(close + 2);
+		return 0;
+	}
+	colon = strrchr(host_port, ':');
+	if (colon == NULL)
+		return -1;
+	*host = g_strndup(host_port, (gsize)(colon - host_port));
+	*port = g_strdup(colon + 1);
+	return 0;
+}
+
+static int
+listen_on(const struct addrinfo *ai)
+{
+	int	fd, on = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ai->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, 128) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+daemon_listen(const char *what, const char *host_port)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		*host = NULL, *port = NULL;
+	int		 fd = -1, gai;
+
+	if (split_host_port(host_port, &host, &port) == -1) {
+		log_errorx("%s: invalid listen address addr=%s", what,
+		    host_port);
+		goto out;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	gai = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
+	if (gai != 0) {
+		log_errorx("%s: cannot resolve listen address addr=%s: %s",
+		    what, host_port, gai_strerror(gai));
+		goto out;
+	}
+	fd = listen_on(res);
+	if (fd == -1)
+		log_error("%s: cannot listen addr=%s", what, host_port);
+	else
+		log_info("%s: listening addr=%s", what, host_port);
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	g_free(host);
+	g_free(port);
+	return fd;
+}
+
+static gboolean
+serve_on_tick(gpointer data)
+{
+	struct daemon	*d = data;
+
+	/* Also notices acknowledgements that "critgate ack" wrote to the
+	 * store from another process. */
+	daemon_page_process_messages(d);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+serve_on_stop(gpointer data)
+{
+	struct daemon	*d = data;
+
+	if (++d->signals > 1) {
+		log_warnx("critgate: second signal, exiting at once");
+		_exit(1);
+	}
+	log_info("critgate: stopping; open incidents page again at the next "
+	    "start");
+	d->is_stopping = true;
+	daemon_smtp_shutdown(d->smtp);
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+serve_on_hup(gpointer data)
+{
+	(void)data;
+	log_warnx("critgate: SIGHUP ignored: this version reads its config "
+	    "only at start; restart it to apply changes");
+	return G_SOURCE_CONTINUE;
+}
+
+static int
+serve_start(struct daemon *d)
+{
+	char	*problem = NULL;
+
+	if (cfg_check_secrecy(d->cfg->path, &problem) == -1) {
+		log_errorx("critgate: refusing to start: %s", problem);
+		g_free(problem);
+		return -1;
+	}
+	d->store = store_open(d->cfg->store_path, true);
+	if (d->store == NULL)
+		return -1;
+	d->curl = daemon_curl_new();
+	d->smtp = daemon_smtp_start(d);
+	if (d->smtp == NULL)
+		return -1;
+	d->http = daemon_http_start(d);
+	if (d->http == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+serve_stop(struct daemon *d)
+{
+	if (d->tick_source != 0)
+		g_source_remove(d->tick_source);
+	daemon_smtp_free(d->smtp);
+	daemon_http_free(d->http);
+	/* Requests in flight are abandoned before their jobs are freed. */
+	daemon_curl_free(d->curl);
+	daemon_page_stop(d);
+	store_close(d->store);
+	cfg_free(d->cfg);
+	if (d->loop != NULL)
+		g_main_loop_unref(d->loop);
+}
+
+int
+daemon_serve_main(int argc, char **argv)
+{
+	struct daemon	 d;
+	const char	*config = NULL;
+	gboolean	 is_verbose = FALSE;
+	GOptionEntry	 entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+		  "config file", "FILE" },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &is_verbose,
+		  "log protocol detail (debug level)", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL }
+	};
+	GOptionContext	*ctx;
+	GError		*err = NULL;
+	int		 rc = 1;
+
+	ctx = g_option_context_new("- run the critgate gateway");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "critgate serve: %s\n", err->message);
+		g_error_free(err);
+		g_option_context_free(ctx);
+		return 2;
+	}
+	g_option_context_free(ctx);
+	log_init(is_verbose ? LOG_DEBUG : LOG_INFO);
+	memset(&d, 0, sizeof(d));
+	d.cfg = daemon_cfg_load(daemon_cfg_path(config));
+	if (d.cfg == NULL) {
+		log_errorx("critgate: refusing to start: invalid config "
+		    "file=%s", daemon_cfg_path(config));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	parse_init();
+	d.loop = g_main_loop_new(NULL, FALSE);
+	if (serve_start(&d) == -1)
+		goto out;
+	g_unix_signal_add(SIGTERM, serve_on_stop, &d);
+	g_unix_signal_add(SIGINT, serve_on_stop, &d);
+	g_unix_signal_add(SIGHUP, serve_on_hup, NULL);
+	log_info("critgate: started version=%s config=%s store=%s team=%zu "
+	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
+	    d.cfg->n_team, d.cfg->n_routes);
+	daemon_page_recover(&d);
+	d.tick_source = g_timeout_add(SERVE_TICK_MS, serve_on_tick, &d);
+	g_main_loop_run(d.loop);
+	rc = 0;
+	log_info("critgate: stopped");
+out:
+	serve_stop(&d);
+	g_free((char *)config);
+	return rc;
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The SMTP listener: accepts connections, feeds each one's bytes to its
+ * smtp stage session, writes the replies, and runs the idle and whole-
+ * session timers.  A complete message is committed to the store before the
+ * session is told, so "250" never goes out for a message not on disk.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <glib-unix.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "log.h"
+#include "smtp.h"
+
+#define SMTP_READ_CHUNK	65536
+
+struct daemon_smtp {
+	struct daemon		*d;
+	int			 listen_fd;
+	guint			 listen_source;
+	guint			 process_source;
+	GList			*conns;
+	struct smtp_limits	 limits;
+	struct smtp_callbacks	 callbacks;
+	uint64_t		 next_conn_id;
+};
+
+struct smtp_conn {
+	struct daemon_smtp	*smtp;
+	GList			*link;
+	struct smtp_session	*session;
+	int			 fd;
+	uint64_t		 id;
+	guint			 read_source;
+	guint			 write_source;
+	guint			 idle_timer;
+	guint			 total_timer;
+	char			 peer[INET6_ADDRSTRLEN + 8];
+};
+
+static void	conn_close(struct smtp_conn *conn);
+static void	conn_flush(struct smtp_conn *conn);
+
+static bool
+smtp_rcpt_is_routed(void *ctx, const char *address)
+{
+	struct daemon_smtp	*smtp = ctx;
+
+	return cfg_route_find(smtp->d->cfg, address) != NULL;
+}
+
+static gboolean
+smtp_on_process(gpointer data)
+{
+	struct daemon_smtp	*smtp = data;
+
+	smtp->process_source = 0;
+	daemon_page_process_messages(smtp->d);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+smtp_message_ready(void *ctx, struct smtp_session *session,
+    struct smtp_message *msg)
+{
+	struct daemon_smtp	*smtp = ctx;
+	struct store_envelope	 env;
+	int64_t			 msg_id = 0;
+	bool			 is_committed;
+
+	memset(&env, 0, sizeof(env));
+	env.mail_from = msg->mail_from;
+	env.rcpts = (const char *const *)msg->rcpt_to->pdata;
+	env.n_rcpts = msg->rcpt_to->len;
+	env.peer = msg->peer;
+	env.helo = msg->helo;
+	env.received_ms = clock_now_ms();
+	is_committed = store_message_add(smtp->d->store, &env, msg->data->data,
+	    msg->data->len, &msg_id) == 0;
+	if (is_committed)
+		log_info("smtp: message stored msg=%" PRId64 " peer=%s "
+		    "from=<%s> rcpts=%u bytes=%u", msg_id, msg->peer,
+		    msg->mail_from, msg->rcpt_to->len, msg->data->len);
+	else
+		log_errorx("smtp: message not stored peer=%s from=<%s>; "
+		    "replied 451 so the sender retries", msg->peer,
+		    msg->mail_from);
+	smtp_message_free(msg);
+	smtp_session_commit_done(session, is_committed);
+	if (is_committed && smtp->process_source == 0)
+		smtp->process_source = g_idle_add(smtp_on_process, smtp);
+}
+
+static gboolean
+conn_on_writable(int fd, GIOCondition cond, gpointer data)
+{
+	struct smtp_conn	*conn = data;
+
+	(void)fd;
+	(void)cond;
+	conn->write_source = 0;
+	conn_flush(conn);
+	return G_SOURCE_REMOVE;
+}
+
+/* Writes what the session queued; closes the connection when it is done. */
+static void
+conn_flush(struct smtp_conn *conn)
+{
+	const uint8_t	*out;
+	size_t		 len;
+	ssize_t		 n;
+
+	while ((out = smtp_session_output(conn->session, &len)) != NULL &&
+	    len > 0) {
+		n = send(conn->fd, out, len, MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (conn->write_source == 0)
+				conn->write_source = g_unix_fd_add(conn->fd,
+				    G_IO_OUT, conn_on_writable, conn);
+			return;
+		}
+		if (n == -1) {
+			log_debug("smtp: write failed session=%" PRIu64
+			    " peer=%s: %s", conn->id, conn->peer,
+			    g_strerror(errno));
+			conn_close(conn);
+			return;
+		}
+		smtp_session_output_consume(conn->session, (size_t)n);
+	}
+	if (smtp_session_is_closed(conn->session))
+		conn_close(conn);
+}
+
+static gboolean
+conn_on_idle(gpointer data)
+{
+	struct smtp_conn	*conn = data;
+
+	conn->idle_timer = 0;
+	log_info("smtp: idle timeout session=%" PRIu64 " peer=%s", conn->id,
+	    conn->peer);
+	smtp_session_timeout(conn->session);
+	conn_flush(conn);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+conn_on_total(gpointer data)
+{
+	struct smtp_conn	*conn = data;
+
+	conn->total_timer = 0;
+	log_info("smtp: session timeout session=%" PRIu64 " peer=%s",
+	    conn->id, conn->peer);
+	smtp_session_timeout(conn->session);
+	conn_flush(conn);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+conn_idle_restart(struct smtp_conn *conn)
+{
+	if (conn->idle_timer != 0)
+		g_source_remove(conn->idle_timer);
+	conn->idle_timer = g_timeout_add(
+	    (guint)conn->smtp->d->cfg->smtp_idle_timeout_ms, conn_on_idle,
+	    conn);
+}
+
+static gboolean
+conn_on_readable(int fd, GIOCondition cond, gpointer data)
+{
+	struct smtp_conn	*conn = data;
+	uint8_t			 buf[SMTP_READ_CHUNK];
+	ssize_t			 n;
+
+	(void)cond;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return G_SOURCE_CONTINUE;
+	if (n <= 0) {
+		if (n == -1)
+			log_debug("smtp: read failed session=%" PRIu64
+			    " peer=%s: %s", conn->id, conn->peer,
+			    g_strerror(errno));
+		conn->read_source = 0;
+		conn_close(conn);
+		return G_SOURCE_REMOVE;
+	}
+	conn_idle_restart(conn);
+	smtp_session_feed(conn->session, buf, (size_t)n);
+	conn_flush(conn);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+conn_close(struct smtp_conn *conn)
+{
+	struct daemon_smtp	*smtp = conn->smtp;
+
+	log_debug("smtp: close session=%" PRIu64 " peer=%s", conn->id,
+	    conn->peer);
+	if (conn->read_source != 0)
+		g_source_remove(conn->read_source);
+	if (conn->write_source != 0)
+		g_source_remove(conn->write_source);
+	if (conn->idle_timer != 0)
+		g_source_remove(conn->idle_timer);
+	if (conn->total_timer != 0)
+		g_source_remove(conn->total_timer);
+	close(conn->fd);
+	smtp->conns = g_list_delete_link(smtp->conns, conn->link);
+	smtp_session_free(conn->session);
+	g_free(conn);
+}
+
+static void
+conn_peer_name(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 host[INET6_ADDRSTRLEN];
+	int			 port = 0;
+
+	g_strlcpy(buf, "unknown", size);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+		snprintf(buf, size, "%s:%d", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(buf, size, "[%s]:%d", host, port);
+	}
+}
+
+static gboolean
+smtp_on_accept(int fd, GIOCondition cond, gpointer data)
+{
+	struct daemon_smtp	*smtp = data;
+	struct smtp_conn	*conn;
+	int			 cfd;
+
+	(void)cond;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("smtp: accept failed");
+		return G_SOURCE_CONTINUE;
+	}
+	conn = g_new0(struct smtp_conn, 1);
+	conn->smtp = smtp;
+	conn->fd = cfd;
+	conn->id = ++smtp->next_conn_id;
+	conn_peer_name(cfd, conn->peer, sizeof(conn->peer));
+	conn->session = smtp_session_new(&smtp->limits, &smtp->callbacks,
+	    smtp, conn->peer);
+	smtp->conns = g_list_prepend(smtp->conns, conn);
+	conn->link = smtp->conns;
+	log_debug("smtp: connect session=%" PRIu64 " peer=%s", conn->id,
+	    conn->peer);
+	conn->read_source = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	    conn_on_readable, conn);
+	conn->total_timer = g_timeout_add(
+	    (guint)smtp->d->cfg->smtp_session_timeout_ms, conn_on_total, conn);
+	conn_idle_restart(conn);
+	conn_flush(conn);
+	return G_SOURCE_CONTINUE;
+}
+
+struct daemon_smtp *
+daemon_smtp_start(struct daemon *d)
+{
+	struct daemon_smtp	*smtp;
+	int			 fd;
+
+	fd = daemon_listen("smtp", d->cfg->listen_smtp);
+	if (fd == -1)
+		return NULL;
+	smtp = g_new0(struct daemon_smtp, 1);
+	smtp->d = d;
+	smtp->listen_fd = fd;
+	smtp->limits.hostname = d->cfg->hostname;
+	smtp->limits.max_message_bytes = (size_t)d->cfg->max_message_bytes;
+	smtp->limits.max_recipients = (size_t)d->cfg->max_recipients;
+	smtp->callbacks.rcpt_is_routed = smtp_rcpt_is_routed;
+	smtp->callbacks.message_ready = smtp_message_ready;
+	smtp->listen_source = g_unix_fd_add(fd, G_IO_IN, smtp_on_accept, smtp);
+	return smtp;
+}
+
+void
+daemon_smtp_shutdown(struct daemon_smtp *smtp)
+{
+	struct smtp_conn	*conn;
+	GList			*l, *next;
+
+	if (smtp == NULL)
+		return;
+	if (smtp->listen_source != 0) {
+		g_source_remove(smtp->listen_source);
+		smtp->listen_source = 0;
+		close(smtp->listen_fd);
+		smtp->listen_fd = -1;
+	}
+	for (l = smtp->conns; l != NULL; l = next) {
+		next = l->next;
+		conn = l->data;
+		smtp_session_shutdown(conn->session);
+		conn_flush(conn);
+	}
+}
+
+void
+daemon_smtp_free(struct daemon_smtp *smtp)
+{
+	if (smtp == NULL)
+		return;
+	daemon_smtp_shutdown(smtp);
+	while (smtp->conns != NULL)
+		conn_close(smtp->conns->data);
+	if (smtp->process_source != 0)
+		g_source_remove(smtp->process_source);
+	g_free(smtp);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * critgate's entry point: one binary, git-style subcommands.  "serve" runs
+ * the daemon; the others read the store or the config and exit.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+
+static const struct {
+	const char	*name;
+	int		 (*run)(int argc, char **argv);
+	const char	*usage;
+} commands[] = {
+	{ "serve", daemon_serve_main,
+	  "serve [--config FILE] [--verbose]   run the gateway" },
+	{ "check-config", daemon_cli_check_config,
+	  "check-config [--config FILE]        validate a config file" },
+	{ "incidents", daemon_cli_incidents,
+	  "incidents [--config FILE] [--json]  list incidents" },
+	{ "show", daemon_cli_show,
+	  "show N [--config FILE] [--json]     print one incident's timeline" },
+	{ "report", daemon_cli_report,
+	  "report [--config FILE] [--json]     time to acknowledge per "
+	  "severity" },
+	{ "ack", daemon_cli_ack,
+	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
+};
+
+static void
+usage(FILE *out)
+{
+	size_t	i;
+
+	fprintf(out, "usage: critgate COMMAND [OPTIONS]\n\ncommands:\n");
+	for (i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+	fprintf(out, "\nThe config file defaults to $CRITGATE_CONFIG, then "
+	    "%s.\n", DAEMON_CFG_DEFAULT);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t	i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("critgate %s\n", CRITGATE_VERSION);
+		return 0;
+	}
+	for (i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "critgate: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

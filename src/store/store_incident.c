@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The store stage's incidents and their timelines: loading, the first
+ * acknowledgement (which alone stops the paging), and the events that make
+ * up what "critgate show" prints.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "store_priv.h"
+
+#define INCIDENT_COLUMNS						\
+	"i.id, i.severity, i.subject, i.reporter, i.message, i.opened_ms, "\
+	"i.ack_deadline_ms, coalesce(i.acked_ms, 0), i.acked_by, "	\
+	"i.acked_channel, i.ack_note, (SELECT count(*) FROM messages m "\
+	"WHERE m.incident_id = i.id)"
+
+static void
+store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
+{
+	const char	*severity;
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(stmt, 0);
+	severity = (const char *)sqlite3_column_text(stmt, 1);
+	if (severity == NULL || cfg_severity_parse(severity,
+	    &out->severity) == -1)
+		out->severity = CFG_SEVERITY_CRITICAL;
+	out->subject = store_column_strdup(stmt, 2);
+	out->reporter = store_column_strdup(stmt, 3);
+	out->message_id = sqlite3_column_int64(stmt, 4);
+	out->opened_ms = sqlite3_column_int64(stmt, 5);
+	out->ack_deadline_ms = sqlite3_column_int64(stmt, 6);
+	out->acked_ms = sqlite3_column_int64(stmt, 7);
+	out->acked_by = store_column_strdup(stmt, 8);
+	out->acked_channel = store_column_strdup(stmt, 9);
+	out->ack_note = store_column_strdup(stmt, 10);
+	out->messages = sqlite3_column_int64(stmt, 11);
+}
+
+int
+store_incident_get(struct store *store, int64_t id, struct store_incident *out)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	stmt = store_prepare(store, "SELECT " INCIDENT_COLUMNS " FROM "
+	    "incidents i WHERE i.id = ?", "i", id);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		store_incident_read(stmt, out);
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static GPtrArray *
+store_incidents_query(struct store *store, sqlite3_stmt *stmt)
+{
+	struct store_incident	*inc;
+	GPtrArray		*list;
+	int			 rc;
+
+	if (stmt == NULL)
+		return NULL;
+	list = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)store_incident_free);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		inc = g_new0(struct store_incident, 1);
+		store_incident_read(stmt, inc);
+		g_ptr_array_add(list, inc);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		log_errorx("store: listing incidents failed error=\"%s\"",
+		    sqlite3_errmsg(store->db));
+		g_ptr_array_free(list, TRUE);
+		return NULL;
+	}
+	return list;
+}
+
+GPtrArray *
+store_incidents_list(struct store *store, bool only_open)
+{
+	return store_incidents_query(store, store_prepare(store, only_open ?
+	    "SELECT " INCIDENT_COLUMNS " FROM incidents i WHERE i.acked_ms "
+	    "IS NULL ORDER BY i.id" :
+	    "SELECT " INCIDENT_COLUMNS " FROM incidents i ORDER BY i.id", ""));
+}
+
+GPtrArray *
+store_incidents_paging_member(struct store *store, const char *member)
+{
+	return store_incidents_query(store, store_prepare(store,
+	    "SELECT " INCIDENT_COLUMNS " FROM incidents i WHERE i.acked_ms "
+	    "IS NULL AND EXISTS (SELECT 1 FROM pages p WHERE p.incident = "
+	    "i.id AND p.member = ? AND p.state IN ('sending', 'sent', "
+	    "'unknown')) ORDER BY i.id", "s", member));
+}
+
+void
+store_incident_fini(struct store_incident *inc)
+{
+	g_free(inc->subject);
+	g_free(inc->reporter);
+	g_free(inc->acked_by);
+	g_free(inc->acked_channel);
+	g_free(inc->ack_note);
+	memset(inc, 0, sizeof(*inc));
+}
+
+void
+store_incident_free(struct store_incident *inc)
+{
+	if (inc == NULL)
+		return;
+	store_incident_fini(inc);
+	g_free(inc);
+}
+
+int
+store_incident_ack(struct store *store, int64_t id, const char *member,
+    const char *channel, const char *note, int64_t now_ms)
+{
+	char	*detail;
+	int	 changed;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "UPDATE incidents SET acked_ms = ?, acked_by = "
+	    "?, acked_channel = ?, ack_note = ? WHERE id = ? AND acked_ms IS "
+	    "NULL", "isssi", now_ms, member, channel, note, id) == -1)
+		goto fail;
+	changed = sqlite3_changes(store->db);
+	if (changed == 0) {
+		store_rollback(store);
+		return 0;
+	}
+	detail = g_strdup_printf("by=%s channel=%s", member, channel);
+	if (store_event_add(store, id, 0, "acknowledged", detail,
+	    now_ms) == -1) {
+		g_free(detail);
+		goto fail;
+	}
+	g_free(detail);
+	if (store_exec(store, "UPDATE pages SET state = 'canceled' WHERE "
+	    "incident = ? AND state = 'pending'", "i", id) == -1)
+		goto fail;
+	if (store_commit(store) == -1)
+		goto fail;
+	return 1;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_event_add(struct store *store, int64_t incident_id, int64_t page_id,
+    const char *kind, const char *detail, int64_t now_ms)
+{
+	return store_exec(store, "INSERT INTO events (incident, page, at_ms, "
+	    "kind, detail) VALUES (?, nullif(?, 0), ?, ?, ?)", "iiiss",
+	    incident_id, page_id, now_ms, kind, detail);
+}
+
+static void
+store_event_free(struct store_event *ev)
+{
+	g_free(ev->kind);
+	g_free(ev->detail);
+	g_free(ev);
+}
+
+GPtrArray *
+store_events_of_incident(struct store *store, int64_t incident_id)
+{
+	struct store_event	*ev;
+	sqlite3_stmt		*stmt;
+	GPtrArray		*list;
+	int			 rc;
+
+	stmt = store_prepare(store, "SELECT at_ms, coalesce(page, 0), kind, "
+	    "detail FROM events WHERE incident = ? ORDER BY at_ms, id", "i",
+	    incident_id);
+	if (stmt == NULL)
+		return NULL;
+	list = g_ptr_array_new_with_free_func((GDestroyNotify)store_event_free);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ev = g_new0(struct store_event, 1);
+		ev->at_ms = sqlite3_column_int64(stmt, 0);
+		ev->page_id = sqlite3_column_int64(stmt, 1);
+		ev->kind = store_column_strdup(stmt, 2);
+		ev->detail = store_column_strdup(stmt, 3);
+		g_ptr_array_add(list, ev);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		g_ptr_array_free(list, TRUE);
+		return NULL;
+	}
+	return list;
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The store stage's pages: one row per member, channel and round of an
+ * incident.  The UNIQUE key on (incident, round, member, channel) is what
+ * keeps a restarted daemon from paging anyone twice for the same round.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "store_priv.h"
+
+static const char *const page_state_names[STORE_PAGE_STATE_COUNT] = {
+	[STORE_PAGE_PENDING] = "pending",
+	[STORE_PAGE_SENDING] = "sending",
+	[STORE_PAGE_SENT] = "sent",
+	[STORE_PAGE_FAILED] = "failed",
+	[STORE_PAGE_CANCELED] = "canceled",
+	[STORE_PAGE_UNKNOWN] = "unknown",
+};
+
+#define PAGE_COLUMNS							\
+	"id, incident, round, member, channel, to_number, state, attempts, "\
+	"created_ms, coalesce(sent_ms, 0), sid, provider_status, "	\
+	"coalesce(status_ms, 0), error"
+
+const char *
+store_page_state_name(enum store_page_state state)
+{
+	return (unsigned)state < STORE_PAGE_STATE_COUNT ?
+	    page_state_names[state] : "?";
+}
+
+static enum store_page_state
+page_state_parse(const char *name)
+{
+	int	i;
+
+	for (i = 0; i < STORE_PAGE_STATE_COUNT; i++)
+		if (name != NULL && strcmp(name, page_state_names[i]) == 0)
+			return (enum store_page_state)i;
+	return STORE_PAGE_UNKNOWN;
+}
+
+static void
+store_page_read(sqlite3_stmt *stmt, struct store_page *out)
+{
+	const char	*channel;
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->incident_id = sqlite3_column_int64(stmt, 1);
+	out->round = sqlite3_column_int(stmt, 2);
+	out->member = store_column_strdup(stmt, 3);
+	channel = (const char *)sqlite3_column_text(stmt, 4);
+	out->channel = (channel != NULL && strcmp(channel, "sms") == 0) ?
+	    NOTIFY_CHANNEL_SMS : NOTIFY_CHANNEL_VOICE;
+	out->to = store_column_strdup(stmt, 5);
+	out->state = page_state_parse((const char *)sqlite3_column_text(stmt,
+	    6));
+	out->attempts = sqlite3_column_int(stmt, 7);
+	out->created_ms = sqlite3_column_int64(stmt, 8);
+	out->sent_ms = sqlite3_column_int64(stmt, 9);
+	out->sid = store_column_strdup(stmt, 10);
+	out->provider_status = store_column_strdup(stmt, 11);
+	out->status_ms = sqlite3_column_int64(stmt, 12);
+	out->error = store_column_strdup(stmt, 13);
+}
+
+void
+store_page_fini(struct store_page *page)
+{
+	g_free(page->member);
+	g_free(page->to);
+	g_free(page->sid);
+	g_free(page->provider_status);
+	g_free(page->error);
+	memset(page, 0, sizeof(*page));
+}
+
+void
+store_page_free(struct store_page *page)
+{
+	if (page == NULL)
+		return;
+	store_page_fini(page);
+	g_free(page);
+}
+
+static GPtrArray *
+store_pages_query(struct store *store, sqlite3_stmt *stmt)
+{
+	struct store_page	*page;
+	GPtrArray		*list;
+	int			 rc;
+
+	if (stmt == NULL)
+		return NULL;
+	list = g_ptr_array_new_with_free_func((GDestroyNotify)store_page_free);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		page = g_new0(struct store_page, 1);
+		store_page_read(stmt, page);
+		g_ptr_array_add(list, page);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		log_errorx("store: listing pages failed error=\"%s\"",
+		    sqlite3_errmsg(store->db));
+		g_ptr_array_free(list, TRUE);
+		return NULL;
+	}
+	return list;
+}
+
+GPtrArray *
+store_pages_in_state(struct store *store, enum store_page_state state)
+{
+	return store_pages_query(store, store_prepare(store, "SELECT "
+	    PAGE_COLUMNS " FROM pages WHERE state = ? ORDER BY id", "s",
+	    store_page_state_name(state)));
+}
+
+GPtrArray *
+store_pages_of_incident(struct store *store, int64_t incident_id)
+{
+	return store_pages_query(store, store_prepare(store, "SELECT "
+	    PAGE_COLUMNS " FROM pages WHERE incident = ? ORDER BY id", "i",
+	    incident_id));
+}
+
+static int
+store_page_get_where(struct store *store, const char *sql, const char *types,
+    int64_t id, const char *sid, struct store_page *out)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	stmt = sid != NULL ? store_prepare(store, sql, types, sid) :
+	    store_prepare(store, sql, types, id);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		store_page_read(stmt, out);
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+store_page_get(struct store *store, int64_t id, struct store_page *out)
+{
+	return store_page_get_where(store, "SELECT " PAGE_COLUMNS " FROM "
+	    "pages WHERE id = ?", "i", id, NULL, out);
+}
+
+int
+store_page_by_sid(struct store *store, const char *sid, struct store_page *out)
+{
+	return store_page_get_where(store, "SELECT " PAGE_COLUMNS " FROM "
+	    "pages WHERE sid = ?", "s", 0, sid, out);
+}
+
+int
+store_round_create(struct store *store, int64_t incident_id, int round,
+    const struct cfg *cfg, int64_t now_ms)
+{
+	char	*detail;
+	size_t	 i;
+	int	 ch, created = 0;
+
+	if (store_begin(store) == -1)
+		return -1;
+	for (i = 0; i < cfg->n_team; i++) {
+		for (ch = 0; ch < NOTIFY_CHANNEL_COUNT; ch++) {
+			if (store_exec(store, "INSERT OR IGNORE INTO pages "
+			    "(incident, round, member, channel, to_number, "
+			    "state, created_ms) VALUES (?, ?, ?, ?, ?, "
+			    "'pending', ?)", "iisssi", incident_id,
+			    (int64_t)round, cfg->team[i].name,
+			    notify_channel_name((enum notify_channel)ch),
+			    cfg->team[i].phone, now_ms) == -1)
+				goto fail;
+			created += sqlite3_changes(store->db);
+		}
+	}
+	if (created > 0) {
+		detail = g_strdup_printf("round=%d pages=%d", round, created);
+		if (store_event_add(store, incident_id, 0, "round", detail,
+		    now_ms) == -1) {
+			g_free(detail);
+			goto fail;
+		}
+		g_free(detail);
+	}
+	if (store_commit(store) == -1)
+		goto fail;
+	return created;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_round_last(struct store *store, int64_t incident_id)
+{
+	return (int)store_query_int(store, 0, "SELECT coalesce(max(round), 0) "
+	    "FROM pages WHERE incident = ?", "i", incident_id);
+}
+
+/* Moves one page to state and records the event, in one transaction. */
+static int
+store_page_move(struct store *store, int64_t page_id, const char *sql,
+    const char *types, const char *text, int64_t now_ms, const char *kind)
+{
+	int64_t	incident;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, sql, types, text, now_ms, page_id) == -1)
+		goto fail;
+	incident = store_query_int(store, -1, "SELECT incident FROM pages "
+	    "WHERE id = ?", "i", page_id);
+	if (incident <= 0)
+		goto fail;
+	if (store_event_add(store, incident, page_id, kind, text,
+	    now_ms) == -1)
+		goto fail;
+	if (store_commit(store) == -1)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_page_sending(struct store *store, int64_t page_id)
+{
+	return store_exec(store, "UPDATE pages SET state = 'sending', "
+	    "attempts = attempts + 1 WHERE id = ?", "i", page_id);
+}
+
+int
+store_page_sent(struct store *store, int64_t page_id, const char *sid,
+    int64_t now_ms)
+{
+	return store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'sent', sid = ?, sent_ms = ? WHERE id = ?", "sii", sid, now_ms,
+	    "sent");
+}
+
+int
+store_page_retry(struct store *store, int64_t page_id, const char *error,
+    int64_t now_ms)
+{
+	return store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'pending', error = ?, status_ms = ? WHERE id = ?", "sii", error,
+	    now_ms, "retry");
+}
+
+int
+store_page_failed(struct store *store, int64_t page_id, const char *error,
+    int64_t now_ms)
+{
+	return store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'failed', error = ?, status_ms = ? WHERE id = ?", "sii", error,
+	    now_ms, "failed");
+}
+
+int
+store_pages_orphaned(struct store *store, int64_t now_ms)
+{
+	int	n;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
+	    "kind, detail) SELECT incident, id, ?, 'unknown', 'request in "
+	    "flight when the daemon stopped' FROM pages WHERE state = "
+	    "'sending'", "i", now_ms) == -1)
+		goto fail;
+	if (store_exec(store, "UPDATE pages SET state = 'unknown' WHERE "
+	    "state = 'sending'", "") == -1)
+		goto fail;
+	n = sqlite3_changes(store->db);
+	if (store_commit(store) == -1)
+		goto fail;
+	return n;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_page_status(struct store *store, const char *sid, const char *status,
+    int rank, const char *error, int64_t now_ms, int64_t *page_id)
+{
+	char	*detail;
+	int64_t	 incident;
+	int	 rc;
+
+	*page_id = store_query_int(store, 0, "SELECT id FROM pages WHERE "
+	    "sid = ?", "s", sid);
+	if (*page_id <= 0)
+		return *page_id < 0 ? -1 : 0;
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "UPDATE pages SET provider_status = ?, "
+	    "provider_rank = ?, status_ms = ?, error = coalesce(?, error) "
+	    "WHERE id = ? AND provider_rank < ?", "siisii", status,
+	    (int64_t)rank, now_ms, error, *page_id, (int64_t)rank) == -1)
+		goto fail;
+	if (sqlite3_changes(store->db) == 0) {
+		/* An earlier status arrived after a later one: keep the
+		 * later, as callbacks are not ordered. */
+		store_rollback(store);
+		return 0;
+	}
+	incident = store_query_int(store, -1, "SELECT incident FROM pages "
+	    "WHERE id = ?", "i", *page_id);
+	detail = error != NULL ? g_strdup_printf("%s error=%s", status,
+	    error) : g_strdup(status);
+	rc = store_event_add(store, incident, *page_id, "status", detail,
+	    now_ms);
+	g_free(detail);
+	if (rc == -1 || store_commit(store) == -1)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(store);
+	return -1;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Internals shared by the files of the store stage: the handle and small
+ * helpers that prepare, bind and step SQLite statements.
+ */
+#ifndef CRITGATE_STORE_PRIV_H
+#define CRITGATE_STORE_PRIV_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+	sqlite3	*db;
+	char	*path;
+};
+
+/*
+ * Prepares sql and binds its parameters, one per character of types:
+ * 'i' an int64_t, 's' a const char * (NULL binds NULL), 'b' a pointer and
+ * a size_t (a blob).  Returns the statement (caller finalizes) or NULL,
+ * logged.
+ */
+sqlite3_stmt	*store_prepare(struct store *store, const char *sql,
+		    const char *types, ...);
+
+/* Prepares, binds and steps sql to completion.  Returns 0 or -1, logged. */
+int		 store_exec(struct store *store, const char *sql,
+		    const char *types, ...);
+
+/* Runs a query whose first row's first column is an integer; -1 on error,
+ * dflt when there is no row. */
+int64_t		 store_query_int(struct store *store, int64_t dflt,
+		    const char *sql, const char *types, ...);
+
+int	store_begin(struct store *store);
+int	store_commit(struct store *store);
+void	store_rollback(struct store *store);
+
+/* Returns a column as a new string (caller frees with g_free) or NULL. */
+char	*store_column_strdup(sqlite3_stmt *stmt, int col);
+
+#endif

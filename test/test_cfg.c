@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Tests for the cfg stage: good files with every value and default checked,
+ * one bad file per kind of problem with its exact "file:line: key: problem"
+ * message, the shipped configs in etc/, the lookups and the secrecy check.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cfg.h"
+#include "tap.h"
+#include "../src/cfg/cfg_priv.h"
+
+#define TEST_AUTH_TOKEN	"test-auth-token-4f9a"
+
+/*
+ * A valid config with three values filled in: listen.smtp, public_url and
+ * the one route's address.
+ */
+static const char minimal_fmt[] =
+	"listen = { smtp = \"%s\"; http = \"127.0.0.1:8025\"; };\n"
+	"public_url = \"%s\";\n"
+	"store = \"/tmp/critgate-test.db\";\n"
+	"routes = ( { address = \"%s\"; severity = \"high\"; } );\n"
+	"team = ( { name = \"ana\"; full_name = \"Ana Silva\";\n"
+	"    phone = \"+15550100001\"; email = \"ana@example.com\"; } );\n"
+	"twilio = { account_sid = \"AC00000000000000000000000000000000\";\n"
+	"    auth_token = \"" TEST_AUTH_TOKEN "\";\n"
+	"    from = \"+15550100000\"; };\n";
+
+static struct cfg *
+load(const char *path, GPtrArray *errors)
+{
+	struct cfg	*cfg;
+	guint		 i;
+
+	cfg = cfg_load(path, errors);
+	for (i = 0; i < errors->len; i++)
+		printf("# %s\n", (const char *)errors->pdata[i]);
+	return cfg;
+}
+
+/* Writes text to a new temporary file and returns its path. */
+static char *
+write_temp(const char *text)
+{
+	char	*path;
+	int	 fd;
+
+	path = g_build_filename(g_get_tmp_dir(), "test-cfg-XXXXXX", NULL);
+	fd = mkstemp(path);
+	if (fd == -1) {
+		printf("# mkstemp %s: %s\n", path, g_strerror(errno));
+		abort();
+	}
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		printf("# write %s: %s\n", path, g_strerror(errno));
+		abort();
+	}
+	close(fd);
+	return path;
+}
+
+/* Tells whether the minimal config with these three values loads. */
+static bool
+minimal_loads(const char *listen, const char *url, const char *address)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+	char		*text, *path;
+	bool		 loaded;
+
+	text = g_strdup_printf(minimal_fmt, listen, url, address);
+	path = write_temp(text);
+	cfg = cfg_load(path, errors);
+	loaded = cfg != NULL;
+	cfg_free(cfg);
+	unlink(path);
+	g_free(path);
+	g_free(text);
+	g_ptr_array_free(errors, TRUE);
+	return loaded;
+}
+
+/* Checks that data/cfg/<name>.conf is rejected with exactly one message. */
+static void
+check_rejected(const char *name, const char *want)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+	char		*path;
+
+	path = g_strdup_printf("data/cfg/%s.conf", name);
+	cfg = load(path, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_STR(errors->pdata[0], want);
+	cfg_free(cfg);
+	g_free(path);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+minimal_config_takes_defaults(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("data/cfg/good-minimal.conf", errors);
+	CHECK(cfg != NULL);
+	CHECK_INT(errors->len, 0);
+	if (cfg == NULL)
+		goto out;
+	CHECK_STR(cfg->path, "data/cfg/good-minimal.conf");
+	CHECK_STR(cfg->listen_smtp, "127.0.0.1:2525");
+	CHECK_STR(cfg->listen_http, "127.0.0.1:8025");
+	CHECK_STR(cfg->public_url, "https://pager.example.com");
+	CHECK_STR(cfg->store_path, "/var/lib/critgate/critgate.db");
+	CHECK_STR(cfg->hostname, g_get_host_name());
+	CHECK_INT(cfg->max_message_bytes, 26214400);
+	CHECK_INT(cfg->smtp_idle_timeout_ms, 300 * 1000);
+	CHECK_INT(cfg->smtp_session_timeout_ms, 1800 * 1000);
+	CHECK_INT(cfg->max_recipients, 100);
+	CHECK_INT(cfg->n_routes, 1);
+	CHECK_STR(cfg->routes[0].address, "critical@example.com");
+	CHECK_INT(cfg->routes[0].severity, CFG_SEVERITY_CRITICAL);
+	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_CRITICAL], 30 * 60000);
+	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_HIGH], 720 * 60000);
+	CHECK_INT(cfg->repeat_ms, 5 * 60000);
+	CHECK_INT(cfg->n_team, 1);
+	CHECK_STR(cfg->team[0].name, "ana");
+	CHECK_STR(cfg->team[0].full_name, "Ana Silva");
+	CHECK_STR(cfg->team[0].phone, "+15550100001");
+	CHECK_STR(cfg->team[0].email, "ana@example.com");
+	CHECK_STR(cfg->twilio.api_base, "https://api.twilio.com");
+	CHECK_STR(cfg->twilio.account_sid,
+	    "AC00000000000000000000000000000000");
+	CHECK_STR(cfg->twilio.auth_token, TEST_AUTH_TOKEN);
+	CHECK_STR(cfg->twilio.from, "+15550100000");
+	CHECK_INT(cfg->twilio.timeout_ms, 10000);
+out:
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+full_config_reads_every_value(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("data/cfg/good-full.conf", errors);
+	CHECK(cfg != NULL);
+	if (cfg == NULL)
+		goto out;
+	CHECK_STR(cfg->listen_smtp, "[::1]:2526");
+	CHECK_STR(cfg->listen_http, "0.0.0.0:8080");
+	CHECK_STR(cfg->public_url, "https://pager.example.com/critgate");
+	CHECK_STR(cfg->store_path, "/srv/critgate/state.db");
+	CHECK_STR(cfg->hostname, "mx1.example.com");
+	CHECK_INT(cfg->max_message_bytes, 1048576);
+	CHECK_INT(cfg->smtp_idle_timeout_ms, 60000);
+	CHECK_INT(cfg->smtp_session_timeout_ms, 600000);
+	CHECK_INT(cfg->max_recipients, 10);
+	CHECK_INT(cfg->n_routes, 2);
+	CHECK_STR(cfg->routes[0].address, "critical@example.com");
+	CHECK_INT(cfg->routes[0].severity, CFG_SEVERITY_CRITICAL);
+	CHECK_STR(cfg->routes[1].address, "high@example.com");
+	CHECK_INT(cfg->routes[1].severity, CFG_SEVERITY_HIGH);
+	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_CRITICAL], 15 * 60000);
+	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_HIGH], 240 * 60000);
+	CHECK_INT(cfg->repeat_ms, 3000);
+	CHECK_INT(cfg->n_team, 2);
+	CHECK_STR(cfg->team[1].name, "joerg.k");
+	CHECK_STR(cfg->team[1].full_name, "J\xc3\xb6rg Keller");
+	CHECK_STR(cfg->team[1].phone, "+4930901820");
+	CHECK_STR(cfg->team[1].email, "joerg@example.org");
+	CHECK_STR(cfg->twilio.api_base, "http://127.0.0.1:8099");
+	CHECK_STR(cfg->twilio.account_sid,
+	    "AC0123456789abcdefABCDEF0123456789");
+	CHECK_STR(cfg->twilio.auth_token, TEST_AUTH_TOKEN);
+	CHECK_STR(cfg->twilio.from, "+15550100000");
+	CHECK_INT(cfg->twilio.timeout_ms, 30000);
+out:
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+repeat_minutes_int_converted_to_ms(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("data/cfg/good-repeat-int.conf", errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL)
+		CHECK_INT(cfg->repeat_ms, 2 * 60000);
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+unknown_top_key_rejected(void)
+{
+	check_rejected("bad-unknown-top-key",
+	    "data/cfg/bad-unknown-top-key.conf:24: pager: unknown key "
+	    "(expected one of: listen, public_url, store, hostname, "
+	    "max_message_bytes, smtp, routes, sla, escalation, team, twilio)");
+}
+
+static void
+unknown_member_key_rejected(void)
+{
+	check_rejected("bad-unknown-member-key",
+	    "data/cfg/bad-unknown-member-key.conf:17: team[0].pager: unknown "
+	    "key (expected one of: name, full_name, phone, email)");
+}
+
+static void
+int_for_string_rejected(void)
+{
+	check_rejected("bad-wrong-type",
+	    "data/cfg/bad-wrong-type.conf:3: listen.smtp: 2525 is an "
+	    "integer, expected a string");
+}
+
+static void
+number_above_max_rejected(void)
+{
+	check_rejected("bad-out-of-range",
+	    "data/cfg/bad-out-of-range.conf:24: smtp.max_recipients: 5000 is "
+	    "out of range (expected 1 to 1000)");
+}
+
+static void
+int_wrapped_by_libconfig_rejected(void)
+{
+	check_rejected("bad-wrapped-int",
+	    "data/cfg/bad-wrapped-int.conf:24: max_message_bytes: 5000000000 "
+	    "is out of range (expected 1024 to 1073741824)");
+}
+
+static void
+phone_not_e164_rejected(void)
+{
+	check_rejected("bad-e164",
+	    "data/cfg/bad-e164.conf:15: team[0].phone: \"555-0100\" is not an "
+	    "E.164 number (expected \"+\" and 8 to 15 digits)");
+}
+
+static void
+email_without_at_rejected(void)
+{
+	check_rejected("bad-email",
+	    "data/cfg/bad-email.conf:16: team[0].email: \"ana.example.com\" "
+	    "is not a mail address (expected local@domain)");
+}
+
+static void
+route_address_without_domain_rejected(void)
+{
+	check_rejected("bad-route-address",
+	    "data/cfg/bad-route-address.conf:9: routes[0].address: "
+	    "\"critical\" is not a mail address (expected local@domain)");
+}
+
+static void
+unknown_severity_rejected(void)
+{
+	check_rejected("bad-severity",
+	    "data/cfg/bad-severity.conf:9: routes[0].severity: \"urgent\" is "
+	    "not a severity (expected \"critical\" or \"high\")");
+}
+
+static void
+empty_team_rejected(void)
+{
+	check_rejected("bad-empty-team",
+	    "data/cfg/bad-empty-team.conf:11: team: is empty (expected at "
+	    "least 1 element)");
+}
+
+static void
+missing_top_key_rejected(void)
+{
+	check_rejected("bad-missing-key",
+	    "data/cfg/bad-missing-key.conf: store: is missing (required, "
+	    "expected a string)");
+}
+
+static void
+missing_group_key_points_at_group(void)
+{
+	check_rejected("bad-missing-group-key",
+	    "data/cfg/bad-missing-group-key.conf:19: twilio.from: is missing "
+	    "(required, expected a string)");
+}
+
+static void
+duplicate_phone_rejected(void)
+{
+	check_rejected("bad-duplicate-phone",
+	    "data/cfg/bad-duplicate-phone.conf:21: team[1].phone: "
+	    "\"+15550100001\" is already used by team[0]");
+}
+
+static void
+short_account_sid_rejected(void)
+{
+	check_rejected("bad-account-sid",
+	    "data/cfg/bad-account-sid.conf:20: twilio.account_sid: \"AC123\" "
+	    "is not a Twilio account SID (expected \"AC\" and 32 hexadecimal "
+	    "digits)");
+}
+
+static void
+syntax_error_rejected(void)
+{
+	check_rejected("bad-syntax",
+	    "data/cfg/bad-syntax.conf:7: syntax error: syntax error");
+}
+
+static void
+missing_file_rejected(void)
+{
+	check_rejected("no-such-file",
+	    "data/cfg/no-such-file.conf: cannot be read: No such file or "
+	    "directory");
+}
+
+static void
+several_problems_all_reported(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+	const char	*want[] = {
+		"data/cfg/bad-several.conf:24: escalation.repeat_minutes: 0 is "
+		    "out of range (expected 0.01 to 1440)",
+		"data/cfg/bad-several.conf:15: team[0].phone: \"555-0100\" is "
+		    "not an E.164 number (expected \"+\" and 8 to 15 digits)",
+		"data/cfg/bad-several.conf:19: twilio.from: is missing "
+		    "(required, expected a string)",
+		"data/cfg/bad-several.conf:23: pager: unknown key (expected "
+		    "one of: listen, public_url, store, hostname, "
+		    "max_message_bytes, smtp, routes, sla, escalation, team, "
+		    "twilio)",
+	};
+	size_t		 i;
+
+	cfg = load("data/cfg/bad-several.conf", errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, G_N_ELEMENTS(want));
+	for (i = 0; i < G_N_ELEMENTS(want) && i < errors->len; i++)
+		CHECK_STR(errors->pdata[i], want[i]);
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+secret_of_wrong_type_not_shown(void)
+{
+	check_rejected("bad-secret-type",
+	    "data/cfg/bad-secret-type.conf:21: twilio.auth_token: found an "
+	    "integer, expected a string");
+}
+
+/* Loads every bad file and looks for the auth token in each message. */
+static void
+errors_never_contain_auth_token(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	GDir		*dir;
+	const char	*name;
+	char		*path;
+	guint		 i, n_files = 0;
+
+	dir = g_dir_open("data/cfg", 0, NULL);
+	CHECK(dir != NULL);
+	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+		if (!g_str_has_prefix(name, "bad-"))
+			continue;
+		path = g_build_filename("data/cfg", name, NULL);
+		cfg_free(cfg_load(path, errors));
+		g_free(path);
+		n_files++;
+	}
+	CHECK(n_files >= 15);
+	CHECK(errors->len >= n_files);
+	for (i = 0; i < errors->len; i++) {
+		CHECK(strstr(errors->pdata[i], TEST_AUTH_TOKEN) == NULL);
+		CHECK(strstr(errors->pdata[i], "424242") == NULL);
+	}
+	if (dir != NULL)
+		g_dir_close(dir);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+sample_config_loads(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("../etc/critgate.conf", errors);
+	CHECK(cfg != NULL);
+	CHECK_INT(errors->len, 0);
+	if (cfg != NULL)
+		CHECK_STR(cfg->twilio.auth_token,
+		    "replace-with-your-auth-token");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+/* Each key of the table appears as "<name> =" in the annotated sample. */
+static void
+sample_config_sets_every_key(void)
+{
+	const char	*leaf, *p;
+	char		*text = NULL, *needle;
+	size_t		 i;
+	bool		 found;
+
+	CHECK(g_file_get_contents("../etc/critgate.conf", &text, NULL, NULL));
+	if (text == NULL)
+		return;
+	for (i = 0; i < cfg_n_keys; i++) {
+		leaf = strrchr(cfg_keys[i].path, '.');
+		leaf = leaf == NULL ? cfg_keys[i].path : leaf + 1;
+		needle = g_strconcat(leaf, " = ", NULL);
+		found = false;
+		for (p = strstr(text, needle); p != NULL && !found;
+		    p = strstr(p + 1, needle))
+			found = p == text || strchr(" \t\n", p[-1]) != NULL;
+		if (!found)
+			printf("# %s is not set in etc/critgate.conf\n",
+			    cfg_keys[i].path);
+		CHECK(found);
+		g_free(needle);
+	}
+	g_free(text);
+}
+
+static void
+demo_config_loads(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("../etc/critgate-demo.conf", errors);
+	CHECK(cfg != NULL);
+	CHECK_INT(errors->len, 0);
+	if (cfg == NULL)
+		goto out;
+	CHECK_STR(cfg->twilio.api_base, "http://127.0.0.1:8099");
+	CHECK_INT(cfg->n_team, 3);
+	CHECK_INT(cfg->n_routes, 2);
+	CHECK_INT(cfg->repeat_ms, 60000);
+out:
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+e164_table_classified(void)
+{
+	static const struct {
+		const char	*number;
+		bool		 is_e164;
+	} cases[] = {
+		{ "+15550100001", true },
+		{ "+4930901820", true },
+		{ "+12345678", true },
+		{ "+123456789012345", true },
+		{ "", false },
+		{ "+", false },
+		{ "15550100001", false },
+		{ "+05550100001", false },
+		{ "+1234567", false },
+		{ "+1234567890123456", false },
+		{ "+1555 0100001", false },
+		{ "+1555-0100001", false },
+		{ "++15550100001", false },
+		{ "+1555010000a", false },
+	};
+	size_t	i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		if (cfg_is_e164(cases[i].number) != cases[i].is_e164)
+			printf("# \"%s\" misclassified\n", cases[i].number);
+		CHECK(cfg_is_e164(cases[i].number) == cases[i].is_e164);
+	}
+	CHECK(!cfg_is_e164(NULL));
+}
+
+static void
+listen_address_table_checked(void)
+{
+	static const struct {
+		const char	*listen;
+		bool		 is_valid;
+	} cases[] = {
+		{ "127.0.0.1:2525", true },
+		{ "localhost:65535", true },
+		{ "[::1]:0", true },
+		{ "[fe80::1]:25", true },
+		{ "127.0.0.1", false },
+		{ ":2525", false },
+		{ "::1:2525", false },
+		{ "[::1]2525", false },
+		{ "[]:25", false },
+		{ "host:65536", false },
+		{ "host:port", false },
+		{ "a b:25", false },
+	};
+	size_t	i;
+	bool	loaded;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		loaded = minimal_loads(cases[i].listen,
+		    "https://pager.example.com", "high@example.com");
+		if (loaded != cases[i].is_valid)
+			printf("# \"%s\" misclassified\n", cases[i].listen);
+		CHECK(loaded == cases[i].is_valid);
+	}
+}
+
+static void
+public_url_table_checked(void)
+{
+	static const struct {
+		const char	*url;
+		bool		 is_valid;
+	} cases[] = {
+		{ "https://pager.example.com", true },
+		{ "http://127.0.0.1:8025/", true },
+		{ "https://example.com/a/b", true },
+		{ "ftp://example.com", false },
+		{ "https://", false },
+		{ "https:///path", false },
+		{ "pager.example.com", false },
+		{ "https://exa mple.com", false },
+	};
+	size_t	i;
+	bool	loaded;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		loaded = minimal_loads("127.0.0.1:2525", cases[i].url,
+		    "high@example.com");
+		if (loaded != cases[i].is_valid)
+			printf("# \"%s\" misclassified\n", cases[i].url);
+		CHECK(loaded == cases[i].is_valid);
+	}
+}
+
+static void
+route_address_table_checked(void)
+{
+	static const struct {
+		const char	*address;
+		bool		 is_valid;
+	} cases[] = {
+		{ "high@example.com", true },
+		{ "first.last+tag@sub.example.com", true },
+		{ "ops@localhost", true },
+		{ "@example.com", false },
+		{ "high@", false },
+		{ "a@b@example.com", false },
+		{ ".high@example.com", false },
+		{ "hi..gh@example.com", false },
+		{ "high@-example.com", false },
+		{ "high@example..com", false },
+		{ "hi gh@example.com", false },
+		{ "<high@example.com>", false },
+	};
+	size_t	i;
+	bool	loaded;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		loaded = minimal_loads("127.0.0.1:2525",
+		    "https://pager.example.com", cases[i].address);
+		if (loaded != cases[i].is_valid)
+			printf("# \"%s\" misclassified\n", cases[i].address);
+		CHECK(loaded == cases[i].is_valid);
+	}
+}
+
+static void
+route_find_ignores_case(void)
+{
+	GPtrArray		*errors;
+	struct cfg		*cfg;
+	const struct cfg_route	*route;
+
+	errors = g_ptr_array_new_with_free_func(g_free);
+	cfg = load("data/cfg/good-full.conf", errors);
+	CHECK(cfg != NULL);
+	if (cfg == NULL)
+		goto out;
+	route = cfg_route_find(cfg, "CRITICAL@example.com");
+	CHECK(route == &cfg->routes[0]);
+	route = cfg_route_find(cfg, "High@EXAMPLE.com");
+	CHECK(route == &cfg->routes[1]);
+	CHECK(cfg_route_find(cfg, "low@example.com") == NULL);
+	CHECK(cfg_route_find(cfg, "critical@example.co") == NULL);
+out:
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+member_found_by_name_and_phone(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("data/cfg/good-full.conf", errors);
+	CHECK(cfg != NULL);
+	if (cfg == NULL)
+		goto out;
+	CHECK(cfg_member_by_name(cfg, "joerg.k") == &cfg->team[1]);
+	CHECK(cfg_member_by_name(cfg, "ana") == &cfg->team[0]);
+	CHECK(cfg_member_by_name(cfg, "Ana") == NULL);
+	CHECK(cfg_member_by_phone(cfg, "+4930901820") == &cfg->team[1]);
+	CHECK(cfg_member_by_phone(cfg, "+15550100000") == NULL);
+out:
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+severity_name_and_parse_agree(void)
+{
+	enum cfg_severity	severity = CFG_SEVERITY_COUNT;
+
+	CHECK_STR(cfg_severity_name(CFG_SEVERITY_CRITICAL), "critical");
+	CHECK_STR(cfg_severity_name(CFG_SEVERITY_HIGH), "high");
+	CHECK_INT(cfg_severity_parse("critical", &severity), 0);
+	CHECK_INT(severity, CFG_SEVERITY_CRITICAL);
+	CHECK_INT(cfg_severity_parse("high", &severity), 0);
+	CHECK_INT(severity, CFG_SEVERITY_HIGH);
+	CHECK_INT(cfg_severity_parse("High", &severity), -1);
+	CHECK_INT(cfg_severity_parse("low", &severity), -1);
+}
+
+/* Runs cfg_check_secrecy() on a temporary file with the given mode. */
+static int
+check_secrecy_mode(mode_t mode, char **path, char **problem)
+{
+	int	rc;
+
+	*path = write_temp("");
+	if (chmod(*path, mode) == -1) {
+		printf("# chmod %s: %s\n", *path, g_strerror(errno));
+		abort();
+	}
+	rc = cfg_check_secrecy(*path, problem);
+	unlink(*path);
+	return rc;
+}
+
+static void
+secrecy_mode_0600_accepted(void)
+{
+	char	*path, *problem = NULL;
+
+	CHECK_INT(check_secrecy_mode(0600, &path, &problem), 0);
+	CHECK(problem == NULL);
+	g_free(problem);
+	g_free(path);
+}
+
+static void
+secrecy_mode_0644_rejected(void)
+{
+	char	*path, *problem = NULL, *want;
+
+	CHECK_INT(check_secrecy_mode(0644, &path, &problem), -1);
+	want = g_strdup_printf("%s is readable by group or others (mode "
+	    "0644); it holds provider secrets: chmod 600 it", path);
+	CHECK_STR(problem, want);
+	g_free(want);
+	g_free(problem);
+	g_free(path);
+}
+
+static void
+secrecy_mode_0602_rejected(void)
+{
+	char	*path, *problem = NULL;
+
+	CHECK_INT(check_secrecy_mode(0602, &path, &problem), -1);
+	CHECK_CONTAINS(problem, "(mode 0602)");
+	g_free(problem);
+	g_free(path);
+}
+
+static void
+secrecy_missing_file_rejected(void)
+{
+	char	*problem = NULL;
+
+	CHECK_INT(cfg_check_secrecy("data/cfg/no-such-file.conf", &problem),
+	    -1);
+	CHECK_CONTAINS(problem, "No such file or directory");
+	g_free(problem);
+}
+
+int
+main(void)
+{
+	TAP_RUN(minimal_config_takes_defaults);
+	TAP_RUN(full_config_reads_every_value);
+	TAP_RUN(repeat_minutes_int_converted_to_ms);
+	TAP_RUN(unknown_top_key_rejected);
+	TAP_RUN(unknown_member_key_rejected);
+	TAP_RUN(int_for_string_rejected);
+	TAP_RUN(number_above_max_rejected);
+	TAP_RUN(int_wrapped_by_libconfig_rejected);
+	TAP_RUN(phone_not_e164_rejected);
+	TAP_RUN(email_without_at_rejected);
+	TAP_RUN(route_address_without_domain_rejected);
+	TAP_RUN(unknown_severity_rejected);
+	TAP_RUN(empty_team_rejected);
+	TAP_RUN(missing_top_key_rejected);
+	TAP_RUN(missing_group_key_points_at_group);
+	TAP_RUN(duplicate_phone_rejected);
+	TAP_RUN(short_account_sid_rejected);
+	TAP_RUN(syntax_error_rejected);
+	TAP_RUN(missing_file_rejected);
+	TAP_RUN(several_problems_all_reported);
+	TAP_RUN(secret_of_wrong_type_not_shown);
+	TAP_RUN(errors_never_contain_auth_token);
+	TAP_RUN(sample_config_loads);
+	TAP_RUN(sample_config_sets_every_key);
+	TAP_RUN(demo_config_loads);
+	TAP_RUN(e164_table_classified);
+	TAP_RUN(listen_address_table_checked);
+	TAP_RUN(public_url_table_checked);
+	TAP_RUN(route_address_table_checked);
+	TAP_RUN(route_find_ignores_case);
+	TAP_RUN(member_found_by_name_and_phone);
+	TAP_RUN(severity_name_and_parse_agree);
+	TAP_RUN(secrecy_mode_0600_accepted);
+	TAP_RUN(secrecy_mode_0644_rejected);
+	TAP_RUN(secrecy_mode_0602_rejected);
+	TAP_RUN(secrecy_missing_file_rejected);
+	return tap_done();
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Tests of the store stage on real SQLite files in a temporary folder:
+ * durable intake, Message-ID deduplication, rounds that are created once,
+ * the first acknowledgement winning, and statuses that only move forward.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "store.h"
+#include "tap.h"
+
+static char	*tmpdir;
+
+static struct cfg *
+team_cfg(void)
+{
+	struct cfg	*cfg = g_new0(struct cfg, 1);
+
+	cfg->n_team = 2;
+	cfg->team = g_new0(struct cfg_member, 2);
+	cfg->team[0].name = g_strdup("ana");
+	cfg->team[0].phone = g_strdup("+15550100001");
+	cfg->team[1].name = g_strdup("ben");
+	cfg->team[1].phone = g_strdup("+15550100002");
+	return cfg;
+}
+
+static struct store *
+fresh_store(const char *name)
+{
+	char		*path = g_build_filename(tmpdir, name, NULL);
+	struct store	*store = store_open(path, true);
+
+	g_free(path);
+	return store;
+}
+
+/* Returns the number of elements of list and frees it. */
+static guint
+count(GPtrArray *list)
+{
+	guint	n = list != NULL ? list->len : 0;
+
+	if (list != NULL)
+		g_ptr_array_free(list, TRUE);
+	return n;
+}
+
+static int64_t
+add_message(struct store *store, const char *raw)
+{
+	const char		*rcpts[] = { "critical@example.com" };
+	struct store_envelope	 env = {
+		.mail_from = "dana@customer.example.net", .rcpts = rcpts,
+		.n_rcpts = 1, .peer = "127.0.0.1:4000", .helo = "client",
+		.received_ms = 1000,
+	};
+	int64_t			 id = -1;
+
+	if (store_message_add(store, &env, (const uint8_t *)raw, strlen(raw),
+	    &id) == -1)
+		return -1;
+	return id;
+}
+
+static int
+process(struct store *store, int64_t msg_id, const char *message_id,
+    struct store_outcome *out)
+{
+	struct parse_result		parsed = {
+		.subject = (char *)"Checkout down", .body_text = (char *)"",
+		.from_addr = (char *)"dana@customer.example.net",
+		.message_id = (char *)message_id,
+	};
+	struct store_disposition	disp = {
+		.parsed = &parsed, .severity = CFG_SEVERITY_CRITICAL,
+		.ack_deadline_ms = 1000 + 1800000, .now_ms = 2000,
+	};
+
+	return store_message_process(store, msg_id, &disp, out);
+}
+
+static void
+message_add_is_unprocessed_until_processed(void)
+{
+	struct store		*store = fresh_store("a.db");
+	struct store_message	 msg;
+	struct store_outcome	 out;
+	GArray			*ids;
+	int64_t			 id;
+
+	id = add_message(store, "Subject: x\r\n\r\nbody\r\n");
+	CHECK(id > 0);
+	ids = store_messages_unprocessed(store);
+	CHECK_INT(ids->len, 1);
+	g_array_free(ids, TRUE);
+	CHECK_INT(store_message_load(store, id, &msg), 0);
+	CHECK_INT(g_bytes_get_size(msg.raw), 20);
+	CHECK_STR(g_ptr_array_index(msg.rcpts, 0), "critical@example.com");
+	store_message_fini(&msg);
+	CHECK_INT(process(store, id, "a@b", &out), 0);
+	CHECK_INT(out.class, STORE_CLASS_NEW_INCIDENT);
+	ids = store_messages_unprocessed(store);
+	CHECK_INT(ids->len, 0);
+	g_array_free(ids, TRUE);
+	store_close(store);
+}
+
+static void
+message_same_id_joins_incident(void)
+{
+	struct store		*store = fresh_store("b.db");
+	struct store_outcome	 first, second, again;
+	struct store_incident	 inc;
+
+	CHECK_INT(process(store, add_message(store, "1"), "x@y", &first), 0);
+	CHECK_INT(process(store, add_message(store, "2"), "x@y", &second), 0);
+	CHECK_INT(second.class, STORE_CLASS_DUPLICATE);
+	CHECK_INT(second.incident_id, first.incident_id);
+	/* Processing again returns the first outcome and opens nothing. */
+	CHECK_INT(process(store, 2, "x@y", &again), 0);
+	CHECK_INT(again.class, STORE_CLASS_DUPLICATE);
+	CHECK_INT(store_incident_get(store, first.incident_id, &inc), 0);
+	CHECK_INT(inc.messages, 2);
+	store_incident_fini(&inc);
+	CHECK_INT(count(store_incidents_list(store, false)), 1);
+	store_close(store);
+}
+
+static void
+message_without_id_opens_own_incident(void)
+{
+	struct store		*store = fresh_store("c.db");
+	struct store_outcome	 first, second;
+
+	CHECK_INT(process(store, add_message(store, "1"), NULL, &first), 0);
+	CHECK_INT(process(store, add_message(store, "2"), NULL, &second), 0);
+	CHECK_INT(second.class, STORE_CLASS_NEW_INCIDENT);
+	CHECK(second.incident_id != first.incident_id);
+	store_close(store);
+}
+
+static void
+round_created_once(void)
+{
+	struct store		*store = fresh_store("d.db");
+	struct store_outcome	 out;
+	struct cfg		*cfg = team_cfg();
+
+	CHECK_INT(process(store, add_message(store, "1"), "r@s", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 6), 0);
+	CHECK_INT(store_round_last(store, out.incident_id), 1);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_PENDING)), 4);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+static void
+ack_first_wins_and_cancels_pending(void)
+{
+	struct store		*store = fresh_store("e.db");
+	struct store_outcome	 out;
+	struct store_incident	 inc;
+	struct cfg		*cfg = team_cfg();
+
+	CHECK_INT(process(store, add_message(store, "1"), "t@u", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_incident_ack(store, out.incident_id, "ana", "sms",
+	    "on my way", 9000), 1);
+	CHECK_INT(store_incident_ack(store, out.incident_id, "ben", "voice",
+	    NULL, 9500), 0);
+	CHECK_INT(store_incident_get(store, out.incident_id, &inc), 0);
+	CHECK_STR(inc.acked_by, "ana");
+	CHECK_STR(inc.acked_channel, "sms");
+	CHECK_INT(inc.acked_ms, 9000);
+	store_incident_fini(&inc);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_PENDING)), 0);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_CANCELED)), 4);
+	CHECK_INT(count(store_incidents_list(store, true)), 0);
+	CHECK_INT(store_incident_ack(store, 999, "ana", "sms", NULL, 1), 0);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+static void
+status_never_moves_back(void)
+{
+	struct store		*store = fresh_store("f.db");
+	struct store_outcome	 out;
+	struct store_page	 page;
+	struct cfg		*cfg = team_cfg();
+	int64_t			 page_id;
+
+	CHECK_INT(process(store, add_message(store, "1"), "v@w", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sent(store, 1, "SM1", 10), 0);
+	CHECK_INT(store_page_status(store, "SM1", "delivered", 5, NULL, 20,
+	    &page_id), 0);
+	CHECK_INT(page_id, 1);
+	CHECK_INT(store_page_status(store, "SM1", "sent", 3, NULL, 21,
+	    &page_id), 0);
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	CHECK_STR(page.provider_status, "delivered");
+	CHECK_INT(page.attempts, 1);
+	CHECK_INT(page.state, STORE_PAGE_SENT);
+	store_page_fini(&page);
+	CHECK_INT(store_page_status(store, "SM-unknown", "sent", 3, NULL, 22,
+	    &page_id), 0);
+	CHECK_INT(page_id, 0);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+static void
+sending_pages_become_unknown_after_stop(void)
+{
+	struct store		*store = fresh_store("g.db");
+	struct store_outcome	 out;
+	struct cfg		*cfg = team_cfg();
+
+	CHECK_INT(process(store, add_message(store, "1"), "o@p", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_sending(store, 2), 0);
+	store_close(store);
+	store = fresh_store("g.db");
+	CHECK_INT(store_pages_orphaned(store, 50), 1);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_UNKNOWN)), 1);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_PENDING)), 3);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+static void
+open_missing_without_create_fails(void)
+{
+	char	*path = g_build_filename(tmpdir, "missing.db", NULL);
+
+	CHECK(store_open(path, false) == NULL);
+	g_free(path);
+}
+
+int
+main(void)
+{
+	tmpdir = g_dir_make_tmp("critgate-store-XXXXXX", NULL);
+	TAP_RUN(message_add_is_unprocessed_until_processed);
+	TAP_RUN(message_same_id_joins_incident);
+	TAP_RUN(message_without_id_opens_own_incident);
+	TAP_RUN(round_created_once);
+	TAP_RUN(ack_first_wins_and_cancels_pending);
+	TAP_RUN(status_never_moves_back);
+	TAP_RUN(sending_pages_become_unknown_after_stop);
+	TAP_RUN(open_missing_without_create_fails);
+	return tap_done();
+}
