@@ -569,10 +569,10 @@ daemon_http_start(struct daemon *d)
 	http->d = d;
 	http->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, http_on_request, http,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_on_log, http,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, http,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, http,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_on_log, http,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
 	    MHD_OPTION_END);
@@ -587,7 +587,6 @@ daemon_http_start(struct daemon *d)
 	http->epoll_source = g_unix_fd_add(info->epoll_fd, G_IO_IN,
 	    http_on_ready, http);
 	http->tick_source = g_timeout_add(HTTP_TICK_MS, http_on_tick, http);
-	log_info("http: listening addr=%s", d->cfg->listen_http);
 	return http;
 }
 

@@ -290,7 +290,7 @@ notify_twilio_twiml(const struct notify_page *page, const char *gather_url)
 		twiml = twiml_build(page, subject, gather_url);
 		g_free(subject);
 
-		/* Escapes can grow the text sixfold, so shorten until it fits. */
+		/* Escapes can make the text six times longer, so cut more. */
 		if (g_utf8_strlen(twiml, -1) < TWIML_MAX || max == 0)
 			break;
 		g_free(twiml);

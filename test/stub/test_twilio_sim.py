@@ -11,12 +11,15 @@ import base64
 import email.utils
 import hashlib
 import hmac
+import http.client
 import http.server
 import json
 import os
 import re
 import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -59,14 +62,14 @@ def run_case(func):
     print("ok %d - %s" % (tap_count, name))
 
 
-def check_eq(got, want, what):
+def check_eq(got, want, label):
     if got != want:
-        raise AssertionError("%s is %r, expected %r" % (what, got, want))
+        raise AssertionError("%s is %r, expected %r" % (label, got, want))
 
 
-def check(cond, what):
+def check(cond, label):
     if not cond:
-        raise AssertionError("check failed: %s" % what)
+        raise AssertionError("check failed: %s" % label)
 
 
 def expected_signature(token, url, params):
@@ -108,7 +111,11 @@ class Receiver:
                        "params": urllib.parse.parse_qs(
                            raw.decode(), keep_blank_values=True)}
                 path = urllib.parse.urlsplit(self.path).path
-                if path.endswith("/gather") or path.endswith("/sms"):
+                if path.endswith("/fail500"):
+                    body = b"down"
+                    self.send_response(500)
+                    self.send_header("Content-Type", "text/plain")
+                elif path.endswith("/gather") or path.endswith("/sms"):
                     body = b"<Response><Say>Acknowledged.</Say><Hangup/>" \
                         b"</Response>"
                     self.send_response(200)
@@ -153,11 +160,13 @@ class Sim:
         self.dir = tempfile.mkdtemp(prefix="twilio-sim-test.")
         self.port_file = os.path.join(self.dir, "port")
         self.log_file = os.path.join(self.dir, "log")
+        self.stderr_file = os.path.join(self.dir, "stderr")
+        self.stderr = open(self.stderr_file, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, SIM, "--account-sid", ACCOUNT, "--auth-token",
              TOKEN, "--port", "0", "--port-file", self.port_file, "--log",
              self.log_file, "--seed", "7"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=self.stderr)
         line = self.read_stdout_line(WAIT_S)
         match = re.match(r"twilio-sim: listening port=(\d+)$", line.strip())
         if not match:
@@ -435,6 +444,37 @@ def fault_garbage_201():
     check(isinstance(body, str), "body is not valid JSON")
 
 
+def fault_hang_client_timeout():
+    SIM_PROC.control("POST", "/_sim/faults", {
+        "path_suffix": "Messages.json", "action": {"hang": True}})
+    url = "http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json" % (
+        SIM_PROC.port, ACCOUNT)
+    req = urllib.request.Request(url, data=b"To=%2B15558675310", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    timed_out = False
+    try:
+        urllib.request.urlopen(req, timeout=0.5)
+    except (socket.timeout, urllib.error.URLError) as exc:
+        timed_out = isinstance(exc, socket.timeout) or \
+            isinstance(getattr(exc, "reason", None), socket.timeout)
+    check(timed_out, "client read timed out")
+    check_eq(send_sms()[0], 201, "rule spent after one use")
+
+
+def fault_close_mid_body():
+    SIM_PROC.control("POST", "/_sim/faults", {
+        "path_suffix": "Messages.json", "action": {"close": True}})
+    truncated = False
+    try:
+        send_sms()
+    except (http.client.IncompleteRead, ConnectionError):
+        truncated = True
+    check(truncated, "response body cut short")
+    _, items = SIM_PROC.control("GET", "/_sim/requests")
+    check_eq(items[-1]["status"], "closed", "recorded status")
+    check(items[-1]["sid"], "request was still carried out")
+
+
 def requests_recorded():
     status, items = SIM_PROC.control("GET", "/_sim/requests")
     check_eq(status, 200, "control status")
@@ -576,6 +616,7 @@ def call_press_posts_digits():
     sid = body["sid"]
     check(re.match(r"^CA[0-9a-f]{32}$", sid), "call sid pattern")
     check_eq(body.get("status"), "queued", "initial status")
+
     presses = RECEIVER.wait_hits(lambda h: h["path"].startswith(
         "/hooks/voice/gather") and h["params"].get("CallSid") == [sid], 1)
     check_eq(len(presses), 1, "gather posts")
@@ -585,6 +626,7 @@ def call_press_posts_digits():
     check_eq(presses[0]["params"].get("CallStatus"), ["in-progress"],
              "CallStatus")
     check_signed(presses[0], gather)
+
     events = RECEIVER.wait_hits(lambda h: h["path"].startswith(
         "/hooks/voice/status") and h["params"].get("CallSid") == [sid], 4)
     by_seq = sorted(events, key=lambda h: int(h["params"]
@@ -597,6 +639,7 @@ def call_press_posts_digits():
     check("CallDuration" in by_seq[-1]["params"], "CallDuration on final")
     for hit in by_seq:
         check_signed(hit, status_url)
+
     _, calls = SIM_PROC.control("GET", "/_sim/calls")
     call = [c for c in calls if c["sid"] == sid][0]
     check_eq(call["gathers"][0]["twiml_check"]["ok"], True,
@@ -618,12 +661,109 @@ def call_busy_completed_only():
     check_eq(hits[0]["params"]["SequenceNumber"], ["0"], "SequenceNumber")
 
 
+def start_waiting_call(number, status_url):
+    SIM_PROC.control("POST", "/_sim/callee", {"number": number,
+                                              "action": "wait"})
+    twiml = ('<Response><Gather numDigits="1" timeout="5" action="%s">'
+             '<Say>Press 1.</Say></Gather></Response>' %
+             RECEIVER.url("/hooks/voice/gather"))
+    status, _, body = SIM_PROC.api("Calls.json", {
+        "To": number, "From": FROM, "Twiml": twiml,
+        "StatusCallback": status_url,
+        "StatusCallbackEvent": ["answered", "completed"]})
+    check_eq(status, 201, "call created")
+    return body
+
+
+def call_control_gather_press():
+    body = start_waiting_call("+15557770012",
+                              RECEIVER.url("/hooks/voice/ctl"))
+    status, answer = SIM_PROC.control("POST", "/_sim/gather", {
+        "call_sid": body["sid"], "digits": "2"})
+    check_eq(status, 200, "control status")
+    check_eq(answer.get("status"), 200, "daemon answer status")
+    check_eq(answer["twiml_check"]["ok"], True, "TwiML check")
+    hits = RECEIVER.wait_hits(lambda h: h["path"] == "/hooks/voice/gather"
+                              and h["params"]["CallSid"] == [body["sid"]],
+                              1)
+    check_eq(hits[0]["params"]["Digits"], ["2"], "Digits")
+    done = RECEIVER.wait_hits(lambda h: h["path"] == "/hooks/voice/ctl" and
+                              h["params"]["CallSid"] == [body["sid"]], 2)
+    check_eq(done[-1]["params"]["CallStatus"], ["completed"],
+             "final status")
+
+
+def call_update_completed_ends():
+    url = RECEIVER.url("/hooks/voice/end")
+    body = start_waiting_call("+15557770013", url)
+    answered = RECEIVER.wait_hits(lambda h: h["path"] == "/hooks/voice/end"
+                                  and h["params"]["CallSid"] ==
+                                  [body["sid"]], 1)
+    check_eq(answered[0]["params"]["CallStatus"], ["in-progress"],
+             "answered event")
+    status, _, updated = SIM_PROC.request("POST", body["uri"],
+                                          {"Status": "completed"})
+    check_eq(status, 200, "update status")
+    check_eq(updated["status"], "completed", "status after update")
+    # The callee waits 5 s at the <Gather>, so a final event within 3 s
+    # can only come from the update.
+    hits = RECEIVER.wait_hits(lambda h: h["path"] == "/hooks/voice/end" and
+                              h["params"]["CallSid"] == [body["sid"]], 2,
+                              timeout=3.0)
+    check_eq(len(hits), 2, "answered and completed callbacks")
+    check_eq(hits[1]["params"]["CallStatus"], ["completed"], "CallStatus")
+    _, calls = SIM_PROC.control("GET", "/_sim/calls")
+    call = [c for c in calls if c["sid"] == body["sid"]][0]
+    check_eq(call["gathers"], [], "no keypress posted")
+
+
+def webhook_retry_on_5xx():
+    url = RECEIVER.url("/fail500")
+    SIM_PROC.control("POST", "/_sim/inbound", {"from": "+15557770014",
+                                               "body": "x", "url": url})
+    SIM_PROC.control("POST", "/_sim/config", {"retry_on_5xx": 1})
+    SIM_PROC.control("POST", "/_sim/inbound", {"from": "+15557770015",
+                                               "body": "x", "url": url})
+    SIM_PROC.control("POST", "/_sim/config", {"retry_on_5xx": 0})
+    _, items = SIM_PROC.control("GET", "/_sim/webhooks?kind=inbound-sms")
+    by_from = {w["params"]["From"][0]: w for w in items}
+    check_eq(len(by_from["+15557770014"]["attempts"]), 1,
+             "attempts without retry")
+    check_eq(len(by_from["+15557770015"]["attempts"]), 2,
+             "attempts with retry_on_5xx=1")
+    first = by_from["+15557770015"]
+    hits = RECEIVER.wait_hits(lambda h: h["params"].get("From") ==
+                              ["+15557770015"], 2)
+    check_eq(len({h["headers"]["I-Twilio-Idempotency-Token"]
+                  for h in hits}), 1, "same token on retry")
+    check_eq(first["status"], 500, "recorded status")
+
+
+def webhook_connect_failure_retried():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    status, answer = SIM_PROC.control("POST", "/_sim/inbound", {
+        "from": "+15557770016", "body": "x",
+        "url": "http://127.0.0.1:%d/hooks/sms" % port})
+    check_eq(status, 200, "control status")
+    check_eq(answer.get("status"), None, "no HTTP status")
+    _, items = SIM_PROC.control("GET", "/_sim/webhooks?kind=inbound-sms")
+    last = items[-1]
+    check_eq(len(last["attempts"]), 2, "one retry after connect failure")
+    check(last["error"].startswith("connect"), "connect error recorded")
+
+
 def sigterm_exits_cleanly():
     check_eq(SIM_PROC.stop(), 0, "exit status after SIGTERM")
     with open(SIM_PROC.log_file, encoding="utf-8") as handle:
         log = handle.read()
     check(TOKEN not in log, "auth token never logged")
     check("status=201 sid=SM" in log, "request lines logged")
+    with open(SIM_PROC.stderr_file, encoding="utf-8") as handle:
+        errors = handle.read()
+    check_eq(errors, "", "simulator stderr")
 
 
 CASES = [
@@ -644,6 +784,8 @@ CASES = [
     fault_html_body_502,
     fault_429_retry_after,
     fault_garbage_201,
+    fault_hang_client_timeout,
+    fault_close_mid_body,
     requests_recorded,
     inbound_stop_then_21610,
     inbound_bad_signature_sent,
@@ -653,6 +795,10 @@ CASES = [
     call_validation_codes,
     call_press_posts_digits,
     call_busy_completed_only,
+    call_control_gather_press,
+    call_update_completed_ends,
+    webhook_retry_on_5xx,
+    webhook_connect_failure_retried,
     sigterm_exits_cleanly,
 ]
 
@@ -667,6 +813,8 @@ def main():
             run_case(case)
     finally:
         SIM_PROC.stop()
+        SIM_PROC.stderr.close()
+        shutil.rmtree(SIM_PROC.dir, ignore_errors=True)
         RECEIVER.server.shutdown()
     print("1..%d" % tap_count)
     return 1 if tap_failed else 0

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: ISC
 """Local Twilio REST API simulator for critgate's tests and demo.
 
-It serves the 2010-04-01 Messages and Calls resources on 127.0.0.1, answers
-with Twilio's JSON shapes and error codes, and afterwards plays the provider
+It serves the 2010-04-01 Messages and Calls resources on 127.0.0.1, returns
+Twilio's JSON shapes and error codes, and afterwards plays the provider
 side: signed status callbacks, a scripted callee that obeys the TwiML, and
 inbound SMS injection. Test-only control endpoints live under /_sim (no auth).
 Standard library only. Run with --help for the options, --selftest to check
@@ -111,6 +111,11 @@ DEFAULT_CONFIG = {
     "rate_limit_per_s": None,
     "rate_limit_burst": 1,
 }
+
+# Upper bounds that keep every scripted loop and delay finite.
+CONFIG_LIMITS = {"retry_on_5xx": 5, "event_delay_ms": 60000,
+                 "duplicate_webhooks": 5, "rate_limit_burst": 1000}
+DELAY_LIMIT_MS = 600000
 
 
 # ---------------------------------------------------------------- helpers
@@ -230,6 +235,7 @@ class Call:
             presses = [callee.get("digits", "1")]
         self.presses = [str(p) for p in presses]
         self.lock = threading.Lock()
+        self.deadline = time.monotonic() + CALL_LIMIT_S
         self.wake = threading.Event()
         self.end_status = None
         self.sequence = 0
@@ -553,7 +559,7 @@ def deliver_copies(state, kind, url, pairs, method="POST", links=None):
 
 
 def check_twiml_response(record):
-    """Check an action answer: 200, XML content type, <Response> root.
+    """Check the TwiML a webhook returned: 200, XML type, <Response> root.
 
     Stores {"ok", "error"} in record["twiml_check"] and returns the parsed
     root, or None when the answer is not usable TwiML.
@@ -635,7 +641,7 @@ def fault_processes_request(action):
 
     429 and 5xx model a request that was not processed unless the rule sets
     "process": true (an ambiguous 5xx). Hang defaults to not processed.
-    Garbage, close, delay and trickle model a lost or mangled answer to a
+    Garbage, close, delay and trickle model a lost or mangled response to a
     request that Twilio did carry out.
     """
     if "process" in action:
@@ -760,7 +766,7 @@ def call_duration(call):
 
 def call_aborted(state, call, generation):
     return call.end_status is not None or state.stop.is_set() or \
-        generation != state.generation
+        generation != state.generation or time.monotonic() > call.deadline
 
 
 def finish_call(state, call, status):
@@ -771,6 +777,7 @@ def finish_call(state, call, status):
         call.resource["duration"] = str(call_duration(call))
         if call.answered_by:
             call.resource["answered_by"] = call.answered_by
+        state.changed.notify_all()
     send_call_status(state, call, "completed", call.resource["status"])
 
 
@@ -911,7 +918,9 @@ def gather_digits(state, call, timeout_s):
     if action != "wait":
         return ""
     slot = GatherSlot()
-    call.gather_slot = slot
+    with state.changed:
+        call.gather_slot = slot
+        state.changed.notify_all()
     deadline = time.monotonic() + min(max(timeout_s, 0.1), HANG_LIMIT_S)
     while not slot.pressed.is_set() and time.monotonic() < deadline and \
             call.end_status is None and not state.stop.is_set():
@@ -1115,6 +1124,7 @@ def validate_call(form):
         raise bad_request(21201, "No 'To' number is specified")
     if not sender:
         raise bad_request(21213, "No 'From' number is specified")
+
     if not (is_e164(to) or to.startswith(("client:", "sip:"))):
         raise bad_request(21211, "Invalid 'To' Phone Number: %s" % to)
     if not (is_e164(sender) or sender.startswith("client:")):
@@ -1124,14 +1134,15 @@ def validate_call(form):
         magic = CALL_MAGIC.get((field, value))
         if magic:
             raise bad_request(magic[0], magic[1].format(v=value))
+
     twiml = (form.get("Twiml") or [None])[-1]
     if not (form.get("Url") or [""])[-1] and not twiml:
         raise bad_request(21205, "Either a 'Url' or 'Twiml' parameter is "
                           "required.")
     if twiml is not None and not form.get("Url"):
         # NOTE: the codes for an over-long or unparsable inline Twiml are
-        # the simulator's choice; real Twilio may accept the call and fail
-        # it later with error 12100.
+        # the simulator's choice. Real Twilio may accept such a call and
+        # fail it later with error 12100.
         if len(twiml) > 4000:
             raise bad_request(21205, "Twiml must be 4000 characters or "
                               "fewer.")
@@ -1183,7 +1194,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return b""
         length = int(length)
         if length < 0 or length > MAX_BODY:
-            raise ValueError("body too large")
+            raise ValueError("request body too large: %d bytes, max %d" %
+                             (length, MAX_BODY))
         return self.rfile.read(length)
 
     def read_chunked(self):
@@ -1197,7 +1209,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data += self.rfile.read(size)
             self.rfile.readline()
             if len(data) > MAX_BODY:
-                raise ValueError("body too large")
+                raise ValueError("request body too large: max %d bytes" %
+                                 MAX_BODY)
 
     def send_raw(self, status, body, ctype, headers=(), trickle_ms=0):
         self.send_response(status)
@@ -1424,7 +1437,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 200, dict(call.resource)
 
     def apply_fault(self, entry, action, status, obj, headers):
-        """Answer as the fault rule says instead of the real answer."""
+        """Send the response the fault rule selects in place of the real one."""
         state = self.state
         if action.get("hang"):
             entry["status"] = "hang"
@@ -1484,7 +1497,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(status, err.body(), headers)
 
     def hang(self):
-        """Keep the connection open without answering, up to 60 s."""
+        """Keep the connection open without responding, for up to 60 s."""
         deadline = time.monotonic() + HANG_LIMIT_S
         conn = self.connection
         while time.monotonic() < deadline and not self.state.stop.is_set():
@@ -1563,9 +1576,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ValueError("action must be one of " +
                              ", ".join(CALLEE_ACTIONS))
         spec = {"action": action}
-        for key in ("digits", "presses", "delay_ms", "answered_by"):
+        for key in ("digits", "presses", "answered_by"):
             if key in data:
                 spec[key] = data[key]
+        if "delay_ms" in data:
+            spec["delay_ms"] = min(int(data["delay_ms"]), int(HANG_LIMIT_S *
+                                                              1000))
         with self.state.lock:
             self.state.callees[number] = spec
         return 200, {"number": number, **spec}
@@ -1581,9 +1597,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for key in ("landline", "opted_out"):
                 if key in data:
                     info[key] = bool(data[key])
-            for key in ("delivery", "error_code", "final_delay_ms"):
+            for key in ("delivery", "error_code"):
                 if key in data:
                     info[key] = data[key]
+            if "final_delay_ms" in data:
+                info["final_delay_ms"] = min(int(data["final_delay_ms"]),
+                                             DELAY_LIMIT_MS)
             return 200, {"number": number, **info}
 
     def ctl_config(self, data):
@@ -1592,6 +1611,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for key, value in data.items():
                 if key not in state.config:
                     raise ValueError("unknown setting %s" % key)
+                limit = CONFIG_LIMITS.get(key)
+                if limit is not None and value is not None and \
+                        not 0 <= int(value) <= limit:
+                    raise ValueError("%s must be between 0 and %d" %
+                                     (key, limit))
                 if key == "deliver_to" and value is not None:
                     host = str(value).rpartition(":")[0].strip("[]")
                     if host not in LOOPBACK_HOSTS:
@@ -1618,7 +1642,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = data.get("body", "")
         url = data.get("url") or state.config.get("sms_url")
         if not url:
-            raise ValueError("no url given and --sms-url is unset")
+            raise ValueError("missing url: pass \"url\" or start the "
+                             "simulator with --sms-url")
         sid = state.sid("SM")
         to = data.get("to") or state.config.get("our_number") or \
             "+15005550006"
@@ -1630,6 +1655,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  ("MessageSid", sid), ("AccountSid", state.args.account_sid),
                  ("From", sender), ("ApiVersion", API_VERSION)]
         pairs = [(n, v) for n, v in pairs if not n.endswith("Country") or v]
+
         opt = OPT_OUT_KEYWORDS.get(" ".join(body.split()).upper())
         if opt:
             pairs.append(("OptOutType", opt))
@@ -1638,6 +1664,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     state.number(sender)["opted_out"] = opt == "STOP"
         for name, value in (data.get("extra") or {}).items():
             pairs.append((str(name), str(value)))
+
         record = deliver(state, "inbound-sms", url, pairs,
                          data.get("method", "POST"), data.get("signature"),
                          data.get("sign_url"), {"message_sid": sid})
@@ -1653,7 +1680,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if call is None:
             return 404, {"error": "no call %s" % data["call_sid"]}
         digits = str(data.get("digits", "1"))
-        slot = call.gather_slot
+        slot = self.wait_gather_slot(call, data.get("timeout_ms", 5000))
         if slot is not None:
             slot.digits = digits
             slot.pressed.set()
@@ -1674,6 +1701,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      "content_type": record["content_type"],
                      "body": record["body"], "error": record["error"],
                      "twiml_check": record.get("twiml_check")}
+
+
+    def wait_gather_slot(self, call, timeout_ms):
+        """Wait until a live call waits at <Gather>; return its slot or None.
+
+        Returns at once when the call has already ended.
+        """
+        state = self.state
+        deadline = time.monotonic() + min(float(timeout_ms) / 1000.0,
+                                          CONTROL_WAIT_LIMIT_S)
+        with state.changed:
+            while call.gather_slot is None and call.end_status is None and \
+                    call.resource["status"] not in FINAL_CALL_STATUSES:
+                left = deadline - time.monotonic()
+                if left <= 0 or state.stop.is_set():
+                    break
+                state.changed.wait(left)
+            return call.gather_slot
 
 
 CONTROL_ROUTES = {

@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: ISC
+"""Shared plumbing of critgate's integration tests.
+
+Each test starts its own Twilio simulator and critgate daemon on 127.0.0.1
+with ports chosen at run time, in a temporary folder, and stops them at the
+end.  Waits poll a condition with a bound; nothing sleeps for a timer.
+"""
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.join(HERE, "..", "stub", "twilio_sim.py")
+CRITGATE = os.environ.get("CRITGATE", "critgate")
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "test_auth_token_0123456789abcdef"
+OUR_NUMBER = "+15550100000"
+TEAM = [
+    ("alice", "+15550100011"),
+    ("bob", "+15550100012"),
+]
+
+MESSAGE = (
+    "From: Dana Customer <dana@customer.example.net>\r\n"
+    "To: critical@support.example.com\r\n"
+    "Subject: {subject}\r\n"
+    "Message-ID: <{message_id}>\r\n"
+    "Date: Thu, 15 Jan 2026 10:00:00 +0000\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "Payments fail with error 502 in all our shops.\r\n"
+)
+
+
+class Tap:
+    """TAP output: one line per check, a plan at the end."""
+
+    def __init__(self):
+        self.count = 0
+        self.failed = 0
+
+    def check(self, condition, name, detail=""):
+        self.count += 1
+        if not condition:
+            self.failed += 1
+            print(f"not ok {self.count} - {name}")
+            if detail:
+                for line in str(detail).splitlines():
+                    print(f"# {line}")
+        else:
+            print(f"ok {self.count} - {name}")
+        sys.stdout.flush()
+        return condition
+
+    def done(self):
+        print(f"1..{self.count}")
+        return 0 if self.failed == 0 else 1
+
+
+def free_port():
+    """Returns a TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout_s=20.0, what="condition"):
+    """Polls condition() until it returns a true value, or raises."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for "
+                               f"{what}")
+        time.sleep(0.05)
+
+
+def message(subject="Checkout down for all EU customers",
+            message_id="checkout-1@customer.example.net"):
+    return MESSAGE.format(subject=subject, message_id=message_id)
+
+
+class World:
+    """A simulator and a daemon sharing one temporary folder."""
+
+    def __init__(self, repeat_minutes=10, team=TEAM):
+        self.dir = tempfile.mkdtemp(prefix="critgate-it-")
+        self.team = team
+        self.repeat_minutes = repeat_minutes
+        self.sim = None
+        self.daemon = None
+        self.daemon_log = None
+        self.smtp_port = free_port()
+        self.http_port = free_port()
+        self.start_sim()
+        self.write_config()
+
+    # The simulator.
+
+    def start_sim(self):
+        port_file = os.path.join(self.dir, "sim.port")
+        self.sim_log = open(os.path.join(self.dir, "sim.log"), "w")
+        self.sim = subprocess.Popen(
+            [sys.executable, SIM, "--account-sid", ACCOUNT_SID,
+             "--auth-token", AUTH_TOKEN, "--port", "0",
+             "--port-file", port_file, "--our-number", OUR_NUMBER,
+             "--sms-url",
+             f"http://127.0.0.1:{self.http_port}/hooks/twilio/sms"],
+            stdout=self.sim_log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(port_file), 10, "simulator port")
+        with open(port_file) as f:
+            self.sim_port = int(f.read().strip())
+
+    def sim_call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.sim_port}{path}", data=data,
+            method=method, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            text = resp.read().decode()
+        return json.loads(text) if text else None
+
+    def sim_requests(self, suffix=None):
+        reqs = self.sim_call("GET", "/_sim/requests")
+        if suffix is not None:
+            reqs = [r for r in reqs if r["path"].endswith(suffix)]
+        return reqs
+
+    def pages_at_sim(self):
+        """Returns the accepted (201) Messages and Calls requests."""
+        return [r for r in self.sim_requests()
+                if r["status"] == 201 and
+                (r["path"].endswith("/Messages.json") or
+                 r["path"].endswith("/Calls.json"))]
+
+    # The daemon.
+
+    def write_config(self):
+        team = ",\n".join(
+            f'{{ name = "{name}"; full_name = "{name.title()} Example"; '
+            f'phone = "{phone}"; email = "{name}@example.com"; }}'
+            for name, phone in self.team)
+        self.config = os.path.join(self.dir, "critgate.conf")
+        with open(self.config, "w") as f:
+            f.write(f"""
+listen = {{ smtp = "127.0.0.1:{self.smtp_port}";
+           http = "127.0.0.1:{self.http_port}"; }};
+public_url = "http://127.0.0.1:{self.http_port}";
+store = "{self.dir}/critgate.db";
+hostname = "mx.test.example";
+max_message_bytes = 1048576;
+routes = ( {{ address = "critical@support.example.com"; severity = "critical"; }},
+           {{ address = "high@support.example.com"; severity = "high"; }} );
+sla = {{ critical_ack_minutes = 30; high_ack_minutes = 720; }};
+escalation = {{ repeat_minutes = {self.repeat_minutes}; }};
+team = ( {team} );
+twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
+           account_sid = "{ACCOUNT_SID}"; auth_token = "{AUTH_TOKEN}";
+           from = "{OUR_NUMBER}"; timeout_s = 5; }};
+""")
+        os.chmod(self.config, 0o600)
+
+    def start_daemon(self):
+        self.daemon_log_path = os.path.join(self.dir, "critgate.log")
+        self.daemon_log = open(self.daemon_log_path, "a")
+        self.daemon = subprocess.Popen(
+            [CRITGATE, "serve", "--config", self.config, "--verbose"],
+            stdout=self.daemon_log, stderr=subprocess.STDOUT)
+        wait_for(self.daemon_ready, 10, "daemon listening")
+
+    def daemon_ready(self):
+        if self.daemon.poll() is not None:
+            raise RuntimeError("critgate exited at start:\n" + self.log())
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.http_port}/healthz",
+                    timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def kill_daemon(self, sig=signal.SIGKILL):
+        self.daemon.send_signal(sig)
+        self.daemon.wait(timeout=10)
+
+    def log(self):
+        if self.daemon_log is None:
+            return ""
+        with open(self.daemon_log_path) as f:
+            return f.read()
+
+    def cli(self, *args):
+        """Runs a critgate subcommand; returns (exit status, stdout)."""
+        proc = subprocess.run([CRITGATE, *args, "--config", self.config],
+                              capture_output=True, text=True, timeout=30)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def incidents(self):
+        rc, out = self.cli("incidents", "--json")
+        return json.loads(out) if rc == 0 else []
+
+    def show(self, incident):
+        rc, out = self.cli("show", str(incident), "--json")
+        return json.loads(out) if rc == 0 else None
+
+    def send(self, text, rcpts=("critical@support.example.com",),
+             sender="dana@customer.example.net"):
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30) as s:
+            return s.sendmail(sender, list(rcpts), text.encode())
+
+    def sent_pages(self, incident):
+        inc = self.show(incident)
+        if inc is None:
+            return []
+        return [p for p in inc["pages"] if p["state"] == "sent"]
+
+    def stop(self):
+        for proc in (self.daemon, self.sim):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self.daemon_log is not None:
+            self.daemon_log.close()
+        self.sim_log.close()
+
+
+def run(test_body, **world_args):
+    """Runs test_body(world, tap) and prints logs when a check failed."""
+    tap = Tap()
+    world = World(**world_args)
+    try:
+        test_body(world, tap)
+    except Exception as exc:
+        tap.check(False, "test ran to the end", repr(exc))
+    finally:
+        world.stop()
+    if tap.failed:
+        print("# --- critgate log ---")
+        for line in world.log().splitlines()[-80:]:
+            print("# " + line)
+    return tap.done()
