@@ -227,6 +227,9 @@ twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
         return [p for p in inc["pages"] if p["state"] == "sent"]
 
     def stop(self):
+        """Stops both; returns the daemon's exit status, or None if it was
+        not running."""
+        status = None
         for proc in (self.daemon, self.sim):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -235,9 +238,12 @@ twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+                if proc is self.daemon:
+                    status = proc.returncode
         if self.daemon_log is not None:
             self.daemon_log.close()
         self.sim_log.close()
+        return status
 
 
 def run(test_body, **world_args):
@@ -249,7 +255,11 @@ def run(test_body, **world_args):
     except Exception as exc:
         tap.check(False, "test ran to the end", repr(exc))
     finally:
-        world.stop()
+        status = world.stop()
+    if status is not None:
+        # Under the sanitizers a leak or an error at exit shows up here.
+        tap.check(status == 0, "daemon stops cleanly on SIGTERM",
+                  f"exit status {status}")
     if tap.failed:
         print("# --- critgate log ---")
         for line in world.log().splitlines()[-80:]:
