@@ -365,8 +365,11 @@ show_print_timeline(GPtrArray *events, GPtrArray *pages)
 			    notify_channel_name(page->channel),
 			    page->sid ? " sid=" : "",
 			    page->sid ? page->sid : "");
-		printf("%s%s\n", ev->detail ? "  " : "",
-		    ev->detail ? ev->detail : "");
+		/* A "sent" event's detail is the sid, printed above. */
+		if (ev->detail != NULL && (page == NULL || page->sid == NULL ||
+		    strcmp(ev->detail, page->sid) != 0))
+			printf("  %s", ev->detail);
+		printf("\n");
 	}
 	printf("\nPages:\n");
 	printf("  %5s  %5s  %-12s  %-5s  %-8s  %-12s  %s\n", "PAGE", "ROUND",
