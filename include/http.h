@@ -66,7 +66,7 @@ enum http_sms_kind {
 struct http_sms_reply {
 	enum http_sms_kind	 kind;
 	int64_t			 incident_id;	/* 0 when none was named */
-	char			*note;		/* text after the ack, or NULL */
+	char			*note;		/* text after the ack or NULL */
 };
 
 /*

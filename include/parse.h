@@ -21,7 +21,7 @@ struct parse_result {
 	char	*from_name;	/* display name, UTF-8; NULL if none */
 	char	*message_id;	/* no <>, no whitespace, domain lowercase;
 				 * NULL if none */
-	int64_t	 date_s;	/* Date: in seconds since the epoch; 0 if none */
+	int64_t	 date_s;	/* Date: as seconds since the epoch, or 0 */
 	char	*body_text;	/* UTF-8 plain text, at most
 				 * PARSE_BODY_TEXT_MAX bytes; "" if none */
 	bool	 is_unparseable;

@@ -33,7 +33,7 @@ struct smtp_message {
 };
 
 struct smtp_callbacks {
-	/* Tells whether address (lowercase, no <>) is one we accept mail for. */
+	/* Tells whether we accept mail for address (lowercase, no <>). */
 	bool	(*rcpt_is_routed)(void *ctx, const char *address);
 	/*
 	 * Takes over msg.  The session stays waiting until

@@ -77,7 +77,7 @@ struct store_incident {
 	char			*acked_by;	/* member name, or NULL */
 	char			*acked_channel;	/* "sms", "voice", "cli" */
 	char			*ack_note;	/* or NULL */
-	int64_t			 messages;	/* messages joined, first included */
+	int64_t			 messages;	/* count, first included */
 };
 
 enum store_page_state {

@@ -300,7 +300,8 @@ hook_voice_gather(struct http_call *call)
 	digits = http_form_get(call->form, "Digits");
 	/* The CallSid decides which page this is: the page parameter in
 	 * the URL only routes and is never trusted alone. */
-	if (sid == NULL || store_page_by_sid(call->d->store, sid, &page) == -1) {
+	if (sid == NULL ||
+	    store_page_by_sid(call->d->store, sid, &page) == -1) {
 		log_info("http: keypress on an unknown call sid=%s",
 		    sid != NULL ? sid : "-");
 		answer_twiml(call, g_strdup("<?xml version=\"1.0\" encoding="
@@ -370,7 +371,8 @@ peer_name(struct MHD_Connection *conn, char *buf, size_t size)
 	const struct sockaddr		*sa;
 
 	g_strlcpy(buf, "unknown", size);
-	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	info = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info == NULL || info->client_addr == NULL)
 		return buf;
 	sa = info->client_addr;

@@ -58,7 +58,8 @@ split_host_port(const char *host_port, char **host, char **port)
 		close = strchr(host_port, ']');
 		if (close == NULL || close[1] != ':')
 			return -1;
-		*host = g_strndup(host_port + 1, (gsize)(close - host_port - 1));
+		*host = g_strndup(host_port + 1,
+		    (gsize)(close - host_port - 1));
 		*port = g_strdup(close + 2);
 		return 0;
 	}

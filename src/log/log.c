@@ -30,7 +30,7 @@ log_vwrite(int level, const char *fmt, va_list ap, int saved_errno,
 	if (add_errno)
 		g_string_append_printf(line, ": %s", g_strerror(saved_errno));
 	g_string_append_c(line, '\n');
-	/* One write per line, so lines of concurrent writers never interleave. */
+	/* One write per line keeps lines of concurrent writers whole. */
 	(void)!write(STDERR_FILENO, line->str, line->len);
 	g_string_free(line, TRUE);
 }
