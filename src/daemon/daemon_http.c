@@ -146,10 +146,12 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 	if (target == NULL) {
 		if (reply->incident_id != 0)
 			text = g_strdup_printf("%" PRId64 " is not an open "
-			    "incident paging you. Nothing was acknowledged.",
+			    "incident paging you, so nothing was acknowledged. "
+			    "Reply ACK <number> with the number of your page.",
 			    reply->incident_id);
 		else if (open->len == 0)
-			text = g_strdup("No open incident is paging you.");
+			text = g_strdup("No open incident is paging you, so "
+			    "nothing was acknowledged.");
 		else
 			text = open_incidents_text(open);
 		log_info("http: sms ack not applied member=%s named=%" PRId64

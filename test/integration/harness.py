@@ -95,10 +95,11 @@ def message(subject="Checkout down for all EU customers",
 class World:
     """A simulator and a daemon sharing one temporary folder."""
 
-    def __init__(self, repeat_minutes=10, team=TEAM):
+    def __init__(self, repeat_minutes=10, team=TEAM, extra_config=""):
         self.dir = tempfile.mkdtemp(prefix="critgate-it-")
         self.team = team
         self.repeat_minutes = repeat_minutes
+        self.extra_config = extra_config
         self.sim = None
         self.daemon = None
         self.daemon_log = None
@@ -169,6 +170,7 @@ team = ( {team} );
 twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
            account_sid = "{ACCOUNT_SID}"; auth_token = "{AUTH_TOKEN}";
            from = "{OUR_NUMBER}"; timeout_s = 5; }};
+{self.extra_config}
 """)
         os.chmod(self.config, 0o600)
 
