@@ -57,7 +57,15 @@ struct cfg {
 	struct cfg_member	*team;
 	size_t			 n_team;
 	struct cfg_twilio	 twilio;
+	int64_t			 dedup_window_ms; /* dedup.window_minutes */
+	char			*mail_domain;	/* our Message-IDs end @gw.DOMAIN */
+	char			*mail_from;	/* our address, or NULL */
+	char			*token_key_file; /* or NULL: tokens unsigned */
+	uint8_t			*token_key;	/* secret, read from the file */
+	size_t			 token_key_len;
 };
+
+#define CFG_TOKEN_KEY_MIN	32	/* bytes of HMAC key at least */
 
 /*
  * Reads and checks the file at path.  Returns a new cfg (caller frees with

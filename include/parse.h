@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #define PARSE_BODY_TEXT_MAX	(64 * 1024)	/* bytes of summary kept */
 
 struct parse_result {
@@ -25,6 +27,24 @@ struct parse_result {
 	char	*body_text;	/* UTF-8 plain text, at most
 				 * PARSE_BODY_TEXT_MAX bytes; "" if none */
 	bool	 is_unparseable;
+
+	/* What classification reads; NULL or empty when absent. */
+	char		*in_reply_to;	/* first id, normalised as message_id */
+	GPtrArray	*references;	/* char *, normalised ids, oldest first;
+					 * never NULL after parse_message */
+	char		*auto_submitted; /* Auto-Submitted value, lowercase */
+	char		*precedence;	/* Precedence value, lowercase */
+	bool		 has_autoreply_header; /* X-Autoreply or X-Autorespond */
+	char		*list_id;	/* List-Id value */
+	char		*auto_response_suppress; /* X-Auto-Response-Suppress */
+	bool		 is_report;	/* top level is multipart/report */
+	char		*report_type;	/* its report-type parameter */
+	GPtrArray	*to_addrs;	/* char *, To: addr-specs, lowercase */
+	GPtrArray	*cc_addrs;	/* char *, Cc: addr-specs, lowercase */
+	GPtrArray	*fallbacks;	/* char *, each decoding fallback applied,
+					 * as a short phrase ("charset cp-850
+					 * read as CP850"); never NULL after
+					 * parse_message */
 };
 
 /* Initialises GMime once per process; safe to call again. */

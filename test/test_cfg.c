@@ -211,7 +211,8 @@ unknown_top_key_rejected(void)
 	check_rejected("bad-unknown-top-key",
 	    "data/cfg/bad-unknown-top-key.conf:24: pager: unknown key "
 	    "(expected one of: listen, public_url, store, hostname, "
-	    "max_message_bytes, smtp, routes, sla, escalation, team, twilio)");
+	    "max_message_bytes, smtp, routes, sla, escalation, team, twilio, "
+	    "dedup, mail)");
 }
 
 static void
@@ -349,7 +350,7 @@ several_problems_all_reported(void)
 		"data/cfg/bad-several.conf:23: pager: unknown key (expected "
 		    "one of: listen, public_url, store, hostname, "
 		    "max_message_bytes, smtp, routes, sla, escalation, team, "
-		    "twilio)",
+		    "twilio, dedup, mail)",
 	};
 	size_t		 i;
 
@@ -711,6 +712,87 @@ secrecy_missing_file_rejected(void)
 	g_free(problem);
 }
 
+/*
+ * Loads good-minimal.conf with a mail group naming a key file of len bytes
+ * and mode; returns the cfg or NULL, with the problems in errors.
+ */
+static struct cfg *
+load_with_key(size_t len, mode_t mode, GPtrArray *errors)
+{
+	char		*base = NULL, *text, *key_path, *conf_path;
+	struct cfg	*cfg;
+	guint8		 key[64];
+	int		 fd;
+
+	memset(key, 0x5a, sizeof(key));
+	key_path = g_build_filename(g_get_tmp_dir(), "critgate-key-XXXXXX",
+	    NULL);
+	fd = g_mkstemp(key_path);
+	CHECK(fd != -1);
+	CHECK_INT(write(fd, key, len), (long long)len);
+	close(fd);
+	chmod(key_path, mode);
+	CHECK(g_file_get_contents("data/cfg/good-minimal.conf", &base, NULL,
+	    NULL));
+	text = g_strdup_printf("%s\nmail = { token_key_file = \"%s\"; };\n",
+	    base, key_path);
+	conf_path = g_strconcat(key_path, ".conf", NULL);
+	CHECK(g_file_set_contents(conf_path, text, -1, NULL));
+	cfg = cfg_load(conf_path, errors);
+	unlink(conf_path);
+	unlink(key_path);
+	g_free(conf_path);
+	g_free(text);
+	g_free(base);
+	g_free(key_path);
+	return cfg;
+}
+
+static void
+token_key_read_when_private(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg = load_with_key(32, 0600, errors);
+
+	CHECK(cfg != NULL);
+	CHECK_INT(errors->len, 0);
+	if (cfg != NULL) {
+		CHECK_INT(cfg->token_key_len, 32);
+		CHECK_INT(cfg->token_key[0], 0x5a);
+		CHECK_INT(cfg->dedup_window_ms, 60 * 60000);
+	}
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+token_key_short_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg = load_with_key(16, 0600, errors);
+
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "holds 16 bytes");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+token_key_readable_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg = load_with_key(32, 0644, errors);
+
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "mail.token_key_file: ");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
 int
 main(void)
 {
@@ -750,5 +832,8 @@ main(void)
 	TAP_RUN(secrecy_mode_0644_rejected);
 	TAP_RUN(secrecy_mode_0602_rejected);
 	TAP_RUN(secrecy_missing_file_rejected);
+	TAP_RUN(token_key_read_when_private);
+	TAP_RUN(token_key_short_rejected);
+	TAP_RUN(token_key_readable_rejected);
 	return tap_done();
 }

@@ -99,6 +99,18 @@ const struct cfg_key cfg_keys[] = {
 	STRING("twilio.from", REQ, CFG_FORMAT_E164, NULL, CFG(twilio.from)),
 	NUMBER("twilio.timeout_s", CFG_KEY_INT, 1, 120, 10, MS_PER_S,
 	    CFG(twilio.timeout_ms)),
+
+	GROUP("dedup", 0),
+	NUMBER("dedup.window_minutes", CFG_KEY_INT, 0, 10080, 60, MS_PER_MIN,
+	    CFG(dedup_window_ms)),
+
+	GROUP("mail", 0),
+	{ .path = "mail.domain", .type = CFG_KEY_STRING,
+	  .format = CFG_FORMAT_HOSTNAME, .def_fn = default_hostname,
+	  .offset = CFG(mail_domain) },
+	STRING("mail.from", 0, CFG_FORMAT_EMAIL, NULL, CFG(mail_from)),
+	STRING("mail.token_key_file", 0, CFG_FORMAT_TEXT, NULL,
+	    CFG(token_key_file)),
 };
 
 const size_t	cfg_n_keys = G_N_ELEMENTS(cfg_keys);
@@ -675,7 +687,9 @@ load_default(struct loader *ld, const struct cfg_key *k,
 	if (k->type == CFG_KEY_GROUP) {
 		load_group(ld, NULL, k->path, key, base);
 	} else if (k->type == CFG_KEY_STRING) {
-		def = k->def_string != NULL ? k->def_string : k->def_fn();
+		/* An optional string without a default stays NULL. */
+		def = k->def_string != NULL ? k->def_string :
+		    k->def_fn != NULL ? k->def_fn() : NULL;
 		*(char **)(base + k->offset) = g_strdup(def);
 	} else if (k->type == CFG_KEY_INT || k->type == CFG_KEY_FLOAT) {
 		*(int64_t *)(base + k->offset) = round_scaled(k->def_number,
@@ -861,6 +875,44 @@ free_lines(char **lines)
 	g_strfreev(lines);
 }
 
+/*
+ * Reads the HMAC key that signs our Message-ID tokens.  The file must be
+ * ours, closed to group and others, and hold CFG_TOKEN_KEY_MIN bytes or
+ * more: a short or readable key would let others forge acknowledgements.
+ */
+static void
+load_token_key(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	const config_setting_t	*where;
+	char			*problem = NULL, *data = NULL;
+	gsize			 len = 0;
+	GError			*err = NULL;
+
+	where = config_lookup(lc, "mail.token_key_file");
+	if (cfg_check_secrecy(cfg->token_key_file, &problem) == -1) {
+		report(ld, where, "mail.token_key_file", "%s", problem);
+		g_free(problem);
+		return;
+	}
+	if (!g_file_get_contents(cfg->token_key_file, &data, &len, &err)) {
+		report(ld, where, "mail.token_key_file", "cannot be read: %s",
+		    err->message);
+		g_error_free(err);
+		return;
+	}
+	if (len < CFG_TOKEN_KEY_MIN) {
+		report(ld, where, "mail.token_key_file", "%s holds %zu bytes; "
+		    "a key needs %d or more random bytes (e.g. head -c 32 "
+		    "/dev/urandom > FILE)", cfg->token_key_file, (size_t)len,
+		    CFG_TOKEN_KEY_MIN);
+		explicit_bzero(data, len);
+		g_free(data);
+		return;
+	}
+	cfg->token_key = (uint8_t *)data;
+	cfg->token_key_len = len;
+}
+
 struct cfg *
 cfg_load(const char *path, GPtrArray *errors)
 {
@@ -878,6 +930,8 @@ cfg_load(const char *path, GPtrArray *errors)
 	cfg = g_new0(struct cfg, 1);
 	cfg->path = g_strdup(path);
 	load_group(&ld, config_root_setting(&lc), "", "", (char *)cfg);
+	if (ld.n_errors == 0 && cfg->token_key_file != NULL)
+		load_token_key(&ld, &lc, cfg);
 	if (ld.n_errors > 0) {
 		cfg_free(cfg);
 		cfg = NULL;
@@ -930,6 +984,9 @@ cfg_free(struct cfg *cfg)
 	if (cfg == NULL)
 		return;
 	release_group("", (char *)cfg);
+	if (cfg->token_key != NULL)
+		explicit_bzero(cfg->token_key, cfg->token_key_len);
+	g_free(cfg->token_key);
 	g_free(cfg->path);
 	g_free(cfg);
 }

@@ -1008,6 +1008,18 @@ parse_result_fini(struct parse_result *result)
 	g_clear_pointer(&result->from_name, g_free);
 	g_clear_pointer(&result->message_id, g_free);
 	g_clear_pointer(&result->body_text, g_free);
+	g_clear_pointer(&result->in_reply_to, g_free);
+	g_clear_pointer(&result->references, g_ptr_array_unref);
+	g_clear_pointer(&result->auto_submitted, g_free);
+	g_clear_pointer(&result->precedence, g_free);
+	g_clear_pointer(&result->list_id, g_free);
+	g_clear_pointer(&result->auto_response_suppress, g_free);
+	g_clear_pointer(&result->report_type, g_free);
+	g_clear_pointer(&result->to_addrs, g_ptr_array_unref);
+	g_clear_pointer(&result->cc_addrs, g_ptr_array_unref);
+	g_clear_pointer(&result->fallbacks, g_ptr_array_unref);
 	result->date_s = 0;
 	result->is_unparseable = false;
+	result->has_autoreply_header = false;
+	result->is_report = false;
 }
