@@ -58,7 +58,7 @@ struct cfg {
 	size_t			 n_team;
 	struct cfg_twilio	 twilio;
 	int64_t			 dedup_window_ms; /* dedup.window_minutes */
-	char			*mail_domain;	/* our Message-IDs end @gw.DOMAIN */
+	char			*mail_domain;	/* ids: <token@gw.DOMAIN> */
 	char			*mail_from;	/* our address, or NULL */
 	char			*token_key_file; /* or NULL: tokens unsigned */
 	uint8_t			*token_key;	/* secret, read from the file */

@@ -23,13 +23,6 @@
 
 struct store;
 
-/* How a processed message was understood. */
-enum store_class {
-	STORE_CLASS_NEW_INCIDENT,
-	STORE_CLASS_DUPLICATE,
-	STORE_CLASS_COUNT
-};
-
 /* The envelope of one received message; all fields borrowed. */
 struct store_envelope {
 	const char		*mail_from;
@@ -50,19 +43,30 @@ struct store_message {
 	GBytes		*raw;
 };
 
-/* What processing decided for a message, fed to store_message_process. */
+/* The decision about one message, recorded by store_message_process. */
 struct store_disposition {
 	const struct parse_result	*parsed;
-	enum cfg_severity		 severity;
+	const char			*class_name;	/* "new-incident", ... */
+	const char			*reason;	/* why, in words */
+	bool				 opens_incident;
+	enum cfg_severity		 severity;	/* of a new incident */
 	int64_t				 ack_deadline_ms; /* absolute */
+	int64_t				 incident_id;	/* joined, or 0 */
+	int64_t				 duplicate_of;	/* message, or 0 */
+	const char			*fingerprint;	/* or NULL */
+	const char			*content_hash;	/* or NULL */
+	bool				 is_repeat;	/* a repeat of the
+							 * incident's alert */
 	int64_t				 now_ms;
 };
 
 /* The outcome of store_message_process. */
 struct store_outcome {
-	enum store_class	 class;
-	int64_t			 incident_id;
-	int64_t			 duplicate_of;	/* message id, or 0 */
+	char		*class_name;	/* owned: release with
+					 * store_outcome_fini */
+	int64_t		 incident_id;	/* opened or joined, or 0 */
+	int64_t		 duplicate_of;	/* message id, or 0 */
+	bool		 is_new_incident;
 };
 
 struct store_incident {
@@ -78,6 +82,8 @@ struct store_incident {
 	char			*acked_channel;	/* "sms", "voice", "cli" */
 	char			*ack_note;	/* or NULL */
 	int64_t			 messages;	/* count, first included */
+	int64_t			 repeats;	/* alert repeats joined */
+	char			*latest_subject; /* of the latest repeat */
 };
 
 enum store_page_state {
@@ -140,13 +146,43 @@ int	store_message_load(struct store *store, int64_t id,
 void	store_message_fini(struct store_message *msg);
 
 /*
- * In one transaction: records what parsing found, then either joins the
- * message to the incident of an earlier message with the same Message-ID
- * (a duplicate) or opens a new incident.  Processing a message twice
- * returns the first outcome again.  Returns 0 or -1.
+ * In one transaction: records what parsing found and how the message was
+ * classified, opens a new incident or records the message on the incident
+ * it joined (a timeline event), and remembers its Message-ID for threading.
+ * Processing a message twice returns the first outcome again and changes
+ * nothing.  Returns 0 or -1.
  */
 int	store_message_process(struct store *store, int64_t msg_id,
 	    const struct store_disposition *disp, struct store_outcome *out);
+void	store_outcome_fini(struct store_outcome *out);
+
+/*
+ * Lookups for classification.  Each returns the id found, 0 when nothing
+ * matches, or -1 on a store failure (logged).
+ */
+/* An earlier processed message with this Message-ID, other than msg_id. */
+int64_t	store_find_message_by_message_id(struct store *store,
+	    const char *message_id, int64_t msg_id);
+/* An earlier processed message with this content hash, other than msg_id. */
+int64_t	store_find_message_by_content_hash(struct store *store,
+	    const char *hash, int64_t msg_id);
+/* The incident a message joined or opened. */
+int64_t	store_find_incident_of_message(struct store *store, int64_t msg_id);
+/* The incident whose thread holds this Message-ID (a message it received,
+ * or one critgate sent about it). */
+int64_t	store_find_incident_by_thread_id(struct store *store,
+	    const char *message_id);
+/* The open incident with a message of this fingerprint received at or
+ * after since_ms. */
+int64_t	store_find_incident_by_fingerprint(struct store *store,
+	    const char *fingerprint, int64_t since_ms);
+/* Tells whether incident id exists (0 or 1, -1 on failure) and, when it
+ * does, whether it is unacknowledged. */
+int	store_incident_exists(struct store *store, int64_t id, bool *is_open);
+
+/* Remembers an id of ours (outbound mail) as part of an incident's thread. */
+int	store_thread_add(struct store *store, const char *message_id,
+	    int64_t incident_id);
 
 /* Load incidents; each struct is released with store_incident_fini. */
 int		 store_incident_get(struct store *store, int64_t id,
@@ -226,6 +262,5 @@ GPtrArray	*store_incidents_paging_member(struct store *store,
 		    const char *member);
 
 const char	*store_page_state_name(enum store_page_state state);
-const char	*store_class_name(enum store_class class);
 
 #endif

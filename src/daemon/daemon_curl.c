@@ -19,6 +19,7 @@ struct daemon_curl {
 	CURLM		*multi;
 	guint		 timer;
 	GHashTable	*watches;	/* fd -> GLib source id */
+	GHashTable	*jobs;		/* struct curl_job * in flight */
 	unsigned	 in_flight;
 };
 
@@ -122,6 +123,16 @@ curl_on_body(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 static void
+curl_job_free(gpointer data)
+{
+	struct curl_job	*job = data;
+
+	curl_easy_cleanup(job->easy);
+	g_string_free(job->body, TRUE);
+	g_free(job);
+}
+
+static void
 curl_job_finish(struct curl_job *job, CURLcode code)
 {
 	struct curl_header	*header = NULL;
@@ -139,9 +150,7 @@ curl_job_finish(struct curl_job *job, CURLcode code)
 	}
 	job->done(job->ctx, status, job->body->str, job->body->len,
 	    retry_after, code == CURLE_OK ? NULL : job->error);
-	curl_easy_cleanup(job->easy);
-	g_string_free(job->body, TRUE);
-	g_free(job);
+	curl_job_free(job);
 }
 
 static void
@@ -156,6 +165,7 @@ curl_check_done(struct daemon_curl *curl)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &job);
 		curl_multi_remove_handle(curl->multi, msg->easy_handle);
+		g_hash_table_remove(curl->jobs, job);
 		curl->in_flight--;
 		curl_job_finish(job, msg->data.result);
 	}
@@ -173,6 +183,7 @@ daemon_curl_new(void)
 	if (curl->multi == NULL)
 		fatalx("curl: multi init failed");
 	curl->watches = g_hash_table_new(g_direct_hash, g_direct_equal);
+	curl->jobs = g_hash_table_new(g_direct_hash, g_direct_equal);
 	curl_multi_setopt(curl->multi, CURLMOPT_SOCKETFUNCTION,
 	    curl_on_socket_change);
 	curl_multi_setopt(curl->multi, CURLMOPT_SOCKETDATA, curl);
@@ -190,15 +201,25 @@ daemon_curl_free(struct daemon_curl *curl)
 
 	if (curl == NULL)
 		return;
-	/* Requests still in flight are abandoned; their pages stay
-	 * "sending" and are marked "unknown" at the next start. */
+	/* Requests still in flight are abandoned, their owners never called
+	 * back: their pages stay "sending" and are marked "unknown" at the
+	 * next start. */
+	g_hash_table_iter_init(&iter, curl->jobs);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		curl_multi_remove_handle(curl->multi,
+		    ((struct curl_job *)key)->easy);
+		curl_job_free(key);
+	}
+	g_hash_table_destroy(curl->jobs);
+	/* Cleaning up closes cached connections, which calls back into
+	 * curl_on_socket_change: the watch table must still exist. */
+	curl_multi_cleanup(curl->multi);
 	g_hash_table_iter_init(&iter, curl->watches);
 	while (g_hash_table_iter_next(&iter, &key, &value))
 		g_source_remove(GPOINTER_TO_UINT(value));
 	g_hash_table_destroy(curl->watches);
 	if (curl->timer != 0)
 		g_source_remove(curl->timer);
-	curl_multi_cleanup(curl->multi);
 	g_free(curl);
 }
 
@@ -241,5 +262,6 @@ daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, job);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
 	curl->in_flight++;
+	g_hash_table_add(curl->jobs, job);
 	curl_multi_add_handle(curl->multi, easy);
 }

@@ -51,11 +51,11 @@ message_log_outcome(const struct store_message *msg,
     const struct parse_result *parsed, const struct store_outcome *out,
     enum cfg_severity severity)
 {
-	if (out->class == STORE_CLASS_DUPLICATE) {
-		log_info("incident: duplicate joined inc=%" PRId64 " msg=%"
-		    PRId64 " original=%" PRId64 " message_id=<%s>",
+	if (!out->is_new_incident) {
+		log_info("incident: %s joined inc=%" PRId64 " msg=%" PRId64
+		    " original=%" PRId64 " message_id=<%s>", out->class_name,
 		    out->incident_id, msg->id, out->duplicate_of,
-		    parsed->message_id);
+		    parsed->message_id ? parsed->message_id : "");
 		return;
 	}
 	log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
@@ -86,9 +86,25 @@ message_process(struct daemon *d, int64_t msg_id)
 	disp.ack_deadline_ms = msg.received_ms +
 	    d->cfg->ack_deadline_ms[disp.severity];
 	disp.now_ms = clock_now_ms();
+	disp.class_name = "new-incident";
+	disp.opens_incident = true;
+	if (parsed.message_id != NULL) {
+		disp.duplicate_of = store_find_message_by_message_id(d->store,
+		    parsed.message_id, msg_id);
+		if (disp.duplicate_of < 0)
+			goto out;
+		if (disp.duplicate_of > 0) {
+			disp.class_name = "duplicate";
+			disp.reason = "same Message-ID";
+			disp.opens_incident = false;
+			disp.incident_id = store_find_incident_of_message(
+			    d->store, disp.duplicate_of);
+		}
+	}
 	if (store_message_process(d->store, msg_id, &disp, &out) == -1)
 		goto out;
 	message_log_outcome(&msg, &parsed, &out, disp.severity);
+	store_outcome_fini(&out);
 	rc = 0;
 out:
 	parse_result_fini(&parsed);

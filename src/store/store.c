@@ -78,6 +78,21 @@ static const char *const store_schema[] = {
 	"  kind TEXT NOT NULL,"
 	"  detail TEXT);"
 	"CREATE INDEX events_incident ON events(incident);",
+
+	/* Classification: every class, its reason, and the keys that
+	 * deduplicate and thread later messages. */
+	"ALTER TABLE messages ADD COLUMN reason TEXT;"
+	"ALTER TABLE messages ADD COLUMN content_hash TEXT;"
+	"ALTER TABLE messages ADD COLUMN fingerprint TEXT;"
+	"CREATE INDEX messages_content_hash ON messages(content_hash);"
+	"CREATE INDEX messages_fingerprint ON messages(fingerprint,"
+	"  received_ms);"
+	"CREATE INDEX messages_incident ON messages(incident_id);"
+	"ALTER TABLE incidents ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE incidents ADD COLUMN latest_subject TEXT;"
+	"CREATE TABLE thread_ids ("
+	"  message_id TEXT PRIMARY KEY,"
+	"  incident INTEGER NOT NULL REFERENCES incidents(id));",
 };
 
 static void
@@ -428,19 +443,6 @@ store_message_fini(struct store_message *msg)
 	memset(msg, 0, sizeof(*msg));
 }
 
-/* Returns the earlier processed message with the same Message-ID, or 0. */
-static int64_t
-store_message_find_original(struct store *store, int64_t msg_id,
-    const char *message_id)
-{
-	if (message_id == NULL)
-		return 0;
-	return store_query_int(store, 0, "SELECT id FROM messages WHERE "
-	    "message_id = ? AND is_processed = 1 AND id <> ? AND "
-	    "incident_id IS NOT NULL ORDER BY id LIMIT 1", "si", message_id,
-	    msg_id);
-}
-
 static int
 store_message_open_incident(struct store *store, int64_t msg_id,
     const struct store_disposition *disp, struct store_outcome *out)
@@ -458,32 +460,40 @@ store_message_open_incident(struct store *store, int64_t msg_id,
 	    p->subject, p->from_addr, msg_id, received_ms,
 	    disp->ack_deadline_ms) == -1)
 		return -1;
-	out->class = STORE_CLASS_NEW_INCIDENT;
 	out->incident_id = sqlite3_last_insert_rowid(store->db);
-	out->duplicate_of = 0;
+	out->is_new_incident = true;
 	return store_event_add(store, out->incident_id, 0, "opened",
 	    cfg_severity_name(disp->severity), disp->now_ms);
 }
 
+/* Records a message that joined an incident on its timeline. */
 static int
-store_message_join(struct store *store, int64_t msg_id, int64_t original,
+store_message_join(struct store *store, int64_t msg_id,
     const struct store_disposition *disp, struct store_outcome *out)
 {
 	char	*detail;
 	int	 rc;
 
-	out->class = STORE_CLASS_DUPLICATE;
-	out->duplicate_of = original;
-	out->incident_id = store_query_int(store, -1, "SELECT incident_id "
-	    "FROM messages WHERE id = ?", "i", original);
-	if (out->incident_id < 0)
+	out->incident_id = disp->incident_id;
+	if (disp->is_repeat && store_exec(store, "UPDATE incidents SET "
+	    "repeats = repeats + 1, latest_subject = ? WHERE id = ?", "si",
+	    disp->parsed->subject, disp->incident_id) == -1)
 		return -1;
-	detail = g_strdup_printf("msg=%" PRId64 " duplicate of msg=%" PRId64,
-	    msg_id, original);
-	rc = store_event_add(store, out->incident_id, 0, "duplicate", detail,
-	    disp->now_ms);
+	detail = g_strdup_printf("msg=%" PRId64 " %s", msg_id,
+	    disp->reason != NULL ? disp->reason : "");
+	rc = store_event_add(store, out->incident_id, 0, disp->class_name,
+	    detail, disp->now_ms);
 	g_free(detail);
 	return rc;
+}
+
+int
+store_thread_add(struct store *store, const char *message_id,
+    int64_t incident_id)
+{
+	return store_exec(store, "INSERT OR IGNORE INTO thread_ids "
+	    "(message_id, incident) VALUES (?, ?)", "si", message_id,
+	    incident_id);
 }
 
 /* Fills out from a message that was already processed. */
@@ -492,18 +502,15 @@ store_message_outcome(struct store *store, int64_t msg_id,
     struct store_outcome *out)
 {
 	sqlite3_stmt	*stmt;
-	const char	*class;
 	int		 rc = -1;
 
-	stmt = store_prepare(store, "SELECT class, incident_id, "
+	stmt = store_prepare(store, "SELECT class, coalesce(incident_id, 0), "
 	    "coalesce(duplicate_of, 0) FROM messages WHERE id = ?", "i",
 	    msg_id);
 	if (stmt == NULL)
 		return -1;
 	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		class = (const char *)sqlite3_column_text(stmt, 0);
-		out->class = (class != NULL && strcmp(class, "duplicate") == 0)
-		    ? STORE_CLASS_DUPLICATE : STORE_CLASS_NEW_INCIDENT;
+		out->class_name = store_column_strdup(stmt, 0);
 		out->incident_id = sqlite3_column_int64(stmt, 1);
 		out->duplicate_of = sqlite3_column_int64(stmt, 2);
 		rc = 0;
@@ -512,13 +519,36 @@ store_message_outcome(struct store *store, int64_t msg_id,
 	return rc;
 }
 
+/* Records the message's own fields and class. */
+static int
+store_message_record(struct store *store, int64_t msg_id,
+    const struct store_disposition *disp, const struct store_outcome *out)
+{
+	const struct parse_result	*p = disp->parsed;
+
+	if (store_exec(store, "UPDATE messages SET is_processed = 1, "
+	    "message_id = ?, subject = ?, from_addr = ?, body_text = ?, "
+	    "is_unparseable = ?, class = ?, reason = ?, incident_id = "
+	    "nullif(?, 0), duplicate_of = nullif(?, 0), content_hash = ?, "
+	    "fingerprint = ? WHERE id = ?", "ssssissiissi", p->message_id,
+	    p->subject, p->from_addr, p->body_text,
+	    (int64_t)p->is_unparseable, disp->class_name, disp->reason,
+	    out->incident_id, out->duplicate_of, disp->content_hash,
+	    disp->fingerprint, msg_id) == -1)
+		return -1;
+	if (p->message_id != NULL && out->incident_id > 0)
+		return store_thread_add(store, p->message_id,
+		    out->incident_id);
+	return 0;
+}
+
 int
 store_message_process(struct store *store, int64_t msg_id,
     const struct store_disposition *disp, struct store_outcome *out)
 {
-	const struct parse_result	*p = disp->parsed;
-	int64_t				 done, original;
+	int64_t	done;
 
+	memset(out, 0, sizeof(*out));
 	if (store_begin(store) == -1)
 		return -1;
 	done = store_query_int(store, -1, "SELECT is_processed FROM messages "
@@ -529,36 +559,85 @@ store_message_process(struct store *store, int64_t msg_id,
 		store_rollback(store);
 		return store_message_outcome(store, msg_id, out);
 	}
-	original = store_message_find_original(store, msg_id, p->message_id);
-	if (original < 0)
+	out->duplicate_of = disp->duplicate_of;
+	if (disp->opens_incident) {
+		if (store_message_open_incident(store, msg_id, disp, out) == -1)
+			goto fail;
+	} else if (disp->incident_id > 0) {
+		if (store_message_join(store, msg_id, disp, out) == -1)
+			goto fail;
+	}
+	if (store_message_record(store, msg_id, disp, out) == -1 ||
+	    store_commit(store) == -1)
 		goto fail;
-	if (original > 0 ? store_message_join(store, msg_id, original, disp,
-	    out) == -1 : store_message_open_incident(store, msg_id, disp,
-	    out) == -1)
-		goto fail;
-	if (store_exec(store, "UPDATE messages SET is_processed = 1, "
-	    "message_id = ?, subject = ?, from_addr = ?, body_text = ?, "
-	    "is_unparseable = ?, class = ?, incident_id = ?, duplicate_of = "
-	    "nullif(?, 0) WHERE id = ?", "ssssisiii",
-	    p->message_id, p->subject, p->from_addr, p->body_text,
-	    (int64_t)p->is_unparseable, store_class_name(out->class),
-	    out->incident_id, out->duplicate_of, msg_id) == -1)
-		goto fail;
-	if (store_commit(store) == -1)
-		goto fail;
+	out->class_name = g_strdup(disp->class_name);
 	return 0;
 fail:
 	store_rollback(store);
+	memset(out, 0, sizeof(*out));
 	return -1;
 }
 
-const char *
-store_class_name(enum store_class class)
+void
+store_outcome_fini(struct store_outcome *out)
 {
-	static const char *const names[STORE_CLASS_COUNT] = {
-		[STORE_CLASS_NEW_INCIDENT] = "new-incident",
-		[STORE_CLASS_DUPLICATE] = "duplicate",
-	};
+	g_free(out->class_name);
+	memset(out, 0, sizeof(*out));
+}
 
-	return (unsigned)class < STORE_CLASS_COUNT ? names[class] : "?";
+int64_t
+store_find_message_by_message_id(struct store *store, const char *message_id,
+    int64_t msg_id)
+{
+	return store_query_int(store, 0, "SELECT id FROM messages WHERE "
+	    "message_id = ? AND is_processed = 1 AND id <> ? ORDER BY id "
+	    "LIMIT 1", "si", message_id, msg_id);
+}
+
+int64_t
+store_find_message_by_content_hash(struct store *store, const char *hash,
+    int64_t msg_id)
+{
+	return store_query_int(store, 0, "SELECT id FROM messages WHERE "
+	    "content_hash = ? AND is_processed = 1 AND id <> ? ORDER BY id "
+	    "LIMIT 1", "si", hash, msg_id);
+}
+
+int64_t
+store_find_incident_of_message(struct store *store, int64_t msg_id)
+{
+	return store_query_int(store, 0, "SELECT coalesce(incident_id, 0) "
+	    "FROM messages WHERE id = ?", "i", msg_id);
+}
+
+int64_t
+store_find_incident_by_thread_id(struct store *store, const char *message_id)
+{
+	return store_query_int(store, 0, "SELECT incident FROM thread_ids "
+	    "WHERE message_id = ?", "s", message_id);
+}
+
+int64_t
+store_find_incident_by_fingerprint(struct store *store,
+    const char *fingerprint, int64_t since_ms)
+{
+	return store_query_int(store, 0, "SELECT m.incident_id FROM messages "
+	    "m JOIN incidents i ON i.id = m.incident_id WHERE m.fingerprint "
+	    "= ? AND m.received_ms >= ? AND i.acked_ms IS NULL ORDER BY "
+	    "m.received_ms DESC LIMIT 1", "si", fingerprint, since_ms);
+}
+
+int
+store_incident_exists(struct store *store, int64_t id, bool *is_open)
+{
+	int64_t	acked;
+
+	acked = store_query_int(store, -2, "SELECT coalesce(acked_ms, 0) FROM "
+	    "incidents WHERE id = ?", "i", id);
+	if (acked == -1)
+		return -1;
+	if (acked == -2)
+		return 0;
+	*is_open = acked == 0;
+	return 1;
 }

@@ -13,7 +13,7 @@
 	"i.id, i.severity, i.subject, i.reporter, i.message, i.opened_ms, "\
 	"i.ack_deadline_ms, coalesce(i.acked_ms, 0), i.acked_by, "	\
 	"i.acked_channel, i.ack_note, (SELECT count(*) FROM messages m "\
-	"WHERE m.incident_id = i.id)"
+	"WHERE m.incident_id = i.id), i.repeats, i.latest_subject"
 
 static void
 store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
@@ -36,6 +36,8 @@ store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
 	out->acked_channel = store_column_strdup(stmt, 9);
 	out->ack_note = store_column_strdup(stmt, 10);
 	out->messages = sqlite3_column_int64(stmt, 11);
+	out->repeats = sqlite3_column_int64(stmt, 12);
+	out->latest_subject = store_column_strdup(stmt, 13);
 }
 
 int
@@ -110,6 +112,7 @@ store_incident_fini(struct store_incident *inc)
 	g_free(inc->acked_by);
 	g_free(inc->acked_channel);
 	g_free(inc->ack_note);
+	g_free(inc->latest_subject);
 	memset(inc, 0, sizeof(*inc));
 }
 
