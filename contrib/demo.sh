@@ -47,7 +47,8 @@ cleanup() {
 	    wait "$sim_pid" || :
 	echo "The store and logs stay in $work for a look."
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
 
 # The demo config, with the store moved into this run's folder and the
 # file closed to others, as critgate requires of a file with secrets.

@@ -39,10 +39,25 @@ struct cfg_twilio {
 	int64_t	 timeout_ms;	/* whole request, connect included */
 };
 
+/* The IMAP mailbox critgate polls; host is NULL when none is set. */
+struct cfg_imap {
+	char	*host;
+	int64_t	 port;
+	char	*security;	/* "tls", "starttls" or "none" */
+	char	*user;
+	char	*password_file;
+	char	*password;	/* secret, read from password_file */
+	char	*mailbox;
+	char	*after_commit;	/* "seen" or "move:FOLDER" */
+	int64_t	 poll_ms;	/* when the server lacks IDLE */
+};
+
 struct cfg {
 	char			*path;
 	char			*listen_smtp;	/* "host:port" */
 	char			*listen_http;	/* "host:port" */
+	char			*listen_lmtp;	/* "host:port", "unix:/path"
+						 * or NULL */
 	char			*public_url;	/* no trailing slash */
 	char			*store_path;
 	char			*hostname;	/* our name in SMTP replies */
@@ -50,6 +65,12 @@ struct cfg {
 	int64_t			 smtp_idle_timeout_ms;
 	int64_t			 smtp_session_timeout_ms;
 	int64_t			 max_recipients;
+	int64_t			 max_connections;
+	int64_t			 max_connections_per_client;
+	int64_t			 max_errors_per_session;
+	char			*tls_cert_file;	/* PEM, or NULL: no STARTTLS */
+	char			*tls_key_file;
+	bool			 tls_require;	/* MAIL only after STARTTLS */
 	struct cfg_route	*routes;
 	size_t			 n_routes;
 	int64_t			 ack_deadline_ms[CFG_SEVERITY_COUNT];
@@ -63,6 +84,7 @@ struct cfg {
 	char			*token_key_file; /* or NULL: tokens unsigned */
 	uint8_t			*token_key;	/* secret, read from the file */
 	size_t			 token_key_len;
+	struct cfg_imap		 imap;
 };
 
 #define CFG_TOKEN_KEY_MIN	32	/* bytes of HMAC key at least */

@@ -38,7 +38,8 @@ struct notify_request {
 };
 
 enum notify_result {
-	NOTIFY_OK,		/* accepted; sid is set */
+	NOTIFY_OK,		/* accepted; sid is set unless the answer
+				 * could not be read */
 	NOTIFY_RETRY,		/* transient: 429, 5xx, transport failure */
 	NOTIFY_FAILED		/* permanent: this page cannot go out here */
 };

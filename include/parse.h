@@ -34,17 +34,17 @@ struct parse_result {
 					 * never NULL after parse_message */
 	char		*auto_submitted; /* Auto-Submitted value, lowercase */
 	char		*precedence;	/* Precedence value, lowercase */
-	bool		 has_autoreply_header; /* X-Autoreply or X-Autorespond */
+	bool		 has_autoreply_header; /* X-Autoreply, X-Autorespond */
 	char		*list_id;	/* List-Id value */
 	char		*auto_response_suppress; /* X-Auto-Response-Suppress */
 	bool		 is_report;	/* top level is multipart/report */
 	char		*report_type;	/* its report-type parameter */
 	GPtrArray	*to_addrs;	/* char *, To: addr-specs, lowercase */
 	GPtrArray	*cc_addrs;	/* char *, Cc: addr-specs, lowercase */
-	GPtrArray	*fallbacks;	/* char *, each decoding fallback applied,
-					 * as a short phrase ("charset cp-850
-					 * read as CP850"); never NULL after
-					 * parse_message */
+	GPtrArray	*fallbacks;	/* char *, each decoding fallback
+					 * applied, as a short phrase ("charset
+					 * cp-850 read as CP850"); never NULL
+					 * after parse_message */
 };
 
 /* Initialises GMime once per process; safe to call again. */

@@ -48,6 +48,8 @@ struct smtp_limits {
 	const char	*hostname;		/* borrowed for the session */
 	size_t		 max_message_bytes;	/* after unstuffing */
 	size_t		 max_recipients;
+	size_t		 max_errors;		/* protocol errors before
+						 * 421; 0 means 10 */
 };
 
 /*

@@ -180,6 +180,14 @@ int64_t	store_find_incident_by_fingerprint(struct store *store,
  * does, whether it is unacknowledged. */
 int	store_incident_exists(struct store *store, int64_t id, bool *is_open);
 
+/*
+ * Records that the webhook identified by key (a provider's message id) was
+ * acted on.  Returns 0 the first time, 1 when key was seen before (a
+ * replay, to be ignored), -1 on a store failure.
+ */
+int	store_webhook_seen(struct store *store, const char *key,
+	    int64_t now_ms);
+
 /* Remembers an id of ours (outbound mail) as part of an incident's thread. */
 int	store_thread_add(struct store *store, const char *message_id,
 	    int64_t incident_id);

@@ -125,7 +125,16 @@ minimal_config_takes_defaults(void)
 	CHECK_INT(cfg->max_message_bytes, 26214400);
 	CHECK_INT(cfg->smtp_idle_timeout_ms, 300 * 1000);
 	CHECK_INT(cfg->smtp_session_timeout_ms, 1800 * 1000);
-	CHECK_INT(cfg->max_recipients, 100);
+	CHECK_INT(cfg->max_recipients, 50);
+	CHECK_INT(cfg->max_connections, 200);
+	CHECK_INT(cfg->max_connections_per_client, 20);
+	CHECK_INT(cfg->max_errors_per_session, 10);
+	CHECK(cfg->tls_cert_file == NULL);
+	CHECK(!cfg->tls_require);
+	CHECK(cfg->listen_lmtp == NULL);
+	CHECK(cfg->imap.host == NULL);
+	CHECK_STR(cfg->imap.mailbox, "INBOX");
+	CHECK_INT(cfg->imap.port, 993);
 	CHECK_INT(cfg->n_routes, 1);
 	CHECK_STR(cfg->routes[0].address, "critical@example.com");
 	CHECK_INT(cfg->routes[0].severity, CFG_SEVERITY_CRITICAL);
@@ -167,6 +176,10 @@ full_config_reads_every_value(void)
 	CHECK_INT(cfg->smtp_idle_timeout_ms, 60000);
 	CHECK_INT(cfg->smtp_session_timeout_ms, 600000);
 	CHECK_INT(cfg->max_recipients, 10);
+	CHECK_INT(cfg->max_connections, 50);
+	CHECK_STR(cfg->listen_lmtp, "unix:/run/critgate/lmtp");
+	CHECK_INT(cfg->max_connections_per_client, 5);
+	CHECK_INT(cfg->max_errors_per_session, 3);
 	CHECK_INT(cfg->n_routes, 2);
 	CHECK_STR(cfg->routes[0].address, "critical@example.com");
 	CHECK_INT(cfg->routes[0].severity, CFG_SEVERITY_CRITICAL);
@@ -211,8 +224,8 @@ unknown_top_key_rejected(void)
 	check_rejected("bad-unknown-top-key",
 	    "data/cfg/bad-unknown-top-key.conf:24: pager: unknown key "
 	    "(expected one of: listen, public_url, store, hostname, "
-	    "max_message_bytes, smtp, routes, sla, escalation, team, twilio, "
-	    "dedup, mail)");
+	    "max_message_bytes, limits, tls, routes, sla, escalation, team, "
+	    "twilio, dedup, mail, imap)");
 }
 
 static void
@@ -235,7 +248,7 @@ static void
 number_above_max_rejected(void)
 {
 	check_rejected("bad-out-of-range",
-	    "data/cfg/bad-out-of-range.conf:24: smtp.max_recipients: 5000 is "
+	    "data/cfg/bad-out-of-range.conf:24: limits.recipients: 5000 is "
 	    "out of range (expected 1 to 1000)");
 }
 
@@ -324,7 +337,7 @@ static void
 syntax_error_rejected(void)
 {
 	check_rejected("bad-syntax",
-	    "data/cfg/bad-syntax.conf:7: syntax error: syntax error");
+	    "data/cfg/bad-syntax.conf:7: syntax error");
 }
 
 static void
@@ -349,8 +362,8 @@ several_problems_all_reported(void)
 		    "(required, expected a string)",
 		"data/cfg/bad-several.conf:23: pager: unknown key (expected "
 		    "one of: listen, public_url, store, hostname, "
-		    "max_message_bytes, smtp, routes, sla, escalation, team, "
-		    "twilio, dedup, mail)",
+		    "max_message_bytes, limits, tls, routes, sla, escalation, "
+		    "team, twilio, dedup, mail, imap)",
 	};
 	size_t		 i;
 
@@ -793,6 +806,131 @@ token_key_readable_rejected(void)
 	g_ptr_array_free(errors, TRUE);
 }
 
+/* Loads good-minimal.conf with extra appended; see load_with_key. */
+static struct cfg *
+load_with_extra(const char *extra, GPtrArray *errors)
+{
+	char		*base = NULL, *text, *path;
+	struct cfg	*cfg;
+	int		 fd;
+
+	path = g_build_filename(g_get_tmp_dir(), "critgate-conf-XXXXXX",
+	    NULL);
+	fd = g_mkstemp(path);
+	CHECK(fd != -1);
+	close(fd);
+	CHECK(g_file_get_contents("data/cfg/good-minimal.conf", &base, NULL,
+	    NULL));
+	text = g_strdup_printf("%s\n%s\n", base, extra);
+	CHECK(g_file_set_contents(path, text, -1, NULL));
+	cfg = cfg_load(path, errors);
+	unlink(path);
+	g_free(text);
+	g_free(base);
+	g_free(path);
+	return cfg;
+}
+
+static void
+tls_require_without_cert_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg = load_with_extra("tls = { require = true; };",
+			    errors);
+
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "tls.require: is true but "
+		    "tls.cert_file is not set");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+tls_cert_without_key_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra("tls = { cert_file = \"../etc/critgate.conf\";"
+	    " };", errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "tls.key_file: is missing");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+imap_host_without_user_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra("imap = { host = \"imap.example.com\"; };",
+	    errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "imap.user: is missing");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+imap_password_read_and_trimmed(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+	char		*pass_path, *extra;
+	int		 fd;
+
+	pass_path = g_build_filename(g_get_tmp_dir(), "critgate-pass-XXXXXX",
+	    NULL);
+	fd = g_mkstemp(pass_path);
+	CHECK_INT(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+	extra = g_strdup_printf("imap = { host = \"imap.example.com\"; "
+	    "user = \"critical@example.com\"; password_file = \"%s\"; "
+	    "security = \"starttls\"; after_commit = \"move:Done\"; };",
+	    pass_path);
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_STR(cfg->imap.password, "s3cret");
+		CHECK_STR(cfg->imap.security, "starttls");
+		CHECK_STR(cfg->imap.after_commit, "move:Done");
+	}
+	cfg_free(cfg);
+	chmod(pass_path, 0644);
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "imap.password_file: ");
+	unlink(pass_path);
+	g_free(extra);
+	g_free(pass_path);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+imap_bad_security_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra("imap = { security = \"ssl\"; };", errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], "imap.security: ");
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
 int
 main(void)
 {
@@ -835,5 +973,10 @@ main(void)
 	TAP_RUN(token_key_read_when_private);
 	TAP_RUN(token_key_short_rejected);
 	TAP_RUN(token_key_readable_rejected);
+	TAP_RUN(tls_require_without_cert_rejected);
+	TAP_RUN(tls_cert_without_key_rejected);
+	TAP_RUN(imap_host_without_user_rejected);
+	TAP_RUN(imap_password_read_and_trimmed);
+	TAP_RUN(imap_bad_security_rejected);
 	return tap_done();
 }

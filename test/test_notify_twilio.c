@@ -538,7 +538,7 @@ classify_created_json_ok(void)
 }
 
 static void
-classify_created_garbage_retry(void)
+classify_created_garbage_ok_without_sid(void)
 {
 	struct notify_response	 resp;
 	const char		*bodies[] = { "<html>ok</html>", "{\"sid\":",
@@ -548,12 +548,13 @@ classify_created_garbage_retry(void)
 	for (i = 0; i < G_N_ELEMENTS(bodies); i++) {
 		notify_twilio_classify(201, bodies[i], strlen(bodies[i]), NULL,
 		    NOW_MS, &resp);
-		CHECK_INT(resp.result, NOTIFY_RETRY);
+		CHECK_INT(resp.result, NOTIFY_OK);
 		CHECK_STR(resp.sid, NULL);
 		notify_response_fini(&resp);
 	}
 	notify_twilio_classify(200, NULL, 0, NULL, NOW_MS, &resp);
-	CHECK_INT(resp.result, NOTIFY_RETRY);
+	CHECK_INT(resp.result, NOTIFY_OK);
+	CHECK_STR(resp.sid, NULL);
 	notify_response_fini(&resp);
 }
 
@@ -711,7 +712,7 @@ main(void)
 	TAP_RUN(sms_text_curly_apostrophe_made_gsm7);
 	TAP_RUN(sms_text_controls_stripped);
 	TAP_RUN(classify_created_json_ok);
-	TAP_RUN(classify_created_garbage_retry);
+	TAP_RUN(classify_created_garbage_ok_without_sid);
 	TAP_RUN(classify_server_error_retry);
 	TAP_RUN(classify_429_delta_seconds);
 	TAP_RUN(classify_429_http_date);

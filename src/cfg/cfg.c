@@ -47,6 +47,8 @@ const struct cfg_key cfg_keys[] = {
 	    CFG(listen_smtp)),
 	STRING("listen.http", REQ | RESTART, CFG_FORMAT_HOSTPORT, NULL,
 	    CFG(listen_http)),
+	STRING("listen.lmtp", RESTART, CFG_FORMAT_LISTEN, NULL,
+	    CFG(listen_lmtp)),
 	STRING("public_url", REQ, CFG_FORMAT_URL, NULL, CFG(public_url)),
 	STRING("store", REQ | RESTART, CFG_FORMAT_TEXT, NULL, CFG(store_path)),
 	{ .path = "hostname", .type = CFG_KEY_STRING,
@@ -55,13 +57,25 @@ const struct cfg_key cfg_keys[] = {
 	NUMBER("max_message_bytes", CFG_KEY_INT, 1024, 1073741824, 26214400,
 	    1, CFG(max_message_bytes)),
 
-	GROUP("smtp", 0),
-	NUMBER("smtp.idle_timeout_s", CFG_KEY_INT, 1, 3600, 300, MS_PER_S,
-	    CFG(smtp_idle_timeout_ms)),
-	NUMBER("smtp.session_timeout_s", CFG_KEY_INT, 1, 86400, 1800,
-	    MS_PER_S, CFG(smtp_session_timeout_ms)),
-	NUMBER("smtp.max_recipients", CFG_KEY_INT, 1, 1000, 100, 1,
+	GROUP("limits", 0),
+	NUMBER("limits.connections", CFG_KEY_INT, 1, 100000, 200, 1,
+	    CFG(max_connections)),
+	NUMBER("limits.connections_per_client", CFG_KEY_INT, 1, 100000, 20, 1,
+	    CFG(max_connections_per_client)),
+	NUMBER("limits.recipients", CFG_KEY_INT, 1, 1000, 50, 1,
 	    CFG(max_recipients)),
+	NUMBER("limits.idle_seconds", CFG_KEY_INT, 1, 3600, 300, MS_PER_S,
+	    CFG(smtp_idle_timeout_ms)),
+	NUMBER("limits.session_seconds", CFG_KEY_INT, 1, 86400, 1800,
+	    MS_PER_S, CFG(smtp_session_timeout_ms)),
+	NUMBER("limits.errors_per_session", CFG_KEY_INT, 1, 1000, 10, 1,
+	    CFG(max_errors_per_session)),
+
+	GROUP("tls", 0),
+	STRING("tls.cert_file", 0, CFG_FORMAT_TEXT, NULL, CFG(tls_cert_file)),
+	STRING("tls.key_file", 0, CFG_FORMAT_TEXT, NULL, CFG(tls_key_file)),
+	{ .path = "tls.require", .type = CFG_KEY_BOOL,
+	  .offset = CFG(tls_require) },
 
 	LIST("routes", struct cfg_route, routes, n_routes),
 	STRING("routes[].address", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_EMAIL,
@@ -111,6 +125,20 @@ const struct cfg_key cfg_keys[] = {
 	STRING("mail.from", 0, CFG_FORMAT_EMAIL, NULL, CFG(mail_from)),
 	STRING("mail.token_key_file", 0, CFG_FORMAT_TEXT, NULL,
 	    CFG(token_key_file)),
+
+	GROUP("imap", 0),
+	STRING("imap.host", 0, CFG_FORMAT_HOSTNAME, NULL, CFG(imap.host)),
+	NUMBER("imap.port", CFG_KEY_INT, 1, 65535, 993, 1, CFG(imap.port)),
+	STRING("imap.security", 0, CFG_FORMAT_SECURITY, "tls",
+	    CFG(imap.security)),
+	STRING("imap.user", 0, CFG_FORMAT_TEXT, NULL, CFG(imap.user)),
+	STRING("imap.password_file", 0, CFG_FORMAT_TEXT, NULL,
+	    CFG(imap.password_file)),
+	STRING("imap.mailbox", 0, CFG_FORMAT_TEXT, "INBOX", CFG(imap.mailbox)),
+	STRING("imap.after_commit", 0, CFG_FORMAT_AFTER_COMMIT, "seen",
+	    CFG(imap.after_commit)),
+	NUMBER("imap.poll_seconds", CFG_KEY_INT, 1, 86400, 60, MS_PER_S,
+	    CFG(imap.poll_ms)),
 };
 
 const size_t	cfg_n_keys = G_N_ELEMENTS(cfg_keys);
@@ -264,6 +292,28 @@ is_name(const char *s)
 }
 
 static bool
+is_listen(const char *s)
+{
+	if (g_str_has_prefix(s, "unix:"))
+		return s[5] == '/' && s[6] != '\0';
+	return is_hostport(s);
+}
+
+static bool
+is_security(const char *s)
+{
+	return strcmp(s, "tls") == 0 || strcmp(s, "starttls") == 0 ||
+	    strcmp(s, "none") == 0;
+}
+
+static bool
+is_after_commit(const char *s)
+{
+	return strcmp(s, "seen") == 0 ||
+	    (g_str_has_prefix(s, "move:") && s[5] != '\0');
+}
+
+static bool
 is_sid(const char *s)
 {
 	return strlen(s) == 34 && g_str_has_prefix(s, "AC") &&
@@ -317,6 +367,12 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	    "lowercase letters, digits, \".\", \"_\" and \"-\"" },
 	[CFG_FORMAT_SID] = { is_sid, NULL, "a Twilio account SID",
 	    "\"AC\" and 32 hexadecimal digits" },
+	[CFG_FORMAT_LISTEN] = { is_listen, NULL, "a listen address",
+	    "host:port, [IPv6 address]:port or unix:/path" },
+	[CFG_FORMAT_SECURITY] = { is_security, NULL, "a security mode",
+	    "\"tls\", \"starttls\" or \"none\"" },
+	[CFG_FORMAT_AFTER_COMMIT] = { is_after_commit, NULL,
+	    "an action after commit", "\"seen\" or \"move:FOLDER\"" },
 };
 
 /*
@@ -373,6 +429,7 @@ static const char *const expected_names[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_SEVERITY] = "a string",
 	[CFG_KEY_INT] = "an integer",
 	[CFG_KEY_FLOAT] = "a number",
+	[CFG_KEY_BOOL] = "true or false",
 };
 
 /* The setting's value as written, or NULL for groups, lists and arrays. */
@@ -422,6 +479,7 @@ static const int accepted_types[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_INT] = 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64,
 	[CFG_KEY_FLOAT] = 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64 |
 	    1 << CONFIG_TYPE_FLOAT,
+	[CFG_KEY_BOOL] = 1 << CONFIG_TYPE_BOOL,
 };
 
 static int
@@ -613,6 +671,15 @@ load_float(struct loader *ld, const struct cfg_key *k,
 }
 
 static void
+load_bool(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	*(bool *)(base + k->offset) = config_setting_get_bool(s) != 0;
+}
+
+static void
 load_group_key(struct loader *ld, const struct cfg_key *k,
     const config_setting_t *s, const char *key, char *base)
 {
@@ -670,6 +737,7 @@ static const load_fn loaders[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_SEVERITY] = load_severity,
 	[CFG_KEY_INT] = load_int,
 	[CFG_KEY_FLOAT] = load_float,
+	[CFG_KEY_BOOL] = load_bool,
 };
 
 /* For a key missing from the file: an error, or its default. */
@@ -694,6 +762,8 @@ load_default(struct loader *ld, const struct cfg_key *k,
 	} else if (k->type == CFG_KEY_INT || k->type == CFG_KEY_FLOAT) {
 		*(int64_t *)(base + k->offset) = round_scaled(k->def_number,
 		    k->scale);
+	} else if (k->type == CFG_KEY_BOOL) {
+		*(bool *)(base + k->offset) = k->def_number != 0;
 	}
 }
 
@@ -805,15 +875,18 @@ load_group(struct loader *ld, const config_setting_t *group,
 static void
 report_read_error(struct loader *ld, const config_t *lc)
 {
-	const char	*file = config_error_file(lc);
+	const char	*file = config_error_file(lc), *text;
 	int		 fd;
 
 	if (ld->errors == NULL)
 		return;
 	if (config_error_type(lc) == CONFIG_ERR_PARSE) {
-		g_ptr_array_add(ld->errors, g_strdup_printf("%s:%d: syntax "
-		    "error: %s", file != NULL ? file : ld->path,
-		    config_error_line(lc), config_error_text(lc)));
+		/* libconfig's text is often just "syntax error". */
+		text = config_error_text(lc);
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s:%d: %s%s",
+		    file != NULL ? file : ld->path, config_error_line(lc),
+		    g_str_has_prefix(text, "syntax error") ? "" :
+		    "syntax error: ", text));
 		return;
 	}
 
@@ -913,6 +986,80 @@ load_token_key(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	cfg->token_key_len = len;
 }
 
+/* Checks that a file named by key exists and can be read. */
+static void
+check_readable(struct loader *ld, const config_t *lc, const char *key,
+    const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return;
+	report(ld, config_lookup(lc, key), key, "%s cannot be read: %s", path,
+	    g_strerror(errno));
+}
+
+static void
+check_tls(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	const config_setting_t	*tls = config_lookup(lc, "tls");
+
+	if (cfg->tls_require && cfg->tls_cert_file == NULL)
+		report(ld, tls, "tls.require", "is true but tls.cert_file is "
+		    "not set, so no client could ever send mail");
+	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
+		report(ld, tls, cfg->tls_cert_file == NULL ? "tls.cert_file" :
+		    "tls.key_file", "is missing (tls.cert_file and "
+		    "tls.key_file go together)");
+	if (cfg->tls_cert_file != NULL)
+		check_readable(ld, lc, "tls.cert_file", cfg->tls_cert_file);
+	if (cfg->tls_key_file != NULL)
+		check_readable(ld, lc, "tls.key_file", cfg->tls_key_file);
+}
+
+/* Reads the IMAP password; the file must be as private as the config. */
+static void
+check_imap(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	const config_setting_t	*imap = config_lookup(lc, "imap");
+	char			*problem = NULL, *data = NULL;
+	GError			*err = NULL;
+
+	/* Without a host the group only documents defaults. */
+	if (cfg->imap.host == NULL)
+		return;
+	if (cfg->imap.user == NULL || cfg->imap.password_file == NULL) {
+		report(ld, imap, cfg->imap.user == NULL ? "imap.user" :
+		    "imap.password_file", "is missing (required with "
+		    "imap.host)");
+		return;
+	}
+	if (cfg_check_secrecy(cfg->imap.password_file, &problem) == -1) {
+		report(ld, config_lookup(lc, "imap.password_file"),
+		    "imap.password_file", "%s", problem);
+		g_free(problem);
+		return;
+	}
+	if (!g_file_get_contents(cfg->imap.password_file, &data, NULL,
+	    &err)) {
+		report(ld, config_lookup(lc, "imap.password_file"),
+		    "imap.password_file", "cannot be read: %s", err->message);
+		g_error_free(err);
+		return;
+	}
+	/* A final newline is how editors end files, not part of it. */
+	g_strchomp(data);
+	cfg->imap.password = data;
+}
+
+/* Checks between keys and of the files the config names. */
+static void
+cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	if (cfg->token_key_file != NULL)
+		load_token_key(ld, lc, cfg);
+	check_tls(ld, lc, cfg);
+	check_imap(ld, lc, cfg);
+}
+
 struct cfg *
 cfg_load(const char *path, GPtrArray *errors)
 {
@@ -930,8 +1077,8 @@ cfg_load(const char *path, GPtrArray *errors)
 	cfg = g_new0(struct cfg, 1);
 	cfg->path = g_strdup(path);
 	load_group(&ld, config_root_setting(&lc), "", "", (char *)cfg);
-	if (ld.n_errors == 0 && cfg->token_key_file != NULL)
-		load_token_key(&ld, &lc, cfg);
+	if (ld.n_errors == 0)
+		cross_check(&ld, &lc, cfg);
 	if (ld.n_errors > 0) {
 		cfg_free(cfg);
 		cfg = NULL;
@@ -986,6 +1133,9 @@ cfg_free(struct cfg *cfg)
 	release_group("", (char *)cfg);
 	if (cfg->token_key != NULL)
 		explicit_bzero(cfg->token_key, cfg->token_key_len);
+	if (cfg->imap.password != NULL)
+		explicit_bzero(cfg->imap.password, strlen(cfg->imap.password));
+	g_free(cfg->imap.password);
 	g_free(cfg->token_key);
 	g_free(cfg->path);
 	g_free(cfg);

@@ -18,6 +18,7 @@ enum cfg_key_type {
 	CFG_KEY_SEVERITY,	/* "critical" or "high", into an enum */
 	CFG_KEY_INT,		/* integer, int64_t = value * scale */
 	CFG_KEY_FLOAT,		/* integer or float, int64_t = value * scale */
+	CFG_KEY_BOOL,		/* true or false, into a bool */
 	CFG_KEY_TYPE_COUNT
 };
 
@@ -31,6 +32,9 @@ enum cfg_format {
 	CFG_FORMAT_E164,
 	CFG_FORMAT_NAME,	/* [a-z0-9._-]+ */
 	CFG_FORMAT_SID,		/* "AC" and 32 hex digits */
+	CFG_FORMAT_LISTEN,	/* host:port, [IPv6]:port or unix:/path */
+	CFG_FORMAT_SECURITY,	/* "tls", "starttls" or "none" */
+	CFG_FORMAT_AFTER_COMMIT, /* "seen" or "move:FOLDER" */
 	CFG_FORMAT_COUNT
 };
 

@@ -4,6 +4,7 @@
  * check-config, incidents, show, report and ack.  They open the store
  * alongside a running daemon; SQLite's WAL mode lets both work at once.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +54,17 @@ cli_parse(int argc, char **argv, const char *summary, bool wants_id,
 		return -1;
 	}
 	g_option_context_free(ctx);
+	if (wants_by && opts->by == NULL) {
+		fprintf(stderr, "critgate %s: --by NAME is required: the team "
+		    "member who acknowledges\n", argv[0]);
+		return -1;
+	}
 	if (wants_id) {
-		if (argc != 2 || (opts->incident_id = strtoll(argv[1], &end,
-		    10)) <= 0 || *end != '\0') {
+		errno = 0;
+		if (argc == 2)
+			opts->incident_id = strtoll(argv[1], &end, 10);
+		if (argc != 2 || errno != 0 || opts->incident_id <= 0 ||
+		    *end != '\0') {
 			fprintf(stderr, "critgate %s: expected one incident "
 			    "number, e.g. \"critgate %s 42\"\n", argv[0],
 			    argv[0]);
@@ -219,13 +228,12 @@ daemon_cli_check_config(int argc, char **argv)
 	    &opts) == -1)
 		return 2;
 	cfg = daemon_cfg_load(daemon_cfg_path(opts.config));
-	if (cfg != NULL) {
+	if (cfg != NULL && cfg_check_secrecy(cfg->path, &problem) == -1) {
+		/* "serve" refuses such a file, so the check does too. */
+		fprintf(stderr, "%s: %s\n", cfg->path, problem);
+		g_free(problem);
+	} else if (cfg != NULL) {
 		printf("configuration OK\n");
-		if (cfg_check_secrecy(cfg->path, &problem) == -1) {
-			/* Valid, but "serve" would refuse to start. */
-			fprintf(stderr, "warning: %s\n", problem);
-			g_free(problem);
-		}
 		rc = 0;
 	}
 	cfg_free(cfg);
@@ -360,7 +368,7 @@ show_print_timeline(GPtrArray *events, GPtrArray *pages)
 		page = ev->page_id != 0 ? page_find(pages, ev->page_id) : NULL;
 		printf("  %s  %-12s", clock_format(ev->at_ms, buf), ev->kind);
 		if (page != NULL)
-			printf(" page=%" PRId64 " round=%d %s %s%s%s",
+			printf("  page=%" PRId64 " round=%d %s %s%s%s",
 			    page->id, page->round, page->member,
 			    notify_channel_name(page->channel),
 			    page->sid ? " sid=" : "",

@@ -22,7 +22,14 @@
 #include "http.h"
 #include "log.h"
 
-#define HTTP_TICK_MS	1000
+#define HTTP_TICK_MS		1000
+/*
+ * Twilio gives up on a webhook after 15 s, so a connection silent for 10 s
+ * is not Twilio's: closing it early keeps slow clients from holding every
+ * slot while an engineer's acknowledgement waits.
+ */
+#define HTTP_IDLE_S		10
+#define HTTP_CONNECTIONS_MAX	1024
 
 struct daemon_http {
 	struct daemon		*d;
@@ -171,6 +178,39 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 	return text;
 }
 
+/*
+ * Tells whether this SMS was handled before, and then answers it.  A
+ * signed request carries no timestamp, so a captured or retried "ACK"
+ * could otherwise acknowledge whichever incident is open when it is
+ * sent again.
+ */
+static bool
+sms_is_replay(struct http_call *call)
+{
+	const char	*sid = http_form_get(call->form, "MessageSid");
+	char		*key;
+	int		 seen;
+
+	if (sid == NULL || sid[0] == '\0') {
+		log_info("http: sms without MessageSid ignored");
+		answer_sms(call, NULL);
+		return true;
+	}
+	key = g_strconcat("twilio-sms:", sid, NULL);
+	seen = store_webhook_seen(call->d->store, key, clock_now_ms());
+	g_free(key);
+	if (seen == 0)
+		return false;
+	if (seen == 1)
+		log_info("http: sms replayed, ignored sid=%s", sid);
+	/* A store failure: 503, so that a provider retry can still land. */
+	if (seen == -1)
+		call->answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	else
+		answer_sms(call, NULL);
+	return true;
+}
+
 static void
 hook_sms(struct http_call *call)
 {
@@ -188,6 +228,8 @@ hook_sms(struct http_call *call)
 		answer_sms(call, NULL);
 		return;
 	}
+	if (sms_is_replay(call))
+		return;
 	http_sms_reply_parse(body != NULL ? body : "", &reply);
 	switch (reply.kind) {
 	case HTTP_SMS_ACK:
@@ -256,6 +298,11 @@ hook_status(struct http_call *call, const char *sid_key,
 		/* Twilio does not retry a 5xx by default; the status is
 		 * only informational, so the loss is logged, not fatal. */
 		call->answer->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		return;
+	}
+	if (page_id == 0) {
+		log_info("notify: status for an unknown sid ignored sid=%s "
+		    "status=%s", sid, status);
 		return;
 	}
 	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",
@@ -538,24 +585,44 @@ http_on_log(void *cls, const char *fmt, va_list ap)
 	g_free(text);
 }
 
-static gboolean
-http_on_ready(int fd, GIOCondition cond, gpointer data)
-{
-	struct daemon_http	*http = data;
+static gboolean	http_on_timer(gpointer data);
 
-	(void)fd;
-	(void)cond;
+/*
+ * Runs libmicrohttpd, then arms a timer for when it wants to run again:
+ * at once while it has buffered work (a large body arrives in several
+ * reads), later for connection timeouts.
+ */
+static void
+http_run(struct daemon_http *http)
+{
+	MHD_UNSIGNED_LONG_LONG	timeout_ms = HTTP_TICK_MS;
+
 	MHD_run(http->mhd);
-	return G_SOURCE_CONTINUE;
+	if (MHD_get_timeout(http->mhd, &timeout_ms) != MHD_YES ||
+	    timeout_ms > HTTP_TICK_MS)
+		timeout_ms = HTTP_TICK_MS;
+	if (http->tick_source != 0)
+		g_source_remove(http->tick_source);
+	http->tick_source = g_timeout_add((guint)timeout_ms, http_on_timer,
+	    http);
 }
 
 static gboolean
-http_on_tick(gpointer data)
+http_on_timer(gpointer data)
 {
 	struct daemon_http	*http = data;
 
-	/* Connection timeouts are only checked inside MHD_run. */
-	MHD_run(http->mhd);
+	http->tick_source = 0;
+	http_run(http);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+http_on_ready(int fd, GIOCondition cond, gpointer data)
+{
+	(void)fd;
+	(void)cond;
+	http_run(data);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -577,8 +644,8 @@ daemon_http_start(struct daemon *d)
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, http,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, http,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_S,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTIONS_MAX,
 	    MHD_OPTION_END);
 	if (http->mhd == NULL) {
 		log_errorx("http: libmicrohttpd failed to start addr=%s",
@@ -590,7 +657,7 @@ daemon_http_start(struct daemon *d)
 	info = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	http->epoll_source = g_unix_fd_add(info->epoll_fd, G_IO_IN,
 	    http_on_ready, http);
-	http->tick_source = g_timeout_add(HTTP_TICK_MS, http_on_tick, http);
+	http->tick_source = g_timeout_add(HTTP_TICK_MS, http_on_timer, http);
 	return http;
 }
 
@@ -600,7 +667,8 @@ daemon_http_free(struct daemon_http *http)
 	if (http == NULL)
 		return;
 	g_source_remove(http->epoll_source);
-	g_source_remove(http->tick_source);
+	if (http->tick_source != 0)
+		g_source_remove(http->tick_source);
 	MHD_stop_daemon(http->mhd);
 	g_free(http);
 }

@@ -15,6 +15,8 @@
 #include "log.h"
 #include "parse.h"
 
+#define SUBJECT_MAX_CHARS	300	/* kept of a subject, in characters */
+
 /* A page being sent, or waiting to be sent again. */
 struct page_job {
 	struct daemon	*d;
@@ -65,6 +67,25 @@ message_log_outcome(const struct store_message *msg,
 	    parsed->subject, parsed->is_unparseable ? " unparseable" : "");
 }
 
+/*
+ * Cuts an overlong subject on a character boundary: it goes into every
+ * log line, SMS, call and listing about the incident, and the raw message
+ * keeps the whole of it.
+ */
+static void
+subject_cap(char **subject)
+{
+	const char	*end;
+	char		*capped;
+
+	if (g_utf8_strlen(*subject, -1) <= SUBJECT_MAX_CHARS)
+		return;
+	end = g_utf8_offset_to_pointer(*subject, SUBJECT_MAX_CHARS);
+	capped = g_strdup_printf("%.*s...", (int)(end - *subject), *subject);
+	g_free(*subject);
+	*subject = capped;
+}
+
 static int
 message_process(struct daemon *d, int64_t msg_id)
 {
@@ -80,6 +101,7 @@ message_process(struct daemon *d, int64_t msg_id)
 	}
 	(void)parse_message(g_bytes_get_data(msg.raw, NULL),
 	    g_bytes_get_size(msg.raw), &parsed);	/* flags, never fails */
+	subject_cap(&parsed.subject);
 	memset(&disp, 0, sizeof(disp));
 	disp.parsed = &parsed;
 	disp.severity = message_severity(d->cfg, &msg);
@@ -215,7 +237,15 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 	    clock_now_ms(), &resp);
 	if (store_page_get(d->store, job->page_id, &page) == -1)
 		goto out;
-	if (resp.result == NOTIFY_OK) {
+	if (resp.result == NOTIFY_OK && resp.sid == NULL) {
+		log_warnx("notify: page accepted without a readable answer "
+		    "inc=%" PRId64 " page=%" PRId64 " member=%s channel=%s "
+		    "http=%ld; its status and keypress cannot be matched",
+		    job->incident_id, job->page_id, page.member,
+		    notify_channel_name(page.channel), resp.http_status);
+		(void)store_page_sent(d->store, job->page_id, NULL,
+		    clock_now_ms());
+	} else if (resp.result == NOTIFY_OK) {
 		log_info("notify: page sent inc=%" PRId64 " page=%" PRId64
 		    " member=%s channel=%s sid=%s", job->incident_id,
 		    job->page_id, page.member,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <glib-unix.h>
@@ -164,11 +165,29 @@ serve_on_hup(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Raises the open-file limit to its hard maximum: each SMTP session, each
+ * webhook and each provider request holds a descriptor, and the soft
+ * default of 1024 is small for a gateway under a flood.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("critgate: cannot raise the open-file limit");
+}
+
 static int
 serve_start(struct daemon *d)
 {
 	char	*problem = NULL;
 
+	raise_fd_limit();
 	if (cfg_check_secrecy(d->cfg->path, &problem) == -1) {
 		log_errorx("critgate: refusing to start: %s", problem);
 		g_free(problem);

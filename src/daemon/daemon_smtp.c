@@ -22,14 +22,24 @@
 #include "log.h"
 #include "smtp.h"
 
-#define SMTP_READ_CHUNK	65536
+#define SMTP_READ_CHUNK		65536
+/*
+ * Replies waiting to be written past which the connection is not read:
+ * a client that pipelines commands but never reads the replies would
+ * otherwise make the daemon buffer them without end.
+ */
+#define SMTP_OUTPUT_PAUSE	65536
+#define SMTP_ACCEPT_PAUSE_MS	1000	/* after accept() runs out of fds */
 
 struct daemon_smtp {
 	struct daemon		*d;
 	int			 listen_fd;
 	guint			 listen_source;
 	guint			 process_source;
+	guint			 accept_timer;	/* accept paused until then */
 	GList			*conns;
+	unsigned		 n_conns;
+	GHashTable		*per_client;	/* address -> count */
 	struct smtp_limits	 limits;
 	struct smtp_callbacks	 callbacks;
 	uint64_t		 next_conn_id;
@@ -46,10 +56,12 @@ struct smtp_conn {
 	guint			 idle_timer;
 	guint			 total_timer;
 	char			 peer[INET6_ADDRSTRLEN + 8];
+	char			 address[INET6_ADDRSTRLEN]; /* no port */
 };
 
 static void	conn_close(struct smtp_conn *conn);
 static void	conn_flush(struct smtp_conn *conn);
+static gboolean	conn_on_readable(int fd, GIOCondition cond, gpointer data);
 
 static bool
 smtp_rcpt_is_routed(void *ctx, const char *address)
@@ -113,12 +125,28 @@ conn_on_writable(int fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * Reads from the client only while few replies wait to be written, so
+ * that the output never grows past SMTP_OUTPUT_PAUSE and one chunk.
+ */
+static void
+conn_read_update(struct smtp_conn *conn, size_t pending)
+{
+	if (pending >= SMTP_OUTPUT_PAUSE && conn->read_source != 0) {
+		g_source_remove(conn->read_source);
+		conn->read_source = 0;
+	} else if (pending < SMTP_OUTPUT_PAUSE && conn->read_source == 0) {
+		conn->read_source = g_unix_fd_add(conn->fd,
+		    G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, conn);
+	}
+}
+
 /* Writes what the session queued; closes the connection when it is done. */
 static void
 conn_flush(struct smtp_conn *conn)
 {
 	const uint8_t	*out;
-	size_t		 len;
+	size_t		 len = 0;
 	ssize_t		 n;
 
 	while ((out = smtp_session_output(conn->session, &len)) != NULL &&
@@ -128,6 +156,7 @@ conn_flush(struct smtp_conn *conn)
 			if (conn->write_source == 0)
 				conn->write_source = g_unix_fd_add(conn->fd,
 				    G_IO_OUT, conn_on_writable, conn);
+			conn_read_update(conn, len);
 			return;
 		}
 		if (n == -1) {
@@ -139,8 +168,11 @@ conn_flush(struct smtp_conn *conn)
 		}
 		smtp_session_output_consume(conn->session, (size_t)n);
 	}
-	if (smtp_session_is_closed(conn->session))
+	if (smtp_session_is_closed(conn->session)) {
 		conn_close(conn);
+		return;
+	}
+	conn_read_update(conn, 0);
 }
 
 static gboolean
@@ -148,9 +180,8 @@ conn_on_idle(gpointer data)
 {
 	struct smtp_conn	*conn = data;
 
+	/* The session logs the timeout with the peer. */
 	conn->idle_timer = 0;
-	log_info("smtp: idle timeout session=%" PRIu64 " peer=%s", conn->id,
-	    conn->peer);
 	smtp_session_timeout(conn->session);
 	conn_flush(conn);
 	return G_SOURCE_REMOVE;
@@ -162,7 +193,7 @@ conn_on_total(gpointer data)
 	struct smtp_conn	*conn = data;
 
 	conn->total_timer = 0;
-	log_info("smtp: session timeout session=%" PRIu64 " peer=%s",
+	log_info("smtp: session too long session=%" PRIu64 " peer=%s",
 	    conn->id, conn->peer);
 	smtp_session_timeout(conn->session);
 	conn_flush(conn);
@@ -205,6 +236,22 @@ conn_on_readable(int fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Adds delta to the connections counted for address; returns the count. */
+static unsigned
+client_count_add(struct daemon_smtp *smtp, const char *address, int delta)
+{
+	unsigned	n;
+
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(smtp->per_client, address));
+	n += delta;
+	if (n == 0)
+		g_hash_table_remove(smtp->per_client, address);
+	else
+		g_hash_table_insert(smtp->per_client, g_strdup(address),
+		    GUINT_TO_POINTER(n));
+	return n;
+}
+
 static void
 conn_close(struct smtp_conn *conn)
 {
@@ -222,34 +269,78 @@ conn_close(struct smtp_conn *conn)
 		g_source_remove(conn->total_timer);
 	close(conn->fd);
 	smtp->conns = g_list_delete_link(smtp->conns, conn->link);
+	smtp->n_conns--;
+	client_count_add(smtp, conn->address, -1);
 	smtp_session_free(conn->session);
 	g_free(conn);
 }
 
 static void
-conn_peer_name(int fd, char *buf, size_t size)
+conn_peer_name(int fd, char *buf, size_t size, char *host)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
-	char			 host[INET6_ADDRSTRLEN];
 	int			 port = 0;
 
 	g_strlcpy(buf, "unknown", size);
+	g_strlcpy(host, "unknown", INET6_ADDRSTRLEN);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 		return;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		inet_ntop(AF_INET, &sin->sin_addr, host, INET6_ADDRSTRLEN);
 		port = ntohs(sin->sin_port);
 		snprintf(buf, size, "%s:%d", host, port);
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host,
+		    INET6_ADDRSTRLEN);
 		port = ntohs(sin6->sin6_port);
 		snprintf(buf, size, "[%s]:%d", host, port);
 	}
+}
+
+/*
+ * Tells whether a new connection goes over limits.connections or
+ * limits.connections_per_client; if so it gets its 421 here, so that the
+ * client retries later rather than treating a closed socket as a failure.
+ */
+static bool
+conn_is_over_limit(struct daemon_smtp *smtp, struct smtp_conn *conn)
+{
+	const struct cfg	*cfg = smtp->d->cfg;
+	char			*reply;
+	unsigned		 n;
+
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(smtp->per_client,
+	    conn->address));
+	if (smtp->n_conns < cfg->max_connections &&
+	    n < cfg->max_connections_per_client)
+		return false;
+	log_info("smtp: connection refused session=%" PRIu64 " peer=%s "
+	    "connections=%u from_client=%u", conn->id, conn->peer,
+	    smtp->n_conns, n);
+	reply = g_strdup_printf("421 4.7.0 %s too many connections, try "
+	    "again later\r\n", cfg->hostname);
+	/* Best effort: the socket is new, so its buffer has room. */
+	(void)!send(conn->fd, reply, strlen(reply), MSG_NOSIGNAL);
+	g_free(reply);
+	return true;
+}
+
+static gboolean	smtp_on_accept(int fd, GIOCondition cond, gpointer data);
+
+static gboolean
+smtp_on_accept_resume(gpointer data)
+{
+	struct daemon_smtp	*smtp = data;
+
+	smtp->accept_timer = 0;
+	smtp->listen_source = g_unix_fd_add(smtp->listen_fd, G_IO_IN,
+	    smtp_on_accept, smtp);
+	return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -262,15 +353,30 @@ smtp_on_accept(int fd, GIOCondition cond, gpointer data)
 	(void)cond;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("smtp: accept failed");
-		return G_SOURCE_CONTINUE;
+		if (errno == EAGAIN || errno == EINTR ||
+		    errno == ECONNABORTED)
+			return G_SOURCE_CONTINUE;
+		/* Out of file descriptors or memory: the listener stays
+		 * readable, so pause it rather than spin on it. */
+		log_warn("smtp: accept failed, pausing new connections for "
+		    "%d ms", SMTP_ACCEPT_PAUSE_MS);
+		smtp->listen_source = 0;
+		smtp->accept_timer = g_timeout_add(SMTP_ACCEPT_PAUSE_MS,
+		    smtp_on_accept_resume, smtp);
+		return G_SOURCE_REMOVE;
 	}
 	conn = g_new0(struct smtp_conn, 1);
 	conn->smtp = smtp;
 	conn->fd = cfd;
 	conn->id = ++smtp->next_conn_id;
-	conn_peer_name(cfd, conn->peer, sizeof(conn->peer));
+	conn_peer_name(cfd, conn->peer, sizeof(conn->peer), conn->address);
+	if (conn_is_over_limit(smtp, conn)) {
+		close(cfd);
+		g_free(conn);
+		return G_SOURCE_CONTINUE;
+	}
+	smtp->n_conns++;
+	client_count_add(smtp, conn->address, 1);
 	conn->session = smtp_session_new(&smtp->limits, &smtp->callbacks,
 	    smtp, conn->peer);
 	smtp->conns = g_list_prepend(smtp->conns, conn);
@@ -298,9 +404,12 @@ daemon_smtp_start(struct daemon *d)
 	smtp = g_new0(struct daemon_smtp, 1);
 	smtp->d = d;
 	smtp->listen_fd = fd;
+	smtp->per_client = g_hash_table_new_full(g_str_hash, g_str_equal,
+	    g_free, NULL);
 	smtp->limits.hostname = d->cfg->hostname;
 	smtp->limits.max_message_bytes = (size_t)d->cfg->max_message_bytes;
 	smtp->limits.max_recipients = (size_t)d->cfg->max_recipients;
+	smtp->limits.max_errors = (size_t)d->cfg->max_errors_per_session;
 	smtp->callbacks.rcpt_is_routed = smtp_rcpt_is_routed;
 	smtp->callbacks.message_ready = smtp_message_ready;
 	smtp->listen_source = g_unix_fd_add(fd, G_IO_IN, smtp_on_accept, smtp);
@@ -315,9 +424,15 @@ daemon_smtp_shutdown(struct daemon_smtp *smtp)
 
 	if (smtp == NULL)
 		return;
+	if (smtp->accept_timer != 0) {
+		g_source_remove(smtp->accept_timer);
+		smtp->accept_timer = 0;
+	}
 	if (smtp->listen_source != 0) {
 		g_source_remove(smtp->listen_source);
 		smtp->listen_source = 0;
+	}
+	if (smtp->listen_fd != -1) {
 		close(smtp->listen_fd);
 		smtp->listen_fd = -1;
 	}
@@ -339,5 +454,6 @@ daemon_smtp_free(struct daemon_smtp *smtp)
 		conn_close(smtp->conns->data);
 	if (smtp->process_source != 0)
 		g_source_remove(smtp->process_source);
+	g_hash_table_destroy(smtp->per_client);
 	g_free(smtp);
 }

@@ -507,10 +507,16 @@ out:
 
 /* Returns what an HTTP status means for the page (0: no response). */
 static enum notify_result
-status_result(long http_status, bool has_sid)
+status_result(long http_status)
 {
+	/*
+	 * A 2xx means the provider accepted the page, even when its answer
+	 * cannot be read: sending it again would page the member twice in
+	 * one round.  Without a sid, status callbacks and keypresses on that
+	 * call cannot be matched, which the caller logs.
+	 */
 	if (http_status >= 200 && http_status <= 299)
-		return has_sid ? NOTIFY_OK : NOTIFY_RETRY;
+		return NOTIFY_OK;
 	if (http_status == 429)
 		return NOTIFY_RETRY;
 
@@ -534,7 +540,7 @@ notify_twilio_classify(long http_status, const char *body, size_t len,
 	out->http_status = http_status;
 	out->retry_after_ms = -1;
 	response_json_read(body, len, out);
-	out->result = status_result(http_status, out->sid != NULL);
+	out->result = status_result(http_status);
 	if (out->result != NOTIFY_OK)
 		g_clear_pointer(&out->sid, g_free);
 	if (http_status == 429)

@@ -12,12 +12,12 @@
 #include "log.h"
 #include "smtp.h"
 
-#define SMTP_ERRORS_MAX		10	/* protocol errors before 421 */
+#define SMTP_ERRORS_DEFAULT	10	/* when limits->max_errors is 0 */
 #define SMTP_PENDING_MIN	16384	/* bytes buffered while committing */
 
 /*
  * A SIZE over the limit (RFC 1870) is a policy rejection, not a client
- * error, so it does not count toward SMTP_ERRORS_MAX.
+ * error, so it does not count toward the error limit.
  */
 static const char smtp_size_reply[] =
     "552 5.3.4 message size exceeds fixed maximum message size";
@@ -99,7 +99,7 @@ close_session(struct smtp_session *s)
 
 /*
  * Queues a reply to a command the client got wrong, and closes the session
- * once it has made SMTP_ERRORS_MAX of them: a client that far off the
+ * once it has made limits->max_errors of them: a client that far off the
  * protocol is broken or probing.
  */
 static void
@@ -109,7 +109,8 @@ reply_error(struct smtp_session *s, const char *text)
 	s->error_count++;
 	log_debug("smtp: command rejected peer=%s reply=\"%s\"", s->peer,
 	    text);
-	if (s->error_count < SMTP_ERRORS_MAX)
+	if (s->error_count < (s->limits->max_errors > 0 ?
+	    s->limits->max_errors : SMTP_ERRORS_DEFAULT))
 		return;
 	log_info("smtp: too many errors peer=%s errors=%u", s->peer,
 	    s->error_count);

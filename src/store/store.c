@@ -93,14 +93,33 @@ static const char *const store_schema[] = {
 	"CREATE TABLE thread_ids ("
 	"  message_id TEXT PRIMARY KEY,"
 	"  incident INTEGER NOT NULL REFERENCES incidents(id));",
+
+	/* Provider webhooks already acted on, so a replay changes nothing. */
+	"CREATE TABLE webhooks_seen ("
+	"  key TEXT PRIMARY KEY,"
+	"  at_ms INTEGER NOT NULL);",
 };
 
 static void
 store_sqlite_log(void *arg, int code, const char *msg)
 {
 	(void)arg;
-	/* SQLITE_NOTICE covers WAL recovery after a crash: worth a line. */
-	log_warnx("store: sqlite code=%d text=\"%s\"", code, msg);
+	/* The caller logs each failed call once; SQLite's own lines matter
+	 * when the file itself is in trouble, and at WAL recovery after a
+	 * crash. */
+	switch (code & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_NOTADB:
+		log_warnx("store: sqlite code=%d text=\"%s\"", code, msg);
+		break;
+	case SQLITE_NOTICE:
+		log_info("store: sqlite code=%d text=\"%s\"", code, msg);
+		break;
+	default:
+		log_debug("store: sqlite code=%d text=\"%s\"", code, msg);
+	}
 }
 
 static int
@@ -485,6 +504,15 @@ store_message_join(struct store *store, int64_t msg_id,
 	    detail, disp->now_ms);
 	g_free(detail);
 	return rc;
+}
+
+int
+store_webhook_seen(struct store *store, const char *key, int64_t now_ms)
+{
+	if (store_exec(store, "INSERT OR IGNORE INTO webhooks_seen (key, "
+	    "at_ms) VALUES (?, ?)", "si", key, now_ms) == -1)
+		return -1;
+	return sqlite3_changes(store->db) == 0 ? 1 : 0;
 }
 
 int

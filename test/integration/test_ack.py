@@ -81,9 +81,28 @@ def body(world, tap):
               "acknowledged incident has no round 2",
               [(p["round"], p["member"]) for p in shown["pages"]])
 
+    # A replay of a signed bare ACK must not acknowledge a later incident.
+    bob = dict(world.team)["bob"]
+    first = world.sim_call("POST", "/_sim/inbound", {
+        "from": bob, "body": "ACK", "message_sid": "SM" + "7" * 32})
+    tap.check("Acknowledged incident %d" % other["id"] in first["body"],
+              "bare ACK acknowledges the only open incident", first)
+    world.send(harness.message("Login broken again",
+                               "login-2@customer.example.net"))
+    third = harness.wait_for(lambda: len(world.incidents()) == 3 and
+                             world.incidents()[2], what="third incident")
+    harness.wait_for(lambda: len(world.sent_pages(third["id"])) >= 4, 30,
+                     "third incident paged")
+    replay = world.sim_call("POST", "/_sim/inbound", {
+        "from": bob, "body": "ACK", "message_sid": "SM" + "7" * 32})
+    tap.check(replay["status"] == 200, "replayed SMS gets 200", replay)
+    tap.check(world.show(third["id"])["state"] == "open",
+              "replayed ACK acknowledges nothing",
+              world.show(third["id"])["state"])
+
     rc, out = world.cli("report", "--json")
     tap.check(rc == 0, "report runs", out)
-    tap.check('"acknowledged" : 1' in out, "report counts the ack", out)
+    tap.check('"acknowledged" : 2' in out, "report counts the acks", out)
 
 
 if __name__ == "__main__":

@@ -54,5 +54,5 @@ def body(world, tap):
 
 
 if __name__ == "__main__":
-    sys.exit(harness.run(body, extra_config="smtp = { idle_timeout_s = 1; "
-                         "session_timeout_s = 2; };"))
+    sys.exit(harness.run(body, extra_config="limits = { idle_seconds = 1; "
+                         "session_seconds = 2; };"))

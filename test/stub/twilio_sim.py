@@ -1644,7 +1644,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not url:
             raise ValueError("missing url: pass \"url\" or start the "
                              "simulator with --sms-url")
-        sid = state.sid("SM")
+        # A fixed MessageSid lets a test replay one message.
+        sid = data.get("message_sid") or state.sid("SM")
         to = data.get("to") or state.config.get("our_number") or \
             "+15005550006"
         pairs = [("ToCountry", country_of(to)), ("SmsMessageSid", sid),
