@@ -188,6 +188,16 @@ int	store_incident_exists(struct store *store, int64_t id, bool *is_open);
 int	store_webhook_seen(struct store *store, const char *key,
 	    int64_t now_ms);
 
+/*
+ * Reads where the IMAP poller stopped in mailbox (a key such as
+ * "user@host/INBOX"): both 0 when it never read it.  Returns 0 or -1.
+ */
+int	store_imap_state_get(struct store *store, const char *mailbox,
+	    uint32_t *uidvalidity, uint32_t *last_uid);
+/* Records it; commits.  Returns 0 or -1. */
+int	store_imap_state_set(struct store *store, const char *mailbox,
+	    uint32_t uidvalidity, uint32_t last_uid);
+
 /* Remembers an id of ours (outbound mail) as part of an incident's thread. */
 int	store_thread_add(struct store *store, const char *message_id,
 	    int64_t incident_id);

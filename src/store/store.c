@@ -98,6 +98,12 @@ static const char *const store_schema[] = {
 	"CREATE TABLE webhooks_seen ("
 	"  key TEXT PRIMARY KEY,"
 	"  at_ms INTEGER NOT NULL);",
+
+	/* Where the IMAP poller stopped reading each mailbox. */
+	"CREATE TABLE imap_state ("
+	"  mailbox TEXT PRIMARY KEY,"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  last_uid INTEGER NOT NULL);",
 };
 
 static void
@@ -504,6 +510,39 @@ store_message_join(struct store *store, int64_t msg_id,
 	    detail, disp->now_ms);
 	g_free(detail);
 	return rc;
+}
+
+int
+store_imap_state_get(struct store *store, const char *mailbox,
+    uint32_t *uidvalidity, uint32_t *last_uid)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	*uidvalidity = 0;
+	*last_uid = 0;
+	stmt = store_prepare(store, "SELECT uidvalidity, last_uid FROM "
+	    "imap_state WHERE mailbox = ?", "s", mailbox);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 0);
+		*last_uid = (uint32_t)sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_imap_state_set(struct store *store, const char *mailbox,
+    uint32_t uidvalidity, uint32_t last_uid)
+{
+	return store_exec(store, "INSERT INTO imap_state (mailbox, "
+	    "uidvalidity, last_uid) VALUES (?, ?, ?) ON CONFLICT (mailbox) "
+	    "DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = "
+	    "excluded.last_uid", "sii", mailbox, (int64_t)uidvalidity,
+	    (int64_t)last_uid);
 }
 
 int
