@@ -40,6 +40,7 @@ int	daemon_cli_incidents(int argc, char **argv);
 int	daemon_cli_show(int argc, char **argv);
 int	daemon_cli_report(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
+int	daemon_deliver_main(int argc, char **argv);
 
 #define DAEMON_CFG_DEFAULT	"/etc/critgate/critgate.conf"
 

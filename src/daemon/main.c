@@ -26,6 +26,9 @@ static const struct {
 	  "severity" },
 	{ "ack", daemon_cli_ack,
 	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
+	{ "deliver", daemon_deliver_main,
+	  "deliver --sender S --recipient R    store one message from "
+	  "standard input" },
 };
 
 static void
