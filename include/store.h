@@ -136,6 +136,22 @@ int	store_message_add(struct store *store,
 	    const struct store_envelope *env, const uint8_t *raw, size_t len,
 	    int64_t *msg_id);
 
+/* One message of a group commit. */
+struct store_batch_item {
+	struct store_envelope	 env;
+	const uint8_t		*raw;		/* borrowed */
+	size_t			 len;
+	int64_t			 msg_id;	/* set on success */
+};
+
+/*
+ * Commits n messages in one transaction, so one disk flush covers them
+ * all.  Returns 0 with every msg_id set, or -1 (logged) when none was
+ * stored.
+ */
+int	store_messages_add_batch(struct store *store,
+	    struct store_batch_item *items, size_t n);
+
 /* Returns the ids (gint64 *, owned by the array) of messages not yet
  * processed, oldest first, or NULL on error. */
 GArray	*store_messages_unprocessed(struct store *store);

@@ -19,6 +19,7 @@
 struct daemon_smtp;
 struct daemon_http;
 struct daemon_curl;
+struct daemon_writer;
 
 struct daemon {
 	struct cfg		*cfg;
@@ -27,6 +28,7 @@ struct daemon {
 	struct daemon_smtp	*smtp;
 	struct daemon_http	*http;
 	struct daemon_curl	*curl;
+	struct daemon_writer	*writer;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
 	guint			 tick_source;
 	bool			 is_stopping;
@@ -55,6 +57,23 @@ const char	*daemon_cfg_path(const char *option);
  * non-blocking and close-on-exec.  Returns the fd, or -1 (logged).
  */
 int	daemon_listen(const char *what, const char *host_port);
+
+/* Group commit of received messages on a thread (daemon_writer.c). */
+struct smtp_message;
+typedef void	(*daemon_writer_done_fn)(void *ctx, bool is_committed,
+		    int64_t msg_id);
+/* Starts the writer with its own handle on the store; NULL if it cannot
+ * be opened (logged). */
+struct daemon_writer	*daemon_writer_start(const char *store_path);
+/*
+ * Queues msg (taken over) for the next commit; done is called on the main
+ * loop once the transaction holding it has committed or failed.
+ */
+void	daemon_writer_submit(struct daemon_writer *writer,
+	    struct smtp_message *msg, int64_t received_ms,
+	    daemon_writer_done_fn done, void *ctx);
+/* Commits what is queued, then stops the thread and frees the writer. */
+void	daemon_writer_stop(struct daemon_writer *writer);
 
 /* SMTP listener (daemon_smtp.c). */
 struct daemon_smtp	*daemon_smtp_start(struct daemon *d);

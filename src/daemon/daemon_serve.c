@@ -197,6 +197,9 @@ serve_start(struct daemon *d)
 	if (d->store == NULL)
 		return -1;
 	d->curl = daemon_curl_new();
+	d->writer = daemon_writer_start(d->cfg->store_path);
+	if (d->writer == NULL)
+		return -1;
 	d->smtp = daemon_smtp_start(d);
 	if (d->smtp == NULL)
 		return -1;
@@ -212,6 +215,7 @@ serve_stop(struct daemon *d)
 	if (d->tick_source != 0)
 		g_source_remove(d->tick_source);
 	daemon_smtp_free(d->smtp);
+	daemon_writer_stop(d->writer);
 	daemon_http_free(d->http);
 	/* Requests in flight are abandoned before their jobs are freed. */
 	daemon_curl_free(d->curl);

@@ -38,6 +38,7 @@ struct daemon_smtp {
 	guint			 process_source;
 	guint			 accept_timer;	/* accept paused until then */
 	GList			*conns;
+	GHashTable		*by_id;		/* session id -> conn */
 	unsigned		 n_conns;
 	GHashTable		*per_client;	/* address -> count */
 	struct smtp_limits	 limits;
@@ -66,9 +67,9 @@ static gboolean	conn_on_readable(int fd, GIOCondition cond, gpointer data);
 static bool
 smtp_rcpt_is_routed(void *ctx, const char *address)
 {
-	struct daemon_smtp	*smtp = ctx;
+	struct smtp_conn	*conn = ctx;
 
-	return cfg_route_find(smtp->d->cfg, address) != NULL;
+	return cfg_route_find(conn->smtp->d->cfg, address) != NULL;
 }
 
 static gboolean
@@ -81,36 +82,66 @@ smtp_on_process(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Where a commit result goes: the session may be gone when it arrives. */
+struct commit_ctx {
+	struct daemon_smtp	*smtp;
+	uint64_t		 conn_id;
+	char			*peer;
+	char			*mail_from;
+	unsigned		 rcpts;
+	unsigned		 bytes;
+};
+
+static void
+smtp_on_committed(void *data, bool is_committed, int64_t msg_id)
+{
+	struct commit_ctx	*cc = data;
+	struct daemon_smtp	*smtp = cc->smtp;
+	struct smtp_conn	*conn;
+
+	if (is_committed)
+		log_info("smtp: message stored msg=%" PRId64 " peer=%s "
+		    "from=<%s> rcpts=%u bytes=%u", msg_id, cc->peer,
+		    cc->mail_from, cc->rcpts, cc->bytes);
+	else
+		log_errorx("smtp: message not stored peer=%s from=<%s>; "
+		    "replied 451 so the sender retries", cc->peer,
+		    cc->mail_from);
+	conn = g_hash_table_lookup(smtp->by_id, &cc->conn_id);
+	if (conn != NULL) {
+		smtp_session_commit_done(conn->session, is_committed);
+		conn_flush(conn);
+	} else if (is_committed) {
+		/* Stored, but the sender never heard 250: it sends again,
+		 * and the copy is absorbed as a duplicate. */
+		log_info("smtp: sender left before the commit ended msg=%"
+		    PRId64 " peer=%s", msg_id, cc->peer);
+	}
+	if (is_committed && smtp->process_source == 0)
+		smtp->process_source = g_idle_add(smtp_on_process, smtp);
+	g_free(cc->peer);
+	g_free(cc->mail_from);
+	g_free(cc);
+}
+
 static void
 smtp_message_ready(void *ctx, struct smtp_session *session,
     struct smtp_message *msg)
 {
-	struct daemon_smtp	*smtp = ctx;
-	struct store_envelope	 env;
-	int64_t			 msg_id = 0;
-	bool			 is_committed;
+	struct smtp_conn	*conn = ctx;
+	struct daemon_smtp	*smtp = conn->smtp;
+	struct commit_ctx	*cc;
 
-	memset(&env, 0, sizeof(env));
-	env.mail_from = msg->mail_from;
-	env.rcpts = (const char *const *)msg->rcpt_to->pdata;
-	env.n_rcpts = msg->rcpt_to->len;
-	env.peer = msg->peer;
-	env.helo = msg->helo;
-	env.received_ms = clock_now_ms();
-	is_committed = store_message_add(smtp->d->store, &env, msg->data->data,
-	    msg->data->len, &msg_id) == 0;
-	if (is_committed)
-		log_info("smtp: message stored msg=%" PRId64 " peer=%s "
-		    "from=<%s> rcpts=%u bytes=%u", msg_id, msg->peer,
-		    msg->mail_from, msg->rcpt_to->len, msg->data->len);
-	else
-		log_errorx("smtp: message not stored peer=%s from=<%s>; "
-		    "replied 451 so the sender retries", msg->peer,
-		    msg->mail_from);
-	smtp_message_free(msg);
-	smtp_session_commit_done(session, is_committed);
-	if (is_committed && smtp->process_source == 0)
-		smtp->process_source = g_idle_add(smtp_on_process, smtp);
+	(void)session;
+	cc = g_new0(struct commit_ctx, 1);
+	cc->smtp = smtp;
+	cc->conn_id = conn->id;
+	cc->peer = g_strdup(msg->peer);
+	cc->mail_from = g_strdup(msg->mail_from);
+	cc->rcpts = msg->rcpt_to->len;
+	cc->bytes = msg->data->len;
+	daemon_writer_submit(smtp->d->writer, msg, clock_now_ms(),
+	    smtp_on_committed, cc);
 }
 
 static gboolean
@@ -268,6 +299,7 @@ conn_close(struct smtp_conn *conn)
 	if (conn->total_timer != 0)
 		g_source_remove(conn->total_timer);
 	close(conn->fd);
+	g_hash_table_remove(smtp->by_id, &conn->id);
 	smtp->conns = g_list_delete_link(smtp->conns, conn->link);
 	smtp->n_conns--;
 	client_count_add(smtp, conn->address, -1);
@@ -378,7 +410,8 @@ smtp_on_accept(int fd, GIOCondition cond, gpointer data)
 	smtp->n_conns++;
 	client_count_add(smtp, conn->address, 1);
 	conn->session = smtp_session_new(&smtp->limits, &smtp->callbacks,
-	    smtp, conn->peer);
+	    conn, conn->peer);
+	g_hash_table_insert(smtp->by_id, &conn->id, conn);
 	smtp->conns = g_list_prepend(smtp->conns, conn);
 	conn->link = smtp->conns;
 	log_debug("smtp: connect session=%" PRIu64 " peer=%s", conn->id,
@@ -406,6 +439,7 @@ daemon_smtp_start(struct daemon *d)
 	smtp->listen_fd = fd;
 	smtp->per_client = g_hash_table_new_full(g_str_hash, g_str_equal,
 	    g_free, NULL);
+	smtp->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	smtp->limits.hostname = d->cfg->hostname;
 	smtp->limits.max_message_bytes = (size_t)d->cfg->max_message_bytes;
 	smtp->limits.max_recipients = (size_t)d->cfg->max_recipients;
@@ -455,5 +489,6 @@ daemon_smtp_free(struct daemon_smtp *smtp)
 	if (smtp->process_source != 0)
 		g_source_remove(smtp->process_source);
 	g_hash_table_destroy(smtp->per_client);
+	g_hash_table_destroy(smtp->by_id);
 	g_free(smtp);
 }

@@ -357,31 +357,63 @@ store_column_strdup(sqlite3_stmt *stmt, int col)
 	return text != NULL ? g_strdup((const char *)text) : NULL;
 }
 
-int
-store_message_add(struct store *store, const struct store_envelope *env,
+/* Inserts one message inside the caller's transaction. */
+static int
+store_message_insert(struct store *store, const struct store_envelope *env,
     const uint8_t *raw, size_t len, int64_t *msg_id)
 {
 	size_t	i;
 
-	if (store_begin(store) == -1)
-		return -1;
 	if (store_exec(store, "INSERT INTO messages (received_ms, peer, helo,"
 	    " mail_from, raw) VALUES (?, ?, ?, ?, ?)", "isssb",
 	    env->received_ms, env->peer, env->helo, env->mail_from,
 	    (const void *)raw, len) == -1)
-		goto fail;
+		return -1;
 	*msg_id = sqlite3_last_insert_rowid(store->db);
 	for (i = 0; i < env->n_rcpts; i++) {
 		if (store_exec(store, "INSERT OR IGNORE INTO message_rcpts "
 		    "(message, address) VALUES (?, ?)", "is", *msg_id,
 		    env->rcpts[i]) == -1)
-			goto fail;
+			return -1;
 	}
+	return 0;
+}
+
+int
+store_message_add(struct store *store, const struct store_envelope *env,
+    const uint8_t *raw, size_t len, int64_t *msg_id)
+{
+	struct store_batch_item	item;
+	int			rc;
+
+	memset(&item, 0, sizeof(item));
+	item.env = *env;
+	item.raw = raw;
+	item.len = len;
+	rc = store_messages_add_batch(store, &item, 1);
+	*msg_id = item.msg_id;
+	return rc;
+}
+
+int
+store_messages_add_batch(struct store *store, struct store_batch_item *items,
+    size_t n)
+{
+	size_t	i;
+
+	if (store_begin(store) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (store_message_insert(store, &items[i].env, items[i].raw,
+		    items[i].len, &items[i].msg_id) == -1)
+			goto fail;
 	if (store_commit(store) == -1)
 		goto fail;
 	return 0;
 fail:
 	store_rollback(store);
+	for (i = 0; i < n; i++)
+		items[i].msg_id = 0;
 	return -1;
 }
 

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Group commit: one writer thread owns a store handle of its own and
+ * commits every message waiting at that moment in one transaction, then
+ * reports each result back to the main loop.  One message alone still
+ * commits at once; under load one disk flush covers many senders.  The
+ * thread never touches loop-owned objects: jobs carry copies, and results
+ * travel through g_main_context_invoke.
+ */
+#include <string.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "log.h"
+#include "smtp.h"
+
+#define WRITER_BATCH_MAX	256	/* messages per transaction at most */
+
+struct daemon_writer {
+	GThread		*thread;
+	GAsyncQueue	*queue;		/* struct writer_job * */
+	struct store	*store;		/* used by the thread only */
+	GMainContext	*context;	/* where results are delivered */
+	uint64_t	 batches;	/* commits made, for the stop log */
+	uint64_t	 messages;
+};
+
+struct writer_job {
+	struct smtp_message	*msg;
+	int64_t			 received_ms;
+	daemon_writer_done_fn	 done;
+	void			*ctx;
+	bool			 is_committed;
+	int64_t			 msg_id;
+};
+
+/* Queued last: the thread commits what came before it, then ends. */
+static struct writer_job	writer_stop_job;
+
+/* The results of one transaction, delivered on the main loop. */
+struct writer_batch {
+	GPtrArray	*jobs;		/* struct writer_job * */
+};
+
+static void
+job_free(struct writer_job *job)
+{
+	smtp_message_free(job->msg);
+	g_free(job);
+}
+
+static gboolean
+writer_on_results(gpointer data)
+{
+	struct writer_batch	*batch = data;
+	struct writer_job	*job;
+	guint			 i;
+
+	for (i = 0; i < batch->jobs->len; i++) {
+		job = g_ptr_array_index(batch->jobs, i);
+		job->done(job->ctx, job->is_committed, job->msg_id);
+		job_free(job);
+	}
+	g_ptr_array_free(batch->jobs, TRUE);
+	g_free(batch);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+writer_commit(struct daemon_writer *w, GPtrArray *jobs)
+{
+	struct store_batch_item	*items;
+	struct writer_job	*job;
+	struct writer_batch	*batch;
+	guint			 i;
+	bool			 is_committed;
+
+	items = g_new0(struct store_batch_item, jobs->len);
+	for (i = 0; i < jobs->len; i++) {
+		job = g_ptr_array_index(jobs, i);
+		items[i].env.mail_from = job->msg->mail_from;
+		items[i].env.rcpts =
+		    (const char *const *)job->msg->rcpt_to->pdata;
+		items[i].env.n_rcpts = job->msg->rcpt_to->len;
+		items[i].env.peer = job->msg->peer;
+		items[i].env.helo = job->msg->helo;
+		items[i].env.received_ms = job->received_ms;
+		items[i].raw = job->msg->data->data;
+		items[i].len = job->msg->data->len;
+	}
+	is_committed = store_messages_add_batch(w->store, items,
+	    jobs->len) == 0;
+	for (i = 0; i < jobs->len; i++) {
+		job = g_ptr_array_index(jobs, i);
+		job->is_committed = is_committed;
+		job->msg_id = items[i].msg_id;
+	}
+	g_free(items);
+	w->batches++;
+	w->messages += jobs->len;
+	batch = g_new0(struct writer_batch, 1);
+	batch->jobs = jobs;
+	g_main_context_invoke(w->context, writer_on_results, batch);
+}
+
+static gpointer
+writer_run(gpointer data)
+{
+	struct daemon_writer	*w = data;
+	struct writer_job	*job;
+	GPtrArray		*jobs;
+	bool			 is_stopping = false;
+
+	while (!is_stopping) {
+		job = g_async_queue_pop(w->queue);
+		if (job == &writer_stop_job)
+			break;
+		jobs = g_ptr_array_new();
+		g_ptr_array_add(jobs, job);
+		/* Everything that queued up during the last commit goes
+		 * into this one. */
+		while (jobs->len < WRITER_BATCH_MAX &&
+		    (job = g_async_queue_try_pop(w->queue)) != NULL) {
+			if (job == &writer_stop_job) {
+				is_stopping = true;
+				break;
+			}
+			g_ptr_array_add(jobs, job);
+		}
+		writer_commit(w, jobs);
+	}
+	return NULL;
+}
+
+struct daemon_writer *
+daemon_writer_start(const char *store_path)
+{
+	struct daemon_writer	*w;
+
+	w = g_new0(struct daemon_writer, 1);
+	w->store = store_open(store_path, true);
+	if (w->store == NULL) {
+		g_free(w);
+		return NULL;
+	}
+	w->queue = g_async_queue_new();
+	w->context = g_main_context_ref(g_main_context_default());
+	w->thread = g_thread_new("critgate-writer", writer_run, w);
+	return w;
+}
+
+void
+daemon_writer_submit(struct daemon_writer *w, struct smtp_message *msg,
+    int64_t received_ms, daemon_writer_done_fn done, void *ctx)
+{
+	struct writer_job	*job = g_new0(struct writer_job, 1);
+
+	job->msg = msg;
+	job->received_ms = received_ms;
+	job->done = done;
+	job->ctx = ctx;
+	g_async_queue_push(w->queue, job);
+}
+
+void
+daemon_writer_stop(struct daemon_writer *w)
+{
+	if (w == NULL)
+		return;
+	/* The messages queued before the stop are committed first; their
+	 * senders get no reply, as the loop has stopped, and send again. */
+	g_async_queue_push(w->queue, &writer_stop_job);
+	g_thread_join(w->thread);
+	log_info("writer: stopped batches=%" G_GUINT64_FORMAT " messages=%"
+	    G_GUINT64_FORMAT, w->batches, w->messages);
+	g_async_queue_unref(w->queue);
+	g_main_context_unref(w->context);
+	store_close(w->store);
+	g_free(w);
+}
