@@ -50,6 +50,9 @@ struct smtp_limits {
 	size_t		 max_recipients;
 	size_t		 max_errors;		/* protocol errors before
 						 * 421; 0 means 10 */
+	bool		 is_lmtp;		/* speak LMTP (RFC 2033):
+						 * LHLO, and one reply per
+						 * recipient after DATA */
 };
 
 /*

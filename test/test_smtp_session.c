@@ -1020,6 +1020,78 @@ random_input_stays_bounded(void)
 	g_rand_free(rand);
 }
 
+static const struct smtp_limits lmtp_limits = {
+	.hostname = HOST,
+	.max_message_bytes = 4096,
+	.max_recipients = 3,
+	.is_lmtp = true,
+};
+
+static void
+lmtp_lhlo_and_one_reply_per_recipient(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open(&h, true);
+	smtp_session_free(h.session);
+	h.session = smtp_session_new(&lmtp_limits, &callbacks, &h, "unix");
+	out = take(&h);
+	CHECK_STR(out, "220 " HOST " LMTP critgate\r\n");
+	g_free(out);
+	feed(&h, "EHLO mta.test\r\n");
+	out = take(&h);
+	CHECK(g_str_has_prefix(out, "500 5.5.1"));
+	g_free(out);
+	feed(&h, "LHLO mta.test\r\nMAIL FROM:<a@b.test>\r\n"
+	    "RCPT TO:<critical@support.test>\r\nRCPT TO:<ops@support.test>\r\n"
+	    "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+	out = take(&h);
+	CHECK_CONTAINS(out, "250-PIPELINING");
+	CHECK_CONTAINS(out, "354 ");
+	CHECK_CONTAINS(out, "250 2.0.0 <critical@support.test> message "
+	    "accepted\r\n250 2.0.0 <ops@support.test> message accepted\r\n");
+	g_free(out);
+	CHECK_INT(h.messages->len, 1);
+	harness_close(&h);
+}
+
+static void
+lmtp_commit_failure_per_recipient(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open(&h, true);
+	h.is_commit_ok = false;
+	smtp_session_free(h.session);
+	h.session = smtp_session_new(&lmtp_limits, &callbacks, &h, "unix");
+	g_free(take(&h));
+	feed(&h, "LHLO mta.test\r\nMAIL FROM:<a@b.test>\r\n"
+	    "RCPT TO:<critical@support.test>\r\nRCPT TO:<noc@support.test>\r\n"
+	    "DATA\r\n\r\nbody\r\n.\r\n");
+	out = take(&h);
+	CHECK_CONTAINS(out, "451 4.3.0 <critical@support.test> ");
+	CHECK_CONTAINS(out, "451 4.3.0 <noc@support.test> ");
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+smtp_lhlo_not_recognized(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open(&h, true);
+	g_free(take(&h));
+	feed(&h, "LHLO mta.test\r\n");
+	out = take(&h);
+	CHECK(g_str_has_prefix(out, "500 5.5.2"));
+	g_free(out);
+	harness_close(&h);
+}
+
 int
 main(void)
 {
@@ -1072,5 +1144,8 @@ main(void)
 	TAP_RUN(rcpt_over_limit_452);
 	TAP_RUN(legit_message_bytewise_delivered);
 	TAP_RUN(random_input_stays_bounded);
+	TAP_RUN(lmtp_lhlo_and_one_reply_per_recipient);
+	TAP_RUN(lmtp_commit_failure_per_recipient);
+	TAP_RUN(smtp_lhlo_not_recognized);
 	return tap_done();
 }

@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <glib-unix.h>
 
@@ -31,17 +33,26 @@
 #define SMTP_OUTPUT_PAUSE	65536
 #define SMTP_ACCEPT_PAUSE_MS	1000	/* after accept() runs out of fds */
 
+/* One listening socket: SMTP, or LMTP for a local MTA. */
+struct smtp_listener {
+	struct daemon_smtp	*smtp;
+	const char		*name;		/* "smtp" or "lmtp" */
+	char			*unix_path;	/* to unlink, or NULL */
+	int			 fd;
+	guint			 source;
+	guint			 accept_timer;	/* accept paused until then */
+	struct smtp_limits	 limits;
+};
+
 struct daemon_smtp {
 	struct daemon		*d;
-	int			 listen_fd;
-	guint			 listen_source;
+	struct smtp_listener	 listeners[2];
+	size_t			 n_listeners;
 	guint			 process_source;
-	guint			 accept_timer;	/* accept paused until then */
 	GList			*conns;
 	GHashTable		*by_id;		/* session id -> conn */
 	unsigned		 n_conns;
 	GHashTable		*per_client;	/* address -> count */
-	struct smtp_limits	 limits;
 	struct smtp_callbacks	 callbacks;
 	uint64_t		 next_conn_id;
 };
@@ -367,18 +378,39 @@ static gboolean	smtp_on_accept(int fd, GIOCondition cond, gpointer data);
 static gboolean
 smtp_on_accept_resume(gpointer data)
 {
-	struct daemon_smtp	*smtp = data;
+	struct smtp_listener	*l = data;
 
-	smtp->accept_timer = 0;
-	smtp->listen_source = g_unix_fd_add(smtp->listen_fd, G_IO_IN,
-	    smtp_on_accept, smtp);
+	l->accept_timer = 0;
+	l->source = g_unix_fd_add(l->fd, G_IO_IN, smtp_on_accept, l);
 	return G_SOURCE_REMOVE;
+}
+
+static void
+conn_start(struct smtp_listener *l, struct smtp_conn *conn)
+{
+	struct daemon_smtp	*smtp = l->smtp;
+
+	smtp->n_conns++;
+	client_count_add(smtp, conn->address, 1);
+	conn->session = smtp_session_new(&l->limits, &smtp->callbacks, conn,
+	    conn->peer);
+	g_hash_table_insert(smtp->by_id, &conn->id, conn);
+	smtp->conns = g_list_prepend(smtp->conns, conn);
+	conn->link = smtp->conns;
+	log_debug("%s: connect session=%" PRIu64 " peer=%s", l->name,
+	    conn->id, conn->peer);
+	conn->read_source = g_unix_fd_add(conn->fd,
+	    G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, conn);
+	conn->total_timer = g_timeout_add(
+	    (guint)smtp->d->cfg->smtp_session_timeout_ms, conn_on_total, conn);
+	conn_idle_restart(conn);
+	conn_flush(conn);
 }
 
 static gboolean
 smtp_on_accept(int fd, GIOCondition cond, gpointer data)
 {
-	struct daemon_smtp	*smtp = data;
+	struct smtp_listener	*l = data;
 	struct smtp_conn	*conn;
 	int			 cfd;
 
@@ -390,63 +422,129 @@ smtp_on_accept(int fd, GIOCondition cond, gpointer data)
 			return G_SOURCE_CONTINUE;
 		/* Out of file descriptors or memory: the listener stays
 		 * readable, so pause it rather than spin on it. */
-		log_warn("smtp: accept failed, pausing new connections for "
-		    "%d ms", SMTP_ACCEPT_PAUSE_MS);
-		smtp->listen_source = 0;
-		smtp->accept_timer = g_timeout_add(SMTP_ACCEPT_PAUSE_MS,
-		    smtp_on_accept_resume, smtp);
+		log_warn("%s: accept failed, pausing new connections for "
+		    "%d ms", l->name, SMTP_ACCEPT_PAUSE_MS);
+		l->source = 0;
+		l->accept_timer = g_timeout_add(SMTP_ACCEPT_PAUSE_MS,
+		    smtp_on_accept_resume, l);
 		return G_SOURCE_REMOVE;
 	}
 	conn = g_new0(struct smtp_conn, 1);
-	conn->smtp = smtp;
+	conn->smtp = l->smtp;
 	conn->fd = cfd;
-	conn->id = ++smtp->next_conn_id;
+	conn->id = ++l->smtp->next_conn_id;
 	conn_peer_name(cfd, conn->peer, sizeof(conn->peer), conn->address);
-	if (conn_is_over_limit(smtp, conn)) {
+	if (l->unix_path != NULL) {
+		g_strlcpy(conn->peer, "unix", sizeof(conn->peer));
+		g_strlcpy(conn->address, "unix", sizeof(conn->address));
+	}
+	if (conn_is_over_limit(l->smtp, conn)) {
 		close(cfd);
 		g_free(conn);
 		return G_SOURCE_CONTINUE;
 	}
-	smtp->n_conns++;
-	client_count_add(smtp, conn->address, 1);
-	conn->session = smtp_session_new(&smtp->limits, &smtp->callbacks,
-	    conn, conn->peer);
-	g_hash_table_insert(smtp->by_id, &conn->id, conn);
-	smtp->conns = g_list_prepend(smtp->conns, conn);
-	conn->link = smtp->conns;
-	log_debug("smtp: connect session=%" PRIu64 " peer=%s", conn->id,
-	    conn->peer);
-	conn->read_source = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-	    conn_on_readable, conn);
-	conn->total_timer = g_timeout_add(
-	    (guint)smtp->d->cfg->smtp_session_timeout_ms, conn_on_total, conn);
-	conn_idle_restart(conn);
-	conn_flush(conn);
+	conn_start(l, conn);
 	return G_SOURCE_CONTINUE;
+}
+
+/* Opens a Unix socket for LMTP, replacing a stale one left by a crash. */
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_errorx("lmtp: socket path too long path=%s", path);
+		return -1;
+	}
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_error("lmtp: socket failed");
+		return -1;
+	}
+	(void)unlink(path);	/* a leftover socket, or nothing */
+	/* The local MTA runs as another user; the folder holding the
+	 * socket decides who may connect. */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, 0666) == -1 || listen(fd, 128) == -1) {
+		log_error("lmtp: cannot listen path=%s", path);
+		close(fd);
+		return -1;
+	}
+	log_info("lmtp: listening path=%s", path);
+	return fd;
+}
+
+static int
+listener_open(struct daemon_smtp *smtp, const char *name, const char *addr,
+    bool is_lmtp)
+{
+	const struct cfg	*cfg = smtp->d->cfg;
+	struct smtp_listener	*l = &smtp->listeners[smtp->n_listeners];
+
+	memset(l, 0, sizeof(*l));
+	l->smtp = smtp;
+	l->name = name;
+	if (g_str_has_prefix(addr, "unix:")) {
+		l->unix_path = g_strdup(addr + 5);
+		l->fd = listen_unix(l->unix_path);
+	} else {
+		l->fd = daemon_listen(name, addr);
+	}
+	if (l->fd == -1) {
+		g_free(l->unix_path);
+		return -1;
+	}
+	l->limits.hostname = cfg->hostname;
+	l->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
+	l->limits.max_recipients = (size_t)cfg->max_recipients;
+	l->limits.max_errors = (size_t)cfg->max_errors_per_session;
+	l->limits.is_lmtp = is_lmtp;
+	l->source = g_unix_fd_add(l->fd, G_IO_IN, smtp_on_accept, l);
+	smtp->n_listeners++;
+	return 0;
+}
+
+static void
+listener_close(struct smtp_listener *l)
+{
+	if (l->accept_timer != 0)
+		g_source_remove(l->accept_timer);
+	if (l->source != 0)
+		g_source_remove(l->source);
+	if (l->fd != -1)
+		close(l->fd);
+	if (l->unix_path != NULL)
+		(void)unlink(l->unix_path);	/* gone already is fine */
+	g_free(l->unix_path);
+	l->unix_path = NULL;
+	l->accept_timer = 0;
+	l->source = 0;
+	l->fd = -1;
 }
 
 struct daemon_smtp *
 daemon_smtp_start(struct daemon *d)
 {
 	struct daemon_smtp	*smtp;
-	int			 fd;
 
-	fd = daemon_listen("smtp", d->cfg->listen_smtp);
-	if (fd == -1)
-		return NULL;
 	smtp = g_new0(struct daemon_smtp, 1);
 	smtp->d = d;
-	smtp->listen_fd = fd;
 	smtp->per_client = g_hash_table_new_full(g_str_hash, g_str_equal,
 	    g_free, NULL);
 	smtp->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
-	smtp->limits.hostname = d->cfg->hostname;
-	smtp->limits.max_message_bytes = (size_t)d->cfg->max_message_bytes;
-	smtp->limits.max_recipients = (size_t)d->cfg->max_recipients;
-	smtp->limits.max_errors = (size_t)d->cfg->max_errors_per_session;
 	smtp->callbacks.rcpt_is_routed = smtp_rcpt_is_routed;
 	smtp->callbacks.message_ready = smtp_message_ready;
-	smtp->listen_source = g_unix_fd_add(fd, G_IO_IN, smtp_on_accept, smtp);
+	if (listener_open(smtp, "smtp", d->cfg->listen_smtp, false) == -1 ||
+	    (d->cfg->listen_lmtp != NULL && listener_open(smtp, "lmtp",
+	    d->cfg->listen_lmtp, true) == -1)) {
+		daemon_smtp_free(smtp);
+		return NULL;
+	}
 	return smtp;
 }
 
@@ -455,21 +553,12 @@ daemon_smtp_shutdown(struct daemon_smtp *smtp)
 {
 	struct smtp_conn	*conn;
 	GList			*l, *next;
+	size_t			 i;
 
 	if (smtp == NULL)
 		return;
-	if (smtp->accept_timer != 0) {
-		g_source_remove(smtp->accept_timer);
-		smtp->accept_timer = 0;
-	}
-	if (smtp->listen_source != 0) {
-		g_source_remove(smtp->listen_source);
-		smtp->listen_source = 0;
-	}
-	if (smtp->listen_fd != -1) {
-		close(smtp->listen_fd);
-		smtp->listen_fd = -1;
-	}
+	for (i = 0; i < smtp->n_listeners; i++)
+		listener_close(&smtp->listeners[i]);
 	for (l = smtp->conns; l != NULL; l = next) {
 		next = l->next;
 		conn = l->data;

@@ -321,11 +321,38 @@ helo_accept(struct smtp_session *s, const char *args, const char *syntax)
 	return 0;
 }
 
+static void	ehlo_reply(struct smtp_session *s);
+
 static void
 act_ehlo(struct smtp_session *s, const char *args)
 {
+	/* RFC 2033 4.1: an LMTP server answers HELO and EHLO with 500, so
+	 * that an SMTP client pointed at it by mistake stops at once. */
+	if (s->limits->is_lmtp) {
+		reply_error(s, "500 5.5.1 this is an LMTP server: use LHLO");
+		return;
+	}
 	if (helo_accept(s, args, "501 5.5.4 syntax: EHLO hostname") == -1)
 		return;
+	ehlo_reply(s);
+}
+
+static void
+act_lhlo(struct smtp_session *s, const char *args)
+{
+	if (!s->limits->is_lmtp) {
+		reply_error(s, "500 5.5.2 command not recognized");
+		return;
+	}
+	if (helo_accept(s, args, "501 5.5.4 syntax: LHLO hostname") == -1)
+		return;
+	ehlo_reply(s);
+}
+
+/* Announces the extensions, after EHLO or LHLO. */
+static void
+ehlo_reply(struct smtp_session *s)
+{
 	reply(s, "250-%s", s->limits->hostname);
 	reply(s, "250-PIPELINING");
 	reply(s, "250-SIZE %zu", s->limits->max_message_bytes);
@@ -336,6 +363,10 @@ act_ehlo(struct smtp_session *s, const char *args)
 static void
 act_helo(struct smtp_session *s, const char *args)
 {
+	if (s->limits->is_lmtp) {
+		reply_error(s, "500 5.5.1 this is an LMTP server: use LHLO");
+		return;
+	}
 	if (helo_accept(s, args, "501 5.5.4 syntax: HELO hostname") == -1)
 		return;
 	reply(s, "250 %s", s->limits->hostname);
@@ -484,6 +515,7 @@ act_quit(struct smtp_session *s, const char *args)
 static const struct smtp_verb smtp_verbs[] = {
 	{ "EHLO",	validate_any,	act_ehlo },
 	{ "HELO",	validate_any,	act_helo },
+	{ "LHLO",	validate_any,	act_lhlo },
 	{ "MAIL",	validate_mail,	act_mail },
 	{ "RCPT",	validate_rcpt,	act_rcpt },
 	{ "DATA",	validate_data,	act_data },
@@ -773,7 +805,8 @@ smtp_session_new(const struct smtp_limits *limits,
 	 */
 	s->pending_max = MAX(SMTP_PENDING_MIN,
 	    (limits->max_recipients + 3) * SMTP_COMMAND_LINE_MAX);
-	reply(s, "220 %s ESMTP critgate", limits->hostname);
+	reply(s, "220 %s %s critgate", limits->hostname,
+	    limits->is_lmtp ? "LMTP" : "ESMTP");
 	return s;
 }
 
@@ -815,19 +848,42 @@ smtp_session_feed(struct smtp_session *session, const uint8_t *buf,
 	process_input(session);
 }
 
+/*
+ * RFC 2033 4.2: after DATA, one reply per accepted recipient, in RCPT
+ * order.  One commit stores the message for all of them, so all replies
+ * agree.
+ */
+static void
+lmtp_replies(struct smtp_session *s, bool is_committed)
+{
+	guint	i;
+
+	for (i = 0; i < s->rcpt_to->len; i++) {
+		if (is_committed)
+			reply(s, "250 2.0.0 <%s> message accepted",
+			    (char *)g_ptr_array_index(s->rcpt_to, i));
+		else
+			reply(s, "451 4.3.0 <%s> temporary failure storing "
+			    "message, try again later",
+			    (char *)g_ptr_array_index(s->rcpt_to, i));
+	}
+}
+
 /* Queues nothing when the session was closed while committing. */
 void
 smtp_session_commit_done(struct smtp_session *session, bool is_committed)
 {
 	if (session->state != SMTP_STATE_COMMITTING)
 		return;
-	if (is_committed) {
-		reply(session, "250 2.0.0 message accepted");
-	} else {
+	if (!is_committed)
 		log_info("smtp: commit failed peer=%s", session->peer);
+	if (session->limits->is_lmtp)
+		lmtp_replies(session, is_committed);
+	else if (is_committed)
+		reply(session, "250 2.0.0 message accepted");
+	else
 		reply(session, "451 4.3.0 temporary failure storing message, "
 		    "try again later");
-	}
 	session->state = SMTP_STATE_HELO;
 	transaction_clear(session);
 	if (session->has_overflowed) {

@@ -95,11 +95,18 @@ def message(subject="Checkout down for all EU customers",
 class World:
     """A simulator and a daemon sharing one temporary folder."""
 
-    def __init__(self, repeat_minutes=10, team=TEAM, extra_config=""):
+    def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
+                 lmtp=None):
         self.dir = tempfile.mkdtemp(prefix="critgate-it-")
         self.team = team
         self.repeat_minutes = repeat_minutes
         self.extra_config = extra_config
+        # "unix" puts an LMTP socket in the test folder; "tcp" a port.
+        self.lmtp = None
+        if lmtp == "unix":
+            self.lmtp = os.path.join(self.dir, "lmtp.sock")
+        elif lmtp == "tcp":
+            self.lmtp = free_port()
         self.sim = None
         self.daemon = None
         self.daemon_log = None
@@ -153,11 +160,16 @@ class World:
             f'{{ name = "{name}"; full_name = "{name.title()} Example"; '
             f'phone = "{phone}"; email = "{name}@example.com"; }}'
             for name, phone in self.team)
+        lmtp = ""
+        if isinstance(self.lmtp, str):
+            lmtp = f'lmtp = "unix:{self.lmtp}";'
+        elif self.lmtp is not None:
+            lmtp = f'lmtp = "127.0.0.1:{self.lmtp}";'
         self.config = os.path.join(self.dir, "critgate.conf")
         with open(self.config, "w") as f:
             f.write(f"""
 listen = {{ smtp = "127.0.0.1:{self.smtp_port}";
-           http = "127.0.0.1:{self.http_port}"; }};
+           http = "127.0.0.1:{self.http_port}"; {lmtp} }};
 public_url = "http://127.0.0.1:{self.http_port}";
 store = "{self.dir}/critgate.db";
 hostname = "mx.test.example";
