@@ -6,7 +6,8 @@
 
 critgate_packages="meson ninja-build pkg-config gcc libc6-dev
 	libgmime-3.0-dev libglib2.0-dev libjson-glib-dev libcurl4-openssl-dev
-	libsqlite3-dev libconfig-dev libmicrohttpd-dev python3 swaks sqlite3"
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev python3 swaks sqlite3
+	clang libclang-rt-14-dev"
 
 critgate_install_missing() {
 	missing=""

@@ -55,6 +55,8 @@ struct store_disposition {
 	int64_t				 duplicate_of;	/* message, or 0 */
 	const char			*fingerprint;	/* or NULL */
 	const char			*content_hash;	/* or NULL */
+	const char			*sender;	/* lowercase address,
+							 * or NULL */
 	bool				 is_repeat;	/* a repeat of the
 							 * incident's alert */
 	int64_t				 now_ms;
@@ -192,6 +194,10 @@ int64_t	store_find_incident_by_thread_id(struct store *store,
  * after since_ms. */
 int64_t	store_find_incident_by_fingerprint(struct store *store,
 	    const char *fingerprint, int64_t since_ms);
+/* The open incident with a message from sender (lowercase) received at
+ * or after since_ms. */
+int64_t	store_find_incident_by_sender(struct store *store,
+	    const char *sender, int64_t since_ms);
 /* Tells whether incident id exists (0 or 1, -1 on failure) and, when it
  * does, whether it is unacknowledged. */
 int	store_incident_exists(struct store *store, int64_t id, bool *is_open);

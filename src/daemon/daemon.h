@@ -43,6 +43,7 @@ int	daemon_cli_show(int argc, char **argv);
 int	daemon_cli_report(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
 int	daemon_deliver_main(int argc, char **argv);
+int	daemon_parse_main(int argc, char **argv);
 
 #define DAEMON_CFG_DEFAULT	"/etc/critgate/critgate.conf"
 
@@ -99,6 +100,21 @@ void	daemon_curl_post(struct daemon_curl *curl, const char *url,
 	    int64_t timeout_ms, daemon_curl_done_fn done, void *ctx);
 /* Tells how many requests are in flight. */
 unsigned	daemon_curl_in_flight(const struct daemon_curl *curl);
+
+/* Classification against the store (daemon_classify.c). */
+struct classify_settings;
+struct classify_result;
+struct parse_result;
+/* Fills settings from cfg; the pointers borrow from cfg. */
+void	daemon_classify_settings(const struct cfg *cfg,
+	    struct classify_settings *out);
+/*
+ * Classifies a stored message.  Returns 0 with out filled (release with
+ * classify_result_fini), or -1 when a store query failed: the message is
+ * then left for the next attempt.
+ */
+int	daemon_classify(struct daemon *d, const struct store_message *msg,
+	    const struct parse_result *parsed, struct classify_result *out);
 
 /* Intake, escalation and acknowledgement (daemon_page.c). */
 void	daemon_page_process_messages(struct daemon *d);

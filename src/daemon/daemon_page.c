@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "esc.h"
 #include "log.h"
+#include "classify.h"
 #include "parse.h"
 
 #define SUBJECT_MAX_CHARS	300	/* kept of a subject, in characters */
@@ -28,43 +29,25 @@ struct page_job {
 
 static void	page_send(struct daemon *d, struct page_job *job);
 
-static enum cfg_severity
-message_severity(const struct cfg *cfg, const struct store_message *msg)
-{
-	const struct cfg_route	*route;
-	enum cfg_severity	 severity = CFG_SEVERITY_COUNT;
-	guint			 i;
-
-	/* One message to two routed addresses is one incident at the
-	 * highest severity of the two. */
-	for (i = 0; i < msg->rcpts->len; i++) {
-		route = cfg_route_find(cfg, g_ptr_array_index(msg->rcpts, i));
-		if (route != NULL && route->severity < severity)
-			severity = route->severity;
-	}
-	/* A route removed from the config since the message arrived: the
-	 * customer still wrote to us, so page as for the worst case. */
-	return severity == CFG_SEVERITY_COUNT ? CFG_SEVERITY_CRITICAL :
-	    severity;
-}
-
 static void
 message_log_outcome(const struct store_message *msg,
-    const struct parse_result *parsed, const struct store_outcome *out,
-    enum cfg_severity severity)
+    const struct parse_result *parsed, const struct classify_result *cr,
+    const struct store_outcome *out)
 {
-	if (!out->is_new_incident) {
-		log_info("incident: %s joined inc=%" PRId64 " msg=%" PRId64
-		    " original=%" PRId64 " message_id=<%s>", out->class_name,
-		    out->incident_id, msg->id, out->duplicate_of,
-		    parsed->message_id ? parsed->message_id : "");
+	if (out->is_new_incident) {
+		log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
+		    " severity=%s from=<%s> subject=\"%s\"%s",
+		    out->incident_id, msg->id, cfg_severity_name(cr->severity),
+		    parsed->from_addr ? parsed->from_addr : "",
+		    parsed->subject,
+		    parsed->is_unparseable ? " unparseable" : "");
 		return;
 	}
-	log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
-	    " severity=%s from=<%s> subject=\"%s\"%s", out->incident_id,
-	    msg->id, cfg_severity_name(severity),
-	    parsed->from_addr ? parsed->from_addr : "",
-	    parsed->subject, parsed->is_unparseable ? " unparseable" : "");
+	log_info("classify: %s msg=%" PRId64 " inc=%" PRId64 " original=%"
+	    PRId64 " message_id=<%s> reason=\"%s\"",
+	    classify_class_name(cr->class), msg->id, out->incident_id,
+	    out->duplicate_of, parsed->message_id ? parsed->message_id : "",
+	    cr->reason);
 }
 
 /*
@@ -86,13 +69,37 @@ subject_cap(char **subject)
 	*subject = capped;
 }
 
+/* Turns a classification into what the store records. */
+static void
+message_disposition(const struct store_message *msg,
+    const struct parse_result *parsed, const struct classify_result *cr,
+    const struct cfg *cfg, struct store_disposition *disp)
+{
+	memset(disp, 0, sizeof(*disp));
+	disp->parsed = parsed;
+	disp->class_name = classify_class_name(cr->class);
+	disp->reason = cr->reason;
+	disp->opens_incident = cr->class == CLASSIFY_NEW_INCIDENT;
+	disp->severity = cr->severity;
+	disp->ack_deadline_ms = msg->received_ms +
+	    cfg->ack_deadline_ms[cr->severity];
+	disp->incident_id = cr->incident_id;
+	disp->duplicate_of = cr->duplicate_of;
+	disp->fingerprint = cr->fingerprint;
+	disp->content_hash = cr->content_hash;
+	disp->is_repeat = cr->is_repeat;
+	disp->now_ms = clock_now_ms();
+}
+
 static int
 message_process(struct daemon *d, int64_t msg_id)
 {
 	struct store_disposition	 disp;
+	struct classify_result		 cr;
 	struct store_outcome		 out;
 	struct store_message		 msg;
 	struct parse_result		 parsed;
+	char				*sender = NULL;
 	int				 rc = -1;
 
 	if (store_message_load(d->store, msg_id, &msg) == -1) {
@@ -102,33 +109,25 @@ message_process(struct daemon *d, int64_t msg_id)
 	(void)parse_message(g_bytes_get_data(msg.raw, NULL),
 	    g_bytes_get_size(msg.raw), &parsed);	/* flags, never fails */
 	subject_cap(&parsed.subject);
-	memset(&disp, 0, sizeof(disp));
-	disp.parsed = &parsed;
-	disp.severity = message_severity(d->cfg, &msg);
-	disp.ack_deadline_ms = msg.received_ms +
-	    d->cfg->ack_deadline_ms[disp.severity];
-	disp.now_ms = clock_now_ms();
-	disp.class_name = "new-incident";
-	disp.opens_incident = true;
-	if (parsed.message_id != NULL) {
-		disp.duplicate_of = store_find_message_by_message_id(d->store,
-		    parsed.message_id, msg_id);
-		if (disp.duplicate_of < 0)
-			goto out;
-		if (disp.duplicate_of > 0) {
-			disp.class_name = "duplicate";
-			disp.reason = "same Message-ID";
-			disp.opens_incident = false;
-			disp.incident_id = store_find_incident_of_message(
-			    d->store, disp.duplicate_of);
-		}
-	}
+	if (daemon_classify(d, &msg, &parsed, &cr) == -1)
+		goto out_parsed;
+	message_disposition(&msg, &parsed, &cr, d->cfg, &disp);
+	/* The sender a later mail is matched on, as the classifier reads
+	 * it: the From address, else the envelope sender. */
+	if (parsed.from_addr != NULL || (msg.mail_from != NULL &&
+	    msg.mail_from[0] != '\0'))
+		sender = g_ascii_strdown(parsed.from_addr != NULL ?
+		    parsed.from_addr : msg.mail_from, -1);
+	disp.sender = sender;
 	if (store_message_process(d->store, msg_id, &disp, &out) == -1)
 		goto out;
-	message_log_outcome(&msg, &parsed, &out, disp.severity);
+	message_log_outcome(&msg, &parsed, &cr, &out);
 	store_outcome_fini(&out);
 	rc = 0;
 out:
+	g_free(sender);
+	classify_result_fini(&cr);
+out_parsed:
 	parse_result_fini(&parsed);
 	store_message_fini(&msg);
 	return rc;

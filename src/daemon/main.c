@@ -26,6 +26,8 @@ static const struct {
 	  "severity" },
 	{ "ack", daemon_cli_ack,
 	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
+	{ "parse", daemon_parse_main,
+	  "parse FILE.eml [--json]             show how a message is read" },
 	{ "deliver", daemon_deliver_main,
 	  "deliver --sender S --recipient R    store one message from "
 	  "standard input" },

@@ -179,8 +179,8 @@ skip_comment_or_quote(const char *p)
 
 /*
  * Appends each id of an In-Reply-To or References value to ids, in order.
- * Ids in angle brackets may be folded inside; a bare token is taken as an
- * id when it contains '@', as some mailers drop the brackets.  Comments,
+ * Ids in angle brackets may be folded inside.  A bare token containing '@'
+ * is taken as an id, because some mailers drop the brackets.  Comments,
  * quoted strings and other words are skipped.
  */
 static void

@@ -190,14 +190,16 @@ charset_alias(const char *charset, char *buf, size_t size)
 	size_t		 i, len;
 
 	for (i = 0; charset_aliases[i].label != NULL; i++) {
-		if (g_ascii_strcasecmp(charset, charset_aliases[i].label) == 0) {
+		if (g_ascii_strcasecmp(charset,
+		    charset_aliases[i].label) == 0) {
 			g_strlcpy(buf, charset_aliases[i].name, size);
 			return true;
 		}
 	}
 	for (i = 0; codepage_prefixes[i] != NULL; i++) {
 		len = strlen(codepage_prefixes[i]);
-		if (g_ascii_strncasecmp(charset, codepage_prefixes[i], len) == 0) {
+		if (g_ascii_strncasecmp(charset, codepage_prefixes[i],
+		    len) == 0) {
 			digits = charset + len;
 			break;
 		}
@@ -540,7 +542,8 @@ encoded_word_scan(const char *p, struct encoded_word *w)
 
 	cs = p + 2;
 	cs_len = strcspn(cs, "? \t\r\n");
-	if (cs_len == 0 || cs_len >= PARSE_CHARSET_NAME_MAX || cs[cs_len] != '?')
+	if (cs_len == 0 || cs_len >= PARSE_CHARSET_NAME_MAX ||
+	    cs[cs_len] != '?')
 		return false;
 	q = cs + cs_len + 1;
 	if (*q == '\0' || strchr("BbQq", *q) == NULL || q[1] != '?')
@@ -642,7 +645,8 @@ parse_header_decode(const char *raw, GPtrArray *fallbacks)
 		if (p[0] != '=' || p[1] != '?' || !encoded_word_scan(p, &w))
 			continue;
 		is_joined = is_after_word && span_is_blank(literal, p);
-		if (!is_joined || g_ascii_strcasecmp(pending_cs, w.charset) != 0) {
+		if (!is_joined ||
+		    g_ascii_strcasecmp(pending_cs, w.charset) != 0) {
 			parse_charset_append(out, pending_cs,
 			    (const char *)pending->data, pending->len,
 			    fallbacks);

@@ -104,6 +104,10 @@ static const char *const store_schema[] = {
 	"  mailbox TEXT PRIMARY KEY,"
 	"  uidvalidity INTEGER NOT NULL,"
 	"  last_uid INTEGER NOT NULL);",
+
+	/* The sender a customer's second mail is matched on. */
+	"ALTER TABLE messages ADD COLUMN sender TEXT;"
+	"CREATE INDEX messages_sender ON messages(sender, received_ms);",
 };
 
 static void
@@ -629,11 +633,11 @@ store_message_record(struct store *store, int64_t msg_id,
 	    "message_id = ?, subject = ?, from_addr = ?, body_text = ?, "
 	    "is_unparseable = ?, class = ?, reason = ?, incident_id = "
 	    "nullif(?, 0), duplicate_of = nullif(?, 0), content_hash = ?, "
-	    "fingerprint = ? WHERE id = ?", "ssssissiissi", p->message_id,
-	    p->subject, p->from_addr, p->body_text,
+	    "fingerprint = ?, sender = ? WHERE id = ?", "ssssissiisssi",
+	    p->message_id, p->subject, p->from_addr, p->body_text,
 	    (int64_t)p->is_unparseable, disp->class_name, disp->reason,
 	    out->incident_id, out->duplicate_of, disp->content_hash,
-	    disp->fingerprint, msg_id) == -1)
+	    disp->fingerprint, disp->sender, msg_id) == -1)
 		return -1;
 	if (p->message_id != NULL && out->incident_id > 0)
 		return store_thread_add(store, p->message_id,
@@ -724,6 +728,16 @@ store_find_incident_by_fingerprint(struct store *store,
 	    "m JOIN incidents i ON i.id = m.incident_id WHERE m.fingerprint "
 	    "= ? AND m.received_ms >= ? AND i.acked_ms IS NULL ORDER BY "
 	    "m.received_ms DESC LIMIT 1", "si", fingerprint, since_ms);
+}
+
+int64_t
+store_find_incident_by_sender(struct store *store, const char *sender,
+    int64_t since_ms)
+{
+	return store_query_int(store, 0, "SELECT m.incident_id FROM messages "
+	    "m JOIN incidents i ON i.id = m.incident_id WHERE m.sender = ? "
+	    "AND m.received_ms >= ? AND i.acked_ms IS NULL ORDER BY "
+	    "m.received_ms DESC LIMIT 1", "si", sender, since_ms);
 }
 
 int

@@ -30,7 +30,7 @@ TEAM = [
 ]
 
 MESSAGE = (
-    "From: Dana Customer <dana@customer.example.net>\r\n"
+    "From: {sender}\r\n"
     "To: critical@support.example.com\r\n"
     "Subject: {subject}\r\n"
     "Message-ID: <{message_id}>\r\n"
@@ -88,8 +88,13 @@ def wait_for(condition, timeout_s=20.0, what="condition"):
 
 
 def message(subject="Checkout down for all EU customers",
-            message_id="checkout-1@customer.example.net"):
-    return MESSAGE.format(subject=subject, message_id=message_id)
+            message_id="checkout-1@customer.example.net",
+            sender="Dana Customer <dana@customer.example.net>"):
+    """Returns a customer's mail.  Within dedup.window_minutes, mail from
+    the same sender joins that sender's open incident, so tests that need
+    a second incident pass another sender."""
+    return MESSAGE.format(subject=subject, message_id=message_id,
+                          sender=sender)
 
 
 class World:

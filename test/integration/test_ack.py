@@ -47,7 +47,9 @@ def body(world, tap):
 
     # A second incident keeps paging: its round 2 shows that the first
     # incident's round 2 time has passed too.
-    world.send(harness.message("Login broken", "login-1@customer.example.net"))
+    world.send(harness.message("Login broken", "login-1@shop.example.org",
+                               "Lee Shop <lee@shop.example.org>"),
+               sender="lee@shop.example.org")
     other = harness.wait_for(lambda: len(world.incidents()) == 2 and
                              world.incidents()[1], what="second incident")
 
@@ -88,7 +90,9 @@ def body(world, tap):
     tap.check("Acknowledged incident %d" % other["id"] in first["body"],
               "bare ACK acknowledges the only open incident", first)
     world.send(harness.message("Login broken again",
-                               "login-2@customer.example.net"))
+                               "login-2@retail.example.com",
+                               "Ravi Retail <ravi@retail.example.com>"),
+               sender="ravi@retail.example.com")
     third = harness.wait_for(lambda: len(world.incidents()) == 3 and
                              world.incidents()[2], what="third incident")
     harness.wait_for(lambda: len(world.sent_pages(third["id"])) >= 4, 30,

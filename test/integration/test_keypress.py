@@ -34,7 +34,9 @@ def body(world, tap):
     world.sim_call("POST", "/_sim/callee", {"number": bob, "action": "press",
                                             "digits": "2", "delay_ms": 50})
     world.send(harness.message("SMS campaigns stuck",
-                               "campaign-1@customer.example.net"))
+                               "campaign-1@shop.example.org",
+                               "Lee Shop <lee@shop.example.org>"),
+               sender="lee@shop.example.org")
     second = harness.wait_for(lambda: len(world.incidents()) == 2 and
                               world.incidents()[1], what="second incident")
     harness.wait_for(lambda: any(
@@ -62,7 +64,9 @@ def body(world, tap):
     world.sim_call("POST", "/_sim/callee", {"number": bob,
                                             "action": "silent"})
     world.send(harness.message("API keys rejected",
-                               "keys-1@customer.example.net"))
+                               "keys-1@retail.example.com",
+                               "Ravi Retail <ravi@retail.example.com>"),
+               sender="ravi@retail.example.com")
     third = harness.wait_for(lambda: len(world.incidents()) == 3 and
                              world.incidents()[2], what="third incident")
     harness.wait_for(lambda: any(p["round"] == 2 for p in world.show(
