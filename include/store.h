@@ -154,6 +154,27 @@ struct store_batch_item {
 int	store_messages_add_batch(struct store *store,
 	    struct store_batch_item *items, size_t n);
 
+/* One processed or waiting message, as "critgate messages" lists it. */
+struct store_message_row {
+	int64_t	 id;
+	int64_t	 received_ms;
+	char	*mail_from;
+	char	*peer;
+	char	*from_addr;	/* or NULL */
+	char	*subject;	/* NULL until processed */
+	char	*class_name;	/* NULL until processed */
+	char	*reason;
+	int64_t	 incident_id;	/* or 0 */
+	int64_t	 duplicate_of;	/* or 0 */
+	bool	 is_unparseable;
+};
+
+/*
+ * Returns the latest limit messages, oldest first (struct
+ * store_message_row *, owned), or NULL on error.
+ */
+GPtrArray	*store_messages_list(struct store *store, int64_t limit);
+
 /* Returns the ids (gint64 *, owned by the array) of messages not yet
  * processed, oldest first, or NULL on error. */
 GArray	*store_messages_unprocessed(struct store *store);
@@ -228,6 +249,8 @@ int	store_thread_add(struct store *store, const char *message_id,
 int		 store_incident_get(struct store *store, int64_t id,
 		    struct store_incident *out);	/* -1 if not found */
 GPtrArray	*store_incidents_list(struct store *store, bool only_open);
+/* Returns the latest limit incidents, oldest first. */
+GPtrArray	*store_incidents_latest(struct store *store, int64_t limit);
 void		 store_incident_fini(struct store_incident *inc);
 void		 store_incident_free(struct store_incident *inc);
 

@@ -421,15 +421,37 @@ data_max_size_delivered(void)
 }
 
 static void
-data_long_line_rejected_550(void)
+data_long_line_delivered_whole(void)
+{
+	struct harness	 h;
+	GString		*text = g_string_new(NULL);
+	char		*out;
+
+	while (text->len < 3 * SMTP_TEXT_LINE_MAX)
+		g_string_append_c(text, 'y');
+	g_string_append(text, "\r\n.\r\n");
+	harness_open_data(&h, true);
+	smtp_session_feed(h.session, (const uint8_t *)text->str, text->len);
+	out = take(&h);
+	CHECK_STR(out, "250 2.0.0 message accepted\r\n");
+	CHECK_INT(h.messages->len, 1);
+	if (h.messages->len == 1)
+		CHECK_INT(message_at(&h, 0)->data->len, text->len - 3);
+	g_free(out);
+	harness_close(&h);
+	g_string_free(text, TRUE);
+}
+
+static void
+data_endless_line_too_big(void)
 {
 	GString	*text = g_string_new(NULL);
 
-	while (text->len < SMTP_TEXT_LINE_MAX - 1)
+	while (text->len < limits.max_message_bytes + 10)
 		g_string_append_c(text, 'y');
 	g_string_append(text, "\r\n.\r\n");
 	data_rejection_check(text->str, text->len, false,
-	    "550 5.5.2 line too long; nothing stored\r\n");
+	    "552 5.3.4 message too big; nothing stored\r\n");
 	g_string_free(text, TRUE);
 }
 
@@ -1112,7 +1134,8 @@ main(void)
 	TAP_RUN(folded_header_bare_lf_rejected);
 	TAP_RUN(data_oversize_rejected_552);
 	TAP_RUN(data_max_size_delivered);
-	TAP_RUN(data_long_line_rejected_550);
+	TAP_RUN(data_long_line_delivered_whole);
+	TAP_RUN(data_endless_line_too_big);
 	TAP_RUN(data_line_at_limit_delivered);
 	TAP_RUN(command_bare_lf_discarded);
 	TAP_RUN(command_bare_cr_discarded);

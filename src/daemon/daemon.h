@@ -39,6 +39,7 @@ struct daemon {
 int	daemon_serve_main(int argc, char **argv);
 int	daemon_cli_check_config(int argc, char **argv);
 int	daemon_cli_incidents(int argc, char **argv);
+int	daemon_cli_messages(int argc, char **argv);
 int	daemon_cli_show(int argc, char **argv);
 int	daemon_cli_report(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);

@@ -17,10 +17,13 @@
 #include "esc.h"
 #include "log.h"
 
+#define CLI_LIMIT_DEFAULT	50	/* rows a listing shows */
+
 /* Options shared by the subcommands. */
 struct cli_opts {
 	char		*config;
 	char		*by;
+	gint64		 limit;		/* --limit, listings only */
 	gboolean	 is_json;
 	int64_t		 incident_id;	/* the N argument, or 0 */
 };
@@ -36,6 +39,8 @@ cli_parse(int argc, char **argv, const char *summary, bool wants_id,
 		  "print JSON", NULL },
 		{ "by", 0, 0, G_OPTION_ARG_STRING, &opts->by,
 		  "team member who acknowledges", "NAME" },
+		{ "limit", 'n', 0, G_OPTION_ARG_INT64, &opts->limit,
+		  "list the latest N (default 50)", "N" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext	*ctx;
@@ -43,8 +48,12 @@ cli_parse(int argc, char **argv, const char *summary, bool wants_id,
 	char		*end;
 
 	memset(opts, 0, sizeof(*opts));
-	if (!wants_by)
-		entries[2].long_name = NULL;
+	opts->limit = CLI_LIMIT_DEFAULT;
+	/* Options a command does not take are cut from the table. */
+	if (!wants_by) {
+		entries[2] = entries[3];
+		entries[3].long_name = NULL;
+	}
 	ctx = g_option_context_new(summary);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -54,6 +63,11 @@ cli_parse(int argc, char **argv, const char *summary, bool wants_id,
 		return -1;
 	}
 	g_option_context_free(ctx);
+	if (opts->limit <= 0) {
+		fprintf(stderr, "critgate %s: --limit must be 1 or more\n",
+		    argv[0]);
+		return -1;
+	}
 	if (wants_by && opts->by == NULL) {
 		fprintf(stderr, "critgate %s: --by NAME is required: the team "
 		    "member who acknowledges\n", argv[0]);
@@ -284,7 +298,7 @@ daemon_cli_incidents(int argc, char **argv)
 		return 2;
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
-	list = store_incidents_list(store, false);
+	list = store_incidents_latest(store, opts.limit);
 	if (list == NULL)
 		goto out;
 	if (opts.is_json) {
@@ -300,6 +314,89 @@ daemon_cli_incidents(int argc, char **argv)
 	} else {
 		incidents_print_text(list, now);
 	}
+	rc = 0;
+out:
+	if (list != NULL)
+		g_ptr_array_free(list, TRUE);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+static void
+messages_print_text(GPtrArray *list)
+{
+	char	buf[CLOCK_RFC3339_LEN];
+	guint	i;
+
+	if (list->len == 0) {
+		printf("no messages\n");
+		return;
+	}
+	printf("%6s  %-24s  %-13s  %6s  %-28s  %s\n", "ID", "RECEIVED (UTC)",
+	    "CLASS", "INC", "FROM", "SUBJECT / REASON");
+	for (i = 0; i < list->len; i++) {
+		struct store_message_row *m = g_ptr_array_index(list, i);
+
+		printf("%6" PRId64 "  %-24s  %-13s  %6" PRId64 "  %-28.28s  "
+		    "%s%s%s%s\n", m->id, clock_format(m->received_ms, buf),
+		    m->class_name ? m->class_name : "(waiting)",
+		    m->incident_id, m->from_addr ? m->from_addr : m->mail_from,
+		    m->subject ? m->subject : "", m->reason ? " [" : "",
+		    m->reason ? m->reason : "", m->reason ? "]" : "");
+	}
+}
+
+static void
+messages_print_json(GPtrArray *list)
+{
+	JsonBuilder	*b = json_builder_new();
+	guint		 i;
+
+	json_builder_begin_array(b);
+	for (i = 0; i < list->len; i++) {
+		struct store_message_row *m = g_ptr_array_index(list, i);
+
+		json_builder_begin_object(b);
+		json_add_int(b, "id", m->id);
+		json_add_time(b, "received", m->received_ms);
+		json_add_string(b, "mail_from", m->mail_from);
+		json_add_string(b, "peer", m->peer);
+		json_add_string(b, "from", m->from_addr);
+		json_add_string(b, "subject", m->subject);
+		json_add_string(b, "class", m->class_name);
+		json_add_string(b, "reason", m->reason);
+		json_add_int(b, "incident", m->incident_id);
+		json_add_int(b, "duplicate_of", m->duplicate_of);
+		json_builder_set_member_name(b, "unparseable");
+		json_builder_add_boolean_value(b, m->is_unparseable);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_print(b);
+}
+
+int
+daemon_cli_messages(int argc, char **argv)
+{
+	struct cli_opts	 opts;
+	struct store	*store;
+	struct cfg	*cfg;
+	GPtrArray	*list = NULL;
+	int		 rc = 1;
+
+	if (cli_parse(argc, argv, "- list received messages and their class",
+	    false, false, &opts) == -1)
+		return 2;
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	list = store_messages_list(store, opts.limit);
+	if (list == NULL)
+		goto out;
+	if (opts.is_json)
+		messages_print_json(list);
+	else
+		messages_print_text(list);
 	rc = 0;
 out:
 	if (list != NULL)

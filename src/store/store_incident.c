@@ -95,6 +95,15 @@ store_incidents_list(struct store *store, bool only_open)
 }
 
 GPtrArray *
+store_incidents_latest(struct store *store, int64_t limit)
+{
+	/* The index on the primary key makes this cheap on any size. */
+	return store_incidents_query(store, store_prepare(store,
+	    "SELECT * FROM (SELECT " INCIDENT_COLUMNS " FROM incidents i "
+	    "ORDER BY i.id DESC LIMIT ?) ORDER BY 1", "i", limit));
+}
+
+GPtrArray *
 store_incidents_paging_member(struct store *store, const char *member)
 {
 	return store_incidents_query(store, store_prepare(store,
