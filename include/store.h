@@ -138,6 +138,14 @@ int	store_message_add(struct store *store,
 	    const struct store_envelope *env, const uint8_t *raw, size_t len,
 	    int64_t *msg_id);
 
+/*
+ * Group the store calls between them into one transaction, so one disk
+ * flush covers them all; calls inside commit nothing on their own.  A
+ * failed call inside rolls back its own part only.  Return 0 or -1.
+ */
+int	store_batch_begin(struct store *store);
+int	store_batch_commit(struct store *store);
+
 /* One message of a group commit. */
 struct store_batch_item {
 	struct store_envelope	 env;

@@ -20,11 +20,19 @@
 
 /* A page being sent, or waiting to be sent again. */
 struct page_job {
-	struct daemon	*d;
-	int64_t		 page_id;
-	int64_t		 incident_id;
-	guint		 retry_timer;
-	bool		 is_requesting;
+	struct daemon		*d;
+	int64_t			 page_id;
+	int64_t			 incident_id;
+	guint			 retry_timer;
+	bool			 is_requesting;
+	/* Between page_prepare and page_post: */
+	bool			 has_request;
+	struct notify_request	 req;
+	int			 round;
+	int			 attempt;
+	enum notify_channel	 channel;
+	char			 member[64];
+	char			 to_shown[LOG_PHONE_LEN];
 };
 
 static void	page_send(struct daemon *d, struct page_job *job);
@@ -133,23 +141,6 @@ out_parsed:
 	return rc;
 }
 
-void
-daemon_page_process_messages(struct daemon *d)
-{
-	GArray	*ids;
-	guint	 i;
-
-	ids = store_messages_unprocessed(d->store);
-	if (ids == NULL)
-		return;
-	for (i = 0; i < ids->len; i++)
-		/* A failure is logged; the message stays unprocessed and is
-		 * tried again at the next tick. */
-		(void)message_process(d, g_array_index(ids, gint64, i));
-	g_array_free(ids, TRUE);
-	daemon_page_tick(d);
-}
-
 static void
 job_free(gpointer data)
 {
@@ -157,6 +148,8 @@ job_free(gpointer data)
 
 	if (job->retry_timer != 0)
 		g_source_remove(job->retry_timer);
+	if (job->has_request)
+		notify_request_fini(&job->req);
 	g_free(job);
 }
 
@@ -263,77 +256,93 @@ out:
 		g_hash_table_remove(d->in_flight, &job->page_id);
 }
 
-/* Builds and starts the provider request of one page. */
+/*
+ * Checks that a page should still go out, builds its request and marks it
+ * sending, inside the caller's transaction if there is one.  Returns 0,
+ * or -1 when it is not to be sent (acknowledged meanwhile, or a store
+ * failure).
+ */
 static int
-page_request(struct daemon *d, struct page_job *job,
-    const struct store_page *page, const struct store_incident *inc)
-{
-	struct notify_request	req;
-	struct notify_page	np;
-	char			phone[LOG_PHONE_LEN];
-
-	memset(&np, 0, sizeof(np));
-	np.incident_id = inc->id;
-	np.page_id = page->id;
-	np.round = page->round;
-	np.severity = inc->severity;
-	np.subject = inc->subject;
-	np.to = page->to;
-	if (page->channel == NOTIFY_CHANNEL_SMS)
-		notify_twilio_sms_request(d->cfg, &np, &req);
-	else
-		notify_twilio_call_request(d->cfg, &np, &req);
-	if (store_page_sending(d->store, page->id) == -1) {
-		notify_request_fini(&req);
-		return -1;
-	}
-	log_info("notify: page sending inc=%" PRId64 " page=%" PRId64
-	    " round=%d member=%s channel=%s to=%s attempt=%d", inc->id,
-	    page->id, page->round, page->member,
-	    notify_channel_name(page->channel), log_phone(page->to, phone),
-	    page->attempts + 1);
-	job->is_requesting = true;
-	daemon_curl_post(d->curl, req.url, req.body, d->cfg->twilio.account_sid,
-	    d->cfg->twilio.auth_token, d->cfg->twilio.timeout_ms,
-	    page_on_answer, job);
-	notify_request_fini(&req);
-	return 0;
-}
-
-static void
-page_send(struct daemon *d, struct page_job *job)
+page_prepare(struct daemon *d, struct page_job *job)
 {
 	struct store_incident	inc;
 	struct store_page	page;
-	bool			is_sent = false;
+	struct notify_page	np;
+	int			rc = -1;
 
 	memset(&inc, 0, sizeof(inc));
 	if (store_page_get(d->store, job->page_id, &page) == -1)
-		goto out;
+		return -1;
 	if (page.state != STORE_PAGE_PENDING ||
 	    store_incident_get(d->store, page.incident_id, &inc) == -1 ||
 	    inc.acked_ms != 0)
-		goto out_page;
-	is_sent = page_request(d, job, &page, &inc) == 0;
-out_page:
+		goto out;
+	memset(&np, 0, sizeof(np));
+	np.incident_id = inc.id;
+	np.page_id = page.id;
+	np.round = page.round;
+	np.severity = inc.severity;
+	np.subject = inc.subject;
+	np.to = page.to;
+	if (store_page_sending(d->store, page.id) == -1)
+		goto out;
+	if (page.channel == NOTIFY_CHANNEL_SMS)
+		notify_twilio_sms_request(d->cfg, &np, &job->req);
+	else
+		notify_twilio_call_request(d->cfg, &np, &job->req);
+	job->has_request = true;
+	job->round = page.round;
+	job->attempt = page.attempts + 1;
+	job->channel = page.channel;
+	g_strlcpy(job->member, page.member, sizeof(job->member));
+	log_phone(page.to, job->to_shown);
+	rc = 0;
+out:
 	store_page_fini(&page);
 	store_incident_fini(&inc);
-out:
-	if (!is_sent)
-		g_hash_table_remove(d->in_flight, &job->page_id);
+	return rc;
 }
 
+/* Starts the prepared request; its answer arrives in page_on_answer. */
 static void
-page_start_pending(struct daemon *d)
+page_post(struct daemon *d, struct page_job *job)
+{
+	log_info("notify: page sending inc=%" PRId64 " page=%" PRId64
+	    " round=%d member=%s channel=%s to=%s attempt=%d",
+	    job->incident_id, job->page_id, job->round, job->member,
+	    notify_channel_name(job->channel), job->to_shown, job->attempt);
+	job->is_requesting = true;
+	daemon_curl_post(d->curl, job->req.url, job->req.body,
+	    d->cfg->twilio.account_sid, d->cfg->twilio.auth_token,
+	    d->cfg->twilio.timeout_ms, page_on_answer, job);
+	notify_request_fini(&job->req);
+	job->has_request = false;
+}
+
+/* Sends one page again after a retry delay, in a transaction of its own. */
+static void
+page_send(struct daemon *d, struct page_job *job)
+{
+	if (page_prepare(d, job) == -1) {
+		g_hash_table_remove(d->in_flight, &job->page_id);
+		return;
+	}
+	page_post(d, job);
+}
+
+/* Prepares every pending page not already in hand; returns their jobs. */
+static GPtrArray *
+page_prepare_pending(struct daemon *d)
 {
 	struct store_page	*page;
 	struct page_job		*job;
-	GPtrArray		*pending;
+	GPtrArray		*pending, *jobs;
 	guint			 i;
 
+	jobs = g_ptr_array_new();
 	pending = store_pages_in_state(d->store, STORE_PAGE_PENDING);
 	if (pending == NULL)
-		return;
+		return jobs;
 	for (i = 0; i < pending->len; i++) {
 		page = g_ptr_array_index(pending, i);
 		if (g_hash_table_contains(d->in_flight, &page->id))
@@ -343,13 +352,18 @@ page_start_pending(struct daemon *d)
 		job->page_id = page->id;
 		job->incident_id = page->incident_id;
 		g_hash_table_insert(d->in_flight, &job->page_id, job);
-		page_send(d, job);
+		if (page_prepare(d, job) == -1)
+			g_hash_table_remove(d->in_flight, &job->page_id);
+		else
+			g_ptr_array_add(jobs, job);
 	}
 	g_ptr_array_free(pending, TRUE);
+	return jobs;
 }
 
-void
-daemon_page_tick(struct daemon *d)
+/* Starts the rounds that are due for the open incidents. */
+static void
+page_rounds(struct daemon *d)
 {
 	struct store_incident	*inc;
 	GPtrArray		*open;
@@ -357,8 +371,6 @@ daemon_page_tick(struct daemon *d)
 	guint			 i;
 	int			 due, created;
 
-	if (d->is_stopping)
-		return;
 	open = store_incidents_list(d->store, true);
 	if (open == NULL)
 		return;
@@ -374,7 +386,58 @@ daemon_page_tick(struct daemon *d)
 			    " round=%d pages=%d", inc->id, due, created);
 	}
 	g_ptr_array_free(open, TRUE);
-	page_start_pending(d);
+}
+
+/*
+ * One pass over the store: new messages understood, due rounds started,
+ * pending pages marked as sending, all in one transaction so that one disk
+ * flush covers them; then the provider requests go out.  A page is never
+ * requested before its "sending" mark is on disk, so a crash cannot page
+ * anyone twice in a round.
+ */
+static void
+page_cycle(struct daemon *d, bool is_processing)
+{
+	GArray		*ids = NULL;
+	GPtrArray	*jobs = NULL;
+	guint		 i;
+
+	if (d->is_stopping || store_batch_begin(d->store) == -1)
+		return;
+	if (is_processing)
+		ids = store_messages_unprocessed(d->store);
+	for (i = 0; ids != NULL && i < ids->len; i++)
+		/* A failure is logged; the message stays unprocessed and is
+		 * tried again at the next tick. */
+		(void)message_process(d, g_array_index(ids, gint64, i));
+	page_rounds(d);
+	jobs = page_prepare_pending(d);
+	if (store_batch_commit(d->store) == -1) {
+		/* Nothing was recorded: the pages are still pending. */
+		for (i = 0; i < jobs->len; i++) {
+			struct page_job *job = g_ptr_array_index(jobs, i);
+
+			g_hash_table_remove(d->in_flight, &job->page_id);
+		}
+		g_ptr_array_set_size(jobs, 0);
+	}
+	for (i = 0; i < jobs->len; i++)
+		page_post(d, g_ptr_array_index(jobs, i));
+	g_ptr_array_free(jobs, TRUE);
+	if (ids != NULL)
+		g_array_free(ids, TRUE);
+}
+
+void
+daemon_page_process_messages(struct daemon *d)
+{
+	page_cycle(d, true);
+}
+
+void
+daemon_page_tick(struct daemon *d)
+{
+	page_cycle(d, false);
 }
 
 void

@@ -337,20 +337,51 @@ store_query_int(struct store *store, int64_t dflt, const char *sql,
 int
 store_begin(struct store *store)
 {
-	return store_exec(store, "BEGIN IMMEDIATE", "");
+	/* IMMEDIATE takes the write lock now, so that a writer waits in
+	 * busy_timeout here instead of failing later on an upgrade. */
+	if (store_exec(store, store->depth == 0 ? "BEGIN IMMEDIATE" :
+	    "SAVEPOINT nested", "") == -1)
+		return -1;
+	store->depth++;
+	return 0;
 }
 
 int
 store_commit(struct store *store)
 {
-	return store_exec(store, "COMMIT", "");
+	if (store->depth <= 0)
+		return -1;
+	if (store_exec(store, store->depth == 1 ? "COMMIT" :
+	    "RELEASE nested", "") == -1)
+		return -1;
+	store->depth--;
+	return 0;
 }
 
 void
 store_rollback(struct store *store)
 {
-	/* Fails harmlessly when no transaction is open. */
-	(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	/* Each fails harmlessly when SQLite already ended the transaction
+	 * after an error. */
+	if (store->depth > 1)
+		(void)sqlite3_exec(store->db, "ROLLBACK TO nested; "
+		    "RELEASE nested", NULL, NULL, NULL);
+	else
+		(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	if (store->depth > 0)
+		store->depth--;
+}
+
+int
+store_batch_begin(struct store *store)
+{
+	return store_begin(store);
+}
+
+int
+store_batch_commit(struct store *store)
+{
+	return store_commit(store);
 }
 
 char *

@@ -13,6 +13,7 @@
 struct store {
 	sqlite3	*db;
 	char	*path;
+	int	 depth;		/* open store_begin calls */
 };
 
 /*
@@ -33,6 +34,10 @@ int		 store_exec(struct store *store, const char *sql,
 int64_t		 store_query_int(struct store *store, int64_t dflt,
 		    const char *sql, const char *types, ...);
 
+/*
+ * Transactions nest: the outermost store_begin opens one, inner ones set a
+ * savepoint, and only the outermost store_commit flushes to disk.
+ */
 int	store_begin(struct store *store);
 int	store_commit(struct store *store);
 void	store_rollback(struct store *store);

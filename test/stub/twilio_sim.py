@@ -1741,6 +1741,10 @@ CONTROL_ROUTES = {
 
 
 class Server(http.server.ThreadingHTTPServer):
+    # A gateway starts a whole round of requests at once; the default
+    # backlog of 5 would drop connection attempts under that burst.
+    request_queue_size = 128
+
     daemon_threads = True
     allow_reuse_address = True
 

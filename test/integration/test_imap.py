@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""The IMAP poller against a real Dovecot on 127.0.0.1.
+
+Messages appended with IMAP APPEND open incidents and get \\Seen, or are
+moved.  A connection cut in the middle of a fetch, or between the commit
+and the flag, loses nothing and opens no second incident.  The poller
+falls back to polling when the server hides IDLE, reads the mailbox again
+after a UIDVALIDITY change, and keeps retrying a wrong password without
+exiting."""
+
+import imaplib
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+
+import harness
+from imap_server import Dovecot, Proxy, Unavailable
+
+USER = "critical@support.example.com"
+PASSWORD = "imap-test-password-1"
+MOVE_USER = "moves@support.example.com"
+BAD_USER = "wrongpw@support.example.com"
+
+
+def imap_config(base, port, user, password, after_commit="seen"):
+    path = os.path.join(base, f"{user}.pass")
+    with open(path, "w") as f:
+        f.write(password)
+    os.chmod(path, 0o600)
+    return f"""
+imap = {{ host = "127.0.0.1"; port = {port}; security = "none";
+         user = "{user}"; password_file = "{path}"; mailbox = "INBOX";
+         after_commit = "{after_commit}"; poll_seconds = 1; }};
+"""
+
+
+def mail(n, to="critical@support.example.com"):
+    return (f"From: Dana Customer <dana{n}@customer.example.net>\r\n"
+            f"To: {to}\r\n"
+            f"Subject: Outage number {n} in region {n}\r\n"
+            f"Message-ID: <imap-{n}@customer.example.net>\r\n"
+            "Date: Thu, 15 Jan 2026 10:00:00 +0000\r\n"
+            "Return-Path: <bounces@customer.example.net>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "\r\n"
+            f"Service {n} fails with error 50{n} everywhere.\r\n").encode()
+
+
+class Mailbox:
+    """An imaplib client straight to Dovecot, as the mail provider's side."""
+
+    def __init__(self, port, user, password):
+        self.port, self.user, self.password = port, user, password
+
+    def _session(self):
+        m = imaplib.IMAP4("127.0.0.1", self.port)
+        m.login(self.user, self.password)
+        return m
+
+    def append(self, n, folder="INBOX"):
+        m = self._session()
+        try:
+            typ, _ = m.append(folder, None, None, mail(n))
+            assert typ == "OK"
+        finally:
+            m.logout()
+
+    def flags(self, folder="INBOX"):
+        """Returns {uid: flags text} of every message in folder."""
+        m = self._session()
+        try:
+            typ, _ = m.select(folder)
+            if typ != "OK":
+                return {}
+            typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
+            out = {}
+            for item in data or []:
+                if not item:
+                    continue
+                text = item.decode()
+                uid = re.search(r"UID (\d+)", text)
+                flags = re.search(r"FLAGS \(([^)]*)\)", text)
+                if uid and flags:
+                    out[int(uid.group(1))] = flags.group(1)
+            return out
+        finally:
+            m.logout()
+
+
+def stored(world):
+    """Returns (message_id, incident_id) of each message read over IMAP."""
+    db = sqlite3.connect(f"file:{world.dir}/critgate.db?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT message_id, incident_id FROM messages "
+                          "WHERE peer LIKE 'imap:%' ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def processed(world, count):
+    rows = stored(world)
+    return len(rows) >= count and all(r[1] is not None for r in rows)
+
+
+def all_seen(box, count):
+    flags = box.flags()
+    return len(flags) == count and all("\\Seen" in f
+                                       for f in flags.values())
+
+
+def check_once_each(world, tap, ids, what):
+    """Each Message-ID in ids opened exactly one incident, and every stored
+    copy of it belongs to that incident."""
+    rows = stored(world)
+    by_id = {}
+    for message_id, incident in rows:
+        by_id.setdefault(message_id, set()).add(incident)
+    missing = [i for i in ids if i not in by_id]
+    tap.check(not missing, f"{what}: every message stored", missing)
+    split = {k: v for k, v in by_id.items() if len(v) != 1}
+    tap.check(not split, f"{what}: copies share one incident", split)
+    tap.check(len(world.incidents()) == len(by_id),
+              f"{what}: one incident per distinct message",
+              f"{len(world.incidents())} incidents for {len(by_id)} ids")
+
+
+def body_main(world, tap, dovecot, proxy, base):
+    box = Mailbox(dovecot.port, USER, PASSWORD)
+    box.append(1)
+    box.append(2)
+    world.start_daemon()
+
+    harness.wait_for(lambda: len(world.incidents()) == 2, 20,
+                     "incidents for the two waiting messages")
+    tap.check(True, "messages present at start open incidents")
+    harness.wait_for(lambda: all_seen(box, 2), 10, "\\Seen on both")
+    tap.check(True, "committed messages get \\Seen")
+    tap.check("idle=yes" in world.log(), "poller uses IDLE",
+              "no 'idle=yes' in the log")
+    rows = stored(world)
+    tap.check(len(rows) == 2, "each message stored once", rows)
+
+    # Delivered while the poller idles: IDLE wakes it.
+    box.append(3)
+    harness.wait_for(lambda: len(world.incidents()) == 3, 20,
+                     "incident for a message appended during IDLE")
+    tap.check(True, "message appended during IDLE opens an incident")
+
+    # The connection drops halfway through the message's literal.
+    connections = proxy.connections
+    proxy.cut_in_body = True
+    box.append(4)
+    harness.wait_for(lambda: processed(world, 4) and all_seen(box, 4), 20,
+                     "message 4 after the cut mid-fetch")
+    tap.check(proxy.cuts >= 1 and not proxy.cut_in_body,
+              "connection was cut mid-fetch", f"cuts={proxy.cuts}")
+    tap.check(proxy.connections > connections, "poller reconnected",
+              f"connections {connections} -> {proxy.connections}")
+    tap.check("imap: reconnecting" in world.log(), "reconnect logged",
+              "no 'imap: reconnecting' line")
+    ids = [r[0] for r in stored(world)]
+    tap.check(ids.count("imap-4@customer.example.net") == 1,
+              "message cut mid-fetch stored exactly once", ids)
+
+    # The connection drops after the commit, before the \Seen flag: the
+    # message is fetched and stored again, and deduplication absorbs it.
+    proxy.cut_before_flag = True
+    box.append(5)
+    harness.wait_for(lambda: not proxy.cut_before_flag and
+                     all_seen(box, 5) and processed(world, 6), 20,
+                     "message 5 after the cut before the flag")
+    ids = [r[0] for r in stored(world)]
+    tap.check(ids.count("imap-5@customer.example.net") == 2,
+              "message cut before the flag stored twice", ids)
+    check_once_each(world, tap, [f"imap-{n}@customer.example.net"
+                                 for n in range(1, 6)], "after the cuts")
+
+    # The server kicks the session: the poller comes back.
+    connections = proxy.connections
+    dovecot.doveadm_run("kick", USER)
+    harness.wait_for(lambda: proxy.connections > connections, 15,
+                     "reconnect after the server kicked the session")
+    box.append(6)
+    harness.wait_for(lambda: len(world.incidents()) == 6, 20,
+                     "incident after the kick")
+    tap.check(True, "poller reconnects after the server kicks it")
+
+    # Without IDLE announced, the poller polls every poll_seconds.
+    proxy.hide_idle = True
+    connections = proxy.connections
+    dovecot.doveadm_run("kick", USER)
+    harness.wait_for(lambda: "idle=no" in world.log(), 15,
+                     "reconnect without IDLE")
+    box.append(7)
+    harness.wait_for(lambda: len(world.incidents()) == 7, 20,
+                     "incident while polling")
+    tap.check(True, "server without IDLE: polling finds new mail")
+    tap.check("imap: polling" in world.log(), "poll waits logged",
+              "no 'imap: polling' line")
+    proxy.hide_idle = False
+
+    # A new UIDVALIDITY: every message is read again and each copy joins
+    # the incident its Message-ID already opened.
+    before = len(stored(world))
+    dovecot.doveadm_run("mailbox", "update", "-u", USER, "--uid-validity",
+                        "12345", "INBOX")
+    dovecot.doveadm_run("kick", USER)
+    harness.wait_for(lambda: "uidvalidity changed" in world.log(), 15,
+                     "UIDVALIDITY change noticed")
+    harness.wait_for(lambda: processed(world, before + 7), 20,
+                     "mailbox read again")
+    tap.check(len(world.incidents()) == 7,
+              "UIDVALIDITY change opens no incident",
+              len(world.incidents()))
+    check_once_each(world, tap, [f"imap-{n}@customer.example.net"
+                                 for n in range(1, 8)],
+                    "after the UIDVALIDITY change")
+    tap.check(PASSWORD not in world.log(), "password never logged")
+
+
+def body_move(tap, dovecot, base, worlds):
+    world = harness.World(extra_config=imap_config(
+        base, dovecot.port, MOVE_USER, PASSWORD,
+        after_commit="move:Processed"))
+    worlds.append(world)
+    try:
+        move_checks(world, tap, Mailbox(dovecot.port, MOVE_USER, PASSWORD))
+    finally:
+        status = world.stop()
+    tap.check(status == 0, "move-mode daemon stops cleanly",
+              f"exit status {status}")
+
+
+def move_checks(world, tap, box):
+    box.append(21)
+    box.append(22)
+    world.start_daemon()
+    harness.wait_for(lambda: len(world.incidents()) == 2, 20,
+                     "incidents in move mode")
+    harness.wait_for(lambda: not box.flags() and
+                     len(box.flags("Processed")) == 2, 10,
+                     "messages moved to Processed")
+    tap.check(True, "after_commit move empties INBOX into Processed")
+    tap.check(len(stored(world)) == 2, "moved messages stored once",
+              stored(world))
+
+
+def body_wrong_password(tap, dovecot, base, worlds):
+    world = harness.World(extra_config=imap_config(
+        base, dovecot.port, BAD_USER, "not-the-password"))
+    worlds.append(world)
+    try:
+        world.start_daemon()
+        harness.wait_for(lambda: "attempt=2" in world.log(), 15,
+                         "second login attempt")
+        log = world.log()
+        tap.check("LOGIN rejected" in log, "wrong password logged",
+                  "no 'LOGIN rejected' in the log")
+        tap.check(world.daemon.poll() is None,
+                  "daemon keeps running with a wrong password")
+        tap.check("not-the-password" not in log,
+                  "wrong password not logged")
+    finally:
+        status = world.stop()
+    tap.check(status == 0, "daemon with a wrong password stops cleanly",
+              f"exit status {status}")
+
+
+def main():
+    base = tempfile.mkdtemp(prefix="critgate-imap-")
+    try:
+        dovecot = Dovecot(base, {USER: PASSWORD, MOVE_USER: PASSWORD,
+                                 BAD_USER: "the-real-password"})
+        dovecot.start()
+    except (Unavailable, OSError) as exc:
+        print(f"1..0 # SKIP Dovecot unavailable: {exc}")
+        return 77
+    proxy = Proxy(dovecot.port)
+    worlds = []
+
+    def body(world, tap):
+        body_main(world, tap, dovecot, proxy, base)
+        body_move(tap, dovecot, base, worlds)
+        body_wrong_password(tap, dovecot, base, worlds)
+
+    try:
+        return harness.run(body, extra_config=imap_config(
+            base, proxy.port, USER, PASSWORD))
+    finally:
+        for world in worlds:
+            world.stop()
+        proxy.close()
+        dovecot.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
