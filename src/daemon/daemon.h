@@ -19,6 +19,7 @@
 struct daemon_smtp;
 struct daemon_http;
 struct daemon_curl;
+struct imap_poller;
 struct daemon_writer;
 
 struct daemon {
@@ -28,6 +29,7 @@ struct daemon {
 	struct daemon_smtp	*smtp;
 	struct daemon_http	*http;
 	struct daemon_curl	*curl;
+	struct imap_poller	*imap;		/* or NULL */
 	struct daemon_writer	*writer;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
 	guint			 tick_source;

@@ -19,6 +19,7 @@
 #include <glib-unix.h>
 
 #include "daemon.h"
+#include "imap.h"
 #include "log.h"
 #include "parse.h"
 
@@ -140,6 +141,24 @@ serve_on_tick(gpointer data)
 }
 
 static gboolean
+serve_on_imap_stored(gpointer data)
+{
+	daemon_page_process_messages(data);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * Runs on the IMAP poller's thread and hands the work to the main loop.
+ * Not g_main_context_invoke: while the loop is not running (at start and
+ * during shutdown) it would run the function on this thread.
+ */
+static void
+serve_imap_stored(void *ctx)
+{
+	g_idle_add_full(G_PRIORITY_DEFAULT, serve_on_imap_stored, ctx, NULL);
+}
+
+static gboolean
 serve_on_stop(gpointer data)
 {
 	struct daemon	*d = data;
@@ -212,6 +231,8 @@ serve_start(struct daemon *d)
 static void
 serve_stop(struct daemon *d)
 {
+	/* First: the poller's thread uses its own store handle and cfg. */
+	imap_poller_stop(d->imap);
 	if (d->tick_source != 0)
 		g_source_remove(d->tick_source);
 	daemon_smtp_free(d->smtp);
@@ -272,6 +293,8 @@ daemon_serve_main(int argc, char **argv)
 	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
 	    d.cfg->n_team, d.cfg->n_routes);
 	daemon_page_recover(&d);
+	if (d.cfg->imap.host != NULL)
+		d.imap = imap_poller_start(d.cfg, serve_imap_stored, &d);
 	d.tick_source = g_timeout_add(SERVE_TICK_MS, serve_on_tick, &d);
 	g_main_loop_run(d.loop);
 	rc = 0;

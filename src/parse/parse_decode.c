@@ -229,6 +229,9 @@ charset_is_utf8_or_ascii(const char *charset)
 static bool
 has_iso2022jp_escapes(const char *s, size_t len)
 {
+	/* memmem's first argument must not be NULL, even for no bytes. */
+	if (s == NULL || len < 3)
+		return false;
 	return memmem(s, len, "\x1b$B", 3) != NULL ||
 	    memmem(s, len, "\x1b$@", 3) != NULL ||
 	    memmem(s, len, "\x1b(J", 3) != NULL;
