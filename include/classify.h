@@ -107,6 +107,13 @@ struct classify_lookup {
 	 */
 	int64_t	(*incident_by_sender)(void *ctx, const char *addr,
 		    int64_t since_ms);
+	/*
+	 * An open incident opened at or after since_ms whose first message
+	 * has that outage key (classify_result.subject_key), from any
+	 * sender.  May be NULL: the step that uses it is then skipped.
+	 */
+	int64_t	(*incident_by_subject_key)(void *ctx, const char *key,
+		    int64_t since_ms);
 	/* Tells whether the incident exists and, if so, whether it is open. */
 	bool	(*incident_exists)(void *ctx, int64_t incident_id,
 		    bool *is_open);
@@ -119,6 +126,10 @@ struct classify_result {
 	int64_t			 duplicate_of;	/* message id, or 0 */
 	char			*reason;	/* short phrase, never NULL */
 	char			*fingerprint;	/* of sender and subject key */
+	char			*subject_key;	/* normalised, case-folded
+					 * subject that other senders' mail
+					 * about one outage matches; NULL
+					 * when too generic */
 	char			*content_hash;	/* never NULL */
 	/* The normalised subject, the latest one for the incident on a
 	 * repeat. */

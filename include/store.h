@@ -57,6 +57,7 @@ struct store_disposition {
 	const char			*content_hash;	/* or NULL */
 	const char			*sender;	/* lowercase address,
 							 * or NULL */
+	const char			*subject_key;	/* or NULL */
 	bool				 is_repeat;	/* a repeat of the
 							 * incident's alert */
 	int64_t				 now_ms;
@@ -227,6 +228,10 @@ int64_t	store_find_incident_by_fingerprint(struct store *store,
  * or after since_ms. */
 int64_t	store_find_incident_by_sender(struct store *store,
 	    const char *sender, int64_t since_ms);
+/* The open incident opened at or after since_ms whose first message has
+ * this subject key. */
+int64_t	store_find_incident_by_subject_key(struct store *store,
+	    const char *key, int64_t since_ms);
 /* Tells whether incident id exists (0 or 1, -1 on failure) and, when it
  * does, whether it is unacknowledged. */
 int	store_incident_exists(struct store *store, int64_t id, bool *is_open);

@@ -79,6 +79,7 @@ struct fake_message {
 	char	*content_hash;
 	char	*fingerprint;
 	char	*sender;
+	char	*subject_key;	/* set on the message opening an incident */
 	int64_t	 incident_id;
 	int64_t	 received_ms;
 };
@@ -218,6 +219,23 @@ fake_incident_by_sender(void *ctx, const char *addr, int64_t since_ms)
 	return 0;
 }
 
+static int64_t
+fake_incident_by_subject_key(void *ctx, const char *key, int64_t since_ms)
+{
+	struct fake_store	*st = ctx;
+	struct fake_message	*m;
+	guint			 i;
+
+	for (i = 0; i < st->messages->len; i++) {
+		m = &g_array_index(st->messages, struct fake_message, i);
+		if (m->subject_key != NULL && m->received_ms >= since_ms &&
+		    strcmp(m->subject_key, key) == 0 &&
+		    fake_is_open(st, m->incident_id))
+			return m->incident_id;
+	}
+	return 0;
+}
+
 static bool
 fake_incident_exists(void *ctx, int64_t incident_id, bool *is_open)
 {
@@ -236,6 +254,7 @@ static const struct classify_lookup fake_lookup = {
 	.incident_by_message_id = fake_incident_by_message_id,
 	.incident_by_fingerprint = fake_incident_by_fingerprint,
 	.incident_by_sender = fake_incident_by_sender,
+	.incident_by_subject_key = fake_incident_by_subject_key,
 	.incident_exists = fake_incident_exists,
 };
 
@@ -260,6 +279,7 @@ fake_store_fini(struct fake_store *st)
 		g_free(m->content_hash);
 		g_free(m->fingerprint);
 		g_free(m->sender);
+		g_free(m->subject_key);
 	}
 	for (i = 0; i < st->incidents->len; i++)
 		g_ptr_array_unref(g_array_index(st->incidents,
@@ -290,6 +310,7 @@ fake_store_record(struct fake_store *st, const struct parse_result *parsed,
 	if (res->class == CLASSIFY_NEW_INCIDENT) {
 		incident = st->next_incident++;
 		(void)fake_incident_add(st, incident);
+		m.subject_key = g_strdup(res->subject_key);
 	}
 	m.id = st->messages->len + 1;
 	m.message_id = g_strdup(parsed->message_id);
@@ -467,6 +488,89 @@ feed(struct fake_store *st, const char *name, const char *page_member,
 	    received_ms, res);
 	mail_fini(&mail);
 	return incident;
+}
+
+/* Classifies and records a message given as text, from sender. */
+static int64_t
+feed_text(struct fake_store *st, const char *sender, const char *subject,
+    int64_t received_ms, struct classify_result *res)
+{
+	struct mail	mail;
+	int64_t		incident;
+	char		*text;
+
+	text = g_strdup_printf("From: <%s>\r\nTo: critical@support.example."
+	    "com\r\nSubject: %s\r\nMessage-ID: <%s-%" G_GINT64_FORMAT
+	    "@example.org>\r\n\r\nIt is down for us too.\r\n", sender,
+	    subject, sender, received_ms);
+	memset(&mail, 0, sizeof(mail));
+	mail.raw = (uint8_t *)text;
+	mail.raw_len = strlen(text);
+	(void)parse_message(mail.raw, mail.raw_len, &mail.parsed);
+	memset(res, 0, sizeof(*res));
+	incident = classify_mail(st, &mail, sender, rcpt_critical, 1,
+	    received_ms, res);
+	mail_fini(&mail);
+	return incident;
+}
+
+static void
+outage_other_customers_join(void)
+{
+	struct fake_store	st;
+	struct classify_result	res;
+	int64_t			first;
+
+	fake_store_init(&st);
+	first = feed_text(&st, "ana@shop-one.example", "Checkout down",
+	    T0_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	CHECK_INT(feed_text(&st, "ben@shop-two.example", "RE: checkout DOWN",
+	    T0_MS + MINUTE_MS, &res), first);
+	CHECK_INT(res.class, CLASSIFY_UPDATE);
+	CHECK_CONTAINS(res.reason, "same subject");
+	classify_result_fini(&res);
+	/* Outside the window the outage is reported anew. */
+	feed_text(&st, "cy@shop-three.example", "Checkout down",
+	    T0_MS + 31 * MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
+}
+
+static void
+outage_other_numbers_new_incident(void)
+{
+	struct fake_store	st;
+	struct classify_result	res;
+
+	fake_store_init(&st);
+	feed_text(&st, "ana@shop-one.example", "Order 4711 stuck in pending",
+	    T0_MS, &res);
+	classify_result_fini(&res);
+	feed_text(&st, "ben@shop-two.example", "Order 9001 stuck in pending",
+	    T0_MS + MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
+}
+
+static void
+outage_generic_subject_new_incident(void)
+{
+	struct fake_store	st;
+	struct classify_result	res;
+
+	fake_store_init(&st);
+	feed_text(&st, "ana@shop-one.example", "Urgent!", T0_MS, &res);
+	CHECK(res.subject_key == NULL);
+	classify_result_fini(&res);
+	feed_text(&st, "ben@shop-two.example", "Urgent!", T0_MS + MINUTE_MS,
+	    &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
 }
 
 /* Loads name and returns whether parse fills the threading headers. */
@@ -1830,6 +1934,9 @@ main(void)
 	RUN(monitor_flood_joins_as_repeat);
 	RUN(disk_alert_other_values_repeat);
 	RUN(repeat_outside_window_new_incident);
+	RUN(outage_other_customers_join);
+	RUN(outage_other_numbers_new_incident);
+	RUN(outage_generic_subject_new_incident);
 	RUN(customer_writes_again_updates);
 	RUN(reply_all_with_ack_word_update);
 	RUN(envelope_bcc_routes_critical);

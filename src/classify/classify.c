@@ -457,11 +457,56 @@ step_sender(struct run *r)
 	    "same sender writes again within the dedup window");
 }
 
+/*
+ * Many customers writing about one outage, each a new sender with the
+ * same subject, join the incident the first one opened while it still
+ * pages: paging the whole team once per customer is the page storm the
+ * gateway exists to prevent.  The team sees each as an update.
+ */
+static bool
+step_outage(struct run *r)
+{
+	int64_t	incident;
+
+	if (r->out->subject_key == NULL || r->settings->window_ms <= 0 ||
+	    r->lookup->incident_by_subject_key == NULL)
+		return false;
+	incident = r->lookup->incident_by_subject_key(r->ctx,
+	    r->out->subject_key, r->in->received_ms - r->settings->window_ms);
+	if (incident == 0)
+		return false;
+	return decide(r, CLASSIFY_UPDATE, incident,
+	    "same subject as an open incident within the dedup window");
+}
+
 static bool
 step_new(struct run *r)
 {
 	return decide(r, CLASSIFY_NEW_INCIDENT, 0, "new %s request",
 	    cfg_severity_name(r->out->severity));
+}
+
+#define OUTAGE_KEY_MIN	12	/* bytes of subject key to match senders on */
+
+/*
+ * Returns the subject other senders' mail is matched on: reply and forward
+ * prefixes stripped and case folded, but numbers kept, as two customers
+ * naming different regions or orders are not reporting one outage.  NULL
+ * when it is too short or generic ("help", "urgent") to tell.
+ */
+static char *
+outage_key(const char *subject)
+{
+	char	*normal = classify_subject_normalise(subject), *key;
+
+	key = normal != NULL ? g_utf8_casefold(normal, -1) : NULL;
+	g_free(normal);
+	if (key == NULL || strlen(key) < OUTAGE_KEY_MIN ||
+	    strstr(key, "(no subject)") != NULL) {
+		g_free(key);
+		return NULL;
+	}
+	return key;
 }
 
 /* Tried in order; the first that returns true has decided. */
@@ -477,6 +522,7 @@ static bool (*const steps[])(struct run *) = {
 	step_subject_tag,
 	step_fingerprint,
 	step_sender,
+	step_outage,
 	step_new,
 };
 
@@ -514,6 +560,7 @@ classify_message(const struct cfg *cfg,
 	out->subject = classify_subject_normalise(r.parsed->subject);
 	out->content_hash = classify_content_hash(r.parsed);
 	out->fingerprint = classify_fingerprint(r.sender, r.parsed->subject);
+	out->subject_key = outage_key(r.parsed->subject);
 	for (i = 0; i < G_N_ELEMENTS(steps); i++)
 		if (steps[i](&r))
 			break;
@@ -525,6 +572,7 @@ classify_result_fini(struct classify_result *result)
 {
 	g_clear_pointer(&result->reason, g_free);
 	g_clear_pointer(&result->fingerprint, g_free);
+	g_clear_pointer(&result->subject_key, g_free);
 	g_clear_pointer(&result->content_hash, g_free);
 	g_clear_pointer(&result->subject, g_free);
 	g_clear_pointer(&result->ack_member, g_free);

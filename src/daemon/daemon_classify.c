@@ -86,6 +86,15 @@ incident_by_sender(void *ctx, const char *addr, int64_t since_ms)
 	return id;
 }
 
+static int64_t
+incident_by_subject_key(void *ctx, const char *key, int64_t since_ms)
+{
+	struct lookup_ctx	*lc = ctx;
+
+	return found(lc, store_find_incident_by_subject_key(lc->store, key,
+	    since_ms));
+}
+
 static bool
 incident_exists(void *ctx, int64_t incident_id, bool *is_open)
 {
@@ -105,6 +114,7 @@ static const struct classify_lookup store_lookup = {
 	.incident_by_message_id = incident_by_message_id,
 	.incident_by_fingerprint = incident_by_fingerprint,
 	.incident_by_sender = incident_by_sender,
+	.incident_by_subject_key = incident_by_subject_key,
 	.incident_exists = incident_exists,
 };
 

@@ -94,6 +94,7 @@ message_disposition(const struct store_message *msg,
 	disp->incident_id = cr->incident_id;
 	disp->duplicate_of = cr->duplicate_of;
 	disp->fingerprint = cr->fingerprint;
+	disp->subject_key = cr->subject_key;
 	disp->content_hash = cr->content_hash;
 	disp->is_repeat = cr->is_repeat;
 	disp->now_ms = clock_now_ms();

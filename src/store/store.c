@@ -108,6 +108,10 @@ static const char *const store_schema[] = {
 	/* The sender a customer's second mail is matched on. */
 	"ALTER TABLE messages ADD COLUMN sender TEXT;"
 	"CREATE INDEX messages_sender ON messages(sender, received_ms);",
+
+	/* The subject other customers' mail about one outage matches. */
+	"ALTER TABLE messages ADD COLUMN subject_key TEXT;"
+	"CREATE INDEX messages_subject_key ON messages(subject_key);",
 };
 
 static void
@@ -716,11 +720,12 @@ store_message_record(struct store *store, int64_t msg_id,
 	    "message_id = ?, subject = ?, from_addr = ?, body_text = ?, "
 	    "is_unparseable = ?, class = ?, reason = ?, incident_id = "
 	    "nullif(?, 0), duplicate_of = nullif(?, 0), content_hash = ?, "
-	    "fingerprint = ?, sender = ? WHERE id = ?", "ssssissiisssi",
-	    p->message_id, p->subject, p->from_addr, p->body_text,
-	    (int64_t)p->is_unparseable, disp->class_name, disp->reason,
-	    out->incident_id, out->duplicate_of, disp->content_hash,
-	    disp->fingerprint, disp->sender, msg_id) == -1)
+	    "fingerprint = ?, sender = ?, subject_key = ? WHERE id = ?",
+	    "ssssissiissssi", p->message_id, p->subject, p->from_addr,
+	    p->body_text, (int64_t)p->is_unparseable, disp->class_name,
+	    disp->reason, out->incident_id, out->duplicate_of,
+	    disp->content_hash, disp->fingerprint, disp->sender,
+	    disp->subject_key, msg_id) == -1)
 		return -1;
 	if (p->message_id != NULL && out->incident_id > 0)
 		return store_thread_add(store, p->message_id,
@@ -821,6 +826,16 @@ store_find_incident_by_sender(struct store *store, const char *sender,
 	    "m JOIN incidents i ON i.id = m.incident_id WHERE m.sender = ? "
 	    "AND m.received_ms >= ? AND i.acked_ms IS NULL ORDER BY "
 	    "m.received_ms DESC LIMIT 1", "si", sender, since_ms);
+}
+
+int64_t
+store_find_incident_by_subject_key(struct store *store, const char *key,
+    int64_t since_ms)
+{
+	return store_query_int(store, 0, "SELECT i.id FROM incidents i JOIN "
+	    "messages m ON m.id = i.message WHERE m.subject_key = ? AND "
+	    "i.opened_ms >= ? AND i.acked_ms IS NULL ORDER BY i.id DESC "
+	    "LIMIT 1", "si", key, since_ms);
 }
 
 int
