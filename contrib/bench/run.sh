@@ -1,0 +1,69 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Benchmark critgate against smtp-sink, a private Postfix and a Python
+# aiosmtpd gateway on 127.0.0.1, and write the tables to RESULTS.md.
+#   sh contrib/bench/run.sh [--quick] [--out FILE] [--only a,b] [--keep]
+# --quick runs every scenario at a small size (under a minute) and writes
+# to a temporary file unless --out is given.  Missing Debian packages are
+# installed with apt-get (root needed the first time); Postfix is installed
+# without a system configuration, so nothing listens on port 25.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+quick=""
+out=""
+extra=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick="--quick" ;;
+	--out) out="$2"; shift ;;
+	--only|--keep)
+		if [ "$1" = "--only" ]; then extra="$extra --only $2"; shift
+		else extra="$extra --keep"; fi ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ -z "$out" ]; then
+	if [ -n "$quick" ]; then
+		out=$(mktemp /tmp/critgate-bench-quick.XXXXXX.md)
+	else
+		out="$here/RESULTS.md"
+	fi
+fi
+
+# Debian packages install into the system Python, not a pyenv one.
+py=/usr/bin/python3
+missing=""
+command -v smtp-source >/dev/null 2>&1 || [ -x /usr/sbin/smtp-source ] ||
+	missing="$missing postfix"
+"$py" -c 'import aiosmtpd' 2>/dev/null || missing="$missing python3-aiosmtpd"
+command -v strace >/dev/null 2>&1 || missing="$missing strace"
+command -v meson >/dev/null 2>&1 || missing="$missing meson ninja-build"
+if [ -n "$missing" ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	# "No configuration" leaves /etc/postfix without main.cf, so the
+	# system Postfix cannot start or listen on port 25.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		$sudo debconf-set-selections
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+PATH="$PATH:/usr/sbin:/sbin"
+export PATH
+
+build="$here/build"
+[ -f "$build/build.ninja" ] ||
+	meson setup "$build" "$root" --buildtype=release >/dev/null
+ninja -C "$build" src/critgate >/dev/null
+# shellcheck disable=SC2046
+cc -O2 -Wall -Wextra -I"$root/include" -o "$build/bench-blocks" \
+	"$here/blocks.c" "$build/src/libcritgate.a" \
+	$(pkg-config --cflags --libs gmime-3.0 glib-2.0 gio-2.0 json-glib-1.0 \
+	libcurl sqlite3 libconfig)
+
+# shellcheck disable=SC2086
+exec "$py" "$here/bench.py" $quick $extra --out "$out" \
+	--critgate "$build/src/critgate" --blocks "$build/bench-blocks"
