@@ -210,6 +210,18 @@ twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
         except OSError:
             return False
 
+    def daemon_ready_quiet(self):
+        """Tells whether the daemon answers, without raising if it exited."""
+        if self.daemon is None or self.daemon.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.http_port}/healthz",
+                    timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
     def kill_daemon(self, sig=signal.SIGKILL):
         self.daemon.send_signal(sig)
         self.daemon.wait(timeout=10)
@@ -228,6 +240,10 @@ twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
 
     def incidents(self):
         rc, out = self.cli("incidents", "--json")
+        return json.loads(out) if rc == 0 else []
+
+    def incidents_all(self):
+        rc, out = self.cli("incidents", "--json", "--limit", "1000000")
         return json.loads(out) if rc == 0 else []
 
     def show(self, incident):
