@@ -101,11 +101,12 @@ class World:
     """A simulator and a daemon sharing one temporary folder."""
 
     def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
-                 lmtp=None):
+                 lmtp=None, store_dir=None):
         self.dir = tempfile.mkdtemp(prefix="critgate-it-")
         self.team = team
         self.repeat_minutes = repeat_minutes
         self.extra_config = extra_config
+        self.store_dir = store_dir or self.dir
         # "unix" puts an LMTP socket in the test folder; "tcp" a port.
         self.lmtp = None
         if lmtp == "unix":
@@ -176,7 +177,7 @@ class World:
 listen = {{ smtp = "127.0.0.1:{self.smtp_port}";
            http = "127.0.0.1:{self.http_port}"; {lmtp} }};
 public_url = "http://127.0.0.1:{self.http_port}";
-store = "{self.dir}/critgate.db";
+store = "{self.store_dir}/critgate.db";
 hostname = "mx.test.example";
 max_message_bytes = 1048576;
 routes = ( {{ address = "critical@support.example.com"; severity = "critical"; }},
