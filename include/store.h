@@ -142,7 +142,8 @@ int	store_message_add(struct store *store,
 /*
  * Group the store calls between them into one transaction, so one disk
  * flush covers them all; calls inside commit nothing on their own.  A
- * failed call inside rolls back its own part only.  Return 0 or -1.
+ * failed call inside rolls back its own part only; a failed
+ * store_batch_commit rolls back the whole batch.  Return 0 or -1.
  */
 int	store_batch_begin(struct store *store);
 int	store_batch_commit(struct store *store);

@@ -385,7 +385,11 @@ store_batch_begin(struct store *store)
 int
 store_batch_commit(struct store *store)
 {
-	return store_commit(store);
+	if (store_commit(store) == 0)
+		return 0;
+	/* A failed COMMIT (a full disk) leaves the transaction open. */
+	store_rollback(store);
+	return -1;
 }
 
 char *
