@@ -6,8 +6,9 @@
 
 critgate_packages="meson ninja-build pkg-config gcc libc6-dev
 	libgmime-3.0-dev libglib2.0-dev libjson-glib-dev libcurl4-gnutls-dev
-	libsqlite3-dev libconfig-dev libmicrohttpd-dev python3 swaks sqlite3
-	clang libclang-rt-14-dev libetpan-dev dovecot-imapd"
+	libsqlite3-dev libconfig-dev libmicrohttpd-dev libssl-dev openssl
+	libetpan-dev python3 swaks sqlite3 clang libclang-rt-14-dev
+	dovecot-imapd"
 
 critgate_install_missing() {
 	missing=""

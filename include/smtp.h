@@ -42,6 +42,14 @@ struct smtp_callbacks {
 	 */
 	void	(*message_ready)(void *ctx, struct smtp_session *session,
 		    struct smtp_message *msg);
+	/*
+	 * Called when the client's STARTTLS was accepted and "220" queued:
+	 * the daemon writes the queued output in plaintext, runs the TLS
+	 * handshake, then calls smtp_session_tls_started.  Until then the
+	 * session discards all input.  May be NULL when has_starttls is
+	 * false.
+	 */
+	void	(*start_tls)(void *ctx, struct smtp_session *session);
 };
 
 struct smtp_limits {
@@ -53,6 +61,10 @@ struct smtp_limits {
 	bool		 is_lmtp;		/* speak LMTP (RFC 2033):
 						 * LHLO, and one reply per
 						 * recipient after DATA */
+	bool		 has_starttls;		/* announce and accept
+						 * STARTTLS (RFC 3207) */
+	bool		 is_tls_required;	/* MAIL, RCPT, DATA and VRFY
+						 * get 530 until STARTTLS */
 };
 
 /*
@@ -75,6 +87,13 @@ void	smtp_session_feed(struct smtp_session *session, const uint8_t *buf,
 /* Queues 250 when is_committed, 451 4.3.0 otherwise, then resumes. */
 void	smtp_session_commit_done(struct smtp_session *session,
 	    bool is_committed);
+
+/*
+ * Reports a completed TLS handshake after start_tls.  The session returns
+ * to its state after the greeting, forgetting the EHLO (RFC 3207 4.2),
+ * and no longer offers STARTTLS.  Does nothing in any other state.
+ */
+void	smtp_session_tls_started(struct smtp_session *session);
 
 /* Queues "421 4.4.2 ... timeout" and closes the session. */
 void	smtp_session_timeout(struct smtp_session *session);

@@ -3,7 +3,8 @@
  * Unit tests for the SMTP session state machine: client bytes in, reply
  * text and handed-over messages out.  Covers command order and syntax, DATA
  * framing (dot-stuffing, terminators split across feeds, bare CR/LF and
- * SMTP smuggling), size and line limits, and the commit handshake.
+ * SMTP smuggling), size and line limits, the commit handshake, and STARTTLS
+ * (RFC 3207) with the injection of plaintext after it.
  */
 #include <stdlib.h>
 
@@ -24,6 +25,7 @@ struct harness {
 	GPtrArray		*messages;	/* struct smtp_message * */
 	bool			 is_sync_commit;
 	bool			 is_commit_ok;
+	unsigned		 tls_starts;	/* start_tls calls */
 };
 
 static const struct smtp_limits limits = {
@@ -52,9 +54,19 @@ ready(void *ctx, struct smtp_session *session, struct smtp_message *msg)
 		smtp_session_commit_done(session, h->is_commit_ok);
 }
 
+static void
+start_tls(void *ctx, struct smtp_session *session)
+{
+	struct harness	*h = ctx;
+
+	(void)session;
+	h->tls_starts++;
+}
+
 static const struct smtp_callbacks callbacks = {
 	.rcpt_is_routed = routed,
 	.message_ready = ready,
+	.start_tls = start_tls,
 };
 
 static void
@@ -1114,6 +1126,304 @@ smtp_lhlo_not_recognized(void)
 	harness_close(&h);
 }
 
+static const struct smtp_limits tls_limits = {
+	.hostname = HOST,
+	.max_message_bytes = 4096,
+	.max_recipients = 3,
+	.has_starttls = true,
+};
+
+static const struct smtp_limits tls_required_limits = {
+	.hostname = HOST,
+	.max_message_bytes = 4096,
+	.max_recipients = 3,
+	.has_starttls = true,
+	.is_tls_required = true,
+};
+
+#define EHLO_TLS_REPLY	"250-" HOST "\r\n250-PIPELINING\r\n250-SIZE 4096\r\n" \
+			"250-8BITMIME\r\n250-STARTTLS\r\n" \
+			"250 ENHANCEDSTATUSCODES\r\n"
+#define EHLO_PLAIN_REPLY "250-" HOST "\r\n250-PIPELINING\r\n250-SIZE 4096\r\n" \
+			"250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+#define STARTTLS_REPLY	"220 2.0.0 ready to start TLS\r\n"
+
+/* Opens a session with lim, past its greeting. */
+static void
+harness_open_limits(struct harness *h, const struct smtp_limits *lim)
+{
+	harness_open(h, true);
+	smtp_session_free(h->session);
+	h->session = smtp_session_new(lim, &callbacks, h, "192.0.2.7:4242");
+	g_free(take(h));
+}
+
+/* Opens a session with lim and runs EHLO, STARTTLS and the handshake. */
+static void
+harness_open_tls(struct harness *h, const struct smtp_limits *lim)
+{
+	char	*out;
+
+	harness_open_limits(h, lim);
+	feed(h, "EHLO client.test\r\nSTARTTLS\r\n");
+	out = take(h);
+	CHECK_STR(out, EHLO_TLS_REPLY STARTTLS_REPLY);
+	g_free(out);
+	CHECK_INT(h->tls_starts, 1);
+	smtp_session_tls_started(h->session);
+}
+
+static void
+ehlo_starttls_announced_when_configured(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_TLS_REPLY);
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+ehlo_starttls_absent_by_default(void)
+{
+	char	*out = dialogue("EHLO client.test\r\nSTARTTLS\r\n");
+
+	CHECK_STR(out, EHLO_PLAIN_REPLY "502 5.5.1 STARTTLS not available\r\n");
+	g_free(out);
+}
+
+static void
+starttls_220_then_reset_to_greeted(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_tls(&h, &tls_limits);
+	CHECK(!smtp_session_is_closed(h.session));
+
+	/* The EHLO before TLS is forgotten: MAIL needs a new one. */
+	feed(&h, "MAIL FROM:<dana@customer.test>\r\n");
+	out = take(&h);
+	CHECK_STR(out, "503 5.5.1 send EHLO or HELO first\r\n");
+	g_free(out);
+	feed(&h, "EHLO client.test\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_PLAIN_REPLY);
+	g_free(out);
+	feed(&h, "MAIL FROM:<dana@customer.test>\r\n"
+	    "RCPT TO:<critical@support.test>\r\nDATA\r\nx\r\n.\r\n");
+	out = take(&h);
+	CHECK_CONTAINS(out, "250 2.0.0 message accepted\r\n");
+	g_free(out);
+	CHECK_INT(h.messages->len, 1);
+	harness_close(&h);
+}
+
+static void
+starttls_pipelined_input_discarded(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\nSTARTTLS\r\nRSET\r\n"
+	    "MAIL FROM:<mallory@attacker.test>\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_TLS_REPLY STARTTLS_REPLY);
+	g_free(out);
+	CHECK_INT(h.tls_starts, 1);
+
+	/* Plaintext that arrives before the handshake is dropped too. */
+	feed(&h, "RCPT TO:<critical@support.test>\r\n");
+	out = take(&h);
+	CHECK_STR(out, "");
+	g_free(out);
+
+	smtp_session_tls_started(h.session);
+	out = take(&h);
+	CHECK_STR(out, "");
+	g_free(out);
+	feed(&h, "EHLO client.test\r\nRCPT TO:<critical@support.test>\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_PLAIN_REPLY
+	    "503 5.5.1 need MAIL before RCPT\r\n");
+	g_free(out);
+	CHECK_INT(h.messages->len, 0);
+	harness_close(&h);
+}
+
+static void
+starttls_split_line_then_discarded(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\nSTART");
+	g_free(take(&h));
+	feed(&h, "TLS\r\nNOOP\r\n");
+	out = take(&h);
+	CHECK_STR(out, STARTTLS_REPLY);
+	g_free(out);
+	CHECK_INT(h.tls_starts, 1);
+	harness_close(&h);
+}
+
+static void
+starttls_second_refused_503(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_tls(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\nSTARTTLS\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_PLAIN_REPLY "503 5.5.1 TLS already active\r\n");
+	g_free(out);
+	CHECK_INT(h.tls_starts, 1);
+	harness_close(&h);
+}
+
+static void
+starttls_with_argument_501(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\nSTARTTLS now\r\nNOOP\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_TLS_REPLY
+	    "501 5.5.4 syntax: STARTTLS (no parameters)\r\n"
+	    "250 2.0.0 ok\r\n");
+	g_free(out);
+	CHECK_INT(h.tls_starts, 0);
+	harness_close(&h);
+}
+
+static void
+starttls_before_ehlo_503(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "STARTTLS\r\n");
+	out = take(&h);
+	CHECK_STR(out, "503 5.5.1 send EHLO first\r\n");
+	g_free(out);
+	CHECK_INT(h.tls_starts, 0);
+	harness_close(&h);
+}
+
+static void
+starttls_in_transaction_503(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\nMAIL FROM:<dana@customer.test>\r\n");
+	g_free(take(&h));
+	feed(&h, "STARTTLS\r\n");
+	out = take(&h);
+	CHECK_STR(out, "503 5.5.1 mail transaction in progress; send RSET "
+	    "first\r\n");
+	g_free(out);
+	CHECK_INT(h.tls_starts, 0);
+	harness_close(&h);
+}
+
+static void
+starttls_timeout_while_starting_closes(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\nSTARTTLS\r\n");
+	g_free(take(&h));
+	smtp_session_timeout(h.session);
+	CHECK(smtp_session_is_closed(h.session));
+	smtp_session_tls_started(h.session);
+	CHECK(smtp_session_is_closed(h.session));
+	out = take(&h);
+	CHECK_CONTAINS(out, "421 4.4.2");
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+tls_started_outside_starttls_ignored(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_limits);
+	feed(&h, "EHLO client.test\r\n");
+	g_free(take(&h));
+	smtp_session_tls_started(h.session);
+	feed(&h, "MAIL FROM:<dana@customer.test>\r\nEHLO client.test\r\n");
+	out = take(&h);
+	CHECK_STR(out, "250 2.1.0 sender ok\r\n" EHLO_TLS_REPLY);
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+tls_required_mail_530_until_starttls(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &tls_required_limits);
+	feed(&h, "EHLO client.test\r\nMAIL FROM:<dana@customer.test>\r\n"
+	    "RCPT TO:<critical@support.test>\r\nDATA\r\nVRFY dana\r\n"
+	    "NOOP\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_TLS_REPLY
+	    "530 5.7.0 must issue a STARTTLS command first\r\n"
+	    "530 5.7.0 must issue a STARTTLS command first\r\n"
+	    "530 5.7.0 must issue a STARTTLS command first\r\n"
+	    "530 5.7.0 must issue a STARTTLS command first\r\n"
+	    "250 2.0.0 ok\r\n");
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+tls_required_mail_accepted_after_starttls(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_tls(&h, &tls_required_limits);
+	feed(&h, "EHLO client.test\r\nMAIL FROM:<dana@customer.test>\r\n");
+	out = take(&h);
+	CHECK_STR(out, EHLO_PLAIN_REPLY "250 2.1.0 sender ok\r\n");
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+lmtp_starttls_not_available(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_limits(&h, &lmtp_limits);
+	feed(&h, "LHLO mta.test\r\nSTARTTLS\r\n");
+	out = take(&h);
+	CHECK(strstr(out, "250-STARTTLS") == NULL);
+	CHECK_CONTAINS(out, "502 5.5.1 STARTTLS not available\r\n");
+	g_free(out);
+	harness_close(&h);
+}
+
 int
 main(void)
 {
@@ -1170,5 +1480,19 @@ main(void)
 	TAP_RUN(lmtp_lhlo_and_one_reply_per_recipient);
 	TAP_RUN(lmtp_commit_failure_per_recipient);
 	TAP_RUN(smtp_lhlo_not_recognized);
+	TAP_RUN(ehlo_starttls_announced_when_configured);
+	TAP_RUN(ehlo_starttls_absent_by_default);
+	TAP_RUN(starttls_220_then_reset_to_greeted);
+	TAP_RUN(starttls_pipelined_input_discarded);
+	TAP_RUN(starttls_split_line_then_discarded);
+	TAP_RUN(starttls_second_refused_503);
+	TAP_RUN(starttls_with_argument_501);
+	TAP_RUN(starttls_before_ehlo_503);
+	TAP_RUN(starttls_in_transaction_503);
+	TAP_RUN(starttls_timeout_while_starting_closes);
+	TAP_RUN(tls_started_outside_starttls_ignored);
+	TAP_RUN(tls_required_mail_530_until_starttls);
+	TAP_RUN(tls_required_mail_accepted_after_starttls);
+	TAP_RUN(lmtp_starttls_not_available);
 	return tap_done();
 }

@@ -84,6 +84,62 @@ struct daemon_smtp	*daemon_smtp_start(struct daemon *d);
 void			 daemon_smtp_shutdown(struct daemon_smtp *smtp);
 void			 daemon_smtp_free(struct daemon_smtp *smtp);
 
+/* Rereads the STARTTLS certificate and key, on SIGHUP.  Keeps the old ones
+ * when the new ones cannot be loaded (logged either way). */
+void			 daemon_smtp_tls_reload(struct daemon_smtp *smtp);
+
+/*
+ * TLS for STARTTLS (daemon_tls.c): a server context and non-blocking
+ * connections.  A call that cannot finish returns what it waits for; the
+ * caller repeats it once the socket is ready for that.
+ */
+struct daemon_tls;
+struct daemon_tls_conn;
+enum daemon_tls_io {
+	DAEMON_TLS_OK,
+	DAEMON_TLS_WANT_READ,
+	DAEMON_TLS_WANT_WRITE,
+	DAEMON_TLS_CLOSED,	/* the client sent close_notify */
+	DAEMON_TLS_FAILED,	/* see daemon_tls_conn_error */
+};
+/*
+ * Loads the PEM certificate chain and private key into a server context
+ * accepting TLS 1.2 or later.  Returns NULL when they cannot be loaded or
+ * do not match (logged).  The paths are copied for daemon_tls_reload.
+ */
+struct daemon_tls	*daemon_tls_new(const char *cert_file,
+			    const char *key_file);
+/*
+ * Rereads the files into a new context for later handshakes.  Returns 0,
+ * or -1 with the old context kept (logged either way).
+ */
+int			 daemon_tls_reload(struct daemon_tls *tls);
+void			 daemon_tls_free(struct daemon_tls *tls);
+/* Starts the server side of TLS on the connected socket fd (not taken
+ * over).  Returns NULL on failure (logged). */
+struct daemon_tls_conn	*daemon_tls_conn_new(struct daemon_tls *tls, int fd);
+/* Sends close_notify when possible, without waiting, and frees conn. */
+void			 daemon_tls_conn_free(struct daemon_tls_conn *conn);
+enum daemon_tls_io	 daemon_tls_conn_handshake(
+			    struct daemon_tls_conn *conn);
+/* Reads or writes up to len bytes.  On DAEMON_TLS_OK, *n is the count
+ * done. */
+enum daemon_tls_io	 daemon_tls_conn_read(struct daemon_tls_conn *conn,
+			    void *buf, size_t len, size_t *n);
+enum daemon_tls_io	 daemon_tls_conn_write(struct daemon_tls_conn *conn,
+			    const void *buf, size_t len, size_t *n);
+/* Tells whether OpenSSL holds received bytes not yet read out of conn. */
+bool			 daemon_tls_conn_has_pending(
+			    const struct daemon_tls_conn *conn);
+/* The reason of the last DAEMON_TLS_FAILED, borrowed from conn. */
+const char		*daemon_tls_conn_error(
+			    const struct daemon_tls_conn *conn);
+/* The protocol ("TLSv1.3") and cipher agreed, borrowed from conn. */
+const char		*daemon_tls_conn_version(
+			    const struct daemon_tls_conn *conn);
+const char		*daemon_tls_conn_cipher(
+			    const struct daemon_tls_conn *conn);
+
 /* HTTP listener for provider webhooks (daemon_http.c). */
 struct daemon_http	*daemon_http_start(struct daemon *d);
 void			 daemon_http_free(struct daemon_http *http);

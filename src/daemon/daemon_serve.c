@@ -175,12 +175,15 @@ serve_on_stop(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Reloads the TLS certificate and key; the config is read only at start. */
 static gboolean
 serve_on_hup(gpointer data)
 {
-	(void)data;
-	log_warnx("critgate: SIGHUP ignored: this version reads its config "
-	    "only at start; restart it to apply changes");
+	struct daemon	*d = data;
+
+	log_info("critgate: SIGHUP received: reloading the TLS certificate; "
+	    "other config changes need a restart");
+	daemon_smtp_tls_reload(d->smtp);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -288,7 +291,7 @@ daemon_serve_main(int argc, char **argv)
 		goto out;
 	g_unix_signal_add(SIGTERM, serve_on_stop, &d);
 	g_unix_signal_add(SIGINT, serve_on_stop, &d);
-	g_unix_signal_add(SIGHUP, serve_on_hup, NULL);
+	g_unix_signal_add(SIGHUP, serve_on_hup, &d);
 	log_info("critgate: started version=%s config=%s store=%s team=%zu "
 	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
 	    d.cfg->n_team, d.cfg->n_routes);

@@ -4,6 +4,7 @@
  * smtp stage session, writes the replies, and runs the idle and whole-
  * session timers.  A complete message is committed to the store before the
  * session is told, so "250" never goes out for a message not on disk.
+ * After STARTTLS, a connection's bytes pass through daemon_tls.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +56,7 @@ struct daemon_smtp {
 	GHashTable		*per_client;	/* address -> count */
 	struct smtp_callbacks	 callbacks;
 	uint64_t		 next_conn_id;
+	struct daemon_tls	*tls;		/* NULL: no STARTTLS */
 };
 
 struct smtp_conn {
@@ -69,11 +71,18 @@ struct smtp_conn {
 	guint			 total_timer;
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	char			 address[INET6_ADDRSTRLEN]; /* no port */
+	GIOCondition		 read_cond;	/* G_IO_OUT while a TLS read
+						 * waits to write */
+	struct daemon_tls_conn	*tls;		/* NULL until STARTTLS */
+	guint			 handshake_source;
+	bool			 is_tls_wanted;	/* handshake after the 220 */
+	bool			 is_handshaking;
 };
 
 static void	conn_close(struct smtp_conn *conn);
 static void	conn_flush(struct smtp_conn *conn);
 static gboolean	conn_on_readable(int fd, GIOCondition cond, gpointer data);
+static void	conn_tls_begin(struct smtp_conn *conn);
 
 static bool
 smtp_rcpt_is_routed(void *ctx, const char *address)
@@ -155,6 +164,15 @@ smtp_message_ready(void *ctx, struct smtp_session *session,
 	    smtp_on_committed, cc);
 }
 
+static void
+smtp_start_tls(void *ctx, struct smtp_session *session)
+{
+	struct smtp_conn	*conn = ctx;
+
+	(void)session;
+	conn->is_tls_wanted = true;
+}
+
 static gboolean
 conn_on_writable(int fd, GIOCondition cond, gpointer data)
 {
@@ -169,49 +187,97 @@ conn_on_writable(int fd, GIOCondition cond, gpointer data)
 
 /*
  * Reads from the client only while few replies wait to be written, so
- * that the output never grows past SMTP_OUTPUT_PAUSE and one chunk.
+ * that the output never grows past SMTP_OUTPUT_PAUSE and one chunk, and
+ * not at all from the STARTTLS command to the end of the handshake.
  */
 static void
 conn_read_update(struct smtp_conn *conn, size_t pending)
 {
-	if (pending >= SMTP_OUTPUT_PAUSE && conn->read_source != 0) {
+	bool	is_paused = pending >= SMTP_OUTPUT_PAUSE ||
+	    conn->is_tls_wanted || conn->is_handshaking;
+
+	if (is_paused && conn->read_source != 0) {
 		g_source_remove(conn->read_source);
 		conn->read_source = 0;
-	} else if (pending < SMTP_OUTPUT_PAUSE && conn->read_source == 0) {
+	} else if (!is_paused && conn->read_source == 0) {
 		conn->read_source = g_unix_fd_add(conn->fd,
-		    G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, conn);
+		    conn->read_cond | G_IO_HUP | G_IO_ERR, conn_on_readable,
+		    conn);
 	}
 }
 
-/* Writes what the session queued; closes the connection when it is done. */
+/*
+ * Writes up to len bytes to the client, in plaintext or through TLS.
+ * Returns what to wait for when the socket takes nothing now.
+ */
+static enum daemon_tls_io
+conn_send(struct smtp_conn *conn, const uint8_t *buf, size_t len,
+    size_t *n)
+{
+	enum daemon_tls_io	io;
+	ssize_t			sent;
+
+	if (conn->tls != NULL) {
+		io = daemon_tls_conn_write(conn->tls, buf, len, n);
+		if (io == DAEMON_TLS_FAILED)
+			log_debug("smtp: tls write failed session=%" PRIu64
+			    " peer=%s error=\"%s\"", conn->id, conn->peer,
+			    daemon_tls_conn_error(conn->tls));
+		return io;
+	}
+	sent = send(conn->fd, buf, len, MSG_NOSIGNAL);
+	if (sent == -1 && (errno == EAGAIN || errno == EINTR))
+		return DAEMON_TLS_WANT_WRITE;
+	if (sent == -1) {
+		log_debug("smtp: write failed session=%" PRIu64 " peer=%s: %s",
+		    conn->id, conn->peer, g_strerror(errno));
+		return DAEMON_TLS_FAILED;
+	}
+	*n = (size_t)sent;
+	return DAEMON_TLS_OK;
+}
+
+/*
+ * Writes what the session queued; closes the connection when it is done,
+ * and starts the TLS handshake once the 220 to STARTTLS is out.  During
+ * the handshake nothing is written: a session closed meanwhile (timeout,
+ * shutdown) loses its 421, which could not go out in plaintext anyway.
+ */
 static void
 conn_flush(struct smtp_conn *conn)
 {
-	const uint8_t	*out;
-	size_t		 len = 0;
-	ssize_t		 n;
+	const uint8_t		*out;
+	size_t			 len = 0, n = 0;
+	enum daemon_tls_io	 io;
 
+	if (conn->is_handshaking) {
+		if (smtp_session_is_closed(conn->session))
+			conn_close(conn);
+		return;
+	}
 	while ((out = smtp_session_output(conn->session, &len)) != NULL &&
 	    len > 0) {
-		n = send(conn->fd, out, len, MSG_NOSIGNAL);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		io = conn_send(conn, out, len, &n);
+		if (io == DAEMON_TLS_WANT_READ || io == DAEMON_TLS_WANT_WRITE) {
 			if (conn->write_source == 0)
 				conn->write_source = g_unix_fd_add(conn->fd,
+				    io == DAEMON_TLS_WANT_READ ? G_IO_IN :
 				    G_IO_OUT, conn_on_writable, conn);
 			conn_read_update(conn, len);
 			return;
 		}
-		if (n == -1) {
-			log_debug("smtp: write failed session=%" PRIu64
-			    " peer=%s: %s", conn->id, conn->peer,
-			    g_strerror(errno));
+		if (io != DAEMON_TLS_OK) {
 			conn_close(conn);
 			return;
 		}
-		smtp_session_output_consume(conn->session, (size_t)n);
+		smtp_session_output_consume(conn->session, n);
 	}
 	if (smtp_session_is_closed(conn->session)) {
 		conn_close(conn);
+		return;
+	}
+	if (conn->is_tls_wanted) {
+		conn_tls_begin(conn);
 		return;
 	}
 	conn_read_update(conn, 0);
@@ -252,30 +318,143 @@ conn_idle_restart(struct smtp_conn *conn)
 	    conn);
 }
 
+/* Reads up to len bytes from the client, in plaintext or through TLS. */
+static enum daemon_tls_io
+conn_recv(struct smtp_conn *conn, uint8_t *buf, size_t len, size_t *n)
+{
+	enum daemon_tls_io	io;
+	ssize_t			got;
+
+	if (conn->tls != NULL) {
+		io = daemon_tls_conn_read(conn->tls, buf, len, n);
+		if (io == DAEMON_TLS_FAILED)
+			log_debug("smtp: tls read failed session=%" PRIu64
+			    " peer=%s error=\"%s\"", conn->id, conn->peer,
+			    daemon_tls_conn_error(conn->tls));
+		return io;
+	}
+	got = recv(conn->fd, buf, len, 0);
+	if (got == -1 && (errno == EAGAIN || errno == EINTR))
+		return DAEMON_TLS_WANT_READ;
+	if (got == 0)
+		return DAEMON_TLS_CLOSED;
+	if (got == -1) {
+		log_debug("smtp: read failed session=%" PRIu64 " peer=%s: %s",
+		    conn->id, conn->peer, g_strerror(errno));
+		return DAEMON_TLS_FAILED;
+	}
+	*n = (size_t)got;
+	return DAEMON_TLS_OK;
+}
+
+/*
+ * Feeds what the client sent to the session.  Under TLS it reads on while
+ * OpenSSL holds decrypted bytes, which would not make the socket readable
+ * again.
+ */
+static enum daemon_tls_io
+conn_receive(struct smtp_conn *conn)
+{
+	uint8_t			buf[SMTP_READ_CHUNK];
+	enum daemon_tls_io	io;
+	size_t			n = 0;
+
+	do {
+		io = conn_recv(conn, buf, sizeof(buf), &n);
+		if (io != DAEMON_TLS_OK)
+			break;
+		conn_idle_restart(conn);
+		smtp_session_feed(conn->session, buf, n);
+	} while (conn->tls != NULL && daemon_tls_conn_has_pending(conn->tls) &&
+	    !smtp_session_is_closed(conn->session));
+	return io;
+}
+
 static gboolean
 conn_on_readable(int fd, GIOCondition cond, gpointer data)
 {
 	struct smtp_conn	*conn = data;
-	uint8_t			 buf[SMTP_READ_CHUNK];
-	ssize_t			 n;
+	GIOCondition		 want;
+	enum daemon_tls_io	 io;
 
+	(void)fd;
 	(void)cond;
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return G_SOURCE_CONTINUE;
-	if (n <= 0) {
-		if (n == -1)
-			log_debug("smtp: read failed session=%" PRIu64
-			    " peer=%s: %s", conn->id, conn->peer,
-			    g_strerror(errno));
+	io = conn_receive(conn);
+	if (io == DAEMON_TLS_CLOSED || io == DAEMON_TLS_FAILED) {
 		conn->read_source = 0;
 		conn_close(conn);
 		return G_SOURCE_REMOVE;
 	}
-	conn_idle_restart(conn);
-	smtp_session_feed(conn->session, buf, (size_t)n);
+
+	/* A TLS read may need to write first (a key update, say). */
+	want = io == DAEMON_TLS_WANT_WRITE ? G_IO_OUT : G_IO_IN;
+	if (want != conn->read_cond) {
+		conn->read_cond = want;
+		g_source_remove(conn->read_source);
+		conn->read_source = 0;
+	}
 	conn_flush(conn);
 	return G_SOURCE_CONTINUE;
+}
+
+static gboolean	conn_on_handshake_ready(int fd, GIOCondition cond,
+		    gpointer data);
+
+/* Runs the handshake as far as the socket allows. */
+static void
+conn_handshake_step(struct smtp_conn *conn)
+{
+	enum daemon_tls_io	io;
+
+	io = daemon_tls_conn_handshake(conn->tls);
+	if (io == DAEMON_TLS_WANT_READ || io == DAEMON_TLS_WANT_WRITE) {
+		conn->handshake_source = g_unix_fd_add(conn->fd,
+		    (io == DAEMON_TLS_WANT_READ ? G_IO_IN : G_IO_OUT) |
+		    G_IO_HUP | G_IO_ERR, conn_on_handshake_ready, conn);
+		return;
+	}
+	if (io != DAEMON_TLS_OK) {
+		log_info("smtp: tls handshake failed session=%" PRIu64
+		    " peer=%s error=\"%s\"", conn->id, conn->peer,
+		    daemon_tls_conn_error(conn->tls));
+		conn_close(conn);
+		return;
+	}
+	conn->is_handshaking = false;
+	log_info("smtp: tls started session=%" PRIu64 " peer=%s version=%s "
+	    "cipher=%s", conn->id, conn->peer,
+	    daemon_tls_conn_version(conn->tls),
+	    daemon_tls_conn_cipher(conn->tls));
+	smtp_session_tls_started(conn->session);
+	conn_idle_restart(conn);
+	conn_flush(conn);
+}
+
+static gboolean
+conn_on_handshake_ready(int fd, GIOCondition cond, gpointer data)
+{
+	struct smtp_conn	*conn = data;
+
+	(void)fd;
+	(void)cond;
+	conn->handshake_source = 0;
+	conn_handshake_step(conn);
+	return G_SOURCE_REMOVE;
+}
+
+/* Switches the connection to TLS, once the 220 to STARTTLS is written. */
+static void
+conn_tls_begin(struct smtp_conn *conn)
+{
+	conn->is_tls_wanted = false;
+	conn->is_handshaking = true;
+	conn_read_update(conn, 0);
+	conn->tls = daemon_tls_conn_new(conn->smtp->tls, conn->fd);
+	if (conn->tls == NULL) {
+		conn_close(conn);
+		return;
+	}
+	conn_handshake_step(conn);
 }
 
 /* Adds delta to the connections counted for address; returns the count. */
@@ -309,6 +488,9 @@ conn_close(struct smtp_conn *conn)
 		g_source_remove(conn->idle_timer);
 	if (conn->total_timer != 0)
 		g_source_remove(conn->total_timer);
+	if (conn->handshake_source != 0)
+		g_source_remove(conn->handshake_source);
+	daemon_tls_conn_free(conn->tls);
 	close(conn->fd);
 	g_hash_table_remove(smtp->by_id, &conn->id);
 	smtp->conns = g_list_delete_link(smtp->conns, conn->link);
@@ -399,8 +581,9 @@ conn_start(struct smtp_listener *l, struct smtp_conn *conn)
 	conn->link = smtp->conns;
 	log_debug("%s: connect session=%" PRIu64 " peer=%s", l->name,
 	    conn->id, conn->peer);
+	conn->read_cond = G_IO_IN;
 	conn->read_source = g_unix_fd_add(conn->fd,
-	    G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, conn);
+	    conn->read_cond | G_IO_HUP | G_IO_ERR, conn_on_readable, conn);
 	conn->total_timer = g_timeout_add(
 	    (guint)smtp->d->cfg->smtp_session_timeout_ms, conn_on_total, conn);
 	conn_idle_restart(conn);
@@ -504,6 +687,11 @@ listener_open(struct daemon_smtp *smtp, const char *name, const char *addr,
 	l->limits.max_recipients = (size_t)cfg->max_recipients;
 	l->limits.max_errors = (size_t)cfg->max_errors_per_session;
 	l->limits.is_lmtp = is_lmtp;
+
+	/* LMTP comes from a local MTA, so only SMTP offers STARTTLS. */
+	l->limits.has_starttls = !is_lmtp && smtp->tls != NULL;
+	l->limits.is_tls_required = l->limits.has_starttls &&
+	    cfg->tls_require;
 	l->source = g_unix_fd_add(l->fd, G_IO_IN, smtp_on_accept, l);
 	smtp->n_listeners++;
 	return 0;
@@ -539,6 +727,15 @@ daemon_smtp_start(struct daemon *d)
 	smtp->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	smtp->callbacks.rcpt_is_routed = smtp_rcpt_is_routed;
 	smtp->callbacks.message_ready = smtp_message_ready;
+	smtp->callbacks.start_tls = smtp_start_tls;
+	if (d->cfg->tls_cert_file != NULL) {
+		smtp->tls = daemon_tls_new(d->cfg->tls_cert_file,
+		    d->cfg->tls_key_file);
+		if (smtp->tls == NULL) {
+			daemon_smtp_free(smtp);
+			return NULL;
+		}
+	}
 	if (listener_open(smtp, "smtp", d->cfg->listen_smtp, false) == -1 ||
 	    (d->cfg->listen_lmtp != NULL && listener_open(smtp, "lmtp",
 	    d->cfg->listen_lmtp, true) == -1)) {
@@ -579,5 +776,17 @@ daemon_smtp_free(struct daemon_smtp *smtp)
 		g_source_remove(smtp->process_source);
 	g_hash_table_destroy(smtp->per_client);
 	g_hash_table_destroy(smtp->by_id);
+	daemon_tls_free(smtp->tls);
 	g_free(smtp);
+}
+
+void
+daemon_smtp_tls_reload(struct daemon_smtp *smtp)
+{
+	if (smtp == NULL || smtp->tls == NULL) {
+		log_info("smtp: no TLS certificate configured, nothing to "
+		    "reload");
+		return;
+	}
+	(void)daemon_tls_reload(smtp->tls);	/* logs either way */
 }

@@ -4,7 +4,8 @@
  * a complete message handed to the daemon through message_ready.  States:
  * GREETED -EHLO-> HELO -MAIL-> MAIL -RCPT-> RCPT -DATA-> DATA -CRLF.CRLF->
  * COMMITTING -commit_done-> HELO.  RSET and a rejected DATA return to HELO;
- * QUIT, timeout, shutdown and too many errors lead to CLOSED from any state.
+ * HELO -STARTTLS-> TLS_STARTING -tls_started-> GREETED (RFC 3207).  QUIT,
+ * timeout, shutdown and too many errors lead to CLOSED from any state.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -22,6 +23,10 @@
 static const char smtp_size_reply[] =
     "552 5.3.4 message size exceeds fixed maximum message size";
 
+/* RFC 3207 4: the reply to mail commands while TLS is required. */
+static const char smtp_tls_required_reply[] =
+    "530 5.7.0 must issue a STARTTLS command first";
+
 enum smtp_state {
 	SMTP_STATE_GREETED,	/* 220 sent, no EHLO yet */
 	SMTP_STATE_HELO,	/* EHLO/HELO done, no MAIL */
@@ -29,6 +34,8 @@ enum smtp_state {
 	SMTP_STATE_RCPT,	/* one or more RCPT accepted */
 	SMTP_STATE_DATA,	/* 354 sent, reading text */
 	SMTP_STATE_COMMITTING,	/* waiting for commit_done */
+	SMTP_STATE_TLS_STARTING, /* 220 to STARTTLS sent, waiting for
+				 * tls_started; input is discarded */
 	SMTP_STATE_CLOSED,
 };
 
@@ -60,11 +67,13 @@ struct smtp_session {
 	bool				 is_discarding;	/* oversize line */
 	bool				 has_overflowed; /* input dropped */
 	bool				 is_processing;	/* guards re-entry */
+	bool				 is_tls;	/* STARTTLS done */
 };
 
 struct smtp_verb {
 	const char	*name;
-	/* Returns NULL when the verb may run now, else the 503 reply. */
+	/* Returns NULL when the verb may run now, else the reply that
+	 * rejects it. */
 	const char	*(*validate)(struct smtp_session *);
 	void		 (*act)(struct smtp_session *, const char *args);
 };
@@ -269,9 +278,20 @@ validate_any(struct smtp_session *s)
 	return NULL;
 }
 
+/* Returns the 530 reply while tls.require holds and STARTTLS is not done. */
+static const char *
+validate_tls(struct smtp_session *s)
+{
+	if (s->limits->is_tls_required && !s->is_tls)
+		return smtp_tls_required_reply;
+	return NULL;
+}
+
 static const char *
 validate_mail(struct smtp_session *s)
 {
+	if (validate_tls(s) != NULL)
+		return smtp_tls_required_reply;
 	if (s->state == SMTP_STATE_GREETED)
 		return "503 5.5.1 send EHLO or HELO first";
 	if (s->state != SMTP_STATE_HELO)
@@ -282,6 +302,8 @@ validate_mail(struct smtp_session *s)
 static const char *
 validate_rcpt(struct smtp_session *s)
 {
+	if (validate_tls(s) != NULL)
+		return smtp_tls_required_reply;
 	if (s->state == SMTP_STATE_GREETED)
 		return "503 5.5.1 send EHLO or HELO first";
 	if (s->state == SMTP_STATE_HELO)
@@ -292,12 +314,32 @@ validate_rcpt(struct smtp_session *s)
 static const char *
 validate_data(struct smtp_session *s)
 {
+	if (validate_tls(s) != NULL)
+		return smtp_tls_required_reply;
 	if (s->state == SMTP_STATE_GREETED)
 		return "503 5.5.1 send EHLO or HELO first";
 	if (s->state == SMTP_STATE_HELO)
 		return "503 5.5.1 need MAIL before DATA";
 	if (s->state == SMTP_STATE_MAIL)
 		return "503 5.5.1 need RCPT before DATA";
+	return NULL;
+}
+
+/*
+ * RFC 3207 4: STARTTLS only where it is announced, once, and outside a
+ * mail transaction.
+ */
+static const char *
+validate_starttls(struct smtp_session *s)
+{
+	if (!s->limits->has_starttls)
+		return "502 5.5.1 STARTTLS not available";
+	if (s->is_tls)
+		return "503 5.5.1 TLS already active";
+	if (s->state == SMTP_STATE_GREETED)
+		return "503 5.5.1 send EHLO first";
+	if (s->state != SMTP_STATE_HELO)
+		return "503 5.5.1 mail transaction in progress; send RSET first";
 	return NULL;
 }
 
@@ -356,6 +398,8 @@ ehlo_reply(struct smtp_session *s)
 	reply(s, "250-PIPELINING");
 	reply(s, "250-SIZE %zu", s->limits->max_message_bytes);
 	reply(s, "250-8BITMIME");
+	if (s->limits->has_starttls && !s->is_tls)
+		reply(s, "250-STARTTLS");
 	reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -503,6 +547,25 @@ act_vrfy(struct smtp_session *s, const char *args)
 	reply(s, "252 2.5.0 cannot verify addresses; send the message");
 }
 
+/*
+ * Queues the 220 and stops reading until the daemon has run the handshake
+ * and called smtp_session_tls_started.  process_input drops whatever
+ * followed the command line: plaintext pipelined after STARTTLS may come
+ * from an attacker in the path, and running it inside the TLS session
+ * would let them inject commands (CVE-2011-0411).
+ */
+static void
+act_starttls(struct smtp_session *s, const char *args)
+{
+	if (*args != '\0') {
+		reply_error(s, "501 5.5.4 syntax: STARTTLS (no parameters)");
+		return;
+	}
+	reply(s, "220 2.0.0 ready to start TLS");
+	s->state = SMTP_STATE_TLS_STARTING;
+	s->callbacks->start_tls(s->ctx, s);
+}
+
 static void
 act_quit(struct smtp_session *s, const char *args)
 {
@@ -520,7 +583,8 @@ static const struct smtp_verb smtp_verbs[] = {
 	{ "DATA",	validate_data,	act_data },
 	{ "RSET",	validate_any,	act_rset },
 	{ "NOOP",	validate_any,	act_noop },
-	{ "VRFY",	validate_any,	act_vrfy },
+	{ "VRFY",	validate_tls,	act_vrfy },
+	{ "STARTTLS",	validate_starttls, act_starttls },
 	{ "QUIT",	validate_any,	act_quit },
 };
 
@@ -545,6 +609,9 @@ command_run(struct smtp_session *s, const char *line)
 	}
 	log_debug("smtp: command peer=%s verb=%s", s->peer, verb->name);
 	error = verb->validate(s);
+	if (error == smtp_tls_required_reply)
+		log_info("smtp: command rejected peer=%s verb=%s "
+		    "reason=\"STARTTLS required\"", s->peer, verb->name);
 	if (error != NULL) {
 		reply_error(s, error);
 		return;
@@ -751,11 +818,22 @@ data_consume(struct smtp_session *s, size_t *off)
 	return false;
 }
 
+/* Drops len bytes of plaintext that came after STARTTLS. */
+static void
+input_discard(struct smtp_session *s, size_t len)
+{
+	if (len == 0)
+		return;
+	log_info("smtp: input after STARTTLS discarded peer=%s bytes=%zu",
+	    s->peer, len);
+}
+
 /*
  * Runs buffered input until it runs out or the session stops reading
- * (committing or closed).  message_ready may call commit_done, which calls
- * back here.  The is_processing guard turns that call into a no-op, so this
- * loop carries on with the input instead of recursing once per message.
+ * (committing, starting TLS or closed).  message_ready may call
+ * commit_done, which calls back here.  The is_processing guard turns that
+ * call into a no-op, so this loop carries on with the input instead of
+ * recursing once per message.
  */
 static void
 process_input(struct smtp_session *s)
@@ -768,13 +846,17 @@ process_input(struct smtp_session *s)
 	s->is_processing = true;
 	while (is_progressing && off < s->in->len &&
 	    s->state != SMTP_STATE_COMMITTING &&
+	    s->state != SMTP_STATE_TLS_STARTING &&
 	    s->state != SMTP_STATE_CLOSED) {
 		if (s->state == SMTP_STATE_DATA)
 			is_progressing = data_consume(s, &off);
 		else
 			is_progressing = command_consume(s, &off);
 	}
-	if (s->state == SMTP_STATE_CLOSED)
+	if (s->state == SMTP_STATE_TLS_STARTING)
+		input_discard(s, s->in->len - off);
+	if (s->state == SMTP_STATE_CLOSED ||
+	    s->state == SMTP_STATE_TLS_STARTING)
 		g_byte_array_set_size(s->in, 0);
 	else
 		g_byte_array_remove_range(s->in, 0, off);
@@ -834,6 +916,10 @@ smtp_session_feed(struct smtp_session *session, const uint8_t *buf,
 {
 	if (session->state == SMTP_STATE_CLOSED || len == 0)
 		return;
+	if (session->state == SMTP_STATE_TLS_STARTING) {
+		input_discard(session, len);
+		return;
+	}
 	if (session->state == SMTP_STATE_COMMITTING) {
 		if (session->in->len + len > session->pending_max) {
 			session->has_overflowed = true;
@@ -893,6 +979,23 @@ smtp_session_commit_done(struct smtp_session *session, bool is_committed)
 		return;
 	}
 	process_input(session);
+}
+
+void
+smtp_session_tls_started(struct smtp_session *session)
+{
+	if (session->state != SMTP_STATE_TLS_STARTING)
+		return;
+	session->is_tls = true;
+
+	/* RFC 3207 4.2: forget what the client said before TLS, EHLO
+	 * included. */
+	g_free(session->helo);
+	session->helo = NULL;
+	session->state = SMTP_STATE_GREETED;
+	transaction_clear(session);
+	session->is_discarding = false;
+	g_byte_array_set_size(session->in, 0);
 }
 
 void
