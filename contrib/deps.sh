@@ -7,8 +7,8 @@
 critgate_packages="meson ninja-build pkg-config gcc libc6-dev
 	libgmime-3.0-dev libglib2.0-dev libjson-glib-dev libcurl4-gnutls-dev
 	libsqlite3-dev libconfig-dev libmicrohttpd-dev libssl-dev openssl
-	libetpan-dev python3 swaks sqlite3 clang libclang-rt-14-dev
-	dovecot-imapd"
+	libetpan-dev libgnutls28-dev python3 swaks sqlite3 clang
+	libclang-rt-14-dev dovecot-imapd postfix"
 
 critgate_install_missing() {
 	missing=""
@@ -25,6 +25,10 @@ critgate_install_missing() {
 		sudo="sudo"
 	fi
 	$sudo apt-get update -qq || return 1
+	# Postfix installs without a system configuration, so it never
+	# listens on port 25; the tests run private instances.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    $sudo debconf-set-selections
 	# shellcheck disable=SC2086 # the list is split on purpose
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 	    --no-install-recommends $missing >/dev/null || return 1

@@ -44,6 +44,8 @@ struct cfg_imap {
 	char	*host;
 	int64_t	 port;
 	char	*security;	/* "tls", "starttls" or "none" */
+	char	*ca_file;	/* PEM CAs trusted besides the system's,
+				 * or NULL */
 	char	*user;
 	char	*password_file;
 	char	*password;	/* secret, read from password_file */

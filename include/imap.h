@@ -27,9 +27,12 @@ struct imap_envelope {
  * Starts a thread that connects to cfg->imap (cfg->imap.host must not be
  * NULL), commits every message above the last UID it recorded to its own
  * handle on the store at cfg->store_path, then waits for new mail with
- * IDLE, or polls every cfg->imap.poll_ms when the server lacks IDLE.  It
- * reconnects with backoff after any failure.  After each committed message
- * it calls on_stored(ctx) from its own thread, so on_stored must be
+ * IDLE, or polls every cfg->imap.poll_ms when the server lacks IDLE.  With
+ * security "tls" or "starttls", it logs in only when the server's
+ * certificate chains to a CA trusted by the system or listed in
+ * cfg->imap.ca_file and names cfg->imap.host.  It reconnects with backoff
+ * after any failure, a rejected certificate included.  After each committed
+ * message it calls on_stored(ctx) from its own thread, so on_stored must be
  * thread-safe (g_main_context_invoke is).  cfg is borrowed until
  * imap_poller_stop returns.  Returns the poller; never NULL.
  */

@@ -131,6 +131,7 @@ const struct cfg_key cfg_keys[] = {
 	NUMBER("imap.port", CFG_KEY_INT, 1, 65535, 993, 1, CFG(imap.port)),
 	STRING("imap.security", 0, CFG_FORMAT_SECURITY, "tls",
 	    CFG(imap.security)),
+	STRING("imap.ca_file", 0, CFG_FORMAT_TEXT, NULL, CFG(imap.ca_file)),
 	STRING("imap.user", 0, CFG_FORMAT_TEXT, NULL, CFG(imap.user)),
 	STRING("imap.password_file", 0, CFG_FORMAT_TEXT, NULL,
 	    CFG(imap.password_file)),

@@ -64,6 +64,18 @@ enum imap_step	imap_session_wait(struct imap_poller *p);
 /* imap_stream.c: makes end of file a read error; returns 0 or -1. */
 int		imap_stream_wrap(mailimap *imap);
 
+/*
+ * imap_tls.c.  Runs a TLS handshake on the connected socket fd that
+ * succeeds only if the server's certificate chains to a trusted CA (the
+ * system's, or one in imap->ca_file) and names imap->host.  Returns a
+ * driver that owns fd from then on (free it with mailstream_low_free,
+ * close the fd with mailstream_low_close), or NULL with the reason in
+ * *error (caller frees with g_free), fd left open.  Logs a certificate
+ * rejection.  Blocks for at most the network timeout.
+ */
+mailstream_low	*imap_tls_open(int fd, const struct cfg_imap *imap,
+		    char **error);
+
 /* imap_fetch.c: one message, from fetch to the flag or move. */
 enum imap_step	imap_fetch_uids(struct imap_poller *p, uint32_t last_uid,
 		    GArray *uids);

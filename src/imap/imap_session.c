@@ -1,47 +1,200 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * One IMAP session with libetpan: connect (TLS, STARTTLS or plain), LOGIN,
- * CAPABILITY and SELECT.  Then it reads every message above the last UID
- * recorded in the store, and waits for new mail before the next round.
+ * CAPABILITY and SELECT.  TLS runs over the driver in imap_tls.c, which
+ * checks the server's certificate.  Then it reads every message above the
+ * last UID recorded in the store, and waits for new mail before the next
+ * round.
  * The wait is IDLE (RFC 2177) when the server announces it, else a timer
  * followed by NOOP.
  */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
 
 #include "imap.h"
 #include "imap_priv.h"
 #include "log.h"
 
-/* Each returns a libetpan code. */
+#define STREAM_BUFFER_BYTES	8192
+
+/* Waits for a non-blocking connect on fd; returns 0 or -1 with errno. */
 static int
-connect_tls(struct imap_poller *p, const char *host, uint16_t port)
+connect_wait(int fd)
 {
-	/* TODO: the server certificate is not verified: libetpan 1.9 built
-	 * with GnuTLS accepts any certificate, so a host able to intercept
-	 * the connection could read the password.  Verifying needs a
-	 * mailstream_low driver of our own over GnuTLS. */
-	return mailimap_ssl_connect(p->imap, host, port);
+	struct pollfd	pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t	len = sizeof(int);
+	int		err = 0;
+	int		n;
+
+	do {
+		n = poll(&pfd, 1, IMAP_NET_TIMEOUT_S * 1000);
+	} while (n == -1 && errno == EINTR);
+	if (n == 0)
+		errno = ETIMEDOUT;
+	if (n <= 0)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -1;
+	errno = err;
+	return err == 0 ? 0 : -1;
+}
+
+/* Tries one address; returns a connected socket or -1 with errno. */
+static int
+connect_addr(const struct addrinfo *ai)
+{
+	int	fd;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+	    (errno == EINPROGRESS && connect_wait(fd) == 0))
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Connects to each address of host in turn, each within the network
+ * timeout.  Returns a socket in non-blocking mode, or -1 with the failure
+ * recorded. */
+static int
+tcp_connect(struct imap_poller *p, const char *host, uint16_t port)
+{
+	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo	*res = NULL;
+	struct addrinfo	*ai;
+	char		 service[8];
+	char		*why;
+	int		 fd = -1;
+	int		 r;
+
+	snprintf(service, sizeof(service), "%u", port);
+	r = getaddrinfo(host, service, &hints, &res);
+	if (r != 0) {
+		why = g_strdup_printf("resolving the host failed: %s",
+		    gai_strerror(r));
+		imap_poller_fail(p, why, 0);
+		g_free(why);
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = connect_addr(ai);
+	if (fd == -1) {
+		why = g_strdup_printf("connect failed: %s", g_strerror(errno));
+		imap_poller_fail(p, why, 0);
+		g_free(why);
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Publishes fd, then runs the TLS handshake on it.  Returns the TLS
+ * driver, which owns fd from then on, or NULL with the failure recorded. */
+static mailstream_low *
+tls_wrap(struct imap_poller *p, int fd)
+{
+	mailstream_low	*low;
+	char		*error = NULL;
+
+	imap_poller_sock_set(p, fd);
+	low = imap_tls_open(fd, &p->cfg->imap, &error);
+	if (low == NULL) {
+		imap_poller_fail(p, error, 0);
+		g_free(error);
+	}
+	return low;
+}
+
+/* Takes libetpan's code r from reading the greeting. */
+static int
+greeting_check(struct imap_poller *p, int r)
+{
+	if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED ||
+	    r == MAILIMAP_NO_ERROR_AUTHENTICATED)
+		return 0;
+	imap_poller_fail(p, "connect", r);
+	return -1;
 }
 
 static int
+connect_tls(struct imap_poller *p, const char *host, uint16_t port)
+{
+	mailstream_low	*low;
+	mailstream	*stream;
+	int		 fd;
+
+	fd = tcp_connect(p, host, port);
+	if (fd == -1)
+		return -1;
+	low = tls_wrap(p, fd);
+	if (low == NULL) {
+		imap_poller_sock_set(p, -1);
+		close(fd);
+		return -1;
+	}
+	stream = mailstream_new(low, STREAM_BUFFER_BYTES);
+	if (stream == NULL) {
+		imap_poller_sock_set(p, -1);
+		mailstream_low_close(low);
+		mailstream_low_free(low);
+		imap_poller_fail(p, "connect", MAILIMAP_ERROR_MEMORY);
+		return -1;
+	}
+	/* The session owns the stream from here, even on failure. */
+	return greeting_check(p, mailimap_connect(p->imap, stream));
+}
+
+/* RFC 3501 6.2.1: STARTTLS, then the TLS handshake on the same socket in
+ * place of the plain stream, as mailimap_socket_starttls does. */
+static int
 connect_starttls(struct imap_poller *p, const char *host, uint16_t port)
 {
-	int	r;
+	mailstream_low	*plain;
+	mailstream_low	*low;
+	int		 r;
 
 	r = mailimap_socket_connect(p->imap, host, port);
-	if (r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
-		return r;
-	r = mailimap_socket_starttls(p->imap);
-	return r == MAILIMAP_NO_ERROR ? MAILIMAP_NO_ERROR_NON_AUTHENTICATED :
-	    r;
+	if (greeting_check(p, r) == -1)
+		return -1;
+	r = mailimap_starttls(p->imap);
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_poller_fail(p, "STARTTLS", r);
+		return -1;
+	}
+	/* Bytes after the tagged OK came in clear and would be read as if
+	 * they had come over TLS: a man in the middle could inject them. */
+	if (p->imap->imap_stream->read_buffer_len != 0) {
+		imap_poller_fail(p, "STARTTLS: the server sent data before "
+		    "the TLS handshake", 0);
+		return -1;
+	}
+	plain = mailstream_get_low(p->imap->imap_stream);
+	low = tls_wrap(p, mailstream_low_get_fd(plain));
+	if (low == NULL)
+		return -1;
+	/* The socket driver's free leaves the fd open; the TLS driver owns
+	 * it now. */
+	mailstream_low_free(plain);
+	mailstream_set_low(p->imap->imap_stream, low);
+	return 0;
 }
 
 static int
 connect_plain(struct imap_poller *p, const char *host, uint16_t port)
 {
-	return mailimap_socket_connect(p->imap, host, port);
+	return greeting_check(p, mailimap_socket_connect(p->imap, host,
+	    port));
 }
 
+/* Each returns 0, or -1 with the failure recorded. */
 static const struct {
 	const char	*security;
 	int		(*connect)(struct imap_poller *, const char *,
@@ -57,20 +210,15 @@ session_connect(struct imap_poller *p)
 {
 	const struct cfg_imap	*imap = &p->cfg->imap;
 	size_t			 i;
-	int			 r;
 
 	p->imap = mailimap_new(0, NULL);
 	mailimap_set_timeout(p->imap, IMAP_NET_TIMEOUT_S);
 	for (i = 0; i < G_N_ELEMENTS(connectors); i++) {
 		if (strcmp(imap->security, connectors[i].security) != 0)
 			continue;
-		r = connectors[i].connect(p, imap->host,
-		    (uint16_t)imap->port);
-		if (r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED &&
-		    r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
-			imap_poller_fail(p, "connect", r);
+		if (connectors[i].connect(p, imap->host,
+		    (uint16_t)imap->port) == -1)
 			return -1;
-		}
 		imap_poller_sock_set(p, mailstream_low_get_fd(
 		    mailstream_get_low(p->imap->imap_stream)));
 		if (imap_stream_wrap(p->imap) == -1) {

@@ -4,6 +4,10 @@ for the IMAP poller's integration test.
 
 Dovecot runs in the foreground from a config written into a temporary
 folder, with one passwd-file user per mailbox and maildirs in that folder.
+Given a certificate, Dovecot also serves TLS: STARTTLS on its IMAP port
+and implicit TLS on a second port.  make_test_ca and make_server_cert
+write a private CA and server certificates with openssl, and TlsGreeter
+is a bare TLS server for the certificate checks that need no IMAP.
 The proxy forwards bytes both ways and can cut the connection at a chosen
 point of the IMAP exchange, or hide IDLE from the server's capabilities.
 """
@@ -12,6 +16,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 
@@ -23,7 +28,7 @@ state_dir = {dir}/state
 log_path = {dir}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -46,7 +51,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service stats {{
@@ -69,6 +75,60 @@ class Unavailable(Exception):
     """Dovecot is missing or would not start; the test is skipped."""
 
 
+def _openssl(*args):
+    try:
+        proc = subprocess.run(["openssl", *args], capture_output=True,
+                              text=True, timeout=30)
+    except OSError as exc:
+        raise Unavailable(f"openssl cannot run: {exc}")
+    if proc.returncode != 0:
+        raise Unavailable(f"openssl {args[0]} failed: "
+                          f"{proc.stderr.strip()}")
+
+
+def make_test_ca(folder):
+    """Writes a CA certificate and key valid for two days into folder;
+    returns (certificate path, key path)."""
+    cert = os.path.join(folder, "test-ca.pem")
+    key = os.path.join(folder, "test-ca.key")
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+             "-out", cert, "-days", "2", "-subj", "/CN=critgate test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return cert, key
+
+
+def make_server_cert(folder, ca, name):
+    """Writes a server certificate for the DNS name, signed by ca (the
+    pair make_test_ca returns); returns (certificate path, key path)."""
+    cert = os.path.join(folder, f"{name}.pem")
+    key = os.path.join(folder, f"{name}.key")
+    csr = os.path.join(folder, f"{name}.csr")
+    ext = os.path.join(folder, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName = DNS:{name}\n"
+                "basicConstraints = critical,CA:FALSE\n"
+                "keyUsage = critical,digitalSignature\n"
+                "extendedKeyUsage = serverAuth\n")
+    _openssl("req", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+             "-out", csr, "-subj", f"/CN={name}")
+    _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+             "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+             ext)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def _ssl_settings(tls):
+    """Dovecot reads the files named after "<" when it starts, as root."""
+    if tls is None:
+        return "ssl = no"
+    return (f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}\n"
+            "ssl_min_protocol = TLSv1.2")
+
+
 def _run_as():
     """Returns (login user, internal user, group, uid, gid) for Dovecot.
 
@@ -87,9 +147,12 @@ def _run_as():
 
 
 class Dovecot:
-    """One Dovecot instance; users maps login names to passwords."""
+    """One Dovecot instance; users maps login names to passwords.
 
-    def __init__(self, base, users):
+    With tls, a (certificate path, key path) pair, the IMAP port offers
+    STARTTLS and tls_port speaks implicit TLS."""
+
+    def __init__(self, base, users, tls=None):
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         self.doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
         if not os.path.exists(self.binary):
@@ -97,6 +160,7 @@ class Dovecot:
                               "dovecot-imapd)")
         self.dir = os.path.join(base, "dovecot")
         self.port = free_port()
+        self.tls_port = free_port() if tls is not None else 0
         self.proc = None
         login, internal, group, self.uid, self.gid = _run_as()
         for sub in ("run", "state", "home"):
@@ -114,7 +178,9 @@ class Dovecot:
             f.write(CONFIG.format(dir=self.dir, login_user=login,
                                   internal_user=internal,
                                   internal_group=group, uid=self.uid,
-                                  gid=self.gid, port=self.port))
+                                  gid=self.gid, port=self.port,
+                                  tls_port=self.tls_port,
+                                  ssl=_ssl_settings(tls)))
 
     def start(self):
         self.proc = subprocess.Popen(
@@ -128,12 +194,17 @@ class Dovecot:
                               f"{self.log()[-600:]}")
 
     def _listening(self):
+        if self.tls_port != 0 and not self._accepts(self.tls_port):
+            return False
+        return self._accepts(self.port)
+
+    def _accepts(self, port):
         if self.proc.poll() is not None:
             err = self.proc.stderr.read().decode(errors="replace")
             raise RuntimeError(f"exited with {self.proc.returncode}: "
                                f"{err.strip()}")
         try:
-            with socket.create_connection(("127.0.0.1", self.port), 1):
+            with socket.create_connection(("127.0.0.1", port), 1):
                 return True
         except OSError:
             return False
@@ -163,6 +234,54 @@ class Dovecot:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class TlsGreeter:
+    """A TLS server on 127.0.0.1 that presents cert, a (certificate path,
+    key path) pair, and sends an IMAP greeting after each handshake.
+    handshakes counts those completed, failures those a client broke
+    off."""
+
+    def __init__(self, cert):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert[0], cert[1])
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.handshakes = 0
+        self.failures = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._greet, args=(client,),
+                             daemon=True).start()
+
+    def _greet(self, client):
+        client.settimeout(10)
+        try:
+            tls = self.context.wrap_socket(client, server_side=True)
+        except OSError:
+            with self.lock:
+                self.failures += 1
+            client.close()
+            return
+        with self.lock:
+            self.handshakes += 1
+        try:
+            tls.sendall(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+            tls.recv(1024)
+        except OSError:
+            pass
+        finally:
+            tls.close()
+
+    def close(self):
+        self.listener.close()
 
 
 class Proxy:

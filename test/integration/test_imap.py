@@ -7,7 +7,9 @@ moved.  A connection cut in the middle of a fetch, or between the commit
 and the flag, loses nothing and opens no second incident.  The poller
 falls back to polling when the server hides IDLE, reads the mailbox again
 after a UIDVALIDITY change, and keeps retrying a wrong password without
-exiting."""
+exiting.  Over implicit TLS and STARTTLS it reads mail only from a server
+whose certificate chains to a trusted CA (here imap.ca_file) and names
+imap.host.  It rejects any other certificate and logs the reason."""
 
 import imaplib
 import os
@@ -17,21 +19,32 @@ import sys
 import tempfile
 
 import harness
-from imap_server import Dovecot, Proxy, Unavailable
+from imap_server import (Dovecot, Proxy, TlsGreeter, Unavailable,
+                         make_server_cert, make_test_ca)
 
 USER = "critical@support.example.com"
 PASSWORD = "imap-test-password-1"
 MOVE_USER = "moves@support.example.com"
 BAD_USER = "wrongpw@support.example.com"
+TLS_USER = "tls@support.example.com"
+STARTTLS_USER = "starttls@support.example.com"
+UNTRUSTED_USER = "untrusted@support.example.com"
+OTHER_NAME = "imap.other.example"
+
+# GnuTLS 3.7's text for each verification failure.
+UNKNOWN_ISSUER = "The certificate issuer is unknown"
+WRONG_NAME = "The name in the certificate does not match"
 
 
-def imap_config(base, port, user, password, after_commit="seen"):
+def imap_config(base, port, user, password, after_commit="seen",
+                host="127.0.0.1", security="none", ca_file=None):
     path = os.path.join(base, f"{user}.pass")
     with open(path, "w") as f:
         f.write(password)
     os.chmod(path, 0o600)
+    ca = f'ca_file = "{ca_file}";' if ca_file is not None else ""
     return f"""
-imap = {{ host = "127.0.0.1"; port = {port}; security = "none";
+imap = {{ host = "{host}"; port = {port}; security = "{security}"; {ca}
          user = "{user}"; password_file = "{path}"; mailbox = "INBOX";
          after_commit = "{after_commit}"; poll_seconds = 1; }};
 """
@@ -65,6 +78,16 @@ class Mailbox:
         try:
             typ, _ = m.append(folder, None, None, mail(n))
             assert typ == "OK"
+        finally:
+            m.logout()
+
+    def expunge_all(self, folder="INBOX"):
+        m = self._session()
+        try:
+            typ, data = m.select(folder)
+            if typ == "OK" and int(data[0]) > 0:
+                m.store("1:*", "+FLAGS", "\\Deleted")
+                m.expunge()
         finally:
             m.logout()
 
@@ -269,22 +292,136 @@ def body_wrong_password(tap, dovecot, base, worlds):
               f"exit status {status}")
 
 
+class Tls:
+    """The servers and files of the TLS checks."""
+
+    def __init__(self, dovecot, ca_file, greeter, base, worlds):
+        self.dovecot = dovecot
+        self.ca_file = ca_file
+        self.greeter = greeter
+        self.base = base
+        self.worlds = worlds
+
+    def world(self, user, security, port, ca_file):
+        world = harness.World(extra_config=imap_config(
+            self.base, port, user, PASSWORD, host="localhost",
+            security=security, ca_file=ca_file))
+        self.worlds.append(world)
+        return world
+
+
+def tls_reads(tap, tls, security, port, user, n):
+    """With the test CA in imap.ca_file, mail is read over security."""
+    box = Mailbox(tls.dovecot.port, user, PASSWORD)
+    box.append(n)
+    world = tls.world(user, security, port, tls.ca_file)
+    try:
+        world.start_daemon()
+        harness.wait_for(lambda: len(world.incidents()) == 1, 20,
+                         f"incident over {security}")
+        tap.check(True, f"{security} with imap.ca_file: message read")
+        harness.wait_for(lambda: all_seen(box, 1), 10,
+                         f"\\Seen over {security}")
+        tap.check(True, f"{security}: message gets \\Seen")
+        log = world.log()
+        tap.check("certificate rejected" not in log,
+                  f"{security}: certificate accepted",
+                  "a 'certificate rejected' line in the log")
+        tap.check("host=localhost" in log and "imap: connected" in log,
+                  f"{security}: session to localhost logged",
+                  "no 'imap: connected host=localhost' line")
+    finally:
+        status = world.stop()
+    tap.check(status == 0, f"{security} daemon stops cleanly",
+              f"exit status {status}")
+
+
+def tls_rejected(tap, tls, case):
+    """The certificate is rejected: the log gives the reason, the poller
+    retries, and nothing is read or flagged."""
+    what, user, security, port, ca_file, reason, n = case
+    box = Mailbox(tls.dovecot.port, user, PASSWORD)
+    box.append(n)
+    world = tls.world(user, security, port, ca_file)
+    try:
+        world.start_daemon()
+        harness.wait_for(lambda: "attempt=2" in world.log(), 15,
+                         f"second attempt ({what})")
+        log = world.log()
+        tap.check('imap: certificate rejected host=localhost reason="'
+                  in log, f"{what}: rejection logged",
+                  "no 'imap: certificate rejected host=localhost' line")
+        tap.check(reason in log, f"{what}: log gives the reason",
+                  f"no '{reason}' in the log")
+        tap.check("imap: connected" not in log,
+                  f"{what}: no session started", "an 'imap: connected' line")
+        tap.check(world.daemon.poll() is None,
+                  f"{what}: daemon keeps running")
+        tap.check(world.incidents() == [] and stored(world) == [],
+                  f"{what}: nothing read", stored(world))
+        flags = box.flags()
+        tap.check(len(flags) == 1 and
+                  all("\\Seen" not in f for f in flags.values()),
+                  f"{what}: message left unseen", flags)
+        tap.check(PASSWORD not in log, f"{what}: password not logged")
+    finally:
+        status = world.stop()
+    tap.check(status == 0, f"{what}: daemon stops cleanly",
+              f"exit status {status}")
+
+
+def body_tls(tap, tls):
+    dovecot = tls.dovecot
+    tls_reads(tap, tls, "tls", dovecot.tls_port, TLS_USER, 31)
+    tls_reads(tap, tls, "starttls", dovecot.port, STARTTLS_USER, 32)
+    cases = [
+        ("tls without imap.ca_file", UNTRUSTED_USER, "tls",
+         dovecot.tls_port, None, UNKNOWN_ISSUER, 33),
+        ("starttls without imap.ca_file", UNTRUSTED_USER, "starttls",
+         dovecot.port, None, UNKNOWN_ISSUER, 33),
+        (f"certificate for {OTHER_NAME}", UNTRUSTED_USER, "tls",
+         tls.greeter.port, tls.ca_file, WRONG_NAME, 34),
+    ]
+    for case in cases:
+        # Each case starts from an empty mailbox.
+        Mailbox(dovecot.port, UNTRUSTED_USER, PASSWORD).expunge_all()
+        tls_rejected(tap, tls, case)
+    tap.check(tls.greeter.handshakes == 0 and tls.greeter.failures >= 1,
+              f"handshake with the {OTHER_NAME} certificate never "
+              "completes", f"handshakes={tls.greeter.handshakes} "
+              f"failures={tls.greeter.failures}")
+
+
+def start_servers(base):
+    """Returns Dovecot with TLS, the test CA's file and a TlsGreeter with
+    a certificate for OTHER_NAME; raises Unavailable."""
+    ca = make_test_ca(base)
+    cert = make_server_cert(base, ca, "localhost")
+    other = make_server_cert(base, ca, OTHER_NAME)
+    dovecot = Dovecot(base, {USER: PASSWORD, MOVE_USER: PASSWORD,
+                             BAD_USER: "the-real-password",
+                             TLS_USER: PASSWORD, STARTTLS_USER: PASSWORD,
+                             UNTRUSTED_USER: PASSWORD}, tls=cert)
+    dovecot.start()
+    return dovecot, ca[0], TlsGreeter(other)
+
+
 def main():
     base = tempfile.mkdtemp(prefix="critgate-imap-")
     try:
-        dovecot = Dovecot(base, {USER: PASSWORD, MOVE_USER: PASSWORD,
-                                 BAD_USER: "the-real-password"})
-        dovecot.start()
+        dovecot, ca_file, greeter = start_servers(base)
     except (Unavailable, OSError) as exc:
         print(f"1..0 # SKIP Dovecot unavailable: {exc}")
         return 77
     proxy = Proxy(dovecot.port)
     worlds = []
+    tls = Tls(dovecot, ca_file, greeter, base, worlds)
 
     def body(world, tap):
         body_main(world, tap, dovecot, proxy, base)
         body_move(tap, dovecot, base, worlds)
         body_wrong_password(tap, dovecot, base, worlds)
+        body_tls(tap, tls)
 
     try:
         return harness.run(body, extra_config=imap_config(
@@ -292,6 +429,7 @@ def main():
     finally:
         for world in worlds:
             world.stop()
+        greeter.close()
         proxy.close()
         dovecot.stop()
 
