@@ -13,7 +13,13 @@
 
 #define MIME_DEPTH_MAX		32	/* multipart levels walked */
 #define MIME_PARTS_MAX		1000	/* parts looked at per message */
-#define ENCODED_BYTES_MAX	(2 * PARSE_PART_BYTES_MAX) /* read per part */
+/*
+ * Decoded bytes of a plain-text part read for the summary: 2 bytes per
+ * byte kept covers UTF-8, 8-bit charsets and UTF-16, and leaves the rest of
+ * a large part unread (a UTF-32 part gets a shorter summary).  HTML
+ * carries markup, so its parts get the larger PARSE_PART_BYTES_MAX.
+ */
+#define PLAIN_BYTES_MAX		(2 * PARSE_BODY_TEXT_MAX)
 #define LABEL_CHECK_BYTES	(64 * 1024) /* read to check an attachment */
 #define TNEF_SIGNATURE		0x223e9f78u
 #define TNEF_ATT_BODY		0x0002800cu /* attBody, type atpText */
@@ -117,14 +123,17 @@ base64_content_decode(GByteArray *raw, GPtrArray *fallbacks)
 	return bytes;
 }
 
-/* Returns the transfer-decoded content of part, at most about 2 MiB. */
+/*
+ * Returns the transfer-decoded content of part, from at most twice max
+ * encoded bytes (base64 needs 4 for 3, quoted-printable up to 3 for 1).
+ */
 static GByteArray *
-part_bytes(GMimePart *part, GPtrArray *fallbacks)
+part_bytes(GMimePart *part, size_t max, GPtrArray *fallbacks)
 {
 	GMimeContentEncoding	 encoding;
 	GByteArray		*raw, *bytes;
 
-	raw = part_encoded_read(part, ENCODED_BYTES_MAX, &encoding);
+	raw = part_encoded_read(part, 2 * max, &encoding);
 	if (encoding == GMIME_CONTENT_ENCODING_BASE64) {
 		bytes = base64_content_decode(raw, fallbacks);
 	} else if (encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
@@ -142,23 +151,26 @@ part_bytes(GMimePart *part, GPtrArray *fallbacks)
 	return bytes;
 }
 
-/* Returns the content of part, decoded and converted to UTF-8, LF lines. */
+/*
+ * Returns the first max decoded bytes of part, converted to UTF-8 with LF
+ * lines.
+ */
 static char *
-part_text(GMimePart *part, GPtrArray *fallbacks)
+part_text(GMimePart *part, size_t max, GPtrArray *fallbacks)
 {
 	GByteArray	*bytes;
 	GString		*out;
 	const char	*charset;
 	char		*text;
 
-	bytes = part_bytes(part, fallbacks);
+	bytes = part_bytes(part, max, fallbacks);
 	charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part),
 	    "charset");
 	out = g_string_new(NULL);
 
 	/* The cap can split a character; the fallbacks keep the rest. */
 	parse_charset_append(out, charset, (const char *)bytes->data,
-	    MIN(bytes->len, PARSE_PART_BYTES_MAX), fallbacks);
+	    MIN(bytes->len, max), fallbacks);
 	g_byte_array_unref(bytes);
 	text = parse_gstring_free_valid(out);
 	parse_newlines_normalise(text);
@@ -315,7 +327,7 @@ tnef_text(GMimePart *part, GPtrArray *fallbacks)
 	char		 name[PARSE_CHARSET_NAME_MAX];
 	char		*text;
 
-	bytes = part_bytes(part, fallbacks);
+	bytes = part_bytes(part, PARSE_PART_BYTES_MAX, fallbacks);
 	text = tnef_body_text(bytes->data, bytes->len, fallbacks);
 	if (text != NULL && !text_is_blank(text)) {
 		parse_fallback_add(fallbacks, "body read from a TNEF "
@@ -408,7 +420,7 @@ calendar_text(GMimePart *part, GPtrArray *fallbacks)
 {
 	char	*ics, *text;
 
-	ics = part_text(part, fallbacks);
+	ics = part_text(part, PARSE_PART_BYTES_MAX, fallbacks);
 	text = calendar_summary(ics);
 	g_free(ics);
 	parse_fallback_add(fallbacks, "calendar body summarised");
@@ -483,7 +495,7 @@ html_part_text(GMimePart *part, GPtrArray *fallbacks)
 {
 	char	*html, *text;
 
-	html = part_text(part, fallbacks);
+	html = part_text(part, PARSE_PART_BYTES_MAX, fallbacks);
 	text = parse_html_to_text(html);
 	g_free(html);
 	return text;
@@ -509,7 +521,8 @@ body_choose(struct body_find *find)
 {
 	char	*text;
 
-	text = find->plain != NULL ? part_text(find->plain, find->fallbacks) :
+	text = find->plain != NULL ? part_text(find->plain, PLAIN_BYTES_MAX,
+	    find->fallbacks) :
 	    g_strdup("");
 	if (text_is_blank(text) && find->html != NULL) {
 		g_free(text);
