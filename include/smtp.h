@@ -111,6 +111,16 @@ void		 smtp_session_output_consume(struct smtp_session *session,
 /* Tells whether the daemon should close after flushing the output. */
 bool	smtp_session_is_closed(const struct smtp_session *session);
 
+/*
+ * Starts a graceful stop: a session between transactions gets "421"
+ * and closes at once; one in DATA or committing finishes its message,
+ * sends its reply, then "421" and closes.
+ */
+void	smtp_session_drain(struct smtp_session *session);
+
+/* Tells whether the session is in DATA or waits for its commit. */
+bool	smtp_session_is_busy(const struct smtp_session *session);
+
 /* Tells whether the session waits for smtp_session_commit_done. */
 bool	smtp_session_is_committing(const struct smtp_session *session);
 

@@ -224,7 +224,7 @@ unknown_top_key_rejected(void)
 	check_rejected("bad-unknown-top-key",
 	    "data/cfg/bad-unknown-top-key.conf:24: pager: unknown key "
 	    "(expected one of: listen, public_url, store, hostname, "
-	    "max_message_bytes, limits, tls, routes, sla, escalation, team, "
+	    "max_message_bytes, shutdown_timeout_s, limits, tls, routes, sla, escalation, team, "
 	    "twilio, dedup, mail, imap)");
 }
 
@@ -362,7 +362,7 @@ several_problems_all_reported(void)
 		    "(required, expected a string)",
 		"data/cfg/bad-several.conf:23: pager: unknown key (expected "
 		    "one of: listen, public_url, store, hostname, "
-		    "max_message_bytes, limits, tls, routes, sla, escalation, "
+		    "max_message_bytes, shutdown_timeout_s, limits, tls, routes, sla, escalation, "
 		    "team, twilio, dedup, mail, imap)",
 	};
 	size_t		 i;

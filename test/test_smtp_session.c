@@ -1424,6 +1424,48 @@ lmtp_starttls_not_available(void)
 	harness_close(&h);
 }
 
+static void
+drain_idle_session_closes_at_once(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open(&h, true);
+	g_free(take(&h));
+	feed(&h, "EHLO client.test\r\n");
+	g_free(take(&h));
+	CHECK(!smtp_session_is_busy(h.session));
+	smtp_session_drain(h.session);
+	out = take(&h);
+	CHECK(g_str_has_prefix(out, "421 4.3.2"));
+	CHECK(smtp_session_is_closed(h.session));
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
+drain_data_session_finishes_then_closes(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open_data(&h, true);
+	feed(&h, "Subject: x\r\n\r\nbody");
+	CHECK(smtp_session_is_busy(h.session));
+	smtp_session_drain(h.session);
+	out = take(&h);
+	CHECK_STR(out, "");
+	g_free(out);
+	CHECK(!smtp_session_is_closed(h.session));
+	feed(&h, "\r\n.\r\nMAIL FROM:<>\r\n");
+	out = take(&h);
+	CHECK(g_str_has_prefix(out, "250 2.0.0 message accepted\r\n421 4.3.2"));
+	CHECK_INT(h.messages->len, 1);
+	CHECK(smtp_session_is_closed(h.session));
+	g_free(out);
+	harness_close(&h);
+}
+
 int
 main(void)
 {
@@ -1494,5 +1536,7 @@ main(void)
 	TAP_RUN(tls_required_mail_530_until_starttls);
 	TAP_RUN(tls_required_mail_accepted_after_starttls);
 	TAP_RUN(lmtp_starttls_not_available);
+	TAP_RUN(drain_idle_session_closes_at_once);
+	TAP_RUN(drain_data_session_finishes_then_closes);
 	return tap_done();
 }

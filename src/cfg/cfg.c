@@ -56,6 +56,8 @@ const struct cfg_key cfg_keys[] = {
 	  .offset = CFG(hostname) },
 	NUMBER("max_message_bytes", CFG_KEY_INT, 1024, 1073741824, 26214400,
 	    1, CFG(max_message_bytes)),
+	NUMBER("shutdown_timeout_s", CFG_KEY_INT, 1, 300, 10, MS_PER_S,
+	    CFG(shutdown_timeout_ms)),
 
 	GROUP("limits", 0),
 	NUMBER("limits.connections", CFG_KEY_INT, 1, 100000, 200, 1,

@@ -33,6 +33,8 @@ struct daemon {
 	struct daemon_writer	*writer;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
 	guint			 tick_source;
+	guint			 drain_source;
+	int64_t			 drain_deadline_ms;
 	bool			 is_stopping;
 	int			 signals;	/* SIGTERM/SIGINT seen */
 };
@@ -82,6 +84,13 @@ void	daemon_writer_stop(struct daemon_writer *writer);
 /* SMTP listener (daemon_smtp.c). */
 struct daemon_smtp	*daemon_smtp_start(struct daemon *d);
 void			 daemon_smtp_shutdown(struct daemon_smtp *smtp);
+/*
+ * Closes the listeners and lets each session finish the message it is
+ * receiving or committing; idle sessions get 421 at once.
+ */
+void			 daemon_smtp_drain(struct daemon_smtp *smtp);
+/* Tells whether a session is still in DATA or committing. */
+bool			 daemon_smtp_is_busy(const struct daemon_smtp *smtp);
 void			 daemon_smtp_free(struct daemon_smtp *smtp);
 
 /* Rereads the STARTTLS certificate and key, on SIGHUP.  Keeps the old ones

@@ -5,6 +5,7 @@
  * unfinished, and stops on SIGTERM or SIGINT (a second one exits at once).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +19,14 @@
 
 #include <glib-unix.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "imap.h"
 #include "log.h"
 #include "parse.h"
 
 #define SERVE_TICK_MS	500	/* how often open incidents are checked */
+#define SERVE_DRAIN_CHECK_MS	50	/* while stopping: are sessions done? */
 
 const char *
 daemon_cfg_path(const char *option)
@@ -158,6 +161,24 @@ serve_imap_stored(void *ctx)
 	g_idle_add_full(G_PRIORITY_DEFAULT, serve_on_imap_stored, ctx, NULL);
 }
 
+/* Ends the loop once no session is receiving, or at the deadline. */
+static gboolean
+serve_on_drain(gpointer data)
+{
+	struct daemon	*d = data;
+
+	if (daemon_smtp_is_busy(d->smtp) &&
+	    clock_now_ms() < d->drain_deadline_ms)
+		return G_SOURCE_CONTINUE;
+	if (daemon_smtp_is_busy(d->smtp))
+		log_warnx("critgate: shutdown deadline reached; sessions still "
+		    "receiving get 421 and their senders retry");
+	daemon_smtp_shutdown(d->smtp);
+	d->drain_source = 0;
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean
 serve_on_stop(gpointer data)
 {
@@ -167,11 +188,14 @@ serve_on_stop(gpointer data)
 		log_warnx("critgate: second signal, exiting at once");
 		_exit(1);
 	}
-	log_info("critgate: stopping; open incidents page again at the next "
-	    "start");
+	log_info("critgate: stopping; messages being received get %" PRId64
+	    " s to finish; open incidents page again at the next start",
+	    d->cfg->shutdown_timeout_ms / 1000);
 	d->is_stopping = true;
-	daemon_smtp_shutdown(d->smtp);
-	g_main_loop_quit(d->loop);
+	d->drain_deadline_ms = clock_now_ms() + d->cfg->shutdown_timeout_ms;
+	daemon_smtp_drain(d->smtp);
+	d->drain_source = g_timeout_add(SERVE_DRAIN_CHECK_MS, serve_on_drain,
+	    d);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -238,6 +262,8 @@ serve_stop(struct daemon *d)
 	imap_poller_stop(d->imap);
 	if (d->tick_source != 0)
 		g_source_remove(d->tick_source);
+	if (d->drain_source != 0)
+		g_source_remove(d->drain_source);
 	daemon_smtp_free(d->smtp);
 	daemon_writer_stop(d->writer);
 	daemon_http_free(d->http);

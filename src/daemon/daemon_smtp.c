@@ -765,6 +765,34 @@ daemon_smtp_shutdown(struct daemon_smtp *smtp)
 }
 
 void
+daemon_smtp_drain(struct daemon_smtp *smtp)
+{
+	struct smtp_conn	*conn;
+	GList			*l, *next;
+	size_t			 i;
+
+	for (i = 0; i < smtp->n_listeners; i++)
+		listener_close(&smtp->listeners[i]);
+	for (l = smtp->conns; l != NULL; l = next) {
+		next = l->next;
+		conn = l->data;
+		smtp_session_drain(conn->session);
+		conn_flush(conn);
+	}
+}
+
+bool
+daemon_smtp_is_busy(const struct daemon_smtp *smtp)
+{
+	GList	*l;
+
+	for (l = smtp->conns; l != NULL; l = l->next)
+		if (smtp_session_is_busy(((struct smtp_conn *)l->data)->session))
+			return true;
+	return false;
+}
+
+void
 daemon_smtp_free(struct daemon_smtp *smtp)
 {
 	if (smtp == NULL)

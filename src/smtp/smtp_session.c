@@ -66,6 +66,8 @@ struct smtp_session {
 	unsigned int			 error_count;
 	bool				 is_discarding;	/* oversize line */
 	bool				 has_overflowed; /* input dropped */
+	bool				 is_draining;	/* close once the
+							 * transaction ends */
 	bool				 is_processing;	/* guards re-entry */
 	bool				 is_tls;	/* STARTTLS done */
 };
@@ -766,6 +768,8 @@ data_end(struct smtp_session *s)
 		log_info("smtp: data rejected peer=%s reason=\"%s\"", s->peer,
 		    reason);
 		transaction_clear(s);
+		if (s->is_draining)
+			smtp_session_shutdown(s);
 		return;
 	}
 	log_info("smtp: message received peer=%s rcpts=%u bytes=%u", s->peer,
@@ -970,6 +974,10 @@ smtp_session_commit_done(struct smtp_session *session, bool is_committed)
 		    "try again later");
 	session->state = SMTP_STATE_HELO;
 	transaction_clear(session);
+	if (session->is_draining) {
+		smtp_session_shutdown(session);
+		return;
+	}
 	if (session->has_overflowed) {
 		log_info("smtp: too much pipelined input peer=%s",
 		    session->peer);
@@ -1042,6 +1050,22 @@ bool
 smtp_session_is_committing(const struct smtp_session *session)
 {
 	return session->state == SMTP_STATE_COMMITTING;
+}
+
+void
+smtp_session_drain(struct smtp_session *session)
+{
+	if (smtp_session_is_busy(session))
+		session->is_draining = true;
+	else
+		smtp_session_shutdown(session);
+}
+
+bool
+smtp_session_is_busy(const struct smtp_session *session)
+{
+	return session->state == SMTP_STATE_DATA ||
+	    session->state == SMTP_STATE_COMMITTING;
 }
 
 void
