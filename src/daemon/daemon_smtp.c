@@ -784,11 +784,14 @@ daemon_smtp_drain(struct daemon_smtp *smtp)
 bool
 daemon_smtp_is_busy(const struct daemon_smtp *smtp)
 {
-	GList	*l;
+	const struct smtp_conn	*conn;
+	GList			*l;
 
-	for (l = smtp->conns; l != NULL; l = l->next)
-		if (smtp_session_is_busy(((struct smtp_conn *)l->data)->session))
+	for (l = smtp->conns; l != NULL; l = l->next) {
+		conn = l->data;
+		if (smtp_session_is_busy(conn->session))
 			return true;
+	}
 	return false;
 }
 
