@@ -70,6 +70,7 @@ struct cfg {
 	int64_t			 max_connections;
 	int64_t			 max_connections_per_client;
 	int64_t			 max_errors_per_session;
+	int64_t			 max_text_line;	/* bytes of a DATA line */
 	int64_t			 shutdown_timeout_ms;	/* for messages being
 							 * received at a stop */
 	char			*tls_cert_file;	/* PEM, or NULL: no STARTTLS */

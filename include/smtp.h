@@ -58,6 +58,9 @@ struct smtp_limits {
 	size_t		 max_recipients;
 	size_t		 max_errors;		/* protocol errors before
 						 * 421; 0 means 10 */
+	size_t		 max_text_line;		/* bytes of a DATA line,
+						 * CRLF excluded; 0 means
+						 * no limit but the size */
 	bool		 is_lmtp;		/* speak LMTP (RFC 2033):
 						 * LHLO, and one reply per
 						 * recipient after DATA */

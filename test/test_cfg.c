@@ -129,6 +129,7 @@ minimal_config_takes_defaults(void)
 	CHECK_INT(cfg->max_connections, 200);
 	CHECK_INT(cfg->max_connections_per_client, 20);
 	CHECK_INT(cfg->max_errors_per_session, 10);
+	CHECK_INT(cfg->max_text_line, 65536);
 	CHECK(cfg->tls_cert_file == NULL);
 	CHECK(!cfg->tls_require);
 	CHECK(cfg->listen_lmtp == NULL);

@@ -455,6 +455,45 @@ data_long_line_delivered_whole(void)
 }
 
 static void
+data_line_over_limit_rejected_500(void)
+{
+	static const struct smtp_limits	strict = {
+		.hostname = HOST,
+		.max_message_bytes = 4096,
+		.max_recipients = 3,
+		.max_text_line = 998,
+	};
+	struct harness	 h;
+	GString		*text = g_string_new(NULL);
+	char		*out;
+
+	while (text->len < 999)
+		g_string_append_c(text, 'y');
+	g_string_append(text, "\r\n.\r\n");
+	harness_open(&h, true);
+	smtp_session_free(h.session);
+	h.session = smtp_session_new(&strict, &callbacks, &h, "192.0.2.7:1");
+	g_free(take(&h));
+	feed(&h, OPEN);
+	g_free(take(&h));
+	smtp_session_feed(h.session, (const uint8_t *)text->str, text->len);
+	out = take(&h);
+	CHECK_STR(out, "500 5.5.2 text line longer than 998 bytes; nothing "
+	    "stored\r\n");
+	CHECK_INT(h.messages->len, 0);
+	g_free(out);
+	/* The next message, within the limit, goes through. */
+	feed(&h, "MAIL FROM:<>\r\nRCPT TO:<critical@support.test>\r\n"
+	    "DATA\r\nshort\r\n.\r\n");
+	out = take(&h);
+	CHECK_CONTAINS(out, "250 2.0.0 message accepted");
+	CHECK_INT(h.messages->len, 1);
+	g_free(out);
+	harness_close(&h);
+	g_string_free(text, TRUE);
+}
+
+static void
 data_endless_line_too_big(void)
 {
 	GString	*text = g_string_new(NULL);
@@ -1488,6 +1527,7 @@ main(void)
 	TAP_RUN(data_max_size_delivered);
 	TAP_RUN(data_long_line_delivered_whole);
 	TAP_RUN(data_endless_line_too_big);
+	TAP_RUN(data_line_over_limit_rejected_500);
 	TAP_RUN(data_line_at_limit_delivered);
 	TAP_RUN(command_bare_lf_discarded);
 	TAP_RUN(command_bare_cr_discarded);

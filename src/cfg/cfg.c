@@ -72,6 +72,8 @@ const struct cfg_key cfg_keys[] = {
 	    MS_PER_S, CFG(smtp_session_timeout_ms)),
 	NUMBER("limits.errors_per_session", CFG_KEY_INT, 1, 1000, 10, 1,
 	    CFG(max_errors_per_session)),
+	NUMBER("limits.line_bytes", CFG_KEY_INT, 998, 16777216, 65536, 1,
+	    CFG(max_text_line)),
 
 	GROUP("tls", 0),
 	STRING("tls.cert_file", 0, CFG_FORMAT_TEXT, NULL, CFG(tls_cert_file)),

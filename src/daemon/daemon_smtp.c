@@ -686,6 +686,7 @@ listener_open(struct daemon_smtp *smtp, const char *name, const char *addr,
 	l->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
 	l->limits.max_recipients = (size_t)cfg->max_recipients;
 	l->limits.max_errors = (size_t)cfg->max_errors_per_session;
+	l->limits.max_text_line = (size_t)cfg->max_text_line;
 	l->limits.is_lmtp = is_lmtp;
 
 	/* LMTP comes from a local MTA, so only SMTP offers STARTTLS. */

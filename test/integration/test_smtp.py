@@ -88,6 +88,19 @@ def body(world, tap):
         tap.check(d.cmd("NOOP").startswith("250"),
                   f"{name}: no smuggled reply follows", "")
         d.close()
+    # The same streams split across TCP segments at every byte.
+    for name in ("smuggle-lf-dot-crlf.eml", "smuggle-lf-dot-lf.eml"):
+        d, go = start_data(world.smtp_port)
+        d.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with open(os.path.join(DATA, name), "rb") as f:
+            for byte in f.read():
+                d.send(bytes([byte]))
+        final = d.reply()
+        tap.check(final is not None and final.startswith("550 5.5.2"),
+                  f"{name} byte by byte: one 550", final)
+        tap.check(d.cmd("NOOP").startswith("250"),
+                  f"{name} byte by byte: no smuggled reply follows", "")
+        d.close()
     tap.check(stored_count(world) == 0, "rejected data stored nothing")
 
     d, go = start_data(world.smtp_port)

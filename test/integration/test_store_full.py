@@ -80,6 +80,7 @@ def body(world, tap):
     os.unlink(filler)
     tap.check(send(world, 100) == 250, "intake recovers once there is room")
     accepted.append(100)
+
     harness.wait_for(lambda: len(world.incidents_all()) == len(accepted),
                      30, "an incident for every accepted message")
     subjects = {i["subject"] for i in world.incidents_all()}
