@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "cfg.h"
 #include "notify.h"
@@ -38,6 +39,16 @@ struct daemon {
 	bool			 is_stopping;
 	int			 signals;	/* SIGTERM/SIGINT seen */
 };
+
+/* JSON output of the subcommands (daemon_json.c); null for NULL or 0. */
+void	daemon_json_time(JsonBuilder *b, const char *name, int64_t ms);
+void	daemon_json_string(JsonBuilder *b, const char *name,
+	    const char *value);
+void	daemon_json_strings(JsonBuilder *b, const char *name,
+	    GPtrArray *values);
+void	daemon_json_int(JsonBuilder *b, const char *name, int64_t value);
+/* Prints the builder's document on standard output and frees it. */
+void	daemon_json_print(JsonBuilder *b);
 
 /* Subcommands; each returns the process exit status. */
 int	daemon_serve_main(int argc, char **argv);

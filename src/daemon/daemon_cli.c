@@ -160,66 +160,20 @@ incident_is_breached(const struct store_incident *inc, int64_t now_ms)
 }
 
 static void
-json_add_time(JsonBuilder *b, const char *name, int64_t ms)
-{
-	char	buf[CLOCK_RFC3339_LEN];
-
-	json_builder_set_member_name(b, name);
-	if (ms == 0)
-		json_builder_add_null_value(b);
-	else
-		json_builder_add_string_value(b, clock_format(ms, buf));
-}
-
-static void
-json_add_string(JsonBuilder *b, const char *name, const char *value)
-{
-	json_builder_set_member_name(b, name);
-	if (value == NULL)
-		json_builder_add_null_value(b);
-	else
-		json_builder_add_string_value(b, value);
-}
-
-static void
-json_add_int(JsonBuilder *b, const char *name, int64_t value)
-{
-	json_builder_set_member_name(b, name);
-	json_builder_add_int_value(b, value);
-}
-
-static void
-json_print(JsonBuilder *b)
-{
-	JsonGenerator	*gen = json_generator_new();
-	JsonNode	*root = json_builder_get_root(b);
-	char		*text;
-
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	text = json_generator_to_data(gen, NULL);
-	printf("%s\n", text);
-	g_free(text);
-	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
-}
-
-static void
 json_add_incident(JsonBuilder *b, const struct store_incident *inc,
     int64_t now_ms)
 {
-	json_add_int(b, "id", inc->id);
-	json_add_string(b, "severity", cfg_severity_name(inc->severity));
-	json_add_string(b, "state", incident_state(inc));
-	json_add_string(b, "subject", inc->subject);
-	json_add_string(b, "reporter", inc->reporter);
-	json_add_int(b, "messages", inc->messages);
-	json_add_time(b, "received", inc->opened_ms);
-	json_add_time(b, "ack_deadline", inc->ack_deadline_ms);
-	json_add_time(b, "acknowledged", inc->acked_ms);
-	json_add_string(b, "acknowledged_by", inc->acked_by);
-	json_add_string(b, "acknowledged_channel", inc->acked_channel);
+	daemon_json_int(b, "id", inc->id);
+	daemon_json_string(b, "severity", cfg_severity_name(inc->severity));
+	daemon_json_string(b, "state", incident_state(inc));
+	daemon_json_string(b, "subject", inc->subject);
+	daemon_json_string(b, "reporter", inc->reporter);
+	daemon_json_int(b, "messages", inc->messages);
+	daemon_json_time(b, "received", inc->opened_ms);
+	daemon_json_time(b, "ack_deadline", inc->ack_deadline_ms);
+	daemon_json_time(b, "acknowledged", inc->acked_ms);
+	daemon_json_string(b, "acknowledged_by", inc->acked_by);
+	daemon_json_string(b, "acknowledged_channel", inc->acked_channel);
 	json_builder_set_member_name(b, "time_to_ack_s");
 	if (inc->acked_ms != 0)
 		json_builder_add_int_value(b, (inc->acked_ms -
@@ -310,7 +264,7 @@ daemon_cli_incidents(int argc, char **argv)
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
-		json_print(b);
+		daemon_json_print(b);
 	} else {
 		incidents_print_text(list, now);
 	}
@@ -358,22 +312,22 @@ messages_print_json(GPtrArray *list)
 		struct store_message_row *m = g_ptr_array_index(list, i);
 
 		json_builder_begin_object(b);
-		json_add_int(b, "id", m->id);
-		json_add_time(b, "received", m->received_ms);
-		json_add_string(b, "mail_from", m->mail_from);
-		json_add_string(b, "peer", m->peer);
-		json_add_string(b, "from", m->from_addr);
-		json_add_string(b, "subject", m->subject);
-		json_add_string(b, "class", m->class_name);
-		json_add_string(b, "reason", m->reason);
-		json_add_int(b, "incident", m->incident_id);
-		json_add_int(b, "duplicate_of", m->duplicate_of);
+		daemon_json_int(b, "id", m->id);
+		daemon_json_time(b, "received", m->received_ms);
+		daemon_json_string(b, "mail_from", m->mail_from);
+		daemon_json_string(b, "peer", m->peer);
+		daemon_json_string(b, "from", m->from_addr);
+		daemon_json_string(b, "subject", m->subject);
+		daemon_json_string(b, "class", m->class_name);
+		daemon_json_string(b, "reason", m->reason);
+		daemon_json_int(b, "incident", m->incident_id);
+		daemon_json_int(b, "duplicate_of", m->duplicate_of);
 		json_builder_set_member_name(b, "unparseable");
 		json_builder_add_boolean_value(b, m->is_unparseable);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
-	json_print(b);
+	daemon_json_print(b);
 }
 
 int
@@ -505,9 +459,9 @@ show_print_json(const struct store_incident *inc, GPtrArray *events,
 		struct store_event *ev = g_ptr_array_index(events, i);
 
 		json_builder_begin_object(b);
-		json_add_time(b, "at", ev->at_ms);
-		json_add_string(b, "kind", ev->kind);
-		json_add_string(b, "detail", ev->detail);
+		daemon_json_time(b, "at", ev->at_ms);
+		daemon_json_string(b, "kind", ev->kind);
+		daemon_json_string(b, "detail", ev->detail);
 		json_builder_set_member_name(b, "page");
 		if (ev->page_id != 0)
 			json_builder_add_int_value(b, ev->page_id);
@@ -522,22 +476,22 @@ show_print_json(const struct store_incident *inc, GPtrArray *events,
 		struct store_page *p = g_ptr_array_index(pages, i);
 
 		json_builder_begin_object(b);
-		json_add_int(b, "id", p->id);
-		json_add_int(b, "round", p->round);
-		json_add_string(b, "member", p->member);
-		json_add_string(b, "channel", notify_channel_name(p->channel));
-		json_add_string(b, "state", store_page_state_name(p->state));
-		json_add_int(b, "attempts", p->attempts);
-		json_add_string(b, "sid", p->sid);
-		json_add_string(b, "provider_status", p->provider_status);
-		json_add_time(b, "created", p->created_ms);
-		json_add_time(b, "sent", p->sent_ms);
-		json_add_string(b, "error", p->error);
+		daemon_json_int(b, "id", p->id);
+		daemon_json_int(b, "round", p->round);
+		daemon_json_string(b, "member", p->member);
+		daemon_json_string(b, "channel", notify_channel_name(p->channel));
+		daemon_json_string(b, "state", store_page_state_name(p->state));
+		daemon_json_int(b, "attempts", p->attempts);
+		daemon_json_string(b, "sid", p->sid);
+		daemon_json_string(b, "provider_status", p->provider_status);
+		daemon_json_time(b, "created", p->created_ms);
+		daemon_json_time(b, "sent", p->sent_ms);
+		daemon_json_string(b, "error", p->error);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	json_print(b);
+	daemon_json_print(b);
 }
 
 int
@@ -685,11 +639,11 @@ report_print_json(struct report_row *rows, int64_t now_ms)
 		json_builder_set_member_name(b,
 		    cfg_severity_name((enum cfg_severity)i));
 		json_builder_begin_object(b);
-		json_add_int(b, "count", row->count);
-		json_add_int(b, "acknowledged", row->tta_ms->len);
-		json_add_int(b, "median_tta_s", median_ms(row->tta_ms) < 0 ?
+		daemon_json_int(b, "count", row->count);
+		daemon_json_int(b, "acknowledged", row->tta_ms->len);
+		daemon_json_int(b, "median_tta_s", median_ms(row->tta_ms) < 0 ?
 		    -1 : median_ms(row->tta_ms) / 1000);
-		json_add_int(b, "max_tta_s", max_ms(row->tta_ms) < 0 ? -1 :
+		daemon_json_int(b, "max_tta_s", max_ms(row->tta_ms) < 0 ? -1 :
 		    max_ms(row->tta_ms) / 1000);
 		json_builder_set_member_name(b, "breached");
 		json_builder_begin_array(b);
@@ -703,7 +657,7 @@ report_print_json(struct report_row *rows, int64_t now_ms)
 		json_builder_end_object(b);
 	}
 	json_builder_end_object(b);
-	json_print(b);
+	daemon_json_print(b);
 }
 
 int

@@ -110,64 +110,31 @@ print_text(const struct parse_result *p, const struct classify_result *cr,
 }
 
 static void
-add_string(JsonBuilder *b, const char *name, const char *value)
-{
-	json_builder_set_member_name(b, name);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
-static void
-add_strings(JsonBuilder *b, const char *name, GPtrArray *values)
-{
-	guint	i;
-
-	json_builder_set_member_name(b, name);
-	json_builder_begin_array(b);
-	for (i = 0; values != NULL && i < values->len; i++)
-		json_builder_add_string_value(b, values->pdata[i]);
-	json_builder_end_array(b);
-}
-
-static void
 print_json(const struct parse_result *p, const struct classify_result *cr,
     GPtrArray *rcpts)
 {
 	JsonBuilder	*b = json_builder_new();
-	JsonGenerator	*gen = json_generator_new();
-	JsonNode	*root;
-	char		*text;
 
 	json_builder_begin_object(b);
-	add_strings(b, "recipients", rcpts);
-	add_string(b, "severity", cfg_severity_name(cr->severity));
-	add_string(b, "class", classify_class_name(cr->class));
-	add_string(b, "reason", cr->reason);
-	add_string(b, "subject", p->subject);
-	add_string(b, "reporter", p->from_addr);
-	add_string(b, "reporter_name", p->from_name);
-	add_string(b, "message_id", p->message_id);
-	add_string(b, "in_reply_to", p->in_reply_to);
-	add_strings(b, "references", p->references);
-	add_string(b, "auto_submitted", p->auto_submitted);
-	add_string(b, "fingerprint", cr->fingerprint);
-	add_string(b, "content_hash", cr->content_hash);
+	daemon_json_strings(b, "recipients", rcpts);
+	daemon_json_string(b, "severity", cfg_severity_name(cr->severity));
+	daemon_json_string(b, "class", classify_class_name(cr->class));
+	daemon_json_string(b, "reason", cr->reason);
+	daemon_json_string(b, "subject", p->subject);
+	daemon_json_string(b, "reporter", p->from_addr);
+	daemon_json_string(b, "reporter_name", p->from_name);
+	daemon_json_string(b, "message_id", p->message_id);
+	daemon_json_string(b, "in_reply_to", p->in_reply_to);
+	daemon_json_strings(b, "references", p->references);
+	daemon_json_string(b, "auto_submitted", p->auto_submitted);
+	daemon_json_string(b, "fingerprint", cr->fingerprint);
+	daemon_json_string(b, "content_hash", cr->content_hash);
 	json_builder_set_member_name(b, "unparseable");
 	json_builder_add_boolean_value(b, p->is_unparseable);
-	add_strings(b, "fallbacks", p->fallbacks);
-	add_string(b, "body_text", p->body_text);
+	daemon_json_strings(b, "fallbacks", p->fallbacks);
+	daemon_json_string(b, "body_text", p->body_text);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	text = json_generator_to_data(gen, NULL);
-	printf("%s\n", text);
-	g_free(text);
-	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
+	daemon_json_print(b);
 }
 
 static int

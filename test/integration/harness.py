@@ -74,6 +74,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def smtp_reply(sock):
+    """Reads from sock until a line ends; "" when the peer closed."""
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
 def wait_for(condition, timeout_s=20.0, what="condition"):
     """Polls condition() until it returns a true value, or raises."""
     deadline = time.monotonic() + timeout_s

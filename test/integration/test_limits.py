@@ -31,13 +31,7 @@ def connect_when_free(world, source):
 
 def command(sock, line):
     sock.sendall(line.encode() + b"\r\n")
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
+    return harness.smtp_reply(sock)
 
 
 def check_connections(world, tap):

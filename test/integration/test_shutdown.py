@@ -11,33 +11,24 @@ import sys
 import harness
 
 
-def reply(sock):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
-
 
 def body(world, tap):
     world.start_daemon()
     idle = socket.create_connection(("127.0.0.1", world.smtp_port),
                                     timeout=20)
-    reply(idle)
+    harness.smtp_reply(idle)
     busy = socket.create_connection(("127.0.0.1", world.smtp_port),
                                     timeout=20)
-    reply(busy)
+    harness.smtp_reply(busy)
     for line in ("HELO client.example.net",
                  "MAIL FROM:<dana@customer.example.net>",
                  "RCPT TO:<critical@support.example.com>", "DATA"):
         busy.sendall(line.encode() + b"\r\n")
-        reply(busy)
+        harness.smtp_reply(busy)
     busy.sendall(harness.message().encode())
 
     world.daemon.send_signal(signal.SIGTERM)
-    closing = reply(idle)
+    closing = harness.smtp_reply(idle)
     tap.check(closing.startswith("421 4.3.2"), "idle session gets 421",
               closing)
     harness.wait_for(lambda: "stopping" in world.log(), 10, "stop logged")
@@ -52,7 +43,7 @@ def body(world, tap):
     busy.sendall(b".\r\n")
     lines = []
     while len(lines) < 2:
-        text = reply(busy)
+        text = harness.smtp_reply(busy)
         if not text:
             break
         lines += text.splitlines()

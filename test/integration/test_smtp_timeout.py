@@ -11,29 +11,20 @@ import time
 import harness
 
 
-def read_reply(sock):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
-
 
 def body(world, tap):
     world.start_daemon()
     idle = socket.create_connection(("127.0.0.1", world.smtp_port),
                                     timeout=20)
-    read_reply(idle)
-    reply = read_reply(idle)
+    harness.smtp_reply(idle)
+    reply = harness.smtp_reply(idle)
     tap.check(reply.startswith("421 4.4.2"), "idle client gets 421", reply)
     tap.check(idle.recv(1) == b"", "idle client disconnected")
     idle.close()
 
     drip = socket.create_connection(("127.0.0.1", world.smtp_port),
                                     timeout=20)
-    read_reply(drip)
+    harness.smtp_reply(drip)
     drip.settimeout(0.3)
     reply = ""
     deadline = time.monotonic() + 20
