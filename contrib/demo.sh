@@ -135,8 +135,8 @@ say "The mail server sends the same message again: no second page storm"
 swaks --silent 2 --server 127.0.0.1 --port 2525 \
     --from dana@customer.example.net --to critical@support.example.com \
     --data @contrib/samples/02-checkout-down-resent.eml
-wait_until "grep -q 'duplicate joined' '$work/critgate.log'" "the duplicate"
-grep 'duplicate joined' "$work/critgate.log" | sed 's/^<[0-9]>//'
+wait_until "grep -q 'classify: duplicate' '$work/critgate.log'" "the duplicate"
+grep 'classify: duplicate' "$work/critgate.log" | sed 's/^<[0-9]>//'
 
 say "A partner writes to high@support.example.com: a high-priority incident"
 swaks --silent 2 --server 127.0.0.1 --port 2525 \

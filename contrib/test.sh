@@ -63,7 +63,7 @@ run_build() {
 # The fuzz suite builds its own sanitized targets, so the second build
 # leaves it out.
 run_build build-test "" -Dwerror=true
-run_build build-asan "--no-suite fuzz" -Dwerror=true \
+run_build build-asan "--no-suite fuzz --no-suite demo" -Dwerror=true \
     -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "skipped: $skipped (each prints why)"

@@ -114,6 +114,13 @@ struct classify_lookup {
 	 */
 	int64_t	(*incident_by_subject_key)(void *ctx, const char *key,
 		    int64_t since_ms);
+	/*
+	 * Tells whether a message of the incident came from addr (compared
+	 * without case).  May be NULL: then only open incidents take
+	 * replies and tagged mail.
+	 */
+	bool	(*incident_has_sender)(void *ctx, int64_t incident_id,
+		    const char *addr);
 	/* Tells whether the incident exists and, if so, whether it is open. */
 	bool	(*incident_exists)(void *ctx, int64_t incident_id,
 		    bool *is_open);

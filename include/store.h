@@ -171,6 +171,7 @@ struct store_message_row {
 	char	*mail_from;
 	char	*peer;
 	char	*from_addr;	/* or NULL */
+	char	*message_id;	/* NULL until processed, or if none */
 	char	*subject;	/* NULL until processed */
 	char	*class_name;	/* NULL until processed */
 	char	*reason;
@@ -233,6 +234,10 @@ int64_t	store_find_incident_by_sender(struct store *store,
  * this subject key. */
 int64_t	store_find_incident_by_subject_key(struct store *store,
 	    const char *key, int64_t since_ms);
+/* Tells whether a message of incident id came from sender (lowercase):
+ * 1 or 0, -1 on failure. */
+int	store_incident_has_sender(struct store *store, int64_t id,
+	    const char *sender);
 /* Tells whether incident id exists (0 or 1, -1 on failure) and, when it
  * does, whether it is unacknowledged. */
 int	store_incident_exists(struct store *store, int64_t id, bool *is_open);
@@ -275,6 +280,14 @@ void		 store_incident_free(struct store_incident *inc);
  */
 int	store_incident_ack(struct store *store, int64_t id, const char *member,
 	    const char *channel, const char *note, int64_t now_ms);
+
+/*
+ * Raises an open incident to a more severe level, when mail to a more
+ * severe route joins it; its deadline moves earlier, never later.
+ */
+int	store_incident_raise(struct store *store, int64_t id,
+	    enum cfg_severity severity, int64_t ack_deadline_ms,
+	    int64_t now_ms);
 
 /*
  * Creates the pages of one round (each member of team, voice and SMS)

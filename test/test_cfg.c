@@ -326,11 +326,20 @@ duplicate_phone_rejected(void)
 }
 
 static void
+auth_token_with_blanks_rejected(void)
+{
+	check_rejected("bad-auth-token",
+	    "data/cfg/bad-auth-token.conf:22: twilio.auth_token: value is not "
+	    "a provider token (expected 16 or more characters without "
+	    "spaces)");
+}
+
+static void
 short_account_sid_rejected(void)
 {
 	check_rejected("bad-account-sid",
-	    "data/cfg/bad-account-sid.conf:20: twilio.account_sid: \"AC123\" "
-	    "is not a Twilio account SID (expected \"AC\" and 32 hexadecimal "
+	    "data/cfg/bad-account-sid.conf:20: twilio.account_sid: value is "
+	    "not a Twilio account SID (expected \"AC\" and 32 hexadecimal "
 	    "digits)");
 }
 
@@ -952,6 +961,7 @@ main(void)
 	TAP_RUN(missing_group_key_points_at_group);
 	TAP_RUN(duplicate_phone_rejected);
 	TAP_RUN(short_account_sid_rejected);
+	TAP_RUN(auth_token_with_blanks_rejected);
 	TAP_RUN(syntax_error_rejected);
 	TAP_RUN(missing_file_rejected);
 	TAP_RUN(several_problems_all_reported);

@@ -237,6 +237,22 @@ fake_incident_by_subject_key(void *ctx, const char *key, int64_t since_ms)
 }
 
 static bool
+fake_incident_has_sender(void *ctx, int64_t incident_id, const char *addr)
+{
+	struct fake_store	*st = ctx;
+	struct fake_message	*m;
+	guint			 i;
+
+	for (i = 0; i < st->messages->len; i++) {
+		m = &g_array_index(st->messages, struct fake_message, i);
+		if (m->incident_id == incident_id && m->sender != NULL &&
+		    g_ascii_strcasecmp(m->sender, addr) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
 fake_incident_exists(void *ctx, int64_t incident_id, bool *is_open)
 {
 	struct fake_incident	*inc = fake_incident_find(ctx, incident_id);
@@ -255,6 +271,7 @@ static const struct classify_lookup fake_lookup = {
 	.incident_by_fingerprint = fake_incident_by_fingerprint,
 	.incident_by_sender = fake_incident_by_sender,
 	.incident_by_subject_key = fake_incident_by_subject_key,
+	.incident_has_sender = fake_incident_has_sender,
 	.incident_exists = fake_incident_exists,
 };
 
@@ -512,6 +529,30 @@ feed_text(struct fake_store *st, const char *sender, const char *subject,
 	    received_ms, res);
 	mail_fini(&mail);
 	return incident;
+}
+
+static void
+tag_of_closed_incident_from_stranger_opens_new(void)
+{
+	struct fake_store	st;
+	struct classify_result	res;
+	int64_t			first;
+
+	fake_store_init(&st);
+	first = feed_text(&st, "eve@other.example", "Website down for "
+	    "everyone", T0_MS, &res);
+	classify_result_fini(&res);
+	fake_incident_find(&st, first)->is_open = false;
+	feed_text(&st, "carl@third.example", "[#2001] New outage: our API "
+	    "returns 500", T0_MS + MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	/* The reporter of the closed incident still adds to it. */
+	CHECK_INT(feed_text(&st, "eve@other.example", "Re: [#2001] Website "
+	    "down for everyone", T0_MS + 2 * MINUTE_MS, &res), first);
+	CHECK_INT(res.class, CLASSIFY_UPDATE);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
 }
 
 static void
@@ -1935,6 +1976,7 @@ main(void)
 	RUN(disk_alert_other_values_repeat);
 	RUN(repeat_outside_window_new_incident);
 	RUN(outage_other_customers_join);
+	RUN(tag_of_closed_incident_from_stranger_opens_new);
 	RUN(outage_other_numbers_new_incident);
 	RUN(outage_generic_subject_new_incident);
 	RUN(customer_writes_again_updates);

@@ -1151,6 +1151,28 @@ lmtp_commit_failure_per_recipient(void)
 }
 
 static void
+lmtp_rejected_data_one_reply_per_recipient(void)
+{
+	struct harness	 h;
+	char		*out;
+
+	harness_open(&h, true);
+	smtp_session_free(h.session);
+	h.session = smtp_session_new(&lmtp_limits, &callbacks, &h, "unix");
+	g_free(take(&h));
+	feed(&h, "LHLO mta.test\r\nMAIL FROM:<a@b.test>\r\n"
+	    "RCPT TO:<critical@support.test>\r\nRCPT TO:<noc@support.test>\r\n"
+	    "DATA\r\nbare\nLF\r\n.\r\n");
+	out = take(&h);
+	CHECK_CONTAINS(out, "354 ");
+	CHECK_CONTAINS(out, "550 5.5.2 bare <LF>/<CR> in data; nothing "
+	    "stored\r\n550 5.5.2 bare <LF>/<CR> in data; nothing stored\r\n");
+	CHECK_INT(h.messages->len, 0);
+	g_free(out);
+	harness_close(&h);
+}
+
+static void
 smtp_lhlo_not_recognized(void)
 {
 	struct harness	 h;
@@ -1562,6 +1584,7 @@ main(void)
 	TAP_RUN(lmtp_lhlo_and_one_reply_per_recipient);
 	TAP_RUN(lmtp_commit_failure_per_recipient);
 	TAP_RUN(smtp_lhlo_not_recognized);
+	TAP_RUN(lmtp_rejected_data_one_reply_per_recipient);
 	TAP_RUN(ehlo_starttls_announced_when_configured);
 	TAP_RUN(ehlo_starttls_absent_by_default);
 	TAP_RUN(starttls_220_then_reset_to_greeted);

@@ -112,7 +112,7 @@ const struct cfg_key cfg_keys[] = {
 	    CFG(twilio.api_base)),
 	STRING("twilio.account_sid", REQ, CFG_FORMAT_SID, NULL,
 	    CFG(twilio.account_sid)),
-	STRING("twilio.auth_token", REQ | CFG_KEY_SECRET, CFG_FORMAT_TEXT,
+	STRING("twilio.auth_token", REQ | CFG_KEY_SECRET, CFG_FORMAT_TOKEN,
 	    NULL, CFG(twilio.auth_token)),
 	STRING("twilio.from", REQ, CFG_FORMAT_E164, NULL, CFG(twilio.from)),
 	NUMBER("twilio.timeout_s", CFG_KEY_INT, 1, 120, 10, MS_PER_S,
@@ -318,6 +318,21 @@ is_after_commit(const char *s)
 	    (g_str_has_prefix(s, "move:") && s[5] != '\0');
 }
 
+/* A token as providers issue them: 16 or more printable characters,
+ * no whitespace (a pasted newline or space would fail every request). */
+static bool
+is_token(const char *s)
+{
+	size_t	len = strlen(s), i;
+
+	if (len < 16)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!g_ascii_isgraph(s[i]))
+			return false;
+	return true;
+}
+
 static bool
 is_sid(const char *s)
 {
@@ -372,6 +387,8 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	    "lowercase letters, digits, \".\", \"_\" and \"-\"" },
 	[CFG_FORMAT_SID] = { is_sid, NULL, "a Twilio account SID",
 	    "\"AC\" and 32 hexadecimal digits" },
+	[CFG_FORMAT_TOKEN] = { is_token, NULL, "a provider token",
+	    "16 or more characters without spaces" },
 	[CFG_FORMAT_LISTEN] = { is_listen, NULL, "a listen address",
 	    "host:port, [IPv6 address]:port or unix:/path" },
 	[CFG_FORMAT_SECURITY] = { is_security, NULL, "a security mode",
@@ -570,7 +587,9 @@ report_format(struct loader *ld, const struct cfg_key *k,
 	const struct format	*f = &formats[k->format];
 	char			*value;
 
-	if ((k->flags & CFG_KEY_SECRET) != 0) {
+	/* An account SID mistyped is often the auth token pasted into the
+	 * wrong field, so its value is never shown either. */
+	if ((k->flags & CFG_KEY_SECRET) != 0 || k->format == CFG_FORMAT_SID) {
 		report(ld, s, key, "value is not %s (expected %s)", f->noun,
 		    f->hint);
 		return;

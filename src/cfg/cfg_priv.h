@@ -32,6 +32,7 @@ enum cfg_format {
 	CFG_FORMAT_E164,
 	CFG_FORMAT_NAME,	/* [a-z0-9._-]+ */
 	CFG_FORMAT_SID,		/* "AC" and 32 hex digits */
+	CFG_FORMAT_TOKEN,	/* 16+ printable characters, no spaces */
 	CFG_FORMAT_LISTEN,	/* host:port, [IPv6]:port or unix:/path */
 	CFG_FORMAT_SECURITY,	/* "tls", "starttls" or "none" */
 	CFG_FORMAT_AFTER_COMMIT, /* "seen" or "move:FOLDER" */

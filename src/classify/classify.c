@@ -398,6 +398,27 @@ step_token(struct run *r)
 	return decided;
 }
 
+/*
+ * Tells whether a message may join incident as an update: while the
+ * incident is unacknowledged, or later from someone who already wrote in
+ * it.  Anyone else's mail that only names an old incident (a reply to a
+ * month-old thread, a helpdesk's "[#1234]") may report a new emergency,
+ * so it opens an incident of its own and pages.
+ */
+static bool
+may_join(struct run *r, int64_t incident)
+{
+	bool	is_open = false;
+
+	if (!r->lookup->incident_exists(r->ctx, incident, &is_open))
+		return false;
+	if (is_open)
+		return true;
+	return r->lookup->incident_has_sender != NULL &&
+	    !is_empty(r->sender) &&
+	    r->lookup->incident_has_sender(r->ctx, incident, r->sender);
+}
+
 static bool
 step_references(struct run *r)
 {
@@ -409,7 +430,7 @@ step_references(struct run *r)
 		incident = r->lookup->incident_by_message_id(r->ctx,
 		    g_ptr_array_index(ids, i));
 	g_ptr_array_unref(ids);
-	if (incident == 0)
+	if (incident == 0 || !may_join(r, incident))
 		return false;
 	return decide(r, CLASSIFY_UPDATE, incident,
 	    "In-Reply-To or References names a message of the incident");
@@ -420,7 +441,7 @@ step_subject_tag(struct run *r)
 {
 	int64_t	incident = tag_incident(r);
 
-	if (incident == 0)
+	if (incident == 0 || !may_join(r, incident))
 		return false;
 	return decide(r, CLASSIFY_UPDATE, incident, "subject tag [#%"
 	    G_GINT64_FORMAT "]", incident);

@@ -96,6 +96,20 @@ incident_by_subject_key(void *ctx, const char *key, int64_t since_ms)
 }
 
 static bool
+incident_has_sender(void *ctx, int64_t incident_id, const char *addr)
+{
+	struct lookup_ctx	*lc = ctx;
+	char			*lower = g_ascii_strdown(addr, -1);
+	int			 rc;
+
+	rc = store_incident_has_sender(lc->store, incident_id, lower);
+	g_free(lower);
+	if (rc == -1)
+		lc->has_failed = true;
+	return rc == 1;
+}
+
+static bool
 incident_exists(void *ctx, int64_t incident_id, bool *is_open)
 {
 	struct lookup_ctx	*lc = ctx;
@@ -115,6 +129,7 @@ static const struct classify_lookup store_lookup = {
 	.incident_by_fingerprint = incident_by_fingerprint,
 	.incident_by_sender = incident_by_sender,
 	.incident_by_subject_key = incident_by_subject_key,
+	.incident_has_sender = incident_has_sender,
 	.incident_exists = incident_exists,
 };
 

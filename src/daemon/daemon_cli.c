@@ -317,6 +317,7 @@ messages_print_json(GPtrArray *list)
 		daemon_json_string(b, "mail_from", m->mail_from);
 		daemon_json_string(b, "peer", m->peer);
 		daemon_json_string(b, "from", m->from_addr);
+		daemon_json_string(b, "message_id", m->message_id);
 		daemon_json_string(b, "subject", m->subject);
 		daemon_json_string(b, "class", m->class_name);
 		daemon_json_string(b, "reason", m->reason);

@@ -77,6 +77,41 @@ subject_cap(char **subject)
 	*subject = capped;
 }
 
+/*
+ * Mail to a more severe route must not sit in a less severe incident: an
+ * open incident is raised to it, and a closed one gives way to a new
+ * incident that pages.  Returns 0, or -1 on a store failure.
+ */
+static int
+message_check_severity(struct daemon *d, const struct store_message *msg,
+    struct store_disposition *disp)
+{
+	struct store_incident	inc;
+	int			rc = 0;
+
+	if (disp->opens_incident || disp->incident_id <= 0 ||
+	    store_incident_get(d->store, disp->incident_id, &inc) == -1)
+		return 0;
+	if (disp->severity >= inc.severity)
+		goto out;
+	if (inc.acked_ms == 0) {
+		log_info("incident: raised inc=%" PRId64 " msg=%" PRId64
+		    " severity=%s", inc.id, msg->id,
+		    cfg_severity_name(disp->severity));
+		rc = store_incident_raise(d->store, inc.id, disp->severity,
+		    disp->ack_deadline_ms, disp->now_ms);
+		goto out;
+	}
+	disp->class_name = "new-incident";
+	disp->reason = "more severe than the closed incident it named";
+	disp->opens_incident = true;
+	disp->incident_id = 0;
+	disp->duplicate_of = 0;
+out:
+	store_incident_fini(&inc);
+	return rc;
+}
+
 /* Turns a classification into what the store records. */
 static void
 message_disposition(const struct store_message *msg,
@@ -121,6 +156,8 @@ message_process(struct daemon *d, int64_t msg_id)
 	if (daemon_classify(d, &msg, &parsed, &cr) == -1)
 		goto out_parsed;
 	message_disposition(&msg, &parsed, &cr, d->cfg, &disp);
+	if (message_check_severity(d, &msg, &disp) == -1)
+		goto out;
 	/* The sender a later mail is matched on, as the classifier reads
 	 * it: the From address, else the envelope sender. */
 	if (parsed.from_addr != NULL || (msg.mail_from != NULL &&

@@ -760,20 +760,28 @@ data_end(struct smtp_session *s)
 {
 	struct smtp_data	*d = &s->data;
 	const char		*reason = NULL;
+	char			*text = NULL;
+	guint			 i, n;
 
 	if (d->has_bare_eol) {
 		reason = "bare LF or CR";
-		reply(s, "550 5.5.2 bare <LF>/<CR> in data; nothing stored");
+		text = g_strdup("550 5.5.2 bare <LF>/<CR> in data; nothing "
+		    "stored");
 	} else if (d->has_long_line) {
 		/* RFC 5321 4.5.3.1.10 names 500 for a line too long. */
 		reason = "line too long";
-		reply(s, "500 5.5.2 text line longer than %zu bytes; nothing "
-		    "stored", s->limits->max_text_line);
+		text = g_strdup_printf("500 5.5.2 text line longer than %zu "
+		    "bytes; nothing stored", s->limits->max_text_line);
 	} else if (d->is_too_big) {
 		reason = "message too big";
-		reply(s, "552 5.3.4 message too big; nothing stored");
+		text = g_strdup("552 5.3.4 message too big; nothing stored");
 	}
 	if (reason != NULL) {
+		/* RFC 2033 4.2: LMTP answers once per accepted recipient. */
+		n = s->limits->is_lmtp ? MAX(s->rcpt_to->len, 1) : 1;
+		for (i = 0; i < n; i++)
+			reply(s, "%s", text);
+		g_free(text);
 		log_info("smtp: data rejected peer=%s reason=\"%s\"", s->peer,
 		    reason);
 		transaction_clear(s);

@@ -243,8 +243,10 @@ store_bind(struct store *store, sqlite3_stmt *stmt, const char *types,
 		case 'b':
 			blob = va_arg(ap, const void *);
 			len = va_arg(ap, size_t);
-			rc = sqlite3_bind_blob64(stmt, i + 1, blob, len,
-			    SQLITE_STATIC);
+			/* SQLite binds NULL for a NULL pointer: an empty
+			 * message is still a message. */
+			rc = sqlite3_bind_blob64(stmt, i + 1,
+			    blob != NULL ? blob : "", len, SQLITE_STATIC);
 			break;
 		default:
 			fatalx("store: bad bind type '%c'", types[i]);
@@ -365,12 +367,12 @@ store_commit(struct store *store)
 void
 store_rollback(struct store *store)
 {
-	/* Each fails harmlessly when SQLite already ended the transaction
-	 * after an error. */
-	if (store->depth > 1)
+	/* After an I/O error SQLite may have ended the transaction itself;
+	 * then there is nothing to roll back. */
+	if (sqlite3_get_autocommit(store->db) == 0 && store->depth > 1)
 		(void)sqlite3_exec(store->db, "ROLLBACK TO nested; "
 		    "RELEASE nested", NULL, NULL, NULL);
-	else
+	else if (sqlite3_get_autocommit(store->db) == 0)
 		(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	if (store->depth > 0)
 		store->depth--;
@@ -466,6 +468,7 @@ store_message_row_free(struct store_message_row *row)
 	g_free(row->mail_from);
 	g_free(row->peer);
 	g_free(row->from_addr);
+	g_free(row->message_id);
 	g_free(row->subject);
 	g_free(row->class_name);
 	g_free(row->reason);
@@ -483,8 +486,8 @@ store_messages_list(struct store *store, int64_t limit)
 	stmt = store_prepare(store, "SELECT * FROM (SELECT id, received_ms, "
 	    "mail_from, peer, from_addr, subject, class, reason, "
 	    "coalesce(incident_id, 0), coalesce(duplicate_of, 0), "
-	    "is_unparseable FROM messages ORDER BY id DESC LIMIT ?) ORDER BY "
-	    "id", "i", limit);
+	    "is_unparseable, message_id FROM messages ORDER BY id DESC LIMIT "
+	    "?) ORDER BY id", "i", limit);
 	if (stmt == NULL)
 		return NULL;
 	list = g_ptr_array_new_with_free_func(
@@ -502,6 +505,7 @@ store_messages_list(struct store *store, int64_t limit)
 		row->incident_id = sqlite3_column_int64(stmt, 8);
 		row->duplicate_of = sqlite3_column_int64(stmt, 9);
 		row->is_unparseable = sqlite3_column_int(stmt, 10) != 0;
+		row->message_id = store_column_strdup(stmt, 11);
 		g_ptr_array_add(list, row);
 	}
 	sqlite3_finalize(stmt);
@@ -840,6 +844,16 @@ store_find_incident_by_subject_key(struct store *store, const char *key,
 	    "messages m ON m.id = i.message WHERE m.subject_key = ? AND "
 	    "i.opened_ms >= ? AND i.acked_ms IS NULL ORDER BY i.id DESC "
 	    "LIMIT 1", "si", key, since_ms);
+}
+
+int
+store_incident_has_sender(struct store *store, int64_t id, const char *sender)
+{
+	int64_t	found;
+
+	found = store_query_int(store, 0, "SELECT 1 FROM messages WHERE "
+	    "incident_id = ? AND sender = ? LIMIT 1", "is", id, sender);
+	return found < 0 ? -1 : (int)found;
 }
 
 int

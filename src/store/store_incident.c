@@ -171,6 +171,24 @@ fail:
 }
 
 int
+store_incident_raise(struct store *store, int64_t id,
+    enum cfg_severity severity, int64_t ack_deadline_ms, int64_t now_ms)
+{
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "UPDATE incidents SET severity = ?, "
+	    "ack_deadline_ms = min(ack_deadline_ms, ?) WHERE id = ?", "sii",
+	    cfg_severity_name(severity), ack_deadline_ms, id) == -1 ||
+	    store_event_add(store, id, 0, "raised",
+	    cfg_severity_name(severity), now_ms) == -1 ||
+	    store_commit(store) == -1) {
+		store_rollback(store);
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_event_add(struct store *store, int64_t incident_id, int64_t page_id,
     const char *kind, const char *detail, int64_t now_ms)
 {

@@ -38,6 +38,11 @@ CASES = [
     ("two routed recipients, one incident", [
         ("two-gateway-recipients", "dana@customer.example.net",
          [CRITICAL, HIGH], "new-incident")], 1, "critical", False),
+    ("same message to high, then to critical", [
+        ("two-gateway-recipients", "dana@customer.example.net", [HIGH],
+         "new-incident"),
+        ("two-gateway-recipients", "dana@customer.example.net",
+         [CRITICAL], "duplicate")], 1, "critical", False),
     ("gateway only in the envelope (Bcc)", [
         ("gateway-only-in-envelope-bcc", "dana@customer.example.net",
          [CRITICAL], "new-incident")], 1, "critical", False),
