@@ -137,8 +137,11 @@ smtp_on_committed(void *data, bool is_committed, int64_t msg_id)
 		log_info("smtp: sender left before the commit ended msg=%"
 		    PRId64 " peer=%s", msg_id, cc->peer);
 	}
+	/* Ahead of other events: the time from the final dot to the first
+	 * page is the figure that matters most. */
 	if (is_committed && smtp->process_source == 0)
-		smtp->process_source = g_idle_add(smtp_on_process, smtp);
+		smtp->process_source = g_idle_add_full(G_PRIORITY_HIGH,
+		    smtp_on_process, smtp, NULL);
 	g_free(cc->peer);
 	g_free(cc->mail_from);
 	g_free(cc);
