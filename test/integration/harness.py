@@ -74,6 +74,40 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Dialogue:
+    """A raw SMTP client that reads replies line by line."""
+
+    def __init__(self, port, timeout_s=20):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout_s)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def reply(self):
+        """Returns one reply, its lines joined; None when the peer left."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return "\n".join(lines) or None
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if len(line) < 4 or line[3:4] != b"-":
+                return "\n".join(lines)
+
+    def send(self, raw):
+        self.sock.sendall(raw)
+
+    def cmd(self, line):
+        self.send(line.encode() + b"\r\n")
+        return self.reply()
+
+    def close(self):
+        self.sock.close()
+
+
 def smtp_reply(sock):
     """Reads from sock until a line ends; "" when the peer closed."""
     data = b""

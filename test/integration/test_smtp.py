@@ -15,36 +15,7 @@ import harness
 DATA = os.path.join(harness.HERE, "..", "data", "smtp")
 
 
-class Dialogue:
-    """A raw SMTP client that reads replies line by line."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buf = b""
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return "\n".join(lines) or None
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if len(line) < 4 or line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def send(self, raw):
-        self.sock.sendall(raw)
-
-    def cmd(self, line):
-        self.send(line.encode() + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
+Dialogue = harness.Dialogue
 
 
 def start_data(port):

@@ -54,41 +54,14 @@ def client_context(maximum=None):
     return ctx
 
 
-class Dialogue:
-    """A raw SMTP client that reads replies line by line and can switch to
-    TLS in the middle."""
+class Dialogue(harness.Dialogue):
+    """A raw SMTP client that can switch to TLS in the middle."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=TIMEOUT_S)
-        self.buf = b""
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return "\n".join(lines) or None
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if len(line) < 4 or line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def send(self, raw):
-        self.sock.sendall(raw)
-
-    def cmd(self, line):
-        self.send(line.encode() + b"\r\n")
-        return self.reply()
+        super().__init__(port, TIMEOUT_S)
 
     def wrap(self, ctx=None):
         self.sock = (ctx or client_context()).wrap_socket(self.sock)
-
-    def close(self):
-        self.sock.close()
 
 
 def starttls_dialogue(port):
