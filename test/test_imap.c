@@ -118,12 +118,25 @@ envelope_null_return_path_empty(void)
 }
 
 static void
+envelope_without_return_path_uses_from(void)
+{
+	struct imap_envelope	env;
+
+	/* A missing Return-Path is not a null sender: that would make the
+	 * customer's mail automatic, and automatic mail never pages. */
+	envelope_of(&env, "From: Dana <Dana@Customer.example.net>\r\n"
+	    "To: critical@support.example.com\r\n\r\nbody\r\n");
+	CHECK_STR(env.mail_from, "dana@customer.example.net");
+	imap_envelope_fini(&env);
+}
+
+static void
 envelope_no_headers_falls_back(void)
 {
 	struct imap_envelope	env;
 
 	envelope_of(&env, "\x01\x02 not a message at all");
-	CHECK_STR(env.mail_from, "");
+	CHECK_STR(env.mail_from, "inbox-user@example.com");
 	CHECK_INT(env.rcpts->len, 1);
 	CHECK_STR(g_ptr_array_index(env.rcpts, 0), "inbox-user@example.com");
 	imap_envelope_fini(&env);
@@ -161,6 +174,7 @@ main(void)
 	TAP_RUN(envelope_unrouted_falls_back_to_user);
 	TAP_RUN(envelope_return_path_is_sender);
 	TAP_RUN(envelope_null_return_path_empty);
+	TAP_RUN(envelope_without_return_path_uses_from);
 	TAP_RUN(envelope_no_headers_falls_back);
 	TAP_RUN(envelope_body_addresses_ignored);
 	TAP_RUN(mailbox_key_names_user_host_port_mailbox);

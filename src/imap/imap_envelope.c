@@ -137,15 +137,32 @@ rcpts_collect(GMimeObject *obj, const struct cfg *cfg, GPtrArray *rcpts)
 	g_ptr_array_free(found, TRUE);
 }
 
-/* Returns the Return-Path address, or "" for "<>" or none. */
+/*
+ * Returns the envelope sender: the Return-Path address, or "" when it is
+ * "<>" (a bounce).  A mailbox without Return-Path does not say the sender
+ * was null, and a null sender makes mail automatic, which never pages: so
+ * the From address stands in, or the mailbox's own user when From has no
+ * address either.
+ */
 static char *
-return_path(GMimeObject *obj)
+envelope_sender(GMimeObject *obj, const struct cfg *cfg)
 {
 	GPtrArray	*found = g_ptr_array_new_with_free_func(g_free);
+	const char	*return_path, *from;
 	char		*addr;
 
-	value_addresses(g_mime_object_get_header(obj, "Return-Path"), found);
-	addr = g_strdup(found->len > 0 ? g_ptr_array_index(found, 0) : "");
+	return_path = g_mime_object_get_header(obj, "Return-Path");
+	if (return_path != NULL) {
+		value_addresses(return_path, found);
+		addr = g_strdup(found->len > 0 ? g_ptr_array_index(found, 0) :
+		    "");
+		g_ptr_array_free(found, TRUE);
+		return addr;
+	}
+	from = g_mime_object_get_header(obj, "From");
+	value_addresses(from, found);
+	addr = g_ascii_strdown(found->len > 0 ? g_ptr_array_index(found, 0) :
+	    cfg->imap.user, -1);
 	g_ptr_array_free(found, TRUE);
 	return addr;
 }
@@ -159,11 +176,11 @@ imap_envelope_init(struct imap_envelope *out, const struct cfg *cfg,
 	out->rcpts = g_ptr_array_new_with_free_func(g_free);
 	obj = headers_parse(raw, len);
 	if (obj != NULL) {
-		out->mail_from = return_path(obj);
+		out->mail_from = envelope_sender(obj, cfg);
 		rcpts_collect(obj, cfg, out->rcpts);
 		g_object_unref(obj);
 	} else {
-		out->mail_from = g_strdup("");
+		out->mail_from = g_ascii_strdown(cfg->imap.user, -1);
 	}
 	/* The mailbox itself was written to, routed or not: the daemon
 	 * pages at the highest severity for an unrouted recipient. */

@@ -81,6 +81,14 @@ class Mailbox:
         finally:
             m.logout()
 
+    def append_raw(self, raw, folder="INBOX"):
+        m = self._session()
+        try:
+            typ, _ = m.append(folder, None, None, raw)
+            assert typ == "OK"
+        finally:
+            m.logout()
+
     def expunge_all(self, folder="INBOX"):
         m = self._session()
         try:
@@ -242,6 +250,23 @@ def body_main(world, tap, dovecot, proxy, base):
                                  for n in range(1, 8)],
                     "after the UIDVALIDITY change")
     tap.check(PASSWORD not in world.log(), "password never logged")
+
+    # A message that breaks mail parsers, then a good one: both are stored
+    # and open incidents; the first does not stop the poller.
+    data = os.path.join(harness.HERE, "..", "data", "parse")
+    for name in ("poison-message-first.eml", "poison-message-next.eml"):
+        with open(os.path.join(data, name), "rb") as f:
+            box.append_raw(f.read())
+    harness.wait_for(lambda: len(world.incidents()) == 9, 20,
+                     "incidents for the poison message and the next")
+    subjects = [i["subject"] for i in world.incidents()]
+    tap.check("Admin login returns 403 for every admin" in subjects,
+              "poison message opens its incident", subjects)
+    tap.check("Refunds failing with R-17 again" in subjects,
+              "the message after it opens its incident", subjects)
+    harness.wait_for(lambda: all_seen(box, len(box.flags())), 20,
+                     "every message flagged")
+    tap.check(True, "both flagged \\Seen after their commit")
 
 
 def body_move(tap, dovecot, base, worlds):
