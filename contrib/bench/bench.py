@@ -719,15 +719,21 @@ def first_page_latencies(server, sim, probes, tag, load_pages_from=None):
     """Sends probes one by one; returns final dot -> first request times.
 
     Under load, load_pages_from is the simulator's page count before the
-    load started: the load's copies open one incident of their own, whose
-    pages must be in before a probe, or they would be taken for its own.
+    load started: the load's copies open at most one incident of their
+    own, whose pages must be in before a probe, or they would be taken for
+    its own.  When the copies join an incident that an earlier scenario
+    left open in the same store, they page nobody, and after a few
+    seconds the probes go ahead.
     """
     latencies = []
     client = SmtpClient(server.port)
     expected = len(server.team) * 2
     if load_pages_from is not None:
-        wait_for(lambda: len(sim.pages()) >= load_pages_from + expected
-                 or None, 60, "the load's own pages")
+        try:
+            wait_for(lambda: len(sim.pages()) >= load_pages_from + expected
+                     or None, 5, "the load's own pages")
+        except TimeoutError:
+            pass
     try:
         for n in range(probes):
             before = len(sim.pages())
