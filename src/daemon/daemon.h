@@ -85,10 +85,12 @@ struct daemon_writer	*daemon_writer_start(const char *store_path);
 /*
  * Queues msg (taken over) for the next commit; done is called on the main
  * loop once the transaction holding it has committed or failed.
+ * busy_sessions counts the sessions receiving a message right now, this
+ * one included: the writer waits a moment for theirs before committing.
  */
 void	daemon_writer_submit(struct daemon_writer *writer,
 	    struct smtp_message *msg, int64_t received_ms,
-	    daemon_writer_done_fn done, void *ctx);
+	    unsigned busy_sessions, daemon_writer_done_fn done, void *ctx);
 /* Commits what is queued, then stops the thread and frees the writer. */
 void	daemon_writer_stop(struct daemon_writer *writer);
 

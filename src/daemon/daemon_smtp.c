@@ -147,6 +147,27 @@ smtp_on_committed(void *data, bool is_committed, int64_t msg_id)
 	g_free(cc);
 }
 
+/*
+ * Counts the messages the writer may wait for: this one, and those of the
+ * sessions still in DATA.  Sessions already committing wait for the
+ * writer itself, so they do not count.
+ */
+static unsigned
+busy_count(const struct daemon_smtp *smtp)
+{
+	const struct smtp_conn	*conn;
+	unsigned		 n = 1;
+	GList			*l;
+
+	for (l = smtp->conns; l != NULL; l = l->next) {
+		conn = l->data;
+		if (smtp_session_is_busy(conn->session) &&
+		    !smtp_session_is_committing(conn->session))
+			n++;
+	}
+	return n;
+}
+
 static void
 smtp_message_ready(void *ctx, struct smtp_session *session,
     struct smtp_message *msg)
@@ -164,7 +185,7 @@ smtp_message_ready(void *ctx, struct smtp_session *session,
 	cc->rcpts = msg->rcpt_to->len;
 	cc->bytes = msg->data->len;
 	daemon_writer_submit(smtp->d->writer, msg, clock_now_ms(),
-	    smtp_on_committed, cc);
+	    busy_count(smtp), smtp_on_committed, cc);
 }
 
 static void

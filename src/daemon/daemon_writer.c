@@ -15,6 +15,11 @@
 #include "smtp.h"
 
 #define WRITER_BATCH_MAX	256	/* messages per transaction at most */
+/*
+ * How long a batch waits for messages that other sessions were still
+ * receiving when it began: a little latency buys one flush for many.
+ */
+#define WRITER_GATHER_US	1000
 
 struct daemon_writer {
 	GThread		*thread;
@@ -28,6 +33,8 @@ struct daemon_writer {
 struct writer_job {
 	struct smtp_message	*msg;
 	int64_t			 received_ms;
+	unsigned		 busy_sessions;	/* receiving at submit time,
+						 * this one included */
 	daemon_writer_done_fn	 done;
 	void			*ctx;
 	bool			 is_committed;
@@ -103,6 +110,39 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 	g_main_context_invoke(w->context, writer_on_results, batch);
 }
 
+/*
+ * Adds to jobs everything that queued up during the last commit, then
+ * waits briefly for the messages other sessions were receiving when these
+ * were submitted.  Returns whether the stop job was seen.
+ */
+static bool
+writer_gather(struct daemon_writer *w, GPtrArray *jobs)
+{
+	struct writer_job	*job;
+	unsigned		 expected = 1;
+	int64_t			 deadline_us = 0;
+
+	while (jobs->len < WRITER_BATCH_MAX) {
+		job = g_ptr_array_index(jobs, jobs->len - 1);
+		expected = MAX(expected, job->busy_sessions);
+		job = g_async_queue_try_pop(w->queue);
+		if (job == NULL && jobs->len < expected) {
+			if (deadline_us == 0)
+				deadline_us = g_get_monotonic_time() +
+				    WRITER_GATHER_US;
+			if (g_get_monotonic_time() < deadline_us)
+				job = g_async_queue_timeout_pop(w->queue,
+				    deadline_us - g_get_monotonic_time());
+		}
+		if (job == NULL)
+			return false;
+		if (job == &writer_stop_job)
+			return true;
+		g_ptr_array_add(jobs, job);
+	}
+	return false;
+}
+
 static gpointer
 writer_run(gpointer data)
 {
@@ -117,16 +157,7 @@ writer_run(gpointer data)
 			break;
 		jobs = g_ptr_array_new();
 		g_ptr_array_add(jobs, job);
-		/* Everything that queued up during the last commit goes
-		 * into this one. */
-		while (jobs->len < WRITER_BATCH_MAX &&
-		    (job = g_async_queue_try_pop(w->queue)) != NULL) {
-			if (job == &writer_stop_job) {
-				is_stopping = true;
-				break;
-			}
-			g_ptr_array_add(jobs, job);
-		}
+		is_stopping = writer_gather(w, jobs);
 		writer_commit(w, jobs);
 	}
 	return NULL;
@@ -151,12 +182,14 @@ daemon_writer_start(const char *store_path)
 
 void
 daemon_writer_submit(struct daemon_writer *w, struct smtp_message *msg,
-    int64_t received_ms, daemon_writer_done_fn done, void *ctx)
+    int64_t received_ms, unsigned busy_sessions, daemon_writer_done_fn done,
+    void *ctx)
 {
 	struct writer_job	*job = g_new0(struct writer_job, 1);
 
 	job->msg = msg;
 	job->received_ms = received_ms;
+	job->busy_sessions = busy_sessions;
 	job->done = done;
 	job->ctx = ctx;
 	g_async_queue_push(w->queue, job);
