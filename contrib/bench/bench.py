@@ -1333,22 +1333,25 @@ and by reading the flush traces.
 
 - **Flushes.** The first version committed each message twice, one fsync
   each, whatever the load (2.1 per message). Now a writer thread commits
-  every message waiting at that moment in one transaction, and one pass on
+  every message waiting at that moment in one transaction (waiting up to
+  1 ms for messages other sessions are still receiving), and one pass on
   the main loop understands all new messages, starts their rounds and marks
   their pages as sending in one more transaction. At 20 sessions that is
-  about 0.3 flushes per message; it stays above 0.1 because the second
+  0.2 to 0.3 flushes per message; it stays above 0.1 because the second
   transaction still runs once per writer batch. At 1 session it is 2 per
   message by design: the message must be on disk before its 250, and each
   page's "sending" mark must be on disk before its request, so that a
   crash never pages anyone twice in one round. The 1-per-message target
   would need the understanding pass folded into the intake transaction.
 - **Time to first page.** Was 28 ms at p50 (three to five fsyncs between
-  the final dot and the request); now the two flushes above and the parse
-  are all that precede the request. The 3x target is one commit plus one
-  POST, which no design with two durable steps before the request can
-  reach; critgate's p50 is within 4x of it and equal to or better than
-  the script gateway, which does one fsync and no bookkeeping. The p99
-  figures on this shared machine vary with the other load on it.
+  the final dot and the request); now the two flushes above, the parse
+  and the classification are all that precede the request, and the pass
+  runs ahead of other events on the loop. The 3x target is one commit
+  plus one POST, which no design with two durable steps before the
+  request can reach; critgate's p50 is about 4x of it, and its p99 is
+  close to or better than the script gateway's, which does one fsync and
+  no bookkeeping. The p99 figures on this shared machine vary with the
+  other load on it.
 - **Intake rate against smtp-sink.** smtp-sink keeps nothing, neither on
   disk nor in memory, so half of its rate is out of reach for any server
   that flushes to disk; Postfix, which does, reaches about a tenth of it.
