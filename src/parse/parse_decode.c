@@ -229,12 +229,20 @@ charset_is_utf8_or_ascii(const char *charset)
 static bool
 has_iso2022jp_escapes(const char *s, size_t len)
 {
-	/* memmem's first argument must not be NULL, even for no bytes. */
-	if (s == NULL || len < 3)
+	const char	*esc, *end = s + len;
+
+	/* One memchr for ESC, which most text lacks, instead of a memmem
+	 * per sequence over the whole part. */
+	if (s == NULL)
 		return false;
-	return memmem(s, len, "\x1b$B", 3) != NULL ||
-	    memmem(s, len, "\x1b$@", 3) != NULL ||
-	    memmem(s, len, "\x1b(J", 3) != NULL;
+	for (esc = memchr(s, '\x1b', len); esc != NULL && end - esc >= 3;
+	    esc = memchr(esc + 1, '\x1b', (size_t)(end - esc - 1))) {
+		if (memcmp(esc, "\x1b$B", 3) == 0 ||
+		    memcmp(esc, "\x1b$@", 3) == 0 ||
+		    memcmp(esc, "\x1b(J", 3) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Converts with iconv; returns NULL when name is unknown or bytes invalid. */
