@@ -555,6 +555,48 @@ tag_of_closed_incident_from_stranger_opens_new(void)
 	fake_store_fini(&st);
 }
 
+/* Classifies and records raw bytes as they came, from sender. */
+static int64_t
+feed_raw(struct fake_store *st, const char *sender, const char *raw,
+    int64_t received_ms, struct classify_result *res)
+{
+	struct mail	mail;
+	int64_t		incident;
+
+	memset(&mail, 0, sizeof(mail));
+	mail.raw = (uint8_t *)g_strdup(raw);
+	mail.raw_len = strlen(raw);
+	(void)parse_message(mail.raw, mail.raw_len, &mail.parsed);
+	memset(res, 0, sizeof(*res));
+	incident = classify_mail(st, &mail, sender, rcpt_critical, 1,
+	    received_ms, res);
+	mail_fini(&mail);
+	return incident;
+}
+
+static void
+headerless_mail_from_others_not_duplicates(void)
+{
+	struct fake_store	st;
+	struct classify_result	res;
+
+	fake_store_init(&st);
+	feed_raw(&st, "a@one.example", "Our payment system is down since "
+	    "10:00, please call\r\n", T0_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	feed_raw(&st, "b@two.example", "DATABASE CLUSTER ON FIRE - totally "
+	    "different customer\r\n", T0_MS + MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	/* The same bytes from the same sender again are one message. */
+	feed_raw(&st, "b@two.example", "DATABASE CLUSTER ON FIRE - totally "
+	    "different customer\r\n", T0_MS + 2 * MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_DUPLICATE);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
+}
+
 static void
 outage_other_customers_join(void)
 {
@@ -1976,6 +2018,7 @@ main(void)
 	RUN(disk_alert_other_values_repeat);
 	RUN(repeat_outside_window_new_incident);
 	RUN(outage_other_customers_join);
+	RUN(headerless_mail_from_others_not_duplicates);
 	RUN(tag_of_closed_incident_from_stranger_opens_new);
 	RUN(outage_other_numbers_new_incident);
 	RUN(outage_generic_subject_new_incident);

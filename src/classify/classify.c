@@ -516,18 +516,50 @@ step_new(struct run *r)
  * when it is too short or generic ("help", "urgent") to tell.
  */
 static char *
-outage_key(const char *subject)
+outage_key(const struct parse_result *parsed)
 {
-	char	*normal = classify_subject_normalise(subject), *key;
+	char	*normal, *key;
 
+	/* Placeholders ("(no subject)", "(unparseable message)") name no
+	 * outage. */
+	if (parsed->is_unparseable ||
+	    strcmp(parsed->subject, "(no subject)") == 0)
+		return NULL;
+	normal = classify_subject_normalise(parsed->subject);
 	key = normal != NULL ? g_utf8_casefold(normal, -1) : NULL;
 	g_free(normal);
-	if (key == NULL || strlen(key) < OUTAGE_KEY_MIN ||
-	    strstr(key, "(no subject)") != NULL) {
+	if (key == NULL || strlen(key) < OUTAGE_KEY_MIN) {
 		g_free(key);
 		return NULL;
 	}
 	return key;
+}
+
+/*
+ * The content hash of the message.  Parsed fields make a mail server's
+ * refetch with an extra Received header the same message; but mail that
+ * could not be parsed, or has no From, shares its placeholder fields with
+ * every other such message, so its raw bytes and envelope sender are
+ * hashed instead, or two customers' emergencies would count as one.
+ */
+static char *
+content_hash(const struct run *r)
+{
+	GChecksum	*sum;
+	char		*hex;
+
+	if (!r->parsed->is_unparseable && !is_empty(r->parsed->from_addr))
+		return classify_content_hash(r->parsed);
+	sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(sum, (const guchar *)"raw-1", 6);
+	if (r->in->mail_from != NULL)
+		g_checksum_update(sum, (const guchar *)r->in->mail_from,
+		    (gssize)strlen(r->in->mail_from) + 1);
+	if (r->in->raw != NULL)
+		g_checksum_update(sum, r->in->raw, (gssize)r->in->raw_len);
+	hex = g_strdup(g_checksum_get_string(sum));
+	g_checksum_free(sum);
+	return hex;
 }
 
 /* Tried in order; the first that returns true has decided. */
@@ -579,9 +611,9 @@ classify_message(const struct cfg *cfg,
 	r.sender = !is_empty(r.parsed->from_addr) ? r.parsed->from_addr :
 	    in->mail_from;
 	out->subject = classify_subject_normalise(r.parsed->subject);
-	out->content_hash = classify_content_hash(r.parsed);
+	out->content_hash = content_hash(&r);
 	out->fingerprint = classify_fingerprint(r.sender, r.parsed->subject);
-	out->subject_key = outage_key(r.parsed->subject);
+	out->subject_key = outage_key(r.parsed);
 	for (i = 0; i < G_N_ELEMENTS(steps); i++)
 		if (steps[i](&r))
 			break;

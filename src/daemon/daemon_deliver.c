@@ -139,6 +139,12 @@ daemon_deliver_main(int argc, char **argv)
 		    "are required, and nothing else");
 		goto out;
 	}
+	/* MTAs pass the sender bare or as <address>; "<>" is a bounce. */
+	g_strstrip(sender);
+	if (sender[0] == '<' && sender[strlen(sender) - 1] == '>') {
+		memmove(sender, sender + 1, strlen(sender));
+		sender[strlen(sender) - 1] = '\0';
+	}
 	rc = EX_CONFIG;
 	cfg = daemon_cfg_load(daemon_cfg_path(config));
 	if (cfg == NULL)

@@ -42,6 +42,18 @@ def body(world, tap):
                       "--recipient", "critical@support.example.com")
     tap.check(rc == 65, "oversize message exits 65 (EX_DATAERR)",
               f"{rc} {err}")
+    bounce = ("From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered "
+              "Mail Returned to Sender\n\nSorry.\n")
+    rc, err = deliver(world, bounce, "--sender", "<>", "--recipient",
+                      "critical@support.example.com")
+    tap.check(rc == 0, "a bounce with sender <> is stored", f"{rc} {err}")
+    harness.wait_for(lambda: harness.json.loads(
+        world.cli("messages", "--json")[1])[-1]["class"], 10,
+        "bounce classified")
+    last = harness.json.loads(world.cli("messages", "--json")[1])[-1]
+    tap.check(last["mail_from"] == "" and last["class"] in
+              ("bounce", "auto-reply"), "<> is the null sender; no page",
+              last)
     rc, err = deliver(world, text, "--recipient",
                       "critical@support.example.com")
     tap.check(rc == 64, "missing --sender exits 64 (EX_USAGE)",
@@ -59,7 +71,8 @@ def body(world, tap):
                       config=broken)
     tap.check(rc == 75, "unavailable store exits 75 (EX_TEMPFAIL)",
               f"{rc} {err}")
-    tap.check(len(world.incidents()) == 1, "refused messages stored nothing")
+    tap.check(len(world.incidents()) == 1,
+              "refused messages and the bounce opened nothing")
 
 
 if __name__ == "__main__":
