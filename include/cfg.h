@@ -54,6 +54,13 @@ struct cfg_imap {
 	int64_t	 poll_ms;	/* when the server lacks IDLE */
 };
 
+/* At most count requests per member and channel within window_ms. */
+struct cfg_rate {
+	char	*spec;		/* "N/Wu" as written, u one of s, m, h */
+	int64_t	 count;
+	int64_t	 window_ms;
+};
+
 struct cfg {
 	char			*path;
 	char			*listen_smtp;	/* "host:port" */
@@ -83,6 +90,8 @@ struct cfg {
 	struct cfg_member	*team;
 	size_t			 n_team;
 	struct cfg_twilio	 twilio;
+	struct cfg_rate		 page_limit_voice; /* page_limits.voice */
+	struct cfg_rate		 page_limit_sms;   /* page_limits.sms */
 	int64_t			 dedup_window_ms; /* dedup.window_minutes */
 	char			*mail_domain;	/* ids: <token@gw.DOMAIN> */
 	char			*mail_from;	/* our address, or NULL */
@@ -127,6 +136,17 @@ const char	*cfg_severity_name(enum cfg_severity severity);
 
 /* Parses "critical" or "high"; returns 0, or -1 for any other name. */
 int		 cfg_severity_parse(const char *name, enum cfg_severity *out);
+
+/*
+ * Parses a rate "N/Wu": N from 1 to CFG_RATE_COUNT_MAX requests in W
+ * seconds (u "s"), minutes ("m") or hours ("h"), the window from 1 s to
+ * CFG_RATE_WINDOW_MAX_MS.  Returns 0, or -1 for anything else.
+ */
+int		 cfg_rate_parse(const char *s, int64_t *count,
+		    int64_t *window_ms);
+
+#define CFG_RATE_COUNT_MAX	1000
+#define CFG_RATE_WINDOW_MAX_MS	(INT64_C(7) * 24 * 3600 * 1000)
 
 /* Tells whether s is an E.164 number: "+", a nonzero digit, 8 to 15 digits. */
 bool		 cfg_is_e164(const char *s);

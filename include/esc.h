@@ -42,6 +42,15 @@ int64_t	esc_retry_delay_ms(int attempts, int64_t retry_after_ms);
 bool	esc_retry_is_worth(int attempts, int64_t retry_at_ms,
 	    int64_t next_round_ms);
 
+/*
+ * Page limits: at most limit requests to a member on a channel within
+ * window_ms.  esc_cap_since_ms returns the time after which a request
+ * counts at now_ms; esc_cap_room returns how many more requests may go out
+ * when sent went out since then, 0 when the cap is reached.
+ */
+int64_t	esc_cap_since_ms(int64_t now_ms, int64_t window_ms);
+int64_t	esc_cap_room(int64_t limit, int64_t sent);
+
 /* Tells whether an acknowledgement at acked_ms met the deadline. */
 bool	esc_sla_is_met(int64_t acked_ms, int64_t deadline_ms);
 

@@ -62,6 +62,30 @@ void	notify_twilio_sms_request(const struct cfg *cfg,
 void	notify_twilio_call_request(const struct cfg *cfg,
 	    const struct notify_page *page, struct notify_request *out);
 
+/*
+ * Build one request that pages the same member about the n incidents of
+ * pages (all to the same number), on channel; with n 1 it is the request
+ * of that page alone.
+ */
+void	notify_twilio_bundle_request(const struct cfg *cfg,
+	    enum notify_channel channel, const struct notify_page *pages,
+	    size_t n, struct notify_request *out);
+
+/*
+ * Returns the SMS text naming n incidents: every number kept, the
+ * subjects cut so that it fits one segment when the numbers allow it
+ * (caller frees with g_free).
+ */
+char	*notify_twilio_bundle_sms_text(const struct notify_page *pages,
+	    size_t n);
+
+/*
+ * Returns the TwiML of a call about n incidents: says their numbers and
+ * gathers one digit that acknowledges all of them (caller frees).
+ */
+char	*notify_twilio_bundle_twiml(const struct notify_page *pages, size_t n,
+	    const char *gather_url);
+
 /* Returns the SMS text for page (caller frees with g_free). */
 char	*notify_twilio_sms_text(const struct notify_page *page);
 

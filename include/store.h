@@ -96,6 +96,8 @@ enum store_page_state {
 	STORE_PAGE_FAILED,	/* no provider accepted it */
 	STORE_PAGE_CANCELED,	/* not sent: the incident was acknowledged */
 	STORE_PAGE_UNKNOWN,	/* in flight when the daemon stopped */
+	STORE_PAGE_CAPPED,	/* not sent: the member's page limit was
+				 * reached; the next round pages again */
 	STORE_PAGE_STATE_COUNT
 };
 
@@ -310,6 +312,9 @@ int		 store_page_get(struct store *store, int64_t id,
 /* Finds the page the provider knows as sid; -1 if none. */
 int		 store_page_by_sid(struct store *store, const char *sid,
 		    struct store_page *out);
+/* Returns every page sent as sid (one request may carry several
+ * incidents), oldest first, or NULL on error. */
+GPtrArray	*store_pages_by_sid(struct store *store, const char *sid);
 void		 store_page_fini(struct store_page *page);
 void		 store_page_free(struct store_page *page);
 
@@ -324,13 +329,26 @@ int	store_page_retry(struct store *store, int64_t page_id,
 int	store_page_failed(struct store *store, int64_t page_id,
 	    const char *error, int64_t now_ms);
 
+/*
+ * Counts the requests accepted for member on channel after since_ms: pages
+ * sharing a sid were one request.  Returns the count, or -1 on failure.
+ */
+int64_t	store_page_requests_since(struct store *store, const char *member,
+	    enum notify_channel channel, int64_t since_ms);
+
+/* Marks a pending page capped (not sent) with a "capped" event whose
+ * detail names the limit; commits. */
+int	store_page_capped(struct store *store, int64_t page_id,
+	    const char *detail, int64_t now_ms);
+
 /* Marks pages left in flight by a stopped daemon; returns their count. */
 int	store_pages_orphaned(struct store *store, int64_t now_ms);
 
 /*
- * Records a provider status callback for the page with sid, unless the page
- * already has a later status (callbacks arrive out of order).  rank orders
- * statuses; *page_id receives the page, 0 when sid is unknown.
+ * Records a provider status callback for every page with sid, unless a
+ * page already has a later status (callbacks arrive out of order).  rank
+ * orders statuses; *page_id receives the first page, 0 when sid is
+ * unknown.
  */
 int	store_page_status(struct store *store, const char *sid,
 	    const char *status, int rank, const char *error, int64_t now_ms,

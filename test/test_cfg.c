@@ -153,6 +153,12 @@ minimal_config_takes_defaults(void)
 	CHECK_STR(cfg->twilio.auth_token, TEST_AUTH_TOKEN);
 	CHECK_STR(cfg->twilio.from, "+15550100000");
 	CHECK_INT(cfg->twilio.timeout_ms, 10000);
+	CHECK_STR(cfg->page_limit_voice.spec, "4/15m");
+	CHECK_INT(cfg->page_limit_voice.count, 4);
+	CHECK_INT(cfg->page_limit_voice.window_ms, 15 * 60000);
+	CHECK_STR(cfg->page_limit_sms.spec, "6/15m");
+	CHECK_INT(cfg->page_limit_sms.count, 6);
+	CHECK_INT(cfg->page_limit_sms.window_ms, 15 * 60000);
 out:
 	cfg_free(cfg);
 	g_ptr_array_free(errors, TRUE);
@@ -226,7 +232,7 @@ unknown_top_key_rejected(void)
 	    "data/cfg/bad-unknown-top-key.conf:24: pager: unknown key "
 	    "(expected one of: listen, public_url, store, hostname, "
 	    "max_message_bytes, shutdown_timeout_s, limits, tls, routes, sla, escalation, team, "
-	    "twilio, dedup, mail, imap)");
+	    "twilio, page_limits, dedup, mail, imap)");
 }
 
 static void
@@ -267,6 +273,49 @@ phone_not_e164_rejected(void)
 	check_rejected("bad-e164",
 	    "data/cfg/bad-e164.conf:15: team[0].phone: \"555-0100\" is not an "
 	    "E.164 number (expected \"+\" and 8 to 15 digits)");
+}
+
+static void
+page_limit_without_unit_rejected(void)
+{
+	check_rejected("bad-page-limit",
+	    "data/cfg/bad-page-limit.conf:26: page_limits.sms: \"3/15\" is not "
+	    "a page limit (expected N/W and a unit, such as \"3/15m\": 1 to "
+	    "1000 requests in 1s to 168h, unit s, m or h)");
+}
+
+static void
+rate_units_parsed(void)
+{
+	int64_t	count = 0, window_ms = 0;
+
+	CHECK_INT(cfg_rate_parse("3/15m", &count, &window_ms), 0);
+	CHECK_INT(count, 3);
+	CHECK_INT(window_ms, 15 * 60000);
+	CHECK_INT(cfg_rate_parse("1/30s", &count, &window_ms), 0);
+	CHECK_INT(count, 1);
+	CHECK_INT(window_ms, 30000);
+	CHECK_INT(cfg_rate_parse("1000/168h", &count, &window_ms), 0);
+	CHECK_INT(count, 1000);
+	CHECK_INT(window_ms, INT64_C(168) * 3600000);
+}
+
+static void
+rate_malformed_rejected(void)
+{
+	static const char *const bad[] = { "", "3", "3/", "/15m", "3/m",
+		"3/15", "3/15d", "0/15m", "1001/15m", "3/0m", "3/169h",
+		"-3/15m", "+3/15m", "3/+15m", " 3/15m", "3/15 m", "3//15m",
+		"3/15mm", "a/15m", NULL };
+	int64_t	count, window_ms;
+	size_t	i;
+
+	for (i = 0; bad[i] != NULL; i++) {
+		if (cfg_rate_parse(bad[i], &count, &window_ms) != -1)
+			printf("# accepted \"%s\"\n", bad[i]);
+		CHECK_INT(cfg_rate_parse(bad[i], &count, &window_ms), -1);
+	}
+	CHECK_INT(cfg_rate_parse(NULL, &count, &window_ms), -1);
 }
 
 static void
@@ -373,7 +422,7 @@ several_problems_all_reported(void)
 		"data/cfg/bad-several.conf:23: pager: unknown key (expected "
 		    "one of: listen, public_url, store, hostname, "
 		    "max_message_bytes, shutdown_timeout_s, limits, tls, routes, sla, escalation, "
-		    "team, twilio, dedup, mail, imap)",
+		    "team, twilio, page_limits, dedup, mail, imap)",
 	};
 	size_t		 i;
 
@@ -953,6 +1002,9 @@ main(void)
 	TAP_RUN(number_above_max_rejected);
 	TAP_RUN(int_wrapped_by_libconfig_rejected);
 	TAP_RUN(phone_not_e164_rejected);
+	TAP_RUN(page_limit_without_unit_rejected);
+	TAP_RUN(rate_units_parsed);
+	TAP_RUN(rate_malformed_rejected);
 	TAP_RUN(email_without_at_rejected);
 	TAP_RUN(route_address_without_domain_rejected);
 	TAP_RUN(unknown_severity_rejected);

@@ -77,6 +77,22 @@ sla_met_only_by_deadline(void)
 	CHECK(!esc_sla_is_met(0, 100));
 }
 
+static void
+cap_room_counts_down_to_zero(void)
+{
+	CHECK_INT(esc_cap_room(3, 0), 3);
+	CHECK_INT(esc_cap_room(3, 2), 1);
+	CHECK_INT(esc_cap_room(3, 3), 0);
+	CHECK_INT(esc_cap_room(3, 7), 0);
+}
+
+static void
+cap_window_slides_with_now(void)
+{
+	CHECK_INT(esc_cap_since_ms(15 * MIN_MS + 500, 15 * MIN_MS), 500);
+	CHECK_INT(esc_cap_since_ms(1000, 15 * MIN_MS), 1000 - 15 * MIN_MS);
+}
+
 int
 main(void)
 {
@@ -88,5 +104,7 @@ main(void)
 	TAP_RUN(retry_delay_honours_retry_after);
 	TAP_RUN(retry_stops_at_next_round);
 	TAP_RUN(sla_met_only_by_deadline);
+	TAP_RUN(cap_room_counts_down_to_zero);
+	TAP_RUN(cap_window_slides_with_now);
 	return tap_done();
 }

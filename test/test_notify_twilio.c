@@ -696,6 +696,180 @@ channel_names_listed(void)
 	CHECK_STR(notify_channel_name(NOTIFY_CHANNEL_SMS), "sms");
 }
 
+/* Fills pages with n incidents from 1042 on, subjects given. */
+static void
+bundle_init(struct notify_page *pages, size_t n, const char *const *subjects)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		test_page_init(&pages[i], subjects[i]);
+		pages[i].incident_id = 1042 + (int64_t)i;
+		pages[i].page_id = 7 + (int64_t)i;
+	}
+	pages[1].severity = CFG_SEVERITY_HIGH;
+}
+
+static void
+bundle_sms_short_subjects_exact(void)
+{
+	static const char *const subjects[] = { "Checkout down",
+		"Search slow", "Login errors" };
+	struct notify_page	 pages[3];
+	char			*text;
+
+	bundle_init(pages, 3, subjects);
+	text = notify_twilio_bundle_sms_text(pages, 3);
+	CHECK_STR(text, "3 open incidents: #1042 critical Checkout down; "
+	    "#1043 high Search slow; #1044 critical Login errors; reply ACK "
+	    "<number>");
+	g_free(text);
+}
+
+static void
+bundle_sms_subjects_share_room(void)
+{
+	static const char *const subjects[] = { "Checkout down",
+		"Search slow for every customer in every region of the world "
+		"since the deploy at noon today",
+		"Login errors" };
+	struct notify_page	 pages[3];
+	char			*text;
+
+	bundle_init(pages, 3, subjects);
+	text = notify_twilio_bundle_sms_text(pages, 3);
+	printf("# %s\n", text);
+	CHECK_INT(gsm7_septets(text), 160);
+	CHECK_CONTAINS(text, "#1042 critical Checkout down; #1043 high Search "
+	    "slow for every");
+	CHECK_CONTAINS(text, "...; #1044 critical Login errors; reply ACK");
+	g_free(text);
+}
+
+static void
+bundle_sms_long_subjects_cut_numbers_kept(void)
+{
+	static const char *const subjects[] = {
+		"Service 1 down in region 1 for every customer since noon",
+		"Service 2 down in region 2 for every customer since noon",
+		"Service 3 down in region 3 for every customer since noon",
+		"Service 4 down in region 4 for every customer since noon",
+		"Service 5 down in region 5 for every customer since noon",
+		"Service 6 down in region 6 for every customer since noon" };
+	struct notify_page	 pages[6];
+	char			*text, *want;
+	size_t			 i;
+
+	bundle_init(pages, 6, subjects);
+	text = notify_twilio_bundle_sms_text(pages, 6);
+	printf("# %s\n", text);
+	CHECK(gsm7_septets(text) <= 160);
+	CHECK(g_str_has_prefix(text, "6 open incidents: #1042 critical; "));
+	CHECK(g_str_has_suffix(text, "; reply ACK <number>"));
+	for (i = 0; i < 6; i++) {
+		want = g_strdup_printf("#%zu ", 1042 + i);
+		CHECK_CONTAINS(text, want);
+		g_free(want);
+	}
+	CHECK_CONTAINS(text, "#1042 critical; #1043 high;");
+	g_free(text);
+	for (i = 0; i < 6; i++)
+		pages[i].subject = "Down";
+	text = notify_twilio_bundle_sms_text(pages, 6);
+	CHECK_CONTAINS(text, "#1043 high Down; #1044 critical Down;");
+	g_free(text);
+}
+
+static void
+bundle_sms_emoji_fits_ucs2(void)
+{
+	static const char *const subjects[] = {
+		"Checkout \xf0\x9f\x94\xa5 down everywhere",
+		"Search slow for all", "Login errors on mobile" };
+	struct notify_page	 pages[3];
+	char			*text;
+
+	bundle_init(pages, 3, subjects);
+	text = notify_twilio_bundle_sms_text(pages, 3);
+	printf("# %s\n", text);
+	/* The subject that would make it UCS-2 is dropped, the others kept
+	 * in one GSM-7 segment. */
+	CHECK(strstr(text, "\xf0\x9f\x94\xa5") == NULL);
+	CHECK(gsm7_septets(text) <= 160);
+	CHECK_CONTAINS(text, "#1043 high Search slow for all;");
+	CHECK_CONTAINS(text, "#1042");
+	CHECK_CONTAINS(text, "#1043");
+	CHECK_CONTAINS(text, "#1044");
+	g_free(text);
+}
+
+static void
+bundle_twiml_names_every_incident_exact(void)
+{
+	static const char *const subjects[] = { "Checkout down",
+		"Search slow", "Login <errors>" };
+	struct notify_page	 pages[3];
+	char			*twiml;
+
+	bundle_init(pages, 3, subjects);
+	twiml = notify_twilio_bundle_twiml(pages, 3,
+	    "https://pager.example.net/g?p=1&x=2");
+	CHECK_STR(twiml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<Response><Gather input=\"dtmf\" numDigits=\"1\" timeout=\"8\" "
+	    "method=\"POST\" action=\"https://pager.example.net/g?p=1&amp;"
+	    "x=2\"><Say loop=\"2\">3 open incidents: critical incident 1042, "
+	    "high priority incident 1043, and critical incident 1044. Press "
+	    "1 to acknowledge all of them.</Say></Gather><Say>No input "
+	    "received. Goodbye.</Say><Hangup/></Response>");
+	g_free(twiml);
+}
+
+static void
+bundle_request_of_one_is_single(void)
+{
+	struct cfg		 cfg;
+	struct notify_page	 page;
+	struct notify_request	 one, single;
+
+	test_cfg_init(&cfg);
+	test_page_init(&page, "Checkout down");
+	notify_twilio_bundle_request(&cfg, NOTIFY_CHANNEL_SMS, &page, 1, &one);
+	notify_twilio_sms_request(&cfg, &page, &single);
+	CHECK_STR(one.body, single.body);
+	notify_request_fini(&one);
+	notify_request_fini(&single);
+	notify_twilio_bundle_request(&cfg, NOTIFY_CHANNEL_VOICE, &page, 1,
+	    &one);
+	notify_twilio_call_request(&cfg, &page, &single);
+	CHECK_STR(one.body, single.body);
+	notify_request_fini(&one);
+	notify_request_fini(&single);
+}
+
+static void
+bundle_call_request_carries_bundle_twiml(void)
+{
+	static const char *const subjects[] = { "Checkout down",
+		"Search slow" };
+	struct cfg		 cfg;
+	struct notify_page	 pages[2];
+	struct notify_request	 req;
+	GPtrArray		*fields;
+
+	test_cfg_init(&cfg);
+	bundle_init(pages, 2, subjects);
+	notify_twilio_bundle_request(&cfg, NOTIFY_CHANNEL_VOICE, pages, 2,
+	    &req);
+	fields = form_decode(req.body);
+	CHECK_STR(form_get(fields, "To", 0), "+15550100011");
+	CHECK_CONTAINS(form_get(fields, "Twiml", 0), "2 open incidents: "
+	    "critical incident 1042, and high priority incident 1043.");
+	CHECK_CONTAINS(form_get(fields, "Twiml", 0),
+	    "gather?page=1042\"");
+	g_ptr_array_unref(fields);
+	notify_request_fini(&req);
+}
+
 int
 main(void)
 {
@@ -722,5 +896,12 @@ main(void)
 	TAP_RUN(classify_bad_credentials_failed);
 	TAP_RUN(classify_transport_failure_retry);
 	TAP_RUN(channel_names_listed);
+	TAP_RUN(bundle_sms_short_subjects_exact);
+	TAP_RUN(bundle_sms_subjects_share_room);
+	TAP_RUN(bundle_sms_long_subjects_cut_numbers_kept);
+	TAP_RUN(bundle_sms_emoji_fits_ucs2);
+	TAP_RUN(bundle_twiml_names_every_incident_exact);
+	TAP_RUN(bundle_request_of_one_is_single);
+	TAP_RUN(bundle_call_request_carries_bundle_twiml);
 	return tap_done();
 }

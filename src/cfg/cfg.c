@@ -118,6 +118,12 @@ const struct cfg_key cfg_keys[] = {
 	NUMBER("twilio.timeout_s", CFG_KEY_INT, 1, 120, 10, MS_PER_S,
 	    CFG(twilio.timeout_ms)),
 
+	GROUP("page_limits", 0),
+	STRING("page_limits.voice", 0, CFG_FORMAT_RATE, "4/15m",
+	    CFG(page_limit_voice.spec)),
+	STRING("page_limits.sms", 0, CFG_FORMAT_RATE, "6/15m",
+	    CFG(page_limit_sms.spec)),
+
 	GROUP("dedup", 0),
 	NUMBER("dedup.window_minutes", CFG_KEY_INT, 0, 10080, 60, MS_PER_MIN,
 	    CFG(dedup_window_ms)),
@@ -318,6 +324,14 @@ is_after_commit(const char *s)
 	    (g_str_has_prefix(s, "move:") && s[5] != '\0');
 }
 
+static bool
+is_rate(const char *s)
+{
+	int64_t	count, window_ms;
+
+	return cfg_rate_parse(s, &count, &window_ms) == 0;
+}
+
 /* A token as providers issue them: 16 or more printable characters,
  * no whitespace (a pasted newline or space would fail every request). */
 static bool
@@ -395,6 +409,9 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	    "\"tls\", \"starttls\" or \"none\"" },
 	[CFG_FORMAT_AFTER_COMMIT] = { is_after_commit, NULL,
 	    "an action after commit", "\"seen\" or \"move:FOLDER\"" },
+	[CFG_FORMAT_RATE] = { is_rate, NULL, "a page limit",
+	    "N/W and a unit, such as \"3/15m\": 1 to 1000 requests in "
+	    "1s to 168h, unit s, m or h" },
 };
 
 /*
@@ -1074,10 +1091,21 @@ check_imap(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	cfg->imap.password = data;
 }
 
+/* Turns the page limits, checked by their format, into numbers. */
+static void
+load_rates(struct cfg *cfg)
+{
+	(void)cfg_rate_parse(cfg->page_limit_voice.spec,
+	    &cfg->page_limit_voice.count, &cfg->page_limit_voice.window_ms);
+	(void)cfg_rate_parse(cfg->page_limit_sms.spec,
+	    &cfg->page_limit_sms.count, &cfg->page_limit_sms.window_ms);
+}
+
 /* Checks between keys and of the files the config names. */
 static void
 cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 {
+	load_rates(cfg);
 	if (cfg->token_key_file != NULL)
 		load_token_key(ld, lc, cfg);
 	check_tls(ld, lc, cfg);
@@ -1163,6 +1191,44 @@ cfg_free(struct cfg *cfg)
 	g_free(cfg->token_key);
 	g_free(cfg->path);
 	g_free(cfg);
+}
+
+int
+cfg_rate_parse(const char *s, int64_t *count, int64_t *window_ms)
+{
+	static const struct {
+		char	unit;
+		int64_t	ms;
+	} units[] = { { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 } };
+	const char	*slash;
+	char		*digits;
+	guint64		 n, w;
+	size_t		 i, len;
+	bool		 is_ok;
+
+	slash = s != NULL ? strchr(s, '/') : NULL;
+	len = strlen(s != NULL ? s : "");
+	if (slash == NULL || slash == s || len < (size_t)(slash - s) + 3)
+		return -1;
+	for (i = 0; i < G_N_ELEMENTS(units); i++)
+		if (s[len - 1] == units[i].unit)
+			break;
+	if (i == G_N_ELEMENTS(units))
+		return -1;
+	digits = g_strndup(s, (size_t)(slash - s));
+	is_ok = g_ascii_string_to_unsigned(digits, 10, 1, CFG_RATE_COUNT_MAX,
+	    &n, NULL) && g_ascii_isdigit(digits[0]);
+	g_free(digits);
+	digits = g_strndup(slash + 1, len - (size_t)(slash - s) - 2);
+	is_ok = is_ok && g_ascii_isdigit(digits[0]) &&
+	    g_ascii_string_to_unsigned(digits, 10, 1, (guint64)
+	    (CFG_RATE_WINDOW_MAX_MS / units[i].ms), &w, NULL);
+	g_free(digits);
+	if (!is_ok)
+		return -1;
+	*count = (int64_t)n;
+	*window_ms = (int64_t)w * units[i].ms;
+	return 0;
 }
 
 int

@@ -36,6 +36,7 @@ enum cfg_format {
 	CFG_FORMAT_LISTEN,	/* host:port, [IPv6]:port or unix:/path */
 	CFG_FORMAT_SECURITY,	/* "tls", "starttls" or "none" */
 	CFG_FORMAT_AFTER_COMMIT, /* "seen" or "move:FOLDER" */
+	CFG_FORMAT_RATE,	/* "N/Wu": N requests in W s, m or h */
 	CFG_FORMAT_COUNT
 };
 

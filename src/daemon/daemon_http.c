@@ -339,46 +339,79 @@ gather_again(struct http_call *call, const char *digits)
 }
 
 static void
+answer_unknown_call(struct http_call *call, const char *sid)
+{
+	log_info("http: keypress on an unknown call sid=%s",
+	    sid != NULL ? sid : "-");
+	answer_twiml(call, g_strdup("<?xml version=\"1.0\" encoding="
+	    "\"UTF-8\"?><Response><Say>This call is not known to "
+	    "critgate.</Say><Hangup/></Response>"));
+}
+
+/*
+ * Acknowledges the incident of every page of a call (a bundled call names
+ * several).  Returns what the call says.
+ */
+static char *
+gather_ack(struct http_call *call, GPtrArray *pages)
+{
+	struct store_page	*page;
+	GString			*ids = g_string_new(NULL);
+	guint			 i;
+	bool			 is_failed = false;
+
+	for (i = 0; i < pages->len; i++) {
+		page = g_ptr_array_index(pages, i);
+		if (daemon_page_ack(call->d, page->incident_id, page->member,
+		    "voice", NULL) == -1)
+			is_failed = true;
+		g_string_append_printf(ids, "%s%" PRId64, i == 0 ? "" :
+		    (i + 1 == pages->len ? " and " : ", "), page->incident_id);
+	}
+	if (is_failed) {
+		g_string_free(ids, TRUE);
+		return g_strdup("critgate could not record your "
+		    "acknowledgement. Please use SMS.");
+	}
+	g_string_prepend(ids, pages->len == 1 ? "Incident " : "Incidents ");
+	g_string_append(ids, " acknowledged. Thank you.");
+	return g_string_free(ids, FALSE);
+}
+
+static void
 hook_voice_gather(struct http_call *call)
 {
-	struct store_page	 page;
+	struct store_page	*page;
+	GPtrArray		*pages;
 	const char		*sid, *digits;
 	char			*say;
 
 	sid = http_form_get(call->form, "CallSid");
 	digits = http_form_get(call->form, "Digits");
-	/* The CallSid decides which page this is: the page parameter in
+	/* The CallSid decides which pages these are: the page parameter in
 	 * the URL only routes and is never trusted alone. */
-	if (sid == NULL ||
-	    store_page_by_sid(call->d->store, sid, &page) == -1) {
-		log_info("http: keypress on an unknown call sid=%s",
-		    sid != NULL ? sid : "-");
-		answer_twiml(call, g_strdup("<?xml version=\"1.0\" encoding="
-		    "\"UTF-8\"?><Response><Say>This call is not known to "
-		    "critgate.</Say><Hangup/></Response>"));
-		return;
+	pages = sid != NULL ? store_pages_by_sid(call->d->store, sid) : NULL;
+	if (pages == NULL || pages->len == 0) {
+		answer_unknown_call(call, sid);
+		goto out;
 	}
-	if (page.channel != NOTIFY_CHANNEL_VOICE || digits == NULL ||
+	page = g_ptr_array_index(pages, 0);
+	if (page->channel != NOTIFY_CHANNEL_VOICE || digits == NULL ||
 	    strcmp(digits, "1") != 0) {
 		log_info("http: keypress not an acknowledgement inc=%" PRId64
-		    " page=%" PRId64 " sid=%s digits=%s", page.incident_id,
-		    page.id, sid, digits != NULL ? digits : "");
+		    " page=%" PRId64 " sid=%s digits=%s", page->incident_id,
+		    page->id, sid, digits != NULL ? digits : "");
 		answer_twiml(call, gather_again(call, digits ? digits : ""));
-		store_page_fini(&page);
-		return;
+		goto out;
 	}
-	if (daemon_page_ack(call->d, page.incident_id, page.member, "voice",
-	    NULL) == -1)
-		say = g_strdup("critgate could not record your "
-		    "acknowledgement. Please use SMS.");
-	else
-		say = g_strdup_printf("Incident %" PRId64 " acknowledged. "
-		    "Thank you.", page.incident_id);
+	say = gather_ack(call, pages);
 	answer_twiml(call, g_markup_printf_escaped("<?xml version=\"1.0\" "
 	    "encoding=\"UTF-8\"?><Response><Say>%s</Say><Hangup/></Response>",
 	    say));
 	g_free(say);
-	store_page_fini(&page);
+out:
+	if (pages != NULL)
+		g_ptr_array_free(pages, TRUE);
 }
 
 static int

@@ -18,11 +18,17 @@
 
 #define SUBJECT_MAX_CHARS	300	/* kept of a subject, in characters */
 
-/* A page being sent, or waiting to be sent again. */
+/*
+ * One request being sent, or waiting to be sent again: the pages of every
+ * incident due for one member on one channel, bundled.  d->in_flight maps
+ * each of its page ids to it, and each entry holds a reference.
+ */
 struct page_job {
 	struct daemon		*d;
-	int64_t			 page_id;
-	int64_t			 incident_id;
+	int			 refs;
+	int64_t			*page_ids;
+	size_t			 n_pages;
+	int64_t			 incident_id;	/* of the first page */
 	guint			 retry_timer;
 	bool			 is_requesting;
 	/* Between page_prepare and page_post: */
@@ -180,15 +186,39 @@ out_parsed:
 }
 
 static void
-job_free(gpointer data)
+job_unref(gpointer data)
 {
 	struct page_job	*job = data;
 
+	if (--job->refs > 0)
+		return;
 	if (job->retry_timer != 0)
 		g_source_remove(job->retry_timer);
 	if (job->has_request)
 		notify_request_fini(&job->req);
+	g_free(job->page_ids);
 	g_free(job);
+}
+
+/* Maps page_id to job in d->in_flight. */
+static void
+job_hold(struct daemon *d, struct page_job *job, int64_t page_id)
+{
+	job->refs++;
+	g_hash_table_insert(d->in_flight, g_memdup2(&page_id,
+	    sizeof(page_id)), job);
+}
+
+/* Takes every page of job out of d->in_flight, which may free it. */
+static void
+job_drop(struct daemon *d, struct page_job *job)
+{
+	size_t	i;
+
+	job->refs++;
+	for (i = 0; i < job->n_pages; i++)
+		g_hash_table_remove(d->in_flight, &job->page_ids[i]);
+	job_unref(job);
 }
 
 static gboolean
@@ -212,43 +242,103 @@ page_error_text(const struct notify_response *resp, const char *error)
 	    resp->error_message != NULL ? resp->error_message : "");
 }
 
-/* Schedules another attempt, or gives the page up; returns whether the job
- * lives on. */
+/* Tells whether any incident of job is still unacknowledged. */
+static bool
+job_has_open_incident(struct daemon *d, const struct page_job *job)
+{
+	struct store_incident	inc;
+	struct store_page	page;
+	bool			is_open = false;
+	size_t			i;
+
+	for (i = 0; i < job->n_pages && !is_open; i++) {
+		if (store_page_get(d->store, job->page_ids[i], &page) == -1)
+			continue;
+		if (store_incident_get(d->store, page.incident_id, &inc) == 0)
+			is_open = inc.acked_ms == 0;
+		store_incident_fini(&inc);
+		store_page_fini(&page);
+	}
+	return is_open;
+}
+
+/* Records the same outcome on every page of job. */
+static void
+job_record(struct daemon *d, const struct page_job *job, const char *sid,
+    const char *error, bool is_retry, bool is_failed)
+{
+	int64_t	now = clock_now_ms();
+	size_t	i;
+
+	for (i = 0; i < job->n_pages; i++) {
+		if (is_retry)
+			(void)store_page_retry(d->store, job->page_ids[i],
+			    error, now);
+		else if (is_failed)
+			(void)store_page_failed(d->store, job->page_ids[i],
+			    error, now);
+		else
+			(void)store_page_sent(d->store, job->page_ids[i], sid,
+			    now);
+	}
+}
+
+/* Schedules another attempt, or gives the pages up; returns whether the
+ * job lives on. */
 static bool
 page_retry_or_fail(struct daemon *d, struct page_job *job,
     const struct store_page *page, const struct notify_response *resp,
     const char *text)
 {
 	struct store_incident	inc;
-	int64_t			delay, now = clock_now_ms(), next_round;
+	int64_t			delay = 0, now = clock_now_ms(), next_round;
 	bool			is_worth = false;
 
+	memset(&inc, 0, sizeof(inc));
 	if (resp->result == NOTIFY_RETRY &&
 	    store_incident_get(d->store, job->incident_id, &inc) == 0) {
 		next_round = esc_round_start_ms(inc.opened_ms,
 		    d->cfg->repeat_ms, page->round + 1);
 		delay = esc_retry_delay_ms(page->attempts,
 		    resp->retry_after_ms);
-		is_worth = inc.acked_ms == 0 && esc_retry_is_worth(
-		    page->attempts, now + delay, next_round);
-		store_incident_fini(&inc);
+		is_worth = esc_retry_is_worth(page->attempts, now + delay,
+		    next_round) && job_has_open_incident(d, job);
 	}
+	store_incident_fini(&inc);
 	if (!is_worth) {
 		log_warnx("notify: page failed inc=%" PRId64 " page=%" PRId64
-		    " member=%s channel=%s attempts=%d error=\"%s\"",
-		    job->incident_id, job->page_id, page->member,
-		    notify_channel_name(page->channel), page->attempts, text);
-		(void)store_page_failed(d->store, job->page_id, text, now);
+		    " member=%s channel=%s bundle=%zu attempts=%d "
+		    "error=\"%s\"", job->incident_id, job->page_ids[0],
+		    page->member, notify_channel_name(page->channel),
+		    job->n_pages, page->attempts, text);
+		job_record(d, job, NULL, text, false, true);
 		return false;
 	}
 	log_warnx("notify: page retry inc=%" PRId64 " page=%" PRId64
-	    " member=%s channel=%s attempts=%d retry_in_ms=%" PRId64
-	    " error=\"%s\"", job->incident_id, job->page_id, page->member,
-	    notify_channel_name(page->channel), page->attempts, delay, text);
-	if (store_page_retry(d->store, job->page_id, text, now) == -1)
-		return false;
+	    " member=%s channel=%s bundle=%zu attempts=%d retry_in_ms=%"
+	    PRId64 " error=\"%s\"", job->incident_id, job->page_ids[0],
+	    page->member, notify_channel_name(page->channel), job->n_pages,
+	    page->attempts, delay, text);
+	job_record(d, job, NULL, text, true, false);
 	job->retry_timer = g_timeout_add((guint)delay, page_on_retry, job);
 	return true;
+}
+
+static void
+page_log_sent(struct daemon *d, const struct page_job *job, const char *sid)
+{
+	struct store_page	page;
+	size_t			i;
+
+	for (i = 0; i < job->n_pages; i++) {
+		if (store_page_get(d->store, job->page_ids[i], &page) == -1)
+			continue;
+		log_info("notify: page sent inc=%" PRId64 " page=%" PRId64
+		    " member=%s channel=%s bundle=%zu sid=%s",
+		    page.incident_id, page.id, page.member,
+		    notify_channel_name(page.channel), job->n_pages, sid);
+		store_page_fini(&page);
+	}
 }
 
 static void
@@ -265,23 +355,18 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 	job->is_requesting = false;
 	notify_twilio_classify(http_status, body, len, retry_after,
 	    clock_now_ms(), &resp);
-	if (store_page_get(d->store, job->page_id, &page) == -1)
+	if (store_page_get(d->store, job->page_ids[0], &page) == -1)
 		goto out;
 	if (resp.result == NOTIFY_OK && resp.sid == NULL) {
 		log_warnx("notify: page accepted without a readable answer "
 		    "inc=%" PRId64 " page=%" PRId64 " member=%s channel=%s "
 		    "http=%ld; its status and keypress cannot be matched",
-		    job->incident_id, job->page_id, page.member,
+		    job->incident_id, job->page_ids[0], page.member,
 		    notify_channel_name(page.channel), resp.http_status);
-		(void)store_page_sent(d->store, job->page_id, NULL,
-		    clock_now_ms());
+		job_record(d, job, NULL, NULL, false, false);
 	} else if (resp.result == NOTIFY_OK) {
-		log_info("notify: page sent inc=%" PRId64 " page=%" PRId64
-		    " member=%s channel=%s sid=%s", job->incident_id,
-		    job->page_id, page.member,
-		    notify_channel_name(page.channel), resp.sid);
-		(void)store_page_sent(d->store, job->page_id, resp.sid,
-		    clock_now_ms());
+		page_log_sent(d, job, resp.sid);
+		job_record(d, job, resp.sid, NULL, false, false);
 	} else {
 		text = page_error_text(&resp, error);
 		is_alive = page_retry_or_fail(d, job, &page, &resp, text);
@@ -291,53 +376,104 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 out:
 	notify_response_fini(&resp);
 	if (!is_alive)
-		g_hash_table_remove(d->in_flight, &job->page_id);
+		job_drop(d, job);
 }
 
 /*
- * Checks that a page should still go out, builds its request and marks it
- * sending, inside the caller's transaction if there is one.  Returns 0,
- * or -1 when it is not to be sent (acknowledged meanwhile, or a store
- * failure).
+ * Reads page_id and tells whether it should still go out: pending, and
+ * its incident unacknowledged.  Fills page and inc (the caller releases
+ * both) and returns 0, or -1.
+ */
+static int
+page_load_live(struct daemon *d, int64_t page_id, struct store_page *page,
+    struct store_incident *inc)
+{
+	memset(inc, 0, sizeof(*inc));
+	if (store_page_get(d->store, page_id, page) == -1)
+		return -1;
+	if (page->state != STORE_PAGE_PENDING ||
+	    store_incident_get(d->store, page->incident_id, inc) == -1 ||
+	    inc->acked_ms != 0)
+		return -1;
+	return 0;
+}
+
+/* Keeps the pages of job that should still go out, in np/pages/incs;
+ * the others leave d->in_flight.  Returns how many are kept. */
+static size_t
+job_keep_live(struct daemon *d, struct page_job *job, struct notify_page *np,
+    struct store_page *pages, struct store_incident *incs)
+{
+	size_t	i, n = 0;
+	int64_t	id;
+
+	for (i = 0; i < job->n_pages; i++) {
+		id = job->page_ids[i];
+		if (page_load_live(d, id, &pages[n], &incs[n]) == -1) {
+			store_page_fini(&pages[n]);
+			store_incident_fini(&incs[n]);
+			g_hash_table_remove(d->in_flight, &id);
+			continue;
+		}
+		job->page_ids[n] = id;
+		np[n].incident_id = incs[n].id;
+		np[n].page_id = pages[n].id;
+		np[n].round = pages[n].round;
+		np[n].severity = incs[n].severity;
+		np[n].subject = incs[n].subject;
+		np[n].to = pages[n].to;
+		n++;
+	}
+	job->n_pages = n;
+	return n;
+}
+
+/*
+ * Checks which pages of job should still go out, builds their one request
+ * and marks them sending, inside the caller's transaction if there is one.
+ * Returns 0, or -1 when none is to be sent (acknowledged meanwhile, or a
+ * store failure); the job has then left d->in_flight.
  */
 static int
 page_prepare(struct daemon *d, struct page_job *job)
 {
-	struct store_incident	inc;
-	struct store_page	page;
-	struct notify_page	np;
-	int			rc = -1;
+	struct store_incident	*incs;
+	struct store_page	*pages;
+	struct notify_page	*np;
+	size_t			 i, n;
+	int			 rc = -1;
 
-	memset(&inc, 0, sizeof(inc));
-	if (store_page_get(d->store, job->page_id, &page) == -1)
-		return -1;
-	if (page.state != STORE_PAGE_PENDING ||
-	    store_incident_get(d->store, page.incident_id, &inc) == -1 ||
-	    inc.acked_ms != 0)
+	incs = g_new0(struct store_incident, job->n_pages);
+	pages = g_new0(struct store_page, job->n_pages);
+	np = g_new0(struct notify_page, job->n_pages);
+	job->refs++;
+	n = job_keep_live(d, job, np, pages, incs);
+	for (i = 0; i < n; i++)
+		if (store_page_sending(d->store, pages[i].id) == -1)
+			goto out;
+	if (n == 0)
 		goto out;
-	memset(&np, 0, sizeof(np));
-	np.incident_id = inc.id;
-	np.page_id = page.id;
-	np.round = page.round;
-	np.severity = inc.severity;
-	np.subject = inc.subject;
-	np.to = page.to;
-	if (store_page_sending(d->store, page.id) == -1)
-		goto out;
-	if (page.channel == NOTIFY_CHANNEL_SMS)
-		notify_twilio_sms_request(d->cfg, &np, &job->req);
-	else
-		notify_twilio_call_request(d->cfg, &np, &job->req);
+	notify_twilio_bundle_request(d->cfg, pages[0].channel, np, n,
+	    &job->req);
 	job->has_request = true;
-	job->round = page.round;
-	job->attempt = page.attempts + 1;
-	job->channel = page.channel;
-	g_strlcpy(job->member, page.member, sizeof(job->member));
-	log_phone(page.to, job->to_shown);
+	job->incident_id = incs[0].id;
+	job->round = pages[0].round;
+	job->attempt = pages[0].attempts + 1;
+	job->channel = pages[0].channel;
+	g_strlcpy(job->member, pages[0].member, sizeof(job->member));
+	log_phone(pages[0].to, job->to_shown);
 	rc = 0;
 out:
-	store_page_fini(&page);
-	store_incident_fini(&inc);
+	for (i = 0; i < n; i++) {
+		store_page_fini(&pages[i]);
+		store_incident_fini(&incs[i]);
+	}
+	g_free(np);
+	g_free(pages);
+	g_free(incs);
+	if (rc == -1)
+		job_drop(d, job);
+	job_unref(job);
 	return rc;
 }
 
@@ -346,9 +482,10 @@ static void
 page_post(struct daemon *d, struct page_job *job)
 {
 	log_info("notify: page sending inc=%" PRId64 " page=%" PRId64
-	    " round=%d member=%s channel=%s to=%s attempt=%d",
-	    job->incident_id, job->page_id, job->round, job->member,
-	    notify_channel_name(job->channel), job->to_shown, job->attempt);
+	    " round=%d member=%s channel=%s to=%s attempt=%d bundle=%zu",
+	    job->incident_id, job->page_ids[0], job->round, job->member,
+	    notify_channel_name(job->channel), job->to_shown, job->attempt,
+	    job->n_pages);
 	job->is_requesting = true;
 	daemon_curl_post(d->curl, job->req.url, job->req.body,
 	    d->cfg->twilio.account_sid, d->cfg->twilio.auth_token,
@@ -357,44 +494,172 @@ page_post(struct daemon *d, struct page_job *job)
 	job->has_request = false;
 }
 
-/* Sends one page again after a retry delay, in a transaction of its own. */
+/* Sends one request again after a retry delay, in a transaction of its
+ * own. */
 static void
 page_send(struct daemon *d, struct page_job *job)
 {
-	if (page_prepare(d, job) == -1) {
-		g_hash_table_remove(d->in_flight, &job->page_id);
-		return;
-	}
-	page_post(d, job);
+	/* On failure, page_prepare has let go of the job. */
+	if (page_prepare(d, job) == 0)
+		page_post(d, job);
 }
 
-/* Prepares every pending page not already in hand; returns their jobs. */
+/*
+ * Counts the requests to member on channel that count against its limit:
+ * those accepted within the window, and those in flight now.  Returns -1
+ * on a store failure.
+ */
+static int64_t
+page_requests_counted(struct daemon *d, const char *member,
+    enum notify_channel channel, const struct cfg_rate *rate)
+{
+	GHashTableIter	 iter;
+	gpointer	 key, value;
+	struct page_job	*job;
+	int64_t		 n;
+
+	n = store_page_requests_since(d->store, member, channel,
+	    esc_cap_since_ms(clock_now_ms(), rate->window_ms));
+	if (n < 0)
+		return -1;
+	g_hash_table_iter_init(&iter, d->in_flight);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		job = value;
+		/* A job is counted once, by its first page. */
+		if (job->n_pages > 0 && *(int64_t *)key == job->page_ids[0] &&
+		    job->channel == channel &&
+		    strcmp(job->member, member) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Marks the pages of a group capped, each with a timeline event. */
+static void
+page_cap_group(struct daemon *d, GPtrArray *group,
+    const struct cfg_rate *rate, int64_t counted)
+{
+	struct store_page	*page = g_ptr_array_index(group, 0);
+	char			*detail;
+	guint			 i;
+
+	detail = g_strdup_printf("limit=%s requests=%" PRId64, rate->spec,
+	    counted);
+	log_warnx("notify: page capped member=%s channel=%s limit=%s "
+	    "requests=%" PRId64 " pages=%u; the next round pages again",
+	    page->member, notify_channel_name(page->channel), rate->spec,
+	    counted, group->len);
+	for (i = 0; i < group->len; i++) {
+		page = g_ptr_array_index(group, i);
+		(void)store_page_capped(d->store, page->id, detail,
+		    clock_now_ms());
+	}
+	g_free(detail);
+}
+
+/*
+ * Prepares one request for a group of pending pages to one member on one
+ * channel, or caps them all when the member's limit is reached.  Returns
+ * the job, or NULL.
+ */
+static struct page_job *
+page_prepare_group(struct daemon *d, GPtrArray *group)
+{
+	struct store_page	*page = g_ptr_array_index(group, 0);
+	const struct cfg_rate	*rate;
+	struct page_job		*job;
+	int64_t			 counted;
+	guint			 i;
+
+	rate = page->channel == NOTIFY_CHANNEL_SMS ? &d->cfg->page_limit_sms :
+	    &d->cfg->page_limit_voice;
+	counted = page_requests_counted(d, page->member, page->channel, rate);
+	if (counted < 0)
+		return NULL;
+	if (esc_cap_room(rate->count, counted) == 0) {
+		page_cap_group(d, group, rate, counted);
+		return NULL;
+	}
+	job = g_new0(struct page_job, 1);
+	job->d = d;
+	job->page_ids = g_new0(int64_t, group->len);
+	job->n_pages = group->len;
+	job->incident_id = page->incident_id;
+	for (i = 0; i < group->len; i++) {
+		page = g_ptr_array_index(group, i);
+		job->page_ids[i] = page->id;
+		job_hold(d, job, page->id);
+	}
+	/* On failure, page_prepare has let go of the job. */
+	return page_prepare(d, job) == 0 ? job : NULL;
+}
+
+/* Tells whether group already holds a page of incident_id. */
+static bool
+group_has_incident(GPtrArray *group, int64_t incident_id)
+{
+	guint	i;
+
+	for (i = 0; i < group->len; i++)
+		if (((struct store_page *)g_ptr_array_index(group,
+		    i))->incident_id == incident_id)
+			return true;
+	return false;
+}
+
+/*
+ * Sorts the pending pages not already in hand into groups, one per member
+ * and channel, with at most one page per incident (a second waits for the
+ * next pass).  Returns the groups (GPtrArray of borrowed pages).
+ */
+static GPtrArray *
+page_group_pending(struct daemon *d, GPtrArray *pending)
+{
+	struct store_page	*page, *first;
+	GPtrArray		*groups, *group;
+	guint			 i, j;
+
+	groups = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)g_ptr_array_unref);
+	for (i = 0; i < pending->len; i++) {
+		page = g_ptr_array_index(pending, i);
+		if (g_hash_table_contains(d->in_flight, &page->id))
+			continue;	/* being sent or waiting to retry */
+		for (j = 0; j < groups->len; j++) {
+			group = g_ptr_array_index(groups, j);
+			first = g_ptr_array_index(group, 0);
+			if (first->channel == page->channel &&
+			    strcmp(first->member, page->member) == 0)
+				break;
+		}
+		if (j == groups->len)
+			g_ptr_array_add(groups, g_ptr_array_new());
+		group = g_ptr_array_index(groups, j);
+		if (!group_has_incident(group, page->incident_id))
+			g_ptr_array_add(group, page);
+	}
+	return groups;
+}
+
+/* Prepares every pending page not already in hand; returns the jobs. */
 static GPtrArray *
 page_prepare_pending(struct daemon *d)
 {
-	struct store_page	*page;
-	struct page_job		*job;
-	GPtrArray		*pending, *jobs;
-	guint			 i;
+	struct page_job	*job;
+	GPtrArray	*pending, *groups, *jobs;
+	guint		 i;
 
 	jobs = g_ptr_array_new();
 	pending = store_pages_in_state(d->store, STORE_PAGE_PENDING);
 	if (pending == NULL)
 		return jobs;
-	for (i = 0; i < pending->len; i++) {
-		page = g_ptr_array_index(pending, i);
-		if (g_hash_table_contains(d->in_flight, &page->id))
-			continue;	/* being sent or waiting to retry */
-		job = g_new0(struct page_job, 1);
-		job->d = d;
-		job->page_id = page->id;
-		job->incident_id = page->incident_id;
-		g_hash_table_insert(d->in_flight, &job->page_id, job);
-		if (page_prepare(d, job) == -1)
-			g_hash_table_remove(d->in_flight, &job->page_id);
-		else
+	groups = page_group_pending(d, pending);
+	for (i = 0; i < groups->len; i++) {
+		job = page_prepare_group(d, g_ptr_array_index(groups, i));
+		if (job != NULL)
 			g_ptr_array_add(jobs, job);
 	}
+	g_ptr_array_free(groups, TRUE);
 	g_ptr_array_free(pending, TRUE);
 	return jobs;
 }
@@ -452,11 +717,8 @@ page_cycle(struct daemon *d, bool is_processing)
 	jobs = page_prepare_pending(d);
 	if (store_batch_commit(d->store) == -1) {
 		/* Nothing was recorded: the pages are still pending. */
-		for (i = 0; i < jobs->len; i++) {
-			struct page_job *job = g_ptr_array_index(jobs, i);
-
-			g_hash_table_remove(d->in_flight, &job->page_id);
-		}
+		for (i = 0; i < jobs->len; i++)
+			job_drop(d, g_ptr_array_index(jobs, i));
 		g_ptr_array_set_size(jobs, 0);
 	}
 	for (i = 0; i < jobs->len; i++)
@@ -484,7 +746,7 @@ daemon_page_recover(struct daemon *d)
 	int	orphans;
 
 	d->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal,
-	    NULL, job_free);
+	    g_free, job_unref);
 	orphans = store_pages_orphaned(d->store, clock_now_ms());
 	if (orphans > 0)
 		log_warnx("notify: pages in flight at the last stop count=%d; "

@@ -50,3 +50,15 @@ esc_sla_is_met(int64_t acked_ms, int64_t deadline_ms)
 {
 	return acked_ms > 0 && acked_ms <= deadline_ms;
 }
+
+int64_t
+esc_cap_since_ms(int64_t now_ms, int64_t window_ms)
+{
+	return now_ms - window_ms;
+}
+
+int64_t
+esc_cap_room(int64_t limit, int64_t sent)
+{
+	return sent >= limit ? 0 : limit - sent;
+}

@@ -24,6 +24,9 @@
 #define CALL_TIME_LIMIT_S	120
 #define SID_MAX			64
 #define ERROR_MESSAGE_MAX	256	/* characters kept of Twilio's text */
+#define BUNDLE_SMS_END		"; reply ACK <number>"
+#define BUNDLE_SUBJECT_MIN	8	/* units of a cut subject, "..." in */
+#define BUNDLE_SPOKEN_MAX	100	/* incidents a bundled call names */
 
 static const char *const channel_names[NOTIFY_CHANNEL_COUNT] = {
 	[NOTIFY_CHANNEL_VOICE] = "voice",
@@ -245,6 +248,159 @@ notify_twilio_sms_text(const struct notify_page *page)
 	return text;
 }
 
+static const char *
+severity_word(enum cfg_severity severity)
+{
+	return severity == CFG_SEVERITY_CRITICAL ? "critical" : "high";
+}
+
+/*
+ * Shares budget units among the subjects: one that fits a fair share keeps
+ * all of it and leaves the rest to the others.  Returns the share of the
+ * subjects still too long; fits[i] tells which fit whole.
+ */
+static int
+bundle_share(char **subjects, size_t n, int budget, bool is_gsm7,
+    bool *fits)
+{
+	size_t	 i, left = n;
+	int	 share = 0, cost;
+	bool	 is_changed = true;
+
+	while (is_changed && left > 0) {
+		is_changed = false;
+		share = budget > 0 ? budget / (int)left : 0;
+		for (i = 0; i < n; i++) {
+			cost = text_cost(subjects[i], is_gsm7);
+			if (fits[i] || cost > share)
+				continue;
+			fits[i] = true;
+			budget -= cost;
+			left--;
+			is_changed = true;
+		}
+	}
+	return share;
+}
+
+/* Returns " #ID severity" for each page, the fixed part of its item. */
+static char *
+bundle_item_head(const struct notify_page *page)
+{
+	return g_strdup_printf("#%" PRId64 " %s", page->incident_id,
+	    severity_word(page->severity));
+}
+
+/*
+ * Returns the room left for the subjects of a bundle in one segment;
+ * heads are ASCII, so they cost one unit in either encoding.
+ */
+static int
+bundle_budget(char **heads, size_t n, size_t start_len, bool is_gsm7)
+{
+	int	 budget;
+	size_t	 i;
+
+	budget = (is_gsm7 ? SMS_GSM7_MAX : SMS_UCS2_MAX) - (int)start_len -
+	    (int)strlen(BUNDLE_SMS_END);
+	/* "; " or " " before each head, " " before each subject. */
+	for (i = 0; i < n; i++)
+		budget -= (int)strlen(heads[i]) + (i == 0 ? 1 : 2) + 1;
+	return budget;
+}
+
+/*
+ * Chooses the encoding and the subjects' share: when UCS-2 leaves the
+ * subjects too little room, the subjects that need UCS-2 are dropped and
+ * the others go in GSM-7.  Returns the share.
+ */
+static int
+bundle_fit(char **subjects, char **heads, size_t n, size_t start_len,
+    bool *fits)
+{
+	bool	 is_gsm7 = true;
+	int	 share;
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		is_gsm7 = is_gsm7 && text_is_gsm7(subjects[i]);
+	share = bundle_share(subjects, n, bundle_budget(heads, n, start_len,
+	    is_gsm7), is_gsm7, fits);
+	if (is_gsm7 || share >= BUNDLE_SUBJECT_MIN)
+		return share;
+	memset(fits, 0, n * sizeof(*fits));
+	for (i = 0; i < n; i++) {
+		if (!text_is_gsm7(subjects[i]))
+			subjects[i][0] = '\0';
+	}
+	return bundle_share(subjects, n, bundle_budget(heads, n, start_len,
+	    true), true, fits);
+}
+
+char *
+notify_twilio_bundle_sms_text(const struct notify_page *pages, size_t n)
+{
+	GString	*text;
+	char	**subjects, **heads, *fitted;
+	bool	*fits;
+	int	 share;
+	size_t	 i;
+
+	subjects = g_new0(char *, n + 1);
+	heads = g_new0(char *, n + 1);
+	fits = g_new0(bool, n);
+	text = g_string_new(NULL);
+	g_string_printf(text, "%zu open incidents:", n);
+	for (i = 0; i < n; i++) {
+		subjects[i] = subject_clean(pages[i].subject, true);
+		heads[i] = bundle_item_head(&pages[i]);
+	}
+	share = bundle_fit(subjects, heads, n, text->len, fits);
+	for (i = 0; i < n; i++) {
+		/* A subject cut to a few characters says nothing. */
+		fitted = fits[i] ? g_strdup(subjects[i]) :
+		    share < BUNDLE_SUBJECT_MIN ? g_strdup("") :
+		    subject_fit(subjects[i], share, text_is_gsm7(subjects[i]));
+		g_string_append_printf(text, "%s%s%s%s", i == 0 ? " " : "; ",
+		    heads[i], *fitted != '\0' ? " " : "", fitted);
+		g_free(fitted);
+	}
+	g_string_append(text, BUNDLE_SMS_END);
+	g_strfreev(subjects);
+	g_strfreev(heads);
+	g_free(fits);
+	return g_string_free(text, FALSE);
+}
+
+char *
+notify_twilio_bundle_twiml(const struct notify_page *pages, size_t n,
+    const char *gather_url)
+{
+	GString	*say;
+	char	*url, *twiml;
+	size_t	 i, spoken = MIN(n, BUNDLE_SPOKEN_MAX);
+
+	say = g_string_new(NULL);
+	g_string_printf(say, "%zu open incidents: ", n);
+	for (i = 0; i < spoken; i++)
+		g_string_append_printf(say, "%s%s incident %" PRId64,
+		    i == 0 ? "" : (i + 1 == spoken && spoken == n ?
+		    ", and " : ", "), pages[i].severity ==
+		    CFG_SEVERITY_CRITICAL ? "critical" : "high priority",
+		    pages[i].incident_id);
+	if (spoken < n)
+		g_string_append_printf(say, ", and %zu more", n - spoken);
+	url = g_markup_escape_text(gather_url, -1);
+	twiml = g_strdup_printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<Response><Gather input=\"dtmf\" numDigits=\"1\" timeout=\"8\" "
+	    "method=\"POST\" action=\"%s\"><Say loop=\"2\">%s. Press 1 to "
+	    "acknowledge all of them.</Say></Gather><Say>No input received. "
+	    "Goodbye.</Say><Hangup/></Response>", url, say->str);
+	g_free(url);
+	g_string_free(say, TRUE);
+	return twiml;
+}
+
 /* Returns at most max characters of s, cut on a grapheme boundary. */
 static char *
 text_cut(const char *s, long max)
@@ -327,19 +483,18 @@ resource_url(const struct cfg *cfg, const char *resource)
 	return url;
 }
 
-void
-notify_twilio_sms_request(const struct cfg *cfg,
-    const struct notify_page *page, struct notify_request *out)
+static void
+sms_request_build(const struct cfg *cfg, const char *to, const char *text,
+    struct notify_request *out)
 {
 	GString	*form;
-	char	*text, *callback, *validity;
+	char	*callback, *validity;
 
-	text = notify_twilio_sms_text(page);
 	callback = g_strconcat(cfg->public_url, "/hooks/twilio/sms/status",
 	    NULL);
 	validity = g_strdup_printf("%d", SMS_VALIDITY_S);
 	form = g_string_new(NULL);
-	form_add(form, "To", page->to);
+	form_add(form, "To", to);
 	form_add(form, "From", cfg->twilio.from);
 	form_add(form, "Body", text);
 	form_add(form, "StatusCallback", callback);
@@ -348,24 +503,27 @@ notify_twilio_sms_request(const struct cfg *cfg,
 	out->body = g_string_free(form, FALSE);
 	g_free(validity);
 	g_free(callback);
-	g_free(text);
 }
 
-void
-notify_twilio_call_request(const struct cfg *cfg,
-    const struct notify_page *page, struct notify_request *out)
+static char *
+gather_url_build(const struct cfg *cfg, int64_t incident_id)
+{
+	return g_strdup_printf("%s/hooks/twilio/voice/gather?page=%" PRId64,
+	    cfg->public_url, incident_id);
+}
+
+static void
+call_request_build(const struct cfg *cfg, const char *to, const char *twiml,
+    struct notify_request *out)
 {
 	GString	*form;
-	char	*gather_url, *twiml, *callback, *number;
+	char	*callback, *number;
 	size_t	 i;
 
-	gather_url = g_strdup_printf("%s/hooks/twilio/voice/gather?page=%"
-	    PRId64, cfg->public_url, page->incident_id);
-	twiml = notify_twilio_twiml(page, gather_url);
 	callback = g_strconcat(cfg->public_url, "/hooks/twilio/voice/status",
 	    NULL);
 	form = g_string_new(NULL);
-	form_add(form, "To", page->to);
+	form_add(form, "To", to);
 	form_add(form, "From", cfg->twilio.from);
 	form_add(form, "Twiml", twiml);
 	form_add(form, "StatusCallback", callback);
@@ -380,7 +538,41 @@ notify_twilio_call_request(const struct cfg *cfg,
 	out->url = resource_url(cfg, "Calls.json");
 	out->body = g_string_free(form, FALSE);
 	g_free(callback);
-	g_free(twiml);
+}
+
+void
+notify_twilio_sms_request(const struct cfg *cfg,
+    const struct notify_page *page, struct notify_request *out)
+{
+	notify_twilio_bundle_request(cfg, NOTIFY_CHANNEL_SMS, page, 1, out);
+}
+
+void
+notify_twilio_call_request(const struct cfg *cfg,
+    const struct notify_page *page, struct notify_request *out)
+{
+	notify_twilio_bundle_request(cfg, NOTIFY_CHANNEL_VOICE, page, 1, out);
+}
+
+void
+notify_twilio_bundle_request(const struct cfg *cfg,
+    enum notify_channel channel, const struct notify_page *pages, size_t n,
+    struct notify_request *out)
+{
+	char	*text, *gather_url;
+
+	if (channel == NOTIFY_CHANNEL_SMS) {
+		text = n == 1 ? notify_twilio_sms_text(pages) :
+		    notify_twilio_bundle_sms_text(pages, n);
+		sms_request_build(cfg, pages[0].to, text, out);
+		g_free(text);
+		return;
+	}
+	gather_url = gather_url_build(cfg, pages[0].incident_id);
+	text = n == 1 ? notify_twilio_twiml(pages, gather_url) :
+	    notify_twilio_bundle_twiml(pages, n, gather_url);
+	call_request_build(cfg, pages[0].to, text, out);
+	g_free(text);
 	g_free(gather_url);
 }
 

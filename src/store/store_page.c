@@ -16,6 +16,7 @@ static const char *const page_state_names[STORE_PAGE_STATE_COUNT] = {
 	[STORE_PAGE_FAILED] = "failed",
 	[STORE_PAGE_CANCELED] = "canceled",
 	[STORE_PAGE_UNKNOWN] = "unknown",
+	[STORE_PAGE_CAPPED] = "capped",
 };
 
 #define PAGE_COLUMNS							\
@@ -161,6 +162,13 @@ store_page_by_sid(struct store *store, const char *sid, struct store_page *out)
 	    "pages WHERE sid = ?", "s", 0, sid, out);
 }
 
+GPtrArray *
+store_pages_by_sid(struct store *store, const char *sid)
+{
+	return store_pages_query(store, store_prepare(store, "SELECT "
+	    PAGE_COLUMNS " FROM pages WHERE sid = ? ORDER BY id", "s", sid));
+}
+
 int
 store_round_create(struct store *store, int64_t incident_id, int round,
     const struct cfg *cfg, int64_t now_ms)
@@ -268,6 +276,27 @@ store_page_failed(struct store *store, int64_t page_id, const char *error,
 	    now_ms, "failed");
 }
 
+int64_t
+store_page_requests_since(struct store *store, const char *member,
+    enum notify_channel channel, int64_t since_ms)
+{
+	/* A page accepted without a readable sid is told apart by when it
+	 * was accepted. */
+	return store_query_int(store, -1, "SELECT count(DISTINCT "
+	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ? "
+	    "AND channel = ? AND sent_ms > ?", "ssi", member,
+	    notify_channel_name(channel), since_ms);
+}
+
+int
+store_page_capped(struct store *store, int64_t page_id, const char *detail,
+    int64_t now_ms)
+{
+	return store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'capped', error = ?, status_ms = ? WHERE id = ? AND state = "
+	    "'pending'", "sii", detail, now_ms, "capped");
+}
+
 int
 store_pages_orphaned(struct store *store, int64_t now_ms)
 {
@@ -292,42 +321,67 @@ fail:
 	return -1;
 }
 
-int
-store_page_status(struct store *store, const char *sid, const char *status,
-    int rank, const char *error, int64_t now_ms, int64_t *page_id)
+/* Records one status on one page; 1 when recorded, 0 when the page has a
+ * later status already, -1 on failure.  Inside the caller's transaction. */
+static int
+store_page_status_one(struct store *store, int64_t page_id,
+    const char *status, int rank, const char *error, int64_t now_ms)
 {
 	char	*detail;
 	int64_t	 incident;
 	int	 rc;
 
-	*page_id = store_query_int(store, 0, "SELECT id FROM pages WHERE "
-	    "sid = ?", "s", sid);
-	if (*page_id <= 0)
-		return *page_id < 0 ? -1 : 0;
-	if (store_begin(store) == -1)
-		return -1;
 	if (store_exec(store, "UPDATE pages SET provider_status = ?, "
 	    "provider_rank = ?, status_ms = ?, error = coalesce(?, error) "
 	    "WHERE id = ? AND provider_rank < ?", "siisii", status,
-	    (int64_t)rank, now_ms, error, *page_id, (int64_t)rank) == -1)
-		goto fail;
-	if (sqlite3_changes(store->db) == 0) {
+	    (int64_t)rank, now_ms, error, page_id, (int64_t)rank) == -1)
+		return -1;
+	if (sqlite3_changes(store->db) == 0)
 		/* An earlier status arrived after a later one: keep the
 		 * later, as callbacks are not ordered. */
-		store_rollback(store);
 		return 0;
-	}
 	incident = store_query_int(store, -1, "SELECT incident FROM pages "
-	    "WHERE id = ?", "i", *page_id);
+	    "WHERE id = ?", "i", page_id);
 	detail = error != NULL ? g_strdup_printf("%s error=%s", status,
 	    error) : g_strdup(status);
-	rc = store_event_add(store, incident, *page_id, "status", detail,
+	rc = store_event_add(store, incident, page_id, "status", detail,
 	    now_ms);
 	g_free(detail);
-	if (rc == -1 || store_commit(store) == -1)
-		goto fail;
-	return 0;
-fail:
-	store_rollback(store);
-	return -1;
+	return rc == -1 ? -1 : 1;
+}
+
+int
+store_page_status(struct store *store, const char *sid, const char *status,
+    int rank, const char *error, int64_t now_ms, int64_t *page_id)
+{
+	struct store_page	*page;
+	GPtrArray		*pages;
+	guint			 i;
+	int			 rc = -1;
+
+	*page_id = 0;
+	pages = store_pages_by_sid(store, sid);
+	if (pages == NULL)
+		return -1;
+	if (pages->len == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (store_begin(store) == -1)
+		goto out;
+	for (i = 0; i < pages->len; i++) {
+		page = g_ptr_array_index(pages, i);
+		if (store_page_status_one(store, page->id, status, rank,
+		    error, now_ms) == -1)
+			break;
+	}
+	if (i < pages->len || store_commit(store) == -1) {
+		store_rollback(store);
+		goto out;
+	}
+	*page_id = ((struct store_page *)g_ptr_array_index(pages, 0))->id;
+	rc = 0;
+out:
+	g_ptr_array_free(pages, TRUE);
+	return rc;
 }
