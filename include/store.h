@@ -309,7 +309,7 @@ GPtrArray	*store_pages_of_incident(struct store *store,
 		    int64_t incident_id);
 int		 store_page_get(struct store *store, int64_t id,
 		    struct store_page *out);
-/* Finds the page the provider knows as sid; -1 if none. */
+/* Finds the page with the provider id sid; -1 if none. */
 int		 store_page_by_sid(struct store *store, const char *sid,
 		    struct store_page *out);
 /* Returns every page sent as sid (one request may carry several

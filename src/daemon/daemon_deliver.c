@@ -155,7 +155,7 @@ daemon_deliver_main(int argc, char **argv)
 	data = read_message((size_t)cfg->max_message_bytes, &is_too_big);
 	if (data == NULL) {
 		if (is_too_big)
-			log_errorx("deliver: message refused: larger than "
+			log_errorx("deliver: message rejected: larger than "
 			    "max_message_bytes=%" G_GINT64_FORMAT,
 			    cfg->max_message_bytes);
 		rc = is_too_big ? EX_DATAERR : EX_TEMPFAIL;

@@ -358,7 +358,7 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 	if (store_page_get(d->store, job->page_ids[0], &page) == -1)
 		goto out;
 	if (resp.result == NOTIFY_OK && resp.sid == NULL) {
-		log_warnx("notify: page accepted without a readable answer "
+		log_warnx("notify: page accepted without a readable response "
 		    "inc=%" PRId64 " page=%" PRId64 " member=%s channel=%s "
 		    "http=%ld; its status and keypress cannot be matched",
 		    job->incident_id, job->page_ids[0], page.member,

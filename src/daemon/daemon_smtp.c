@@ -102,7 +102,7 @@ smtp_on_process(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Where a commit result goes: the session may be gone when it arrives. */
+/* The destination of a commit result; the session may be gone by then. */
 struct commit_ctx {
 	struct daemon_smtp	*smtp;
 	uint64_t		 conn_id;
