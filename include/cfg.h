@@ -54,6 +54,21 @@ struct cfg_imap {
 	int64_t	 poll_ms;	/* when the server lacks IDLE */
 };
 
+/* Outbound mail and acknowledgement by email; relay is NULL when critgate
+ * sends no mail. */
+struct cfg_mail {
+	char	*relay;		/* smtp://host[:port] or smtps://... */
+	char	*relay_user;	/* AUTH when set */
+	char	*relay_password_file;
+	char	*relay_password; /* secret, read from relay_password_file */
+	char	*authserv_id;	/* trusted_authserv_id, or NULL */
+	char	**trusted_relays; /* IP addresses, NULL-terminated */
+	char	**ack_words;	/* lowercase, NULL-terminated */
+	int64_t	 confirmations_per_hour; /* per reporter */
+	char	*templates;	/* folder of the mail texts */
+	int64_t	 timeout_ms;	/* one relay transaction */
+};
+
 /* At most count requests per member and channel within window_ms. */
 struct cfg_rate {
 	char	*spec;		/* "N/Wu" as written, u one of s, m, h */
@@ -99,6 +114,7 @@ struct cfg {
 	uint8_t			*token_key;	/* secret, read from the file */
 	size_t			 token_key_len;
 	struct cfg_imap		 imap;
+	struct cfg_mail		 mail;
 };
 
 #define CFG_TOKEN_KEY_MIN	32	/* bytes of HMAC key at least */

@@ -990,6 +990,83 @@ imap_bad_security_rejected(void)
 	g_ptr_array_free(errors, TRUE);
 }
 
+/* Loads the extra text and expects one error containing want. */
+static void
+check_extra_rejected(const char *extra, const char *want)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len > 0)
+		CHECK_CONTAINS(errors->pdata[0], want);
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+mail_defaults_send_nothing(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra("", errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK(cfg->mail.relay == NULL);
+		CHECK(cfg->mail.trusted_relays != NULL &&
+		    cfg->mail.trusted_relays[0] == NULL);
+		CHECK_INT(g_strv_length(cfg->mail.ack_words), 4);
+		CHECK_STR(cfg->mail.ack_words[2], "on it");
+		CHECK_INT(cfg->mail.confirmations_per_hour, 5);
+	}
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+mail_lists_read_and_normalised(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra("mail = { relay_user = \"\"; "
+	    "relay_password_file = \"\"; trusted_authserv_id = "
+	    "\"mx1.example.com\"; trusted_relays = [ \"192.0.2.25\", "
+	    "\"2001:db8::25\" ]; ack_words = [ \"ACK\", \"Übernehme\" ]; };",
+	    errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK(cfg->mail.relay_user == NULL);
+		CHECK_STR(cfg->mail.authserv_id, "mx1.example.com");
+		CHECK_INT(g_strv_length(cfg->mail.trusted_relays), 2);
+		CHECK_STR(cfg->mail.trusted_relays[1], "2001:db8::25");
+		CHECK_STR(cfg->mail.ack_words[0], "ack");
+		CHECK_STR(cfg->mail.ack_words[1], "übernehme");
+	}
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+mail_bad_values_rejected(void)
+{
+	check_extra_rejected("mail = { trusted_relays = [ \"mx1\" ]; };",
+	    "mail.trusted_relays[0]: \"mx1\" is not an IP address");
+	check_extra_rejected("mail = { trusted_relays = [ 25 ]; };",
+	    "mail.trusted_relays[0]: 25 is an integer, expected a string");
+	check_extra_rejected("mail = { relay = \"http://mx\"; };",
+	    "mail.relay: \"http://mx\" is not a relay URL");
+	check_extra_rejected("mail = { relay = \"smtp://127.0.0.1:25\"; };",
+	    "mail.from: is missing (required with mail.relay)");
+	check_extra_rejected("mail = { relay_user = \"ops\"; };",
+	    "mail.relay_password_file: is missing");
+	check_extra_rejected("mail = { ack_words = \"ack\"; };",
+	    "expected an array [ ... ] of strings");
+}
+
 int
 main(void)
 {
@@ -1041,5 +1118,8 @@ main(void)
 	TAP_RUN(imap_host_without_user_rejected);
 	TAP_RUN(imap_password_read_and_trimmed);
 	TAP_RUN(imap_bad_security_rejected);
+	TAP_RUN(mail_defaults_send_nothing);
+	TAP_RUN(mail_lists_read_and_normalised);
+	TAP_RUN(mail_bad_values_rejected);
 	return tap_done();
 }

@@ -7,6 +7,7 @@
  * missing key points at its enclosing group, or is "file: key: ..." at the
  * top level.  Only this file calls libconfig.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -40,6 +41,10 @@
 #define MS_PER_MIN	60000
 
 static const char	*default_hostname(void);
+
+static const char *const default_ack_words[] = {
+	"ack", "acknowledged", "on it", "1", NULL
+};
 
 const struct cfg_key cfg_keys[] = {
 	GROUP("listen", REQ | RESTART),
@@ -135,6 +140,25 @@ const struct cfg_key cfg_keys[] = {
 	STRING("mail.from", 0, CFG_FORMAT_EMAIL, NULL, CFG(mail_from)),
 	STRING("mail.token_key_file", 0, CFG_FORMAT_TEXT, NULL,
 	    CFG(token_key_file)),
+	STRING("mail.relay", CFG_KEY_EMPTY_UNSET, CFG_FORMAT_RELAY, NULL,
+	    CFG(mail.relay)),
+	STRING("mail.relay_user", CFG_KEY_EMPTY_UNSET, CFG_FORMAT_TEXT, NULL,
+	    CFG(mail.relay_user)),
+	STRING("mail.relay_password_file", CFG_KEY_EMPTY_UNSET,
+	    CFG_FORMAT_TEXT, NULL, CFG(mail.relay_password_file)),
+	STRING("mail.trusted_authserv_id", CFG_KEY_EMPTY_UNSET,
+	    CFG_FORMAT_HOSTNAME, NULL, CFG(mail.authserv_id)),
+	{ .path = "mail.trusted_relays", .type = CFG_KEY_STRINGS,
+	  .format = CFG_FORMAT_IP, .offset = CFG(mail.trusted_relays) },
+	{ .path = "mail.ack_words", .type = CFG_KEY_STRINGS,
+	  .format = CFG_FORMAT_WORDS, .def_strings = default_ack_words,
+	  .offset = CFG(mail.ack_words) },
+	NUMBER("mail.confirmations_per_reporter_per_hour", CFG_KEY_INT, 0,
+	    1000, 5, 1, CFG(mail.confirmations_per_hour)),
+	STRING("mail.templates", CFG_KEY_EMPTY_UNSET, CFG_FORMAT_TEXT, NULL,
+	    CFG(mail.templates)),
+	NUMBER("mail.timeout_s", CFG_KEY_INT, 1, 600, 60, MS_PER_S,
+	    CFG(mail.timeout_ms)),
 
 	GROUP("imap", 0),
 	STRING("imap.host", 0, CFG_FORMAT_HOSTNAME, NULL, CFG(imap.host)),
@@ -295,6 +319,58 @@ is_email(const char *s)
 	return is_domain(at + 1, strlen(at + 1));
 }
 
+/* smtp://host[:port] or smtps://host[:port], nothing after. */
+static bool
+is_relay(const char *s)
+{
+	const char	*rest;
+
+	if (g_str_has_prefix(s, "smtp://"))
+		rest = s + strlen("smtp://");
+	else if (g_str_has_prefix(s, "smtps://"))
+		rest = s + strlen("smtps://");
+	else
+		return false;
+	if (strchr(rest, '/') != NULL)
+		return false;
+	if (strchr(rest, ':') == NULL)
+		return is_domain(rest, strlen(rest));
+	return is_hostport(rest);
+}
+
+static bool
+is_ip(const char *s)
+{
+	unsigned char	addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, addr) == 1 ||
+	    inet_pton(AF_INET6, s, addr) == 1;
+}
+
+/* Words someone types: printable UTF-8, no control characters. */
+static bool
+is_words(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static void
+utf8_lowercase(char *s)
+{
+	char	*down;
+
+	if (!g_utf8_validate(s, -1, NULL))
+		return;
+	down = g_utf8_strdown(s, -1);
+	/* Folding may change the length; keep the original then. */
+	if (strlen(down) == strlen(s))
+		memcpy(s, down, strlen(s));
+	g_free(down);
+}
+
 static bool
 is_name(const char *s)
 {
@@ -412,6 +488,12 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	[CFG_FORMAT_RATE] = { is_rate, NULL, "a page limit",
 	    "N/W and a unit, such as \"3/15m\": 1 to 1000 requests in "
 	    "1s to 168h, unit s, m or h" },
+	[CFG_FORMAT_RELAY] = { is_relay, NULL, "a relay URL",
+	    "\"smtp://host[:port]\" or \"smtps://host[:port]\"" },
+	[CFG_FORMAT_IP] = { is_ip, NULL, "an IP address",
+	    "an IPv4 or IPv6 address such as \"192.0.2.25\"" },
+	[CFG_FORMAT_WORDS] = { is_words, utf8_lowercase, "a word list entry",
+	    "text without control characters" },
 };
 
 /*
@@ -469,6 +551,7 @@ static const char *const expected_names[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_INT] = "an integer",
 	[CFG_KEY_FLOAT] = "a number",
 	[CFG_KEY_BOOL] = "true or false",
+	[CFG_KEY_STRINGS] = "an array [ ... ] of strings",
 };
 
 /* The setting's value as written, or NULL for groups, lists and arrays. */
@@ -519,6 +602,7 @@ static const int accepted_types[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_FLOAT] = 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64 |
 	    1 << CONFIG_TYPE_FLOAT,
 	[CFG_KEY_BOOL] = 1 << CONFIG_TYPE_BOOL,
+	[CFG_KEY_STRINGS] = 1 << CONFIG_TYPE_ARRAY,
 };
 
 static int
@@ -628,6 +712,8 @@ load_string(struct loader *ld, const struct cfg_key *k,
 	if (check_type(ld, k, s, key) == -1)
 		return;
 	value = config_setting_get_string(s);
+	if (value[0] == '\0' && (k->flags & CFG_KEY_EMPTY_UNSET) != 0)
+		return;
 	if (value[0] == '\0') {
 		report(ld, s, key, "is empty (expected %s)", f->hint);
 		return;
@@ -720,6 +806,44 @@ load_bool(struct loader *ld, const struct cfg_key *k,
 	*(bool *)(base + k->offset) = config_setting_get_bool(s) != 0;
 }
 
+/* An array of strings, each checked against the key's format. */
+static void
+load_strings(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	const struct format	*f = &formats[k->format];
+	const config_setting_t	*elem;
+	GPtrArray		*values;
+	char			*elem_key, *copy;
+	int			 i, n;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	values = g_ptr_array_new();
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		elem = config_setting_get_elem(s, i);
+		elem_key = g_strdup_printf("%s[%d]", key, i);
+		if (config_setting_type(elem) != CONFIG_TYPE_STRING)
+			report_type(ld, elem, elem_key, "a string", false);
+		else if (config_setting_get_string(elem)[0] == '\0')
+			report(ld, elem, elem_key, "is empty (expected %s)",
+			    f->hint);
+		else if (!f->is_valid(config_setting_get_string(elem)))
+			report_format(ld, k, elem, elem_key);
+		else {
+			copy = g_strdup(config_setting_get_string(elem));
+			if (f->normalize != NULL)
+				f->normalize(copy);
+			g_ptr_array_add(values, copy);
+		}
+		g_free(elem_key);
+	}
+	g_ptr_array_add(values, NULL);
+	*(char ***)(base + k->offset) = (char **)g_ptr_array_free(values,
+	    FALSE);
+}
+
 static void
 load_group_key(struct loader *ld, const struct cfg_key *k,
     const config_setting_t *s, const char *key, char *base)
@@ -779,6 +903,7 @@ static const load_fn loaders[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_INT] = load_int,
 	[CFG_KEY_FLOAT] = load_float,
 	[CFG_KEY_BOOL] = load_bool,
+	[CFG_KEY_STRINGS] = load_strings,
 };
 
 /* For a key missing from the file: an error, or its default. */
@@ -805,6 +930,9 @@ load_default(struct loader *ld, const struct cfg_key *k,
 		    k->scale);
 	} else if (k->type == CFG_KEY_BOOL) {
 		*(bool *)(base + k->offset) = k->def_number != 0;
+	} else if (k->type == CFG_KEY_STRINGS) {
+		*(char ***)(base + k->offset) = k->def_strings != NULL ?
+		    g_strdupv((char **)k->def_strings) : g_new0(char *, 1);
 	}
 }
 
@@ -1056,13 +1184,37 @@ check_tls(struct loader *ld, const config_t *lc, struct cfg *cfg)
 		check_readable(ld, lc, "tls.key_file", cfg->tls_key_file);
 }
 
-/* Reads the IMAP password; the file must be as private as the config. */
+/*
+ * Reads a password from the file named by key into *out; the file must be
+ * as private as the config.
+ */
+static void
+read_password(struct loader *ld, const config_t *lc, const char *key,
+    const char *path, char **out)
+{
+	char	*problem = NULL, *data = NULL;
+	GError	*err = NULL;
+
+	if (cfg_check_secrecy(path, &problem) == -1) {
+		report(ld, config_lookup(lc, key), key, "%s", problem);
+		g_free(problem);
+		return;
+	}
+	if (!g_file_get_contents(path, &data, NULL, &err)) {
+		report(ld, config_lookup(lc, key), key, "cannot be read: %s",
+		    err->message);
+		g_error_free(err);
+		return;
+	}
+	/* A final newline is how editors end files, not part of it. */
+	g_strchomp(data);
+	*out = data;
+}
+
 static void
 check_imap(struct loader *ld, const config_t *lc, struct cfg *cfg)
 {
 	const config_setting_t	*imap = config_lookup(lc, "imap");
-	char			*problem = NULL, *data = NULL;
-	GError			*err = NULL;
 
 	/* Without a host the group only documents defaults. */
 	if (cfg->imap.host == NULL)
@@ -1073,22 +1225,37 @@ check_imap(struct loader *ld, const config_t *lc, struct cfg *cfg)
 		    "imap.host)");
 		return;
 	}
-	if (cfg_check_secrecy(cfg->imap.password_file, &problem) == -1) {
-		report(ld, config_lookup(lc, "imap.password_file"),
-		    "imap.password_file", "%s", problem);
-		g_free(problem);
+	read_password(ld, lc, "imap.password_file", cfg->imap.password_file,
+	    &cfg->imap.password);
+}
+
+/* Outbound mail needs our address, signed Message-IDs and its texts. */
+static void
+check_mail(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	const config_setting_t	*mail = config_lookup(lc, "mail");
+	const char		*missing = NULL;
+
+	if ((cfg->mail.relay_user == NULL) !=
+	    (cfg->mail.relay_password_file == NULL))
+		report(ld, mail, cfg->mail.relay_user == NULL ?
+		    "mail.relay_user" : "mail.relay_password_file",
+		    "is missing (mail.relay_user and "
+		    "mail.relay_password_file go together)");
+	else if (cfg->mail.relay_password_file != NULL)
+		read_password(ld, lc, "mail.relay_password_file",
+		    cfg->mail.relay_password_file, &cfg->mail.relay_password);
+	if (cfg->mail.relay == NULL)
 		return;
-	}
-	if (!g_file_get_contents(cfg->imap.password_file, &data, NULL,
-	    &err)) {
-		report(ld, config_lookup(lc, "imap.password_file"),
-		    "imap.password_file", "cannot be read: %s", err->message);
-		g_error_free(err);
-		return;
-	}
-	/* A final newline is how editors end files, not part of it. */
-	g_strchomp(data);
-	cfg->imap.password = data;
+	if (cfg->mail_from == NULL)
+		missing = "mail.from";
+	else if (cfg->token_key_file == NULL)
+		missing = "mail.token_key_file";
+	else if (cfg->mail.templates == NULL)
+		missing = "mail.templates";
+	if (missing != NULL)
+		report(ld, mail, missing, "is missing (required with "
+		    "mail.relay)");
 }
 
 /* Turns the page limits, checked by their format, into numbers. */
@@ -1110,6 +1277,7 @@ cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 		load_token_key(ld, lc, cfg);
 	check_tls(ld, lc, cfg);
 	check_imap(ld, lc, cfg);
+	check_mail(ld, lc, cfg);
 }
 
 struct cfg *
@@ -1162,6 +1330,9 @@ release_group(const char *pattern, char *base)
 				explicit_bzero(*field, strlen(*field));
 			g_free(*field);
 			*field = NULL;
+		} else if (k->type == CFG_KEY_STRINGS) {
+			g_strfreev(*(char ***)(base + k->offset));
+			*(char ***)(base + k->offset) = NULL;
 		} else if (k->type == CFG_KEY_LIST) {
 			elems = *(char **)(base + k->offset);
 			n = *(size_t *)(base + k->count_offset);
@@ -1188,6 +1359,10 @@ cfg_free(struct cfg *cfg)
 	if (cfg->imap.password != NULL)
 		explicit_bzero(cfg->imap.password, strlen(cfg->imap.password));
 	g_free(cfg->imap.password);
+	if (cfg->mail.relay_password != NULL)
+		explicit_bzero(cfg->mail.relay_password,
+		    strlen(cfg->mail.relay_password));
+	g_free(cfg->mail.relay_password);
 	g_free(cfg->token_key);
 	g_free(cfg->path);
 	g_free(cfg);

@@ -19,6 +19,7 @@ enum cfg_key_type {
 	CFG_KEY_INT,		/* integer, int64_t = value * scale */
 	CFG_KEY_FLOAT,		/* integer or float, int64_t = value * scale */
 	CFG_KEY_BOOL,		/* true or false, into a bool */
+	CFG_KEY_STRINGS,	/* [ "...", ... ], a NULL-terminated char ** */
 	CFG_KEY_TYPE_COUNT
 };
 
@@ -37,6 +38,9 @@ enum cfg_format {
 	CFG_FORMAT_SECURITY,	/* "tls", "starttls" or "none" */
 	CFG_FORMAT_AFTER_COMMIT, /* "seen" or "move:FOLDER" */
 	CFG_FORMAT_RATE,	/* "N/Wu": N requests in W s, m or h */
+	CFG_FORMAT_RELAY,	/* smtp://host[:port] or smtps://host[:port] */
+	CFG_FORMAT_IP,		/* an IPv4 or IPv6 address */
+	CFG_FORMAT_WORDS,	/* printable text, lowercased */
 	CFG_FORMAT_COUNT
 };
 
@@ -44,6 +48,7 @@ enum cfg_format {
 #define CFG_KEY_SECRET		0x02	/* never in messages, wiped on free */
 #define CFG_KEY_UNIQUE		0x04	/* no two list elements may share it */
 #define CFG_KEY_RESTART		0x08	/* for reload, nothing reads it yet */
+#define CFG_KEY_EMPTY_UNSET	0x10	/* "" means the same as leaving it out */
 
 struct cfg_key {
 	/*
@@ -59,6 +64,7 @@ struct cfg_key {
 	double			 def_number;	/* numbers */
 	const char		*def_string;	/* strings; NULL: see def_fn */
 	const char		*(*def_fn)(void); /* computed default */
+	const char *const	*def_strings;	/* CFG_KEY_STRINGS, or NULL */
 	int64_t			 scale;		/* key's unit to stored unit */
 	size_t			 offset;	/* in struct cfg or element */
 	size_t			 count_offset;	/* lists: the size_t count */
