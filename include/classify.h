@@ -64,6 +64,7 @@ struct classify_settings {
 	const char	*from_addr;	/* mail.from, our sender address */
 	const uint8_t	*token_key;	/* contents of mail.token_key_file */
 	size_t		 token_key_len;	/* at least CLASSIFY_TOKEN_KEY_MIN */
+	const char *const *ack_words;	/* mail.ack_words; NULL: built-in */
 };
 
 #define CLASSIFY_TOKEN_KEY_MIN	16
@@ -142,6 +143,7 @@ struct classify_result {
 	 * repeat. */
 	char			*subject;
 	char			*ack_member;	/* for CLASSIFY_ACK */
+	bool			 is_resolve;	/* CLASSIFY_ACK that resolves */
 	char			*bounce_recipient; /* Final-Recipient */
 	char			*bounce_status;	/* Status, e.g. 5.1.1 */
 	bool			 is_repeat;	/* joined by fingerprint */
@@ -230,9 +232,14 @@ char		*classify_content_hash(const struct parse_result *parsed);
 
 /*
  * Tells whether the first line of text that is neither blank nor quoted
- * ("> ...") starts with an acknowledgement word ("ack", "on it", "taking
- * it", "übernehme", ...); *word is set to the table entry (borrowed).
+ * ("> ...") starts with one of words (lowercase; NULL or empty for the
+ * built-in list: "ack", "on it", "taking it", "übernehme", "1", ...);
+ * *word is set to the entry (borrowed).  A line that resolves is none.
  */
-bool		 classify_is_ack_text(const char *text, const char **word);
+bool		 classify_is_ack_text(const char *text,
+		    const char *const *words, const char **word);
+
+/* Tells whether that same line starts with "resolve" or "resolved". */
+bool		 classify_is_resolve_text(const char *text);
 
 #endif

@@ -38,7 +38,8 @@ struct store_message {
 	int64_t		 id;
 	int64_t		 received_ms;
 	char		*mail_from;
-	char		*peer;
+	char		*peer;		/* "host:port", "[v6]:port", "pipe", ... */
+	char		*helo;		/* or NULL */
 	GPtrArray	*rcpts;		/* char * */
 	GBytes		*raw;
 };
@@ -87,6 +88,8 @@ struct store_incident {
 	int64_t			 messages;	/* count, first included */
 	int64_t			 repeats;	/* alert repeats joined */
 	char			*latest_subject; /* of the latest repeat */
+	int64_t			 resolved_ms;	/* 0 while unresolved */
+	char			*resolved_by;	/* member name, or NULL */
 };
 
 enum store_page_state {
@@ -370,5 +373,103 @@ GPtrArray	*store_incidents_paging_member(struct store *store,
 		    const char *member);
 
 const char	*store_page_state_name(enum store_page_state state);
+
+/*
+ * Records that incident id was resolved, acknowledging it first when it
+ * was not (which stops its paging).  Returns 1 when this call resolved it,
+ * 0 when it was already resolved or does not exist, -1 on failure.
+ */
+int	store_incident_resolve(struct store *store, int64_t id,
+	    const char *member, const char *channel, int64_t now_ms);
+
+/*
+ * The outbox: every mail critgate sends, committed with its exact bytes
+ * before it goes to the relay, so that a restart neither loses it nor
+ * sends it twice.
+ */
+enum store_mail_state {
+	STORE_MAIL_PENDING,	/* waiting for its next attempt */
+	STORE_MAIL_SENDING,	/* handed to the relay */
+	STORE_MAIL_SENT,	/* the relay accepted it */
+	STORE_MAIL_FAILED,	/* the relay refused it for good */
+	STORE_MAIL_UNKNOWN,	/* in flight when the daemon stopped */
+	STORE_MAIL_STATE_COUNT
+};
+
+/* A mail to queue; all fields borrowed. */
+struct store_mail_new {
+	int64_t		 id;		/* from store_mail_next_id */
+	int64_t		 incident_id;
+	const char	*kind;		/* "page", "confirmation", ... */
+	const char	*member;	/* page mail: the member, else NULL */
+	const char	*rcpt;		/* envelope recipient, lowercase */
+	const char	*message_id;	/* without <> */
+	const void	*raw;
+	size_t		 raw_len;
+};
+
+struct store_mail {
+	int64_t			 id;
+	int64_t			 incident_id;
+	char			*kind;
+	char			*member;
+	char			*rcpt;
+	char			*message_id;
+	GBytes			*raw;	/* NULL in listings */
+	enum store_mail_state	 state;
+	int			 attempts;
+	int64_t			 created_ms;
+	int64_t			 next_ms;
+	int64_t			 sent_ms;
+	char			*reply;	/* the relay's last answer, or NULL */
+};
+
+/* Returns the id the next queued mail gets (its token needs it first). */
+int64_t	store_mail_next_id(struct store *store);
+/* Queues a mail due at once, with a timeline event; its Message-ID
+ * threads replies to the incident. */
+int	store_mail_add(struct store *store, const struct store_mail_new *m,
+	    int64_t now_ms);
+/* Returns the ids of pending mail due at now_ms, oldest first, or NULL. */
+GArray	*store_mail_due(struct store *store, int64_t now_ms);
+/* Returns the time the next pending mail is due, or 0 when none is. */
+int64_t	store_mail_next_due(struct store *store);
+int	store_mail_get(struct store *store, int64_t id, struct store_mail *out);
+/* Returns the outbox of one incident (struct store_mail *, owned, without
+ * raw), oldest first. */
+GPtrArray	*store_mails_of_incident(struct store *store,
+		    int64_t incident_id);
+void	store_mail_fini(struct store_mail *mail);
+void	store_mail_free(struct store_mail *mail);
+
+/* Move a mail on; each records a timeline event. */
+int	store_mail_sending(struct store *store, int64_t id);
+int	store_mail_sent(struct store *store, int64_t id, const char *reply,
+	    int64_t now_ms);
+int	store_mail_retry(struct store *store, int64_t id, const char *reply,
+	    int64_t next_ms, int64_t now_ms);
+int	store_mail_failed(struct store *store, int64_t id, const char *reply,
+	    int64_t now_ms);
+/* Marks mail left with the relay by a stopped daemon; returns the count. */
+int	store_mails_orphaned(struct store *store, int64_t now_ms);
+
+/* Counts mail of kind to rcpt about the incident (any state); -1 on
+ * failure. */
+int64_t	store_mail_count_for(struct store *store, int64_t incident_id,
+	    const char *kind, const char *rcpt);
+/* Counts confirmations and joined notices to rcpt queued at or after
+ * since_ms, for the cap per reporter; -1 on failure. */
+int64_t	store_mail_count_to(struct store *store, const char *rcpt,
+	    int64_t since_ms);
+
+/*
+ * Returns the reporters of an incident (char *, owned, lowercase): the
+ * distinct senders of its messages that were people writing (a new
+ * incident or an update) with a non-null envelope sender; NULL on failure.
+ */
+GPtrArray	*store_incident_reporters(struct store *store,
+		    int64_t incident_id);
+
+const char	*store_mail_state_name(enum store_mail_state state);
 
 #endif

@@ -987,14 +987,32 @@ ack_words_table_matched(void)
 	size_t		 i;
 
 	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-		if (classify_is_ack_text(cases[i].text, &word) !=
+		if (classify_is_ack_text(cases[i].text, NULL, &word) !=
 		    cases[i].is_ack) {
 			printf("# case %zu: \"%s\"\n", i, cases[i].text);
 			tap_case_failed = true;
 		}
 	}
-	CHECK(!classify_is_ack_text(NULL, &word));
+	CHECK(!classify_is_ack_text(NULL, NULL, &word));
 	CHECK(word == NULL);
+}
+
+static void
+ack_words_configured_replace_table(void)
+{
+	static const char *const words[] = { "mine now", "1", NULL };
+	const char		*word;
+
+	CHECK(classify_is_ack_text("Mine now, calling them", words, &word));
+	CHECK_STR(word, "mine now");
+	CHECK(classify_is_ack_text("1", words, &word));
+	CHECK(!classify_is_ack_text("1pm works for me", words, &word));
+	CHECK(!classify_is_ack_text("ACK", words, &word));
+	CHECK(!classify_is_ack_text("Resolved, ack", NULL, &word));
+	CHECK(classify_is_resolve_text("RESOLVE\n\n> [#1042] ..."));
+	CHECK(classify_is_resolve_text("  Resolved - root cause was DNS"));
+	CHECK(!classify_is_resolve_text("> RESOLVE\nnot yet"));
+	CHECK(!classify_is_resolve_text("Resolving now"));
 }
 
 static void
@@ -2007,6 +2025,7 @@ main(void)
 	RUN(subject_key_values_replaced);
 	RUN(fingerprint_varying_values_stable);
 	RUN(ack_words_table_matched);
+	RUN(ack_words_configured_replace_table);
 	RUN(class_names_all_named);
 	RUN(baseline_new_incident_critical);
 	RUN(folded_message_id_second_copy_duplicate);

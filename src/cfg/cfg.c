@@ -42,9 +42,6 @@
 
 static const char	*default_hostname(void);
 
-static const char *const default_ack_words[] = {
-	"ack", "acknowledged", "on it", "1", NULL
-};
 
 const struct cfg_key cfg_keys[] = {
 	GROUP("listen", REQ | RESTART),
@@ -151,8 +148,7 @@ const struct cfg_key cfg_keys[] = {
 	{ .path = "mail.trusted_relays", .type = CFG_KEY_STRINGS,
 	  .format = CFG_FORMAT_IP, .offset = CFG(mail.trusted_relays) },
 	{ .path = "mail.ack_words", .type = CFG_KEY_STRINGS,
-	  .format = CFG_FORMAT_WORDS, .def_strings = default_ack_words,
-	  .offset = CFG(mail.ack_words) },
+	  .format = CFG_FORMAT_WORDS, .offset = CFG(mail.ack_words) },
 	NUMBER("mail.confirmations_per_reporter_per_hour", CFG_KEY_INT, 0,
 	    1000, 5, 1, CFG(mail.confirmations_per_hour)),
 	STRING("mail.templates", CFG_KEY_EMPTY_UNSET, CFG_FORMAT_TEXT, NULL,

@@ -372,7 +372,15 @@ decide_token_reply(struct run *r, const struct classify_token *tok)
 		return decide(r, CLASSIFY_UPDATE, tok->incident_id,
 		    "reply to the page for member %s from another sender",
 		    tok->member);
-	if (!classify_is_ack_text(r->parsed->body_text, &word))
+	if (classify_is_resolve_text(r->parsed->body_text)) {
+		r->out->ack_member = g_strdup(tok->member);
+		r->out->is_resolve = true;
+		return decide(r, CLASSIFY_ACK, tok->incident_id,
+		    "token for member %s, sent from %s, resolve word",
+		    tok->member, member->email);
+	}
+	if (!classify_is_ack_text(r->parsed->body_text,
+	    r->settings->ack_words, &word))
 		return decide(r, CLASSIFY_UPDATE, tok->incident_id,
 		    "note from member %s on its page", tok->member);
 	r->out->ack_member = g_strdup(tok->member);

@@ -22,6 +22,12 @@ static const char *const ack_words[] = {
 	"mine", "okay", "ok",
 	"ich übernehme", "übernehme", "übernommen", "ich bin dran", "bin dran",
 	"jag tar den", "jeg tar den", "tar den", "je prends", "lo tomo",
+	"1", NULL
+};
+
+/* Phrases that resolve an incident from the same place. */
+static const char *const resolve_words[] = {
+	"resolved", "resolve", NULL
 };
 
 /* Returns the first line that is neither blank nor quoted, or NULL. */
@@ -73,8 +79,10 @@ starts_with_phrase(const char *line, const char *phrase)
 	return !g_unichar_isalnum(next);
 }
 
-bool
-classify_is_ack_text(const char *text, const char **word)
+/* Tells whether the reply's own first line starts with one of words. */
+static bool
+first_line_starts_with(const char *text, const char *const *words,
+    const char **word)
 {
 	char		*line, *folded;
 	const char	*p;
@@ -90,14 +98,38 @@ classify_is_ack_text(const char *text, const char **word)
 	folded = fold_line(line);
 	for (p = folded; *p != '\0' && strchr("*-_ \t\"'", *p) != NULL; p++)
 		;
-	for (i = 0; i < G_N_ELEMENTS(ack_words) && !found; i++) {
-		found = starts_with_phrase(p, ack_words[i]);
+	for (i = 0; words[i] != NULL && !found; i++) {
+		found = starts_with_phrase(p, words[i]);
 		if (found)
-			*word = ack_words[i];
+			*word = words[i];
 	}
 	g_free(folded);
 	g_free(line);
 	return found;
+}
+
+bool
+classify_is_ack_text(const char *text, const char *const *words,
+    const char **word)
+{
+	const char	*resolve;
+
+	/* "Resolved" is no acknowledgement word, whatever the list says. */
+	if (first_line_starts_with(text, resolve_words, &resolve)) {
+		*word = NULL;
+		return false;
+	}
+	if (words == NULL || words[0] == NULL)
+		words = ack_words;
+	return first_line_starts_with(text, words, word);
+}
+
+bool
+classify_is_resolve_text(const char *text)
+{
+	const char	*word;
+
+	return first_line_starts_with(text, resolve_words, &word);
 }
 
 /* Returns the end of the line at p (the '\n' or end of data). */

@@ -179,6 +179,26 @@ void			 daemon_curl_free(struct daemon_curl *curl);
 void	daemon_curl_post(struct daemon_curl *curl, const char *url,
 	    const char *body, const char *user, const char *password,
 	    int64_t timeout_ms, daemon_curl_done_fn done, void *ctx);
+/* One message for an SMTP relay; everything is borrowed or copied. */
+struct daemon_curl_mail {
+	const char	*relay;		/* smtp://host:port or smtps://... */
+	const char	*helo;		/* our name in EHLO */
+	const char	*mail_from;
+	const char	*rcpt;
+	GBytes		*data;		/* the message with CRLF endings */
+	const char	*user;		/* AUTH, or NULL */
+	const char	*password;
+	int64_t		 timeout_ms;
+};
+/*
+ * Sends m through its relay.  done gets the relay's last reply code
+ * (250 when accepted; 0 when no reply came) and, on failure, an error
+ * text.  curl does the dot-stuffing.
+ */
+void	daemon_curl_smtp(struct daemon_curl *curl,
+	    const struct daemon_curl_mail *m, daemon_curl_done_fn done,
+	    void *ctx);
+
 /* Tells how many requests are in flight. */
 unsigned	daemon_curl_in_flight(const struct daemon_curl *curl);
 

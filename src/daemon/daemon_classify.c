@@ -142,6 +142,7 @@ daemon_classify_settings(const struct cfg *cfg, struct classify_settings *out)
 	out->from_addr = cfg->mail_from;
 	out->token_key = cfg->token_key;
 	out->token_key_len = cfg->token_key_len;
+	out->ack_words = (const char *const *)cfg->mail.ack_words;
 }
 
 int

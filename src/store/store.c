@@ -112,6 +112,28 @@ static const char *const store_schema[] = {
 	/* The subject other customers' mail about one outage matches. */
 	"ALTER TABLE messages ADD COLUMN subject_key TEXT;"
 	"CREATE INDEX messages_subject_key ON messages(subject_key);",
+
+	/* Mail critgate sends, committed before it goes to the relay, and
+	 * when an incident was resolved. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  incident INTEGER NOT NULL REFERENCES incidents(id),"
+	"  kind TEXT NOT NULL,"
+	"  member TEXT,"
+	"  rcpt TEXT NOT NULL,"
+	"  message_id TEXT NOT NULL UNIQUE,"
+	"  raw BLOB NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL,"
+	"  next_ms INTEGER NOT NULL,"
+	"  sent_ms INTEGER,"
+	"  reply TEXT);"
+	"CREATE INDEX outbox_due ON outbox(state, next_ms);"
+	"CREATE INDEX outbox_rcpt ON outbox(rcpt, created_ms);"
+	"CREATE INDEX outbox_incident ON outbox(incident, kind, rcpt);"
+	"ALTER TABLE incidents ADD COLUMN resolved_ms INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN resolved_by TEXT;",
 };
 
 static void
@@ -567,8 +589,8 @@ store_message_load(struct store *store, int64_t id, struct store_message *out)
 
 	memset(out, 0, sizeof(*out));
 	out->rcpts = g_ptr_array_new_with_free_func(g_free);
-	stmt = store_prepare(store, "SELECT received_ms, mail_from, peer, raw "
-	    "FROM messages WHERE id = ?", "i", id);
+	stmt = store_prepare(store, "SELECT received_ms, mail_from, peer, raw, "
+	    "helo FROM messages WHERE id = ?", "i", id);
 	if (stmt == NULL)
 		return -1;
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
@@ -581,6 +603,7 @@ store_message_load(struct store *store, int64_t id, struct store_message *out)
 	out->peer = store_column_strdup(stmt, 2);
 	out->raw = g_bytes_new(sqlite3_column_blob(stmt, 3),
 	    (gsize)sqlite3_column_bytes(stmt, 3));
+	out->helo = store_column_strdup(stmt, 4);
 	rc = store_message_load_rcpts(store, out);
 out:
 	sqlite3_finalize(stmt);
@@ -592,6 +615,7 @@ store_message_fini(struct store_message *msg)
 {
 	g_free(msg->mail_from);
 	g_free(msg->peer);
+	g_free(msg->helo);
 	if (msg->rcpts != NULL)
 		g_ptr_array_free(msg->rcpts, TRUE);
 	if (msg->raw != NULL)

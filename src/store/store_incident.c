@@ -13,7 +13,8 @@
 	"i.id, i.severity, i.subject, i.reporter, i.message, i.opened_ms, "\
 	"i.ack_deadline_ms, coalesce(i.acked_ms, 0), i.acked_by, "	\
 	"i.acked_channel, i.ack_note, (SELECT count(*) FROM messages m "\
-	"WHERE m.incident_id = i.id), i.repeats, i.latest_subject"
+	"WHERE m.incident_id = i.id), i.repeats, i.latest_subject, "	\
+	"coalesce(i.resolved_ms, 0), i.resolved_by"
 
 static void
 store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
@@ -38,6 +39,8 @@ store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
 	out->messages = sqlite3_column_int64(stmt, 11);
 	out->repeats = sqlite3_column_int64(stmt, 12);
 	out->latest_subject = store_column_strdup(stmt, 13);
+	out->resolved_ms = sqlite3_column_int64(stmt, 14);
+	out->resolved_by = store_column_strdup(stmt, 15);
 }
 
 int
@@ -122,6 +125,7 @@ store_incident_fini(struct store_incident *inc)
 	g_free(inc->acked_channel);
 	g_free(inc->ack_note);
 	g_free(inc->latest_subject);
+	g_free(inc->resolved_by);
 	memset(inc, 0, sizeof(*inc));
 }
 
@@ -163,6 +167,37 @@ store_incident_ack(struct store *store, int64_t id, const char *member,
 	    "incident = ? AND state = 'pending'", "i", id) == -1)
 		goto fail;
 	if (store_commit(store) == -1)
+		goto fail;
+	return 1;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_incident_resolve(struct store *store, int64_t id, const char *member,
+    const char *channel, int64_t now_ms)
+{
+	char	*detail;
+	int	 changed;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_incident_ack(store, id, member, channel, "resolved",
+	    now_ms) == -1 ||
+	    store_exec(store, "UPDATE incidents SET resolved_ms = ?, "
+	    "resolved_by = ? WHERE id = ? AND resolved_ms IS NULL", "isi",
+	    now_ms, member, id) == -1)
+		goto fail;
+	changed = sqlite3_changes(store->db);
+	if (changed == 0) {
+		store_rollback(store);
+		return 0;
+	}
+	detail = g_strdup_printf("by=%s channel=%s", member, channel);
+	changed = store_event_add(store, id, 0, "resolved", detail, now_ms);
+	g_free(detail);
+	if (changed == -1 || store_commit(store) == -1)
 		goto fail;
 	return 1;
 fail:

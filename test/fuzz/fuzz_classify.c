@@ -124,7 +124,8 @@ fuzz_strings(const uint8_t *data, size_t size)
 	out = classify_subject_key(text);
 	g_free(out);
 	(void)classify_subject_incident_tag(text);
-	(void)classify_is_ack_text(text, &word);
+	(void)classify_is_ack_text(text, NULL, &word);
+	(void)classify_is_resolve_text(text);
 	g_free(text);
 }
 
