@@ -462,10 +462,18 @@ int64_t	store_mail_count_for(struct store *store, int64_t incident_id,
 int64_t	store_mail_count_to(struct store *store, const char *rcpt,
 	    int64_t since_ms);
 
+/* One reporter of an incident and the Message-ID of their latest mail in
+ * it (or NULL), which updates to them reply to. */
+struct store_reporter {
+	char	*addr;		/* lowercase */
+	char	*message_id;
+};
+
 /*
- * Returns the reporters of an incident (char *, owned, lowercase): the
- * distinct senders of its messages that were people writing (a new
- * incident or an update) with a non-null envelope sender; NULL on failure.
+ * Returns the reporters of an incident (struct store_reporter *, owned):
+ * the distinct senders of its messages that were people writing (a new
+ * incident or an update) with a non-null envelope sender, first writer
+ * first; NULL on failure.
  */
 GPtrArray	*store_incident_reporters(struct store *store,
 		    int64_t incident_id);

@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cfg.h"
+#include "mailout.h"
 #include "notify.h"
 #include "store.h"
 
@@ -22,6 +23,16 @@ struct daemon_http;
 struct daemon_curl;
 struct imap_poller;
 struct daemon_writer;
+struct mailout_templates;
+struct parse_result;
+
+/* Where outbound mail is queued: the store, and the texts to compose it
+ * with (NULL when no relay is set: then nothing is queued). */
+struct daemon_outbox {
+	struct store			*store;
+	const struct cfg		*cfg;
+	struct mailout_templates	*templates;
+};
 
 struct daemon {
 	struct cfg		*cfg;
@@ -33,6 +44,8 @@ struct daemon {
 	struct imap_poller	*imap;		/* or NULL */
 	struct daemon_writer	*writer;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
+	struct daemon_outbox	 outbox;
+	GHashTable		*mail_jobs;	/* mail with the relay */
 	guint			 tick_source;
 	guint			 drain_source;
 	int64_t			 drain_deadline_ms;
@@ -58,6 +71,8 @@ int	daemon_cli_messages(int argc, char **argv);
 int	daemon_cli_show(int argc, char **argv);
 int	daemon_cli_report(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
+int	daemon_cli_resolve(int argc, char **argv);
+int	daemon_cli_notify(int argc, char **argv);
 int	daemon_deliver_main(int argc, char **argv);
 int	daemon_parse_main(int argc, char **argv);
 
@@ -217,6 +232,35 @@ void	daemon_classify_settings(const struct cfg *cfg,
 int	daemon_classify(struct daemon *d, const struct store_message *msg,
 	    const struct parse_result *parsed, struct classify_result *out);
 
+/*
+ * Outbound mail (daemon_mail.c).  daemon_outbox_open loads the templates
+ * when a relay is set; -1 (logged) when they cannot be loaded.  The
+ * queueing calls compose and commit (inside the caller's transaction, if
+ * any); each returns 0, or -1 on a store failure.
+ */
+int	daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
+	    const struct cfg *cfg);
+void	daemon_outbox_close(struct daemon_outbox *ob);
+/* Page mail to the team and a confirmation to the reporter of msg. */
+int	daemon_outbox_opened(struct daemon_outbox *ob, int64_t incident_id,
+	    const struct store_message *msg,
+	    const struct parse_result *parsed, int64_t now_ms);
+/* Tells the sender of msg, once, that it joined the open incident. */
+int	daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
+	    const struct store_message *msg,
+	    const struct parse_result *parsed, int64_t now_ms);
+/* Sends kind (acknowledged, resolved: once each; status: always, with
+ * text) to every reporter of the incident. */
+int	daemon_outbox_update(struct daemon_outbox *ob, int64_t incident_id,
+	    enum mailout_kind kind, const char *text, int64_t now_ms);
+/* Marks the due mail as with the relay; call inside a transaction and
+ * hand the result to daemon_mail_post once it committed or failed. */
+GPtrArray	*daemon_mail_prepare(struct daemon *d);
+void		 daemon_mail_post(struct daemon *d, GPtrArray *jobs,
+		    bool is_committed);
+void		 daemon_mail_recover(struct daemon *d);
+void		 daemon_mail_stop(struct daemon *d);
+
 /* Intake, escalation and acknowledgement (daemon_page.c). */
 void	daemon_page_process_messages(struct daemon *d);
 void	daemon_page_tick(struct daemon *d);
@@ -230,5 +274,9 @@ void	daemon_page_stop(struct daemon *d);
  */
 int	daemon_page_ack(struct daemon *d, int64_t incident_id,
 	    const char *member, const char *channel, const char *note);
+/* Resolves (and acknowledges, if still open) incident id; as
+ * daemon_page_ack, and tells the reporters. */
+int	daemon_page_resolve(struct daemon *d, int64_t incident_id,
+	    const char *member, const char *channel);
 
 #endif

@@ -23,37 +23,52 @@
 struct cli_opts {
 	char		*config;
 	char		*by;
+	char		*message_file;	/* --message-file, notify only */
 	gint64		 limit;		/* --limit, listings only */
 	gboolean	 is_json;
 	int64_t		 incident_id;	/* the N argument, or 0 */
 };
 
+/* What a command takes besides --config and --json. */
+#define CLI_ID		0x01	/* an incident number */
+#define CLI_BY		0x02	/* --by NAME, required */
+#define CLI_LIMIT	0x04	/* --limit N */
+#define CLI_FILE	0x08	/* --message-file FILE, required */
+
 static int
-cli_parse(int argc, char **argv, const char *summary, bool wants_id,
-    bool wants_by, struct cli_opts *opts)
+cli_parse(int argc, char **argv, const char *summary, unsigned takes,
+    struct cli_opts *opts)
 {
-	GOptionEntry	 entries[] = {
+	const GOptionEntry	 all[] = {
+		{ "by", 0, 0, G_OPTION_ARG_STRING, &opts->by,
+		  "team member who acts", "NAME" },
+		{ "limit", 'n', 0, G_OPTION_ARG_INT64, &opts->limit,
+		  "list the latest N (default 50)", "N" },
+		{ "message-file", 'm', 0, G_OPTION_ARG_FILENAME,
+		  &opts->message_file, "text of the update", "FILE" },
+	};
+	GOptionEntry	 entries[6] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opts->config,
 		  "config file", "FILE" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &opts->is_json,
 		  "print JSON", NULL },
-		{ "by", 0, 0, G_OPTION_ARG_STRING, &opts->by,
-		  "team member who acknowledges", "NAME" },
-		{ "limit", 'n', 0, G_OPTION_ARG_INT64, &opts->limit,
-		  "list the latest N (default 50)", "N" },
-		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext	*ctx;
 	GError		*err = NULL;
 	char		*end;
+	size_t		 n = 2;
+	bool		 wants_id = (takes & CLI_ID) != 0;
+	bool		 wants_by = (takes & CLI_BY) != 0;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->limit = CLI_LIMIT_DEFAULT;
-	/* Options a command does not take are cut from the table. */
-	if (!wants_by) {
-		entries[2] = entries[3];
-		entries[3].long_name = NULL;
-	}
+	/* Only the options a command takes are offered. */
+	if (wants_by)
+		entries[n++] = all[0];
+	if ((takes & CLI_LIMIT) != 0)
+		entries[n++] = all[1];
+	if ((takes & CLI_FILE) != 0)
+		entries[n++] = all[2];
 	ctx = g_option_context_new(summary);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -70,7 +85,12 @@ cli_parse(int argc, char **argv, const char *summary, bool wants_id,
 	}
 	if (wants_by && opts->by == NULL) {
 		fprintf(stderr, "critgate %s: --by NAME is required: the team "
-		    "member who acknowledges\n", argv[0]);
+		    "member who acts\n", argv[0]);
+		return -1;
+	}
+	if ((takes & CLI_FILE) != 0 && opts->message_file == NULL) {
+		fprintf(stderr, "critgate %s: --message-file FILE is required: "
+		    "the text to send\n", argv[0]);
 		return -1;
 	}
 	if (wants_id) {
@@ -97,6 +117,7 @@ cli_opts_fini(struct cli_opts *opts)
 {
 	g_free(opts->config);
 	g_free(opts->by);
+	g_free(opts->message_file);
 }
 
 /* Loads the config and opens its store; returns 0 or -1 (reported). */
@@ -146,6 +167,8 @@ duration_text(int64_t ms)
 static const char *
 incident_state(const struct store_incident *inc)
 {
+	if (inc->resolved_ms != 0)
+		return "resolved";
 	return inc->acked_ms != 0 ? "acknowledged" : "open";
 }
 
@@ -182,6 +205,8 @@ json_add_incident(JsonBuilder *b, const struct store_incident *inc,
 		json_builder_add_null_value(b);
 	json_builder_set_member_name(b, "sla_breached");
 	json_builder_add_boolean_value(b, incident_is_breached(inc, now_ms));
+	daemon_json_time(b, "resolved", inc->resolved_ms);
+	daemon_json_string(b, "resolved_by", inc->resolved_by);
 }
 
 int
@@ -192,8 +217,7 @@ daemon_cli_check_config(int argc, char **argv)
 	char		*problem = NULL;
 	int		 rc = 1;
 
-	if (cli_parse(argc, argv, "- validate a config file", false, false,
-	    &opts) == -1)
+	if (cli_parse(argc, argv, "- validate a config file", 0, &opts) == -1)
 		return 2;
 	cfg = daemon_cfg_load(daemon_cfg_path(opts.config));
 	if (cfg != NULL && cfg_check_secrecy(cfg->path, &problem) == -1) {
@@ -247,8 +271,7 @@ daemon_cli_incidents(int argc, char **argv)
 	guint		 i;
 	int		 rc = 1;
 
-	if (cli_parse(argc, argv, "- list incidents", false, false,
-	    &opts) == -1)
+	if (cli_parse(argc, argv, "- list incidents", CLI_LIMIT, &opts) == -1)
 		return 2;
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
@@ -341,7 +364,7 @@ daemon_cli_messages(int argc, char **argv)
 	int		 rc = 1;
 
 	if (cli_parse(argc, argv, "- list received messages and their class",
-	    false, false, &opts) == -1)
+	    CLI_LIMIT, &opts) == -1)
 		return 2;
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
@@ -446,8 +469,53 @@ show_print_timeline(GPtrArray *events, GPtrArray *pages)
 }
 
 static void
+show_print_mails(GPtrArray *mails)
+{
+	const struct store_mail	*m;
+	guint			 i;
+
+	if (mails->len == 0)
+		return;
+	printf("\nMail:\n");
+	printf("  %5s  %-12s  %-8s  %-30s  %s\n", "MAIL", "KIND", "STATE",
+	    "TO", "REPLY");
+	for (i = 0; i < mails->len; i++) {
+		m = g_ptr_array_index(mails, i);
+		printf("  %5" PRId64 "  %-12s  %-8s  %-30s  %s\n", m->id,
+		    m->kind, store_mail_state_name(m->state), m->rcpt,
+		    m->reply != NULL ? m->reply : "-");
+	}
+}
+
+static void
+json_add_mails(JsonBuilder *b, GPtrArray *mails)
+{
+	const struct store_mail	*m;
+	guint			 i;
+
+	json_builder_set_member_name(b, "mails");
+	json_builder_begin_array(b);
+	for (i = 0; i < mails->len; i++) {
+		m = g_ptr_array_index(mails, i);
+		json_builder_begin_object(b);
+		daemon_json_int(b, "id", m->id);
+		daemon_json_string(b, "kind", m->kind);
+		daemon_json_string(b, "member", m->member);
+		daemon_json_string(b, "to", m->rcpt);
+		daemon_json_string(b, "message_id", m->message_id);
+		daemon_json_string(b, "state", store_mail_state_name(m->state));
+		daemon_json_int(b, "attempts", m->attempts);
+		daemon_json_time(b, "created", m->created_ms);
+		daemon_json_time(b, "sent", m->sent_ms);
+		daemon_json_string(b, "reply", m->reply);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+static void
 show_print_json(const struct store_incident *inc, GPtrArray *events,
-    GPtrArray *pages, int64_t now_ms)
+    GPtrArray *pages, GPtrArray *mails, int64_t now_ms)
 {
 	JsonBuilder	*b = json_builder_new();
 	guint		 i;
@@ -491,6 +559,7 @@ show_print_json(const struct store_incident *inc, GPtrArray *events,
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
+	json_add_mails(b, mails);
 	json_builder_end_object(b);
 	daemon_json_print(b);
 }
@@ -502,12 +571,12 @@ daemon_cli_show(int argc, char **argv)
 	struct cli_opts		 opts;
 	struct store		*store;
 	struct cfg		*cfg;
-	GPtrArray		*events = NULL, *pages = NULL;
+	GPtrArray		*events = NULL, *pages = NULL, *mails = NULL;
 	int			 rc = 1;
 
 	memset(&inc, 0, sizeof(inc));
-	if (cli_parse(argc, argv, "N - print one incident's timeline", true,
-	    false, &opts) == -1)
+	if (cli_parse(argc, argv, "N - print one incident's timeline",
+	    CLI_ID, &opts) == -1)
 		return 2;
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
@@ -518,16 +587,20 @@ daemon_cli_show(int argc, char **argv)
 	}
 	events = store_events_of_incident(store, inc.id);
 	pages = store_pages_of_incident(store, inc.id);
-	if (events == NULL || pages == NULL)
+	mails = store_mails_of_incident(store, inc.id);
+	if (events == NULL || pages == NULL || mails == NULL)
 		goto out;
 	if (opts.is_json)
-		show_print_json(&inc, events, pages, clock_now_ms());
+		show_print_json(&inc, events, pages, mails, clock_now_ms());
 	else {
 		show_print_header(&inc, clock_now_ms());
 		show_print_timeline(events, pages);
+		show_print_mails(mails);
 	}
 	rc = 0;
 out:
+	if (mails != NULL)
+		g_ptr_array_free(mails, TRUE);
 	if (events != NULL)
 		g_ptr_array_free(events, TRUE);
 	if (pages != NULL)
@@ -672,8 +745,8 @@ daemon_cli_report(int argc, char **argv)
 	int64_t			 now = clock_now_ms();
 	int			 i, rc = 1;
 
-	if (cli_parse(argc, argv, "- time to acknowledge per severity", false,
-	    false, &opts) == -1)
+	if (cli_parse(argc, argv, "- time to acknowledge per severity", 0,
+	    &opts) == -1)
 		return 2;
 	memset(rows, 0, sizeof(rows));
 	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
@@ -703,46 +776,138 @@ out:
 	return rc;
 }
 
-int
-daemon_cli_ack(int argc, char **argv)
+/* What "ack" and "resolve" do to an incident, and say about it. */
+struct cli_action {
+	const char	*verb;		/* "acknowledge" */
+	const char	*done;		/* "acknowledged" */
+	int		(*act)(struct store *, int64_t, const char *,
+			    const char *, int64_t);
+	enum mailout_kind mail;		/* what the reporters are sent */
+};
+
+static int
+cli_ack_store(struct store *store, int64_t id, const char *member,
+    const char *channel, int64_t now_ms)
+{
+	return store_incident_ack(store, id, member, channel, NULL, now_ms);
+}
+
+static const struct cli_action cli_ack_action = {
+	"acknowledge", "acknowledged", cli_ack_store, MAILOUT_ACKNOWLEDGED
+};
+static const struct cli_action cli_resolve_action = {
+	"resolve", "resolved", store_incident_resolve, MAILOUT_RESOLVED
+};
+
+static int
+cli_act(int argc, char **argv, const struct cli_action *action)
 {
 	const struct cfg_member	*member;
-	struct store_incident	 inc;
+	struct daemon_outbox	 ob = { .templates = NULL };
 	struct cli_opts		 opts;
 	struct store		*store;
 	struct cfg		*cfg;
-	int			 rc = 1, acked;
+	char			*summary;
+	int			 rc = 1, changed;
 
-	memset(&inc, 0, sizeof(inc));
-	if (cli_parse(argc, argv, "N --by NAME - acknowledge incident N",
-	    true, true, &opts) == -1)
+	summary = g_strdup_printf("N --by NAME - %s incident N", action->verb);
+	changed = cli_parse(argc, argv, summary, CLI_ID | CLI_BY, &opts);
+	g_free(summary);
+	if (changed == -1)
 		return 2;
-	if (cli_open(&opts, &cfg, &store) == -1)
+	if (cli_open(&opts, &cfg, &store) == -1 ||
+	    daemon_outbox_open(&ob, store, cfg) == -1)
 		goto out;
-	member = opts.by != NULL ? cfg_member_by_name(cfg, opts.by) : NULL;
+	member = cfg_member_by_name(cfg, opts.by);
 	if (member == NULL) {
-		fprintf(stderr, "critgate ack: --by must name a team member "
-		    "of %s (got \"%s\")\n", cfg->path, opts.by ? opts.by : "");
+		fprintf(stderr, "critgate %s: --by must name a team member "
+		    "of %s (got \"%s\")\n", argv[0], cfg->path, opts.by);
 		goto out;
 	}
-	acked = store_incident_ack(store, opts.incident_id, member->name,
-	    "cli", NULL, clock_now_ms());
-	if (acked == -1)
+	if (store_incident_exists(store, opts.incident_id, NULL) != 1) {
+		fprintf(stderr, "critgate %s: no incident %" PRId64 "\n",
+		    argv[0], opts.incident_id);
 		goto out;
-	if (store_incident_get(store, opts.incident_id, &inc) == -1) {
-		fprintf(stderr, "critgate ack: no incident %" PRId64 "\n",
+	}
+	changed = action->act(store, opts.incident_id, member->name, "cli",
+	    clock_now_ms());
+	if (changed == -1)
+		goto out;
+	if (changed == 1 && daemon_outbox_update(&ob, opts.incident_id,
+	    action->mail, NULL, clock_now_ms()) == -1)
+		fprintf(stderr, "critgate %s: the reporters' update could not "
+		    "be queued\n", argv[0]);
+	printf("incident %" PRId64 " %s%s\n", opts.incident_id,
+	    changed == 1 ? "" : "was already ", action->done);
+	rc = 0;
+out:
+	daemon_outbox_close(&ob);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+int
+daemon_cli_ack(int argc, char **argv)
+{
+	return cli_act(argc, argv, &cli_ack_action);
+}
+
+int
+daemon_cli_resolve(int argc, char **argv)
+{
+	return cli_act(argc, argv, &cli_resolve_action);
+}
+
+int
+daemon_cli_notify(int argc, char **argv)
+{
+	struct daemon_outbox	 ob = { .templates = NULL };
+	struct cli_opts		 opts;
+	struct store		*store = NULL;
+	struct cfg		*cfg = NULL;
+	char			*text = NULL;
+	GError			*err = NULL;
+	int			 rc = 1;
+
+	if (cli_parse(argc, argv, "N --message-file FILE - send a status "
+	    "update to every reporter of incident N", CLI_ID | CLI_FILE,
+	    &opts) == -1)
+		return 2;
+	if (!g_file_get_contents(opts.message_file, &text, NULL, &err)) {
+		fprintf(stderr, "critgate notify: %s\n", err->message);
+		g_error_free(err);
+		cli_opts_fini(&opts);
+		return 1;
+	}
+	if (!g_utf8_validate(text, -1, NULL) || text[0] == '\0') {
+		fprintf(stderr, "critgate notify: %s must hold UTF-8 text\n",
+		    opts.message_file);
+		goto out;
+	}
+	if (cli_open(&opts, &cfg, &store) == -1 ||
+	    daemon_outbox_open(&ob, store, cfg) == -1)
+		goto out;
+	if (ob.templates == NULL) {
+		fprintf(stderr, "critgate notify: mail.relay is not set in "
+		    "%s, so no mail can be sent\n", cfg->path);
+		goto out;
+	}
+	if (store_incident_exists(store, opts.incident_id, NULL) != 1) {
+		fprintf(stderr, "critgate notify: no incident %" PRId64 "\n",
 		    opts.incident_id);
 		goto out;
 	}
-	if (acked == 1)
-		printf("incident %" PRId64 " acknowledged by %s\n", inc.id,
-		    member->name);
-	else
-		printf("incident %" PRId64 " was already acknowledged by %s "
-		    "via %s\n", inc.id, inc.acked_by, inc.acked_channel);
+	if (daemon_outbox_update(&ob, opts.incident_id, MAILOUT_STATUS, text,
+	    clock_now_ms()) == -1)
+		goto out;
+	printf("status update for incident %" PRId64 " queued; \"critgate "
+	    "show %" PRId64 "\" lists its mail\n", opts.incident_id,
+	    opts.incident_id);
 	rc = 0;
 out:
-	store_incident_fini(&inc);
+	g_free(text);
+	daemon_outbox_close(&ob);
 	cli_close(cfg, store);
 	cli_opts_fini(&opts);
 	return rc;

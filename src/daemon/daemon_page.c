@@ -9,14 +9,16 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "auth.h"
+#include "classify.h"
 #include "clock.h"
 #include "daemon.h"
 #include "esc.h"
 #include "log.h"
-#include "classify.h"
 #include "parse.h"
 
 #define SUBJECT_MAX_CHARS	300	/* kept of a subject, in characters */
+#define AUTH_DNS_TIMEOUT_S	5	/* DKIM key lookups of an email ack */
 
 /*
  * One request being sent, or waiting to be sent again: the pages of every
@@ -141,6 +143,88 @@ message_disposition(const struct store_message *msg,
 	disp->now_ms = clock_now_ms();
 }
 
+/* The address part of a stored peer, "" when it is no IP peer. */
+static char *
+peer_address(const char *peer)
+{
+	const char	*colon;
+
+	if (peer == NULL)
+		return g_strdup("");
+	if (peer[0] == '[' && strchr(peer, ']') != NULL)
+		return g_strndup(peer + 1, (gsize)(strchr(peer, ']') - peer -
+		    1));
+	colon = strchr(peer, ':');
+	if (colon == NULL || strchr(colon + 1, ':') != NULL ||
+	    !g_ascii_isdigit(peer[0]))
+		return g_strdup("");
+	return g_strndup(peer, (gsize)(colon - peer));
+}
+
+/*
+ * An acknowledgement by mail counts only from a sender authenticated for
+ * the domain of its From address; anything else is an update, and the
+ * paging goes on.
+ */
+static void
+message_check_ack_sender(struct daemon *d, const struct store_message *msg,
+    const struct parse_result *parsed, struct classify_result *cr)
+{
+	struct auth_settings	 s;
+	struct auth_input	 in;
+	struct auth_result	 res;
+	char			*peer = peer_address(msg->peer), *reason;
+
+	memset(&s, 0, sizeof(s));
+	s.authserv_id = d->cfg->mail.authserv_id;
+	s.trusted_relays = (const char *const *)d->cfg->mail.trusted_relays;
+	s.n_trusted_relays = g_strv_length(d->cfg->mail.trusted_relays);
+	s.dns_timeout_s = AUTH_DNS_TIMEOUT_S;
+	memset(&in, 0, sizeof(in));
+	in.peer_addr = peer;
+	in.helo = msg->helo != NULL ? msg->helo : "";
+	in.mail_from = msg->mail_from != NULL ? msg->mail_from : "";
+	in.from_addr = parsed->from_addr;
+	in.raw = g_bytes_get_data(msg->raw, &in.raw_len);
+	(void)auth_check(&s, &in, NULL, &res);
+	log_info("auth: %s msg=%" PRId64 " from=<%s> peer=%s method=%s "
+	    "reason=\"%s\"", res.is_authenticated ? "passed" : "failed",
+	    msg->id, parsed->from_addr, peer[0] != '\0' ? peer : "local",
+	    res.method != NULL ? res.method : "none", res.reason);
+	if (!res.is_authenticated) {
+		reason = g_strdup_printf("%s from member %s, but the sender is "
+		    "not authenticated: %s", cr->is_resolve ? "resolve" :
+		    "acknowledgement", cr->ack_member, res.reason);
+		g_free(cr->reason);
+		cr->reason = reason;
+		cr->class = CLASSIFY_UPDATE;
+	}
+	auth_result_fini(&res);
+	g_free(peer);
+}
+
+/* What an incident's timeline and its reporters hear of one message. */
+static void
+message_follow_up(struct daemon *d, const struct store_message *msg,
+    const struct parse_result *parsed, const struct classify_result *cr,
+    const struct store_outcome *out)
+{
+	int64_t	now = clock_now_ms();
+
+	if (out->is_new_incident)
+		(void)daemon_outbox_opened(&d->outbox, out->incident_id, msg,
+		    parsed, now);
+	else if (cr->class == CLASSIFY_UPDATE && out->incident_id > 0)
+		(void)daemon_outbox_joined(&d->outbox, out->incident_id, msg,
+		    parsed, now);
+	else if (cr->class == CLASSIFY_ACK && cr->is_resolve)
+		(void)daemon_page_resolve(d, out->incident_id, cr->ack_member,
+		    "email");
+	else if (cr->class == CLASSIFY_ACK)
+		(void)daemon_page_ack(d, out->incident_id, cr->ack_member,
+		    "email", parsed->message_id);
+}
+
 static int
 message_process(struct daemon *d, int64_t msg_id)
 {
@@ -161,6 +245,8 @@ message_process(struct daemon *d, int64_t msg_id)
 	subject_cap(&parsed.subject);
 	if (daemon_classify(d, &msg, &parsed, &cr) == -1)
 		goto out_parsed;
+	if (cr.class == CLASSIFY_ACK)
+		message_check_ack_sender(d, &msg, &parsed, &cr);
 	message_disposition(&msg, &parsed, &cr, d->cfg, &disp);
 	if (message_check_severity(d, &msg, &disp) == -1)
 		goto out;
@@ -174,6 +260,7 @@ message_process(struct daemon *d, int64_t msg_id)
 	if (store_message_process(d->store, msg_id, &disp, &out) == -1)
 		goto out;
 	message_log_outcome(&msg, &parsed, &cr, &out);
+	message_follow_up(d, &msg, &parsed, &cr, &out);
 	store_outcome_fini(&out);
 	rc = 0;
 out:
@@ -702,8 +789,9 @@ static void
 page_cycle(struct daemon *d, bool is_processing)
 {
 	GArray		*ids = NULL;
-	GPtrArray	*jobs = NULL;
+	GPtrArray	*jobs = NULL, *mails;
 	guint		 i;
+	bool		 is_committed = true;
 
 	if (d->is_stopping || store_batch_begin(d->store) == -1)
 		return;
@@ -715,7 +803,9 @@ page_cycle(struct daemon *d, bool is_processing)
 		(void)message_process(d, g_array_index(ids, gint64, i));
 	page_rounds(d);
 	jobs = page_prepare_pending(d);
+	mails = daemon_mail_prepare(d);
 	if (store_batch_commit(d->store) == -1) {
+		is_committed = false;
 		/* Nothing was recorded: the pages are still pending. */
 		for (i = 0; i < jobs->len; i++)
 			job_drop(d, g_ptr_array_index(jobs, i));
@@ -724,6 +814,7 @@ page_cycle(struct daemon *d, bool is_processing)
 	for (i = 0; i < jobs->len; i++)
 		page_post(d, g_ptr_array_index(jobs, i));
 	g_ptr_array_free(jobs, TRUE);
+	daemon_mail_post(d, mails, is_committed);
 	if (ids != NULL)
 		g_array_free(ids, TRUE);
 }
@@ -783,5 +874,25 @@ daemon_page_ack(struct daemon *d, int64_t incident_id, const char *member,
 		    "breached");
 		store_incident_fini(&inc);
 	}
+	(void)daemon_outbox_update(&d->outbox, incident_id,
+	    MAILOUT_ACKNOWLEDGED, NULL, now);
+	return 1;
+}
+
+int
+daemon_page_resolve(struct daemon *d, int64_t incident_id,
+    const char *member, const char *channel)
+{
+	int64_t	now = clock_now_ms();
+	int	rc;
+
+	rc = store_incident_resolve(d->store, incident_id, member, channel,
+	    now);
+	if (rc != 1)
+		return rc;
+	log_info("incident: resolved inc=%" PRId64 " by=%s channel=%s",
+	    incident_id, member, channel);
+	(void)daemon_outbox_update(&d->outbox, incident_id, MAILOUT_RESOLVED,
+	    NULL, now);
 	return 1;
 }

@@ -242,6 +242,8 @@ serve_start(struct daemon *d)
 	d->store = store_open(d->cfg->store_path, true);
 	if (d->store == NULL)
 		return -1;
+	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)
+		return -1;
 	d->curl = daemon_curl_new();
 	d->writer = daemon_writer_start(d->cfg->store_path);
 	if (d->writer == NULL)
@@ -270,6 +272,7 @@ serve_stop(struct daemon *d)
 	/* Requests in flight are abandoned before their jobs are freed. */
 	daemon_curl_free(d->curl);
 	daemon_page_stop(d);
+	daemon_mail_stop(d);
 	store_close(d->store);
 	cfg_free(d->cfg);
 	if (d->loop != NULL)
@@ -321,6 +324,7 @@ daemon_serve_main(int argc, char **argv)
 	log_info("critgate: started version=%s config=%s store=%s team=%zu "
 	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
 	    d.cfg->n_team, d.cfg->n_routes);
+	daemon_mail_recover(&d);
 	daemon_page_recover(&d);
 	if (d.cfg->imap.host != NULL)
 		d.imap = imap_poller_start(d.cfg, serve_imap_stored, &d);

@@ -28,6 +28,11 @@ static const struct {
 	  "severity" },
 	{ "ack", daemon_cli_ack,
 	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
+	{ "resolve", daemon_cli_resolve,
+	  "resolve N --by NAME [--config FILE] resolve incident N" },
+	{ "notify", daemon_cli_notify,
+	  "notify N --message-file FILE        mail a status update to "
+	  "incident N's reporters" },
 	{ "parse", daemon_parse_main,
 	  "parse FILE.eml [--json]             show how a message is read" },
 	{ "deliver", daemon_deliver_main,

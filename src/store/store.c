@@ -891,6 +891,7 @@ store_incident_exists(struct store *store, int64_t id, bool *is_open)
 		return -1;
 	if (acked == -2)
 		return 0;
-	*is_open = acked == 0;
+	if (is_open != NULL)
+		*is_open = acked == 0;
 	return 1;
 }

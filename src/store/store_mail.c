@@ -294,22 +294,37 @@ store_mail_count_to(struct store *store, const char *rcpt, int64_t since_ms)
 	    "'joined')", "si", rcpt, since_ms);
 }
 
+static void
+store_reporter_free(struct store_reporter *rep)
+{
+	g_free(rep->addr);
+	g_free(rep->message_id);
+	g_free(rep);
+}
+
 GPtrArray *
 store_incident_reporters(struct store *store, int64_t incident_id)
 {
-	sqlite3_stmt	*stmt;
-	GPtrArray	*list;
-	int		 rc;
+	struct store_reporter	*rep;
+	sqlite3_stmt		*stmt;
+	GPtrArray		*list;
+	int			 rc;
 
-	stmt = store_prepare(store, "SELECT sender FROM messages WHERE "
-	    "incident_id = ? AND class IN ('new-incident', 'update') AND "
-	    "mail_from != '' AND sender IS NOT NULL GROUP BY sender "
-	    "ORDER BY min(id)", "i", incident_id);
+	/* SQLite takes the other columns from the row of max(id). */
+	stmt = store_prepare(store, "SELECT sender, message_id, max(id) FROM "
+	    "messages WHERE incident_id = ? AND class IN ('new-incident', "
+	    "'update') AND mail_from != '' AND sender IS NOT NULL GROUP BY "
+	    "sender ORDER BY min(id)", "i", incident_id);
 	if (stmt == NULL)
 		return NULL;
-	list = g_ptr_array_new_with_free_func(g_free);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		g_ptr_array_add(list, store_column_strdup(stmt, 0));
+	list = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)store_reporter_free);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rep = g_new0(struct store_reporter, 1);
+		rep->addr = store_column_strdup(stmt, 0);
+		rep->message_id = store_column_strdup(stmt, 1);
+		g_ptr_array_add(list, rep);
+	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE) {
 		g_ptr_array_free(list, TRUE);

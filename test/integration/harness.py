@@ -19,6 +19,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "..", "stub", "twilio_sim.py")
+TEMPLATES = os.path.join(HERE, "..", "..", "etc", "templates")
+# The id the company's own MX writes in Authentication-Results.
+AUTHSERV_ID = "mx1.support.example.com"
 CRITGATE = os.environ.get("CRITGATE", "critgate")
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -146,8 +149,11 @@ class World:
     """A simulator and a daemon sharing one temporary folder."""
 
     def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
-                 lmtp=None, store_dir=None):
+                 lmtp=None, store_dir=None, relay_port=None):
         self.dir = tempfile.mkdtemp(prefix="critgate-it-")
+        # With relay_port, critgate sends its mail to an SMTP server
+        # there, and takes 127.0.0.1 for the company's own MX.
+        self.relay_port = relay_port
         self.team = team
         self.repeat_minutes = repeat_minutes
         self.extra_config = extra_config
@@ -216,6 +222,7 @@ class World:
             lmtp = f'lmtp = "unix:{self.lmtp}";'
         elif self.lmtp is not None:
             lmtp = f'lmtp = "127.0.0.1:{self.lmtp}";'
+        mail = self.mail_config() if self.relay_port is not None else ""
         self.config = os.path.join(self.dir, "critgate.conf")
         with open(self.config, "w") as f:
             f.write(f"""
@@ -233,9 +240,25 @@ team = ( {team} );
 twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
            account_sid = "{ACCOUNT_SID}"; auth_token = "{AUTH_TOKEN}";
            from = "{OUR_NUMBER}"; timeout_s = 5; }};
+{mail}
 {self.extra_config}
 """)
         os.chmod(self.config, 0o600)
+
+    def mail_config(self):
+        key = os.path.join(self.dir, "token.key")
+        with open(key, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(key, 0o600)
+        return f"""
+mail = {{ domain = "support.example.com";
+         from = "critical@support.example.com";
+         token_key_file = "{key}";
+         relay = "smtp://127.0.0.1:{self.relay_port}";
+         templates = "{TEMPLATES}";
+         trusted_authserv_id = "{AUTHSERV_ID}";
+         trusted_relays = [ "127.0.0.1" ]; }};
+"""
 
     def start_daemon(self):
         self.daemon_log_path = os.path.join(self.dir, "critgate.log")
@@ -334,6 +357,8 @@ def run(test_body, **world_args):
     try:
         test_body(world, tap)
     except Exception as exc:
+        import traceback
+        traceback.print_exc()
         tap.check(False, "test ran to the end", repr(exc))
     finally:
         status = world.stop()

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Mail out and back, through a real SMTP server on 127.0.0.1: page mail
+to the team and one confirmation to the customer when an incident opens;
+an email reply from an authenticated member acknowledges, once; replies
+that are automatic, unauthenticated, from the wrong member or from the
+customer acknowledge nothing and get no automatic answer; RESOLVE
+resolves and every reporter hears of it; "critgate notify" mails a status
+update to every reporter."""
+
+import os
+import socket
+import sys
+
+import harness
+import mail_sink
+
+DATA = os.path.join(harness.HERE, "..", "data", "classify")
+CRITICAL = "critical@support.example.com"
+TEAM = [("alice.ops", "+15550100011"), ("bob.night", "+15550100012"),
+        ("joerg.mueller", "+15550100013")]
+DANA = "dana@customer.example.net"
+
+
+def authenticated(raw, sender):
+    """raw as the company's MX hands it on: with its own verdict on top."""
+    domain = sender.split("@")[1]
+    return (f"Authentication-Results: {harness.AUTHSERV_ID}; spf=pass "
+            f"smtp.mailfrom={sender}; dkim=pass header.d={domain}\r\n"
+            ).encode() + raw
+
+
+def send_raw(world, raw, sender, source="127.0.0.1"):
+    """Sends raw over SMTP from source, one of the loopback addresses."""
+    with harness.smtplib.SMTP(timeout=30,
+                              source_address=(source, 0)) as s:
+        s.connect("127.0.0.1", world.smtp_port)
+        s.sendmail(sender, [CRITICAL], raw)
+
+
+def corpus(name, incident, page=None, confirm=None):
+    """Reads a corpus case with its incident number and our ids filled."""
+    with open(os.path.join(DATA, name + ".eml"), "rb") as f:
+        raw = f.read()
+    if page is not None:
+        raw = raw.replace(b"{{PAGE-1042}}", page.split("@")[0].encode())
+    if confirm is not None:
+        raw = raw.replace(b"{{CONFIRM-1042}}",
+                          confirm.split("@")[0].encode())
+    raw = raw.replace(b"[#1042]", f"[#{incident}]".encode())
+    # Each use is a new message, not a copy of the last one.
+    corpus.serial = getattr(corpus, "serial", 0) + 1
+    return raw.replace(b"Message-ID: <", f"Message-ID: <{corpus.serial}."
+                       .encode(), 1)
+
+
+def classes(world):
+    rc, out = world.cli("messages", "--json")
+    return [m["class"] for m in harness.json.loads(out)] if rc == 0 else []
+
+
+def processed(world, count):
+    harness.wait_for(lambda: len([c for c in classes(world) if c]) == count,
+                     what=f"{count} messages classified")
+    return classes(world)[-1]
+
+
+def opened(world, sink, tap):
+    """Dana's mail opens an incident; checks the mail that goes out."""
+    world.send(harness.message(), sender=DANA)
+    inc = harness.wait_for(world.incidents, what="incident opened")[0]
+    harness.wait_for(lambda: len(sink.all()) == 4, what="4 mails sent")
+    pages = {m.rcpts[0]: m for m in sink.all()
+             if m.header("Auto-Submitted") == "auto-generated"}
+    tap.check(sorted(pages) == sorted(f"{n}@example.com" for n, _ in TEAM),
+              "every member gets page mail", sorted(pages))
+    confirm = sink.to(DANA)
+    tap.check(len(confirm) == 1, "the customer gets one confirmation",
+              len(confirm))
+    c = confirm[0]
+    tap.check(c.header("Auto-Submitted") == "auto-replied" and
+              c.header("X-Auto-Response-Suppress") == "All" and
+              c.header("Precedence") is None,
+              "confirmation marked as an automatic reply",
+              c.data[:600])
+    tap.check(c.header("In-Reply-To") == "<checkout-1@customer.example.net>"
+              and c.message_id().endswith("@gw.support.example.com"),
+              "confirmation threads to the customer's mail",
+              (c.header("In-Reply-To"), c.message_id()))
+    tap.check(f"[#{inc['id']}]" in c.header("Subject") and
+              "30 minutes" in c.text(),
+              "confirmation names the incident and the promise",
+              (c.header("Subject"), c.text()))
+    tap.check(c.mail_from == CRITICAL, "sent from our address",
+              c.mail_from)
+    alice = pages["alice.ops@example.com"]
+    tap.check("Payments fail" in alice.text() and
+              alice.header("Reply-To") == CRITICAL,
+              "page mail quotes the customer and routes replies back",
+              alice.data[:800])
+    return inc["id"], {rcpt: m.message_id() for rcpt, m in pages.items()}, \
+        c.message_id()
+
+
+def refusals(world, sink, tap, inc, pages, confirm):
+    """Mail that must acknowledge nothing and get no automatic answer."""
+    count = len(classes(world))
+    before = len(sink.all())
+    cases = [
+        ("customer-reply-is-not-ack", DANA, "update",
+         "the customer's ACK is an update"),
+        ("member-ooo-reply-to-page", "bob.night@example.com", "auto-reply",
+         "a member's out-of-office is automatic"),
+        ("customer-vacation-reply", DANA, "auto-reply",
+         "the customer's vacation reply is automatic"),
+        ("bounce-of-own-confirmation", "", "bounce",
+         "the bounce of our confirmation is a bounce"),
+    ]
+    for name, sender, want, what in cases:
+        raw = corpus(name, inc, pages["bob.night@example.com"], confirm)
+        send_raw(world, authenticated(raw, sender or "mx@example.net"),
+                 sender)
+        count += 1
+        tap.check(processed(world, count) == want, what,
+                  classes(world)[-1])
+    # The customer wrote again: told once that it joined the incident.
+    harness.wait_for(lambda: len(sink.all()) == before + 1,
+                     what="joined notice")
+    joined = sink.all()[before:]
+    tap.check([m.rcpts for m in joined] == [[DANA]] and
+              "added to incident" in joined[0].text(),
+              "one notice to the customer that wrote again, nothing else",
+              [(m.rcpts, m.header("Subject")) for m in joined])
+
+    # The Outlook ack, with bob's token, sent by alice: not hers to use.
+    raw = corpus("outlook-ack", inc, pages["bob.night@example.com"])
+    send_raw(world, authenticated(raw, "alice.ops@example.com"),
+             "alice.ops@example.com")
+    count += 1
+    tap.check(processed(world, count) == "update",
+              "a token for another member acknowledges nothing",
+              classes(world)[-1])
+    # alice's own token, but no verdict from the company's MX: a forged
+    # verdict from another peer is ignored.
+    raw = corpus("outlook-ack", inc, pages["alice.ops@example.com"])
+    send_raw(world, authenticated(raw, "alice.ops@example.com"),
+             "alice.ops@example.com", source="127.0.0.2")
+    count += 1
+    tap.check(processed(world, count) == "update",
+              "forged Authentication-Results acknowledge nothing",
+              classes(world)[-1])
+    tap.check(world.show(inc)["state"] == "open", "paging goes on",
+              world.show(inc)["state"])
+    return count
+
+
+def acknowledged(world, sink, tap, inc, pages, count):
+    raw = authenticated(corpus("outlook-ack", inc,
+                               pages["alice.ops@example.com"]),
+                        "alice.ops@example.com")
+    before = len(sink.all())
+    send_raw(world, raw, "alice.ops@example.com")
+    count += 1
+    tap.check(processed(world, count) == "ack",
+              "alice's authenticated reply acknowledges",
+              classes(world)[-1])
+    shown = world.show(inc)
+    tap.check(shown["state"] == "acknowledged" and
+              shown["acknowledged_by"] == "alice.ops" and
+              shown["acknowledged_channel"] == "email",
+              "recorded as alice's, by email",
+              (shown["state"], shown["acknowledged_by"],
+               shown["acknowledged_channel"]))
+    send_raw(world, raw, "alice.ops@example.com")
+    count += 1
+    tap.check(processed(world, count) == "duplicate",
+              "the same reply again is a duplicate", classes(world)[-1])
+    acks = [e for e in world.show(inc)["timeline"]
+            if e["kind"] == "acknowledged"]
+    tap.check(len(acks) == 1, "the acknowledgement is recorded once", acks)
+    harness.wait_for(lambda: len(sink.all()) == before + 1,
+                     what="update to the reporter")
+    update = sink.all()[-1]
+    tap.check(update.rcpts == [DANA] and
+              "Alice.Ops Example" in update.text(),
+              "the reporter hears who took it",
+              (update.rcpts, update.text()))
+    return count
+
+
+def resolved(world, sink, tap, inc, pages, count):
+    raw = corpus("outlook-ack", inc, pages["bob.night@example.com"])
+    raw = raw.replace("=C3=9Cbernehme ich. / I=E2=80=99m on it.".encode(),
+                      b"RESOLVE").replace(
+        b"AM0PR10MB3203A1B2C3D4E5F6@", b"resolve-1@").replace(
+        b"Alice Ops <alice.ops@", b"Bob Night <bob.night@")
+    before = len(sink.all())
+    send_raw(world, authenticated(raw, "bob.night@example.com"),
+             "bob.night@example.com")
+    count += 1
+    tap.check(processed(world, count) == "ack",
+              "bob's RESOLVE is his to send", classes(world)[-1])
+    shown = world.show(inc)
+    tap.check(shown["state"] == "resolved" and
+              shown["resolved_by"] == "bob.night",
+              "the incident is resolved by bob",
+              (shown["state"], shown["resolved_by"]))
+    harness.wait_for(lambda: len(sink.all()) == before + 1,
+                     what="resolved mail")
+    tap.check(sink.all()[-1].rcpts == [DANA] and
+              "resolved" in sink.all()[-1].header("Subject").lower(),
+              "the reporter hears it is resolved",
+              sink.all()[-1].header("Subject"))
+
+
+def notified(world, sink, tap, inc):
+    path = os.path.join(world.dir, "status.txt")
+    with open(path, "w") as f:
+        f.write("Payments work again since 11:05 UTC. Zahlungen gehen "
+                "wieder.\n")
+    before = len(sink.all())
+    rc, out = world.cli("notify", str(inc), "--message-file", path)
+    tap.check(rc == 0, "critgate notify queues the update", out)
+    harness.wait_for(lambda: len(sink.all()) == before + 1,
+                     what="status mail")
+    got = sink.all()[-1]
+    tap.check(got.rcpts == [DANA] and "Zahlungen gehen wieder" in
+              got.text(), "every reporter gets the team's words",
+              got.text())
+    rc, out = world.cli("notify", "999", "--message-file", path)
+    tap.check(rc == 1 and "no incident 999" in out,
+              "an unknown incident is refused", out)
+
+
+def body(world, tap):
+    sink = mail_sink.Sink(world.relay_port).start()
+    try:
+        world.start_daemon()
+        inc, pages, confirm = opened(world, sink, tap)
+        count = refusals(world, sink, tap, inc, pages, confirm)
+        count = acknowledged(world, sink, tap, inc, pages, count)
+        resolved(world, sink, tap, inc, pages, count)
+        notified(world, sink, tap, inc)
+        sent = [m for m in world.show(inc)["mails"] if m["state"] != "sent"]
+        tap.check(sent == [], "every mail was accepted by the relay", sent)
+    finally:
+        sink.stop()
+
+
+def can_bind(address):
+    try:
+        with socket.socket() as s:
+            s.bind((address, 0))
+        return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    if not can_bind("127.0.0.2"):
+        print("1..0 # SKIP 127.0.0.2 is not usable on this machine")
+        sys.exit(0)
+    sys.exit(harness.run(body, team=TEAM, relay_port=harness.free_port()))
