@@ -426,6 +426,25 @@ daemon_outbox_opened(struct daemon_outbox *ob, int64_t incident_id,
 	return rc;
 }
 
+/* Tells whether parsed replies to mail of ours, whose ids end in
+ * "@gw.DOMAIN". */
+static bool
+replies_to_us(const struct cfg *cfg, const struct parse_result *parsed)
+{
+	char	*suffix = g_strconcat("@gw.", cfg->mail_domain, NULL);
+	bool	 found;
+	guint	 i;
+
+	found = parsed->in_reply_to != NULL &&
+	    g_str_has_suffix(parsed->in_reply_to, suffix);
+	for (i = 0; !found && parsed->references != NULL &&
+	    i < parsed->references->len; i++)
+		found = g_str_has_suffix(g_ptr_array_index(parsed->references,
+		    i), suffix);
+	g_free(suffix);
+	return found;
+}
+
 int
 daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
     const struct store_message *msg, const struct parse_result *parsed,
@@ -438,8 +457,12 @@ daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
 		return 0;
 	if (store_incident_get(ob->store, incident_id, &inc) == -1)
 		return -1;
-	/* Only while the team is still being paged for it. */
-	if (inc.acked_ms == 0)
+	/*
+	 * Only while the team is still being paged for it, and not to a
+	 * reply to our own mail: its writer knows the incident, and an
+	 * answer to every reply is how two robots start a loop.
+	 */
+	if (inc.acked_ms == 0 && !replies_to_us(ob->cfg, parsed))
 		rc = answer_reporter(ob, &inc, msg, parsed, MAILOUT_JOINED,
 		    now_ms);
 	store_incident_fini(&inc);

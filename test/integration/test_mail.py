@@ -20,6 +20,8 @@ CRITICAL = "critical@support.example.com"
 TEAM = [("alice.ops", "+15550100011"), ("bob.night", "+15550100012"),
         ("joerg.mueller", "+15550100013")]
 DANA = "dana@customer.example.net"
+MARC = "marc@customer.example.net"
+REPORTERS = [[DANA], [MARC]]
 
 
 def authenticated(raw, sender):
@@ -123,13 +125,25 @@ def refusals(world, sink, tap, inc, pages, confirm):
         count += 1
         tap.check(processed(world, count) == want, what,
                   classes(world)[-1])
-    # The customer wrote again: told once that it joined the incident.
+    tap.check(len(sink.all()) == before, "none of them gets an answer",
+              [(m.rcpts, m.header("Subject")) for m in sink.all()[before:]])
+
+    # A colleague writes about the same outage, twice: told once that
+    # the mail joined the incident.
+    for i in (1, 2):
+        world.send(harness.message(
+            message_id=f"colleague-{i}@customer.example.net",
+            sender=f"Marc <{MARC}>"), sender=MARC)
+        count += 1
+        tap.check(processed(world, count) == "update",
+                  f"colleague's mail {i} joins the incident",
+                  classes(world)[-1])
     harness.wait_for(lambda: len(sink.all()) == before + 1,
                      what="joined notice")
     joined = sink.all()[before:]
-    tap.check([m.rcpts for m in joined] == [[DANA]] and
+    tap.check([m.rcpts for m in joined] == [[MARC]] and
               "added to incident" in joined[0].text(),
-              "one notice to the customer that wrote again, nothing else",
+              "one notice that the mail joined, for two mails",
               [(m.rcpts, m.header("Subject")) for m in joined])
 
     # The Outlook ack, with bob's token, sent by alice: not hers to use.
@@ -178,13 +192,13 @@ def acknowledged(world, sink, tap, inc, pages, count):
     acks = [e for e in world.show(inc)["timeline"]
             if e["kind"] == "acknowledged"]
     tap.check(len(acks) == 1, "the acknowledgement is recorded once", acks)
-    harness.wait_for(lambda: len(sink.all()) == before + 1,
-                     what="update to the reporter")
-    update = sink.all()[-1]
-    tap.check(update.rcpts == [DANA] and
-              "Alice.Ops Example" in update.text(),
-              "the reporter hears who took it",
-              (update.rcpts, update.text()))
+    harness.wait_for(lambda: len(sink.all()) == before + 2,
+                     what="updates to the reporters")
+    updates = sink.all()[before:]
+    tap.check(sorted(m.rcpts for m in updates) == REPORTERS and
+              all("Alice.Ops Example" in m.text() for m in updates),
+              "every reporter hears who took it",
+              [(m.rcpts, m.text()) for m in updates])
     return count
 
 
@@ -205,12 +219,13 @@ def resolved(world, sink, tap, inc, pages, count):
               shown["resolved_by"] == "bob.night",
               "the incident is resolved by bob",
               (shown["state"], shown["resolved_by"]))
-    harness.wait_for(lambda: len(sink.all()) == before + 1,
+    harness.wait_for(lambda: len(sink.all()) == before + 2,
                      what="resolved mail")
-    tap.check(sink.all()[-1].rcpts == [DANA] and
-              "resolved" in sink.all()[-1].header("Subject").lower(),
-              "the reporter hears it is resolved",
-              sink.all()[-1].header("Subject"))
+    got = sink.all()[before:]
+    tap.check(sorted(m.rcpts for m in got) == REPORTERS and
+              all("resolved" in m.header("Subject").lower() for m in got),
+              "every reporter hears it is resolved",
+              [(m.rcpts, m.header("Subject")) for m in got])
 
 
 def notified(world, sink, tap, inc):
@@ -221,12 +236,13 @@ def notified(world, sink, tap, inc):
     before = len(sink.all())
     rc, out = world.cli("notify", str(inc), "--message-file", path)
     tap.check(rc == 0, "critgate notify queues the update", out)
-    harness.wait_for(lambda: len(sink.all()) == before + 1,
+    harness.wait_for(lambda: len(sink.all()) == before + 2,
                      what="status mail")
-    got = sink.all()[-1]
-    tap.check(got.rcpts == [DANA] and "Zahlungen gehen wieder" in
-              got.text(), "every reporter gets the team's words",
-              got.text())
+    got = sink.all()[before:]
+    tap.check(sorted(m.rcpts for m in got) == REPORTERS and
+              all("Zahlungen gehen wieder" in m.text() for m in got),
+              "every reporter gets the team's words",
+              [m.text() for m in got])
     rc, out = world.cli("notify", "999", "--message-file", path)
     tap.check(rc == 1 and "no incident 999" in out,
               "an unknown incident is refused", out)
