@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""The relay side of outbound mail: a relay that answers 451 three times
+and then 250 gets each mail once; mail queued while the relay is down
+survives a SIGKILL and goes out once after the restart; a 550 is final and
+recorded; and a vacation responder that answers everything critgate sends
+gets one confirmation and no answer to its own reply."""
+
+import sys
+
+import harness
+import mail_sink
+
+TEAM = [("alice.ops", "+15550100011")]
+DANA = "dana@customer.example.net"
+
+
+def mails(world, inc):
+    shown = world.show(inc)
+    return shown["mails"] if shown else []
+
+
+def retried(world, tap):
+    """The relay refuses three times; every mail arrives once."""
+    sink = mail_sink.Sink(world.relay_port, refuse=3).start()
+    try:
+        world.send(harness.message(), sender=DANA)
+        inc = harness.wait_for(world.incidents, what="incident")[0]["id"]
+        harness.wait_for(lambda: len(sink.all()) == 2, 30,
+                         "page mail and confirmation after the refusals")
+        tap.check(sink.refused == 3, "the relay refused three times",
+                  sink.refused)
+        got = sorted(m.rcpts[0] for m in sink.all())
+        tap.check(got == ["alice.ops@example.com", DANA],
+                  "each mail arrived once", got)
+        states = [(m["state"], m["attempts"]) for m in mails(world, inc)]
+        tap.check(all(s == "sent" for s, _ in states) and
+                  sum(a for _, a in states) == 5,
+                  "recorded as sent after five attempts in all", states)
+        kinds = [e["kind"] for e in world.show(inc)["timeline"]]
+        tap.check(kinds.count("mail-retry") == 3,
+                  "each refusal is on the timeline", kinds)
+    finally:
+        sink.stop()
+    return inc
+
+
+def restarted(world, tap):
+    """Queued while the relay is down; a SIGKILL; then the relay is up."""
+    world.send(harness.message("Login broken", "login-1@shop.example.org",
+                               "Lee <lee@shop.example.org>"),
+               sender="lee@shop.example.org")
+    inc = harness.wait_for(lambda: len(world.incidents()) == 2 and
+                           world.incidents()[1]["id"], what="incident 2")
+    harness.wait_for(lambda: any(m["attempts"] > 0 and
+                                 m["state"] == "pending"
+                                 for m in mails(world, inc)),
+                     what="a failed attempt")
+    world.kill_daemon()
+    sink = mail_sink.Sink(world.relay_port).start()
+    try:
+        world.start_daemon()
+        harness.wait_for(lambda: len(sink.all()) == 2, 30,
+                         "the queued mail after the restart")
+        got = sorted(m.rcpts[0] for m in sink.all())
+        tap.check(got == ["alice.ops@example.com", "lee@shop.example.org"],
+                  "mail queued before the SIGKILL goes out once", got)
+        tap.check(all(m["state"] == "sent" for m in mails(world, inc)),
+                  "and is recorded as sent", mails(world, inc))
+    finally:
+        sink.stop()
+
+
+def refused(world, tap):
+    """A permanent refusal is final."""
+    sink = mail_sink.Sink(world.relay_port, refuse=100,
+                          refuse_reply="550 5.1.1 no such user").start()
+    try:
+        world.send(harness.message("Search down", "search-1@shop.example.com",
+                                   "Kim <kim@shop.example.com>"),
+                   sender="kim@shop.example.com")
+        inc = harness.wait_for(lambda: len(world.incidents()) == 3 and
+                               world.incidents()[2]["id"],
+                               what="incident 3")
+        harness.wait_for(lambda: len(mails(world, inc)) == 2 and
+                         all(m["state"] == "failed"
+                             for m in mails(world, inc)),
+                         what="mail given up")
+        got = mails(world, inc)
+        tap.check(all(m["attempts"] == 1 and "550" in (m["reply"] or "")
+                      for m in got),
+                  "a 550 is not retried and its reply is kept",
+                  [(m["attempts"], m["reply"]) for m in got])
+    finally:
+        sink.stop()
+
+
+def vacation(world, tap):
+    """A responder that answers everything, our mail included."""
+    customer = "eve@travel.example.net"
+    answered = []
+
+    def respond(got):
+        if customer not in got.rcpts:
+            return
+        answered.append(got)
+        reply = (f"From: Eve <{customer}>\r\n"
+                 f"To: {got.mail_from}\r\n"
+                 f"Subject: Away: {got.header('Subject')}\r\n"
+                 f"Message-ID: <away-{len(answered)}@travel.example.net>\r\n"
+                 f"In-Reply-To: <{got.message_id()}>\r\n"
+                 "Auto-Submitted: auto-replied\r\n"
+                 "\r\nI am away until Monday.\r\n")
+        world.send(reply, sender=customer)
+
+    sink = mail_sink.Sink(world.relay_port, on_message=respond).start()
+    try:
+        world.send(harness.message("Shop offline", "eve-1@travel.example.net",
+                                   f"Eve <{customer}>"), sender=customer)
+        harness.wait_for(lambda: len(answered) == 1, what="one answer")
+        harness.wait_for(lambda: len([
+            m for m in harness.json.loads(world.cli("messages", "--json")[1])
+            if m["from"] == customer and m["class"]]) == 2,
+            what="the responder's reply classified")
+        from_eve = [m["class"] for m in
+                    harness.json.loads(world.cli("messages", "--json")[1])
+                    if m["from"] == customer]
+        tap.check(from_eve == ["new-incident", "auto-reply"],
+                  "the responder's reply is automatic", from_eve)
+        # The daemon has had every chance to answer: the reply was
+        # classified in the same transaction that would queue an answer.
+        to_eve = sink.to(customer)
+        tap.check(len(to_eve) == 1 and len(answered) == 1,
+                  "one message each way, then silence",
+                  [m.header("Subject") for m in to_eve])
+    finally:
+        sink.stop()
+
+
+def body(world, tap):
+    world.start_daemon()
+    retried(world, tap)
+    restarted(world, tap)
+    refused(world, tap)
+    vacation(world, tap)
+
+
+if __name__ == "__main__":
+    sys.exit(harness.run(body, team=TEAM, relay_port=harness.free_port()))
