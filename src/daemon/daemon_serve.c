@@ -39,6 +39,8 @@ daemon_cfg_path(const char *option)
 	return env != NULL && env[0] != '\0' ? env : DAEMON_CFG_DEFAULT;
 }
 
+static bool	cfg_templates_are_usable(const struct cfg *cfg);
+
 struct cfg *
 daemon_cfg_load(const char *path)
 {
@@ -50,7 +52,30 @@ daemon_cfg_load(const char *path)
 	for (i = 0; i < errors->len; i++)
 		fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));
 	g_ptr_array_free(errors, TRUE);
+	if (cfg != NULL && cfg->mail.relay != NULL &&
+	    !cfg_templates_are_usable(cfg)) {
+		cfg_free(cfg);
+		return NULL;
+	}
 	return cfg;
+}
+
+/* Loads the mail texts once, so that a bad one fails here and not when
+ * the first incident opens. */
+static bool
+cfg_templates_are_usable(const struct cfg *cfg)
+{
+	struct mailout_templates	*templates;
+	char				*error = NULL;
+
+	templates = mailout_templates_load(cfg->mail.templates, &error);
+	if (templates == NULL) {
+		fprintf(stderr, "%s: mail.templates: %s\n", cfg->path, error);
+		g_free(error);
+		return false;
+	}
+	mailout_templates_free(templates);
+	return true;
 }
 
 /* Splits "host:port" or "[v6]:port"; returns 0 or -1. */
