@@ -261,6 +261,121 @@ sending_pages_become_unknown_after_stop(void)
 	store_close(store);
 }
 
+/* Queues one mail about incident to rcpt; returns its id. */
+static int64_t
+queue_mail(struct store *store, int64_t incident, const char *kind,
+    const char *rcpt, int64_t now_ms)
+{
+	struct store_mail_new	m = { .incident_id = incident, .kind = kind,
+				    .rcpt = rcpt, .raw = "Subject: x\r\n\r\n",
+				    .raw_len = 15 };
+	char			*message_id;
+	int			 rc;
+
+	m.id = store_mail_next_id(store);
+	message_id = g_strdup_printf("t%" G_GINT64_FORMAT "@gw.example.com",
+	    m.id);
+	m.message_id = message_id;
+	rc = store_mail_add(store, &m, now_ms);
+	g_free(message_id);
+	return rc == 0 ? m.id : -1;
+}
+
+static void
+mail_moves_from_pending_to_sent_once(void)
+{
+	struct store		*store = fresh_store("m.db");
+	struct store_mail	 mail;
+	struct outcome		 out;
+	GArray			*due;
+	int64_t			 id;
+
+	CHECK_INT(process(store, add_message(store, "1"), "m@n", &out), 0);
+	id = queue_mail(store, out.incident_id, "confirmation",
+	    "dana@customer.example.net", 100);
+	CHECK_INT(id, 1);
+	CHECK_INT(store_find_incident_by_thread_id(store, "t1@gw.example.com"),
+	    out.incident_id);
+	due = store_mail_due(store, 100);
+	CHECK_INT(due->len, 1);
+	g_array_free(due, TRUE);
+	CHECK_INT(store_mail_sending(store, id), 0);
+	due = store_mail_due(store, 100);
+	CHECK_INT(due->len, 0);
+	g_array_free(due, TRUE);
+	CHECK_INT(store_mail_retry(store, id, "451", 5000, 200), 0);
+	CHECK_INT(store_mail_next_due(store), 5000);
+	due = store_mail_due(store, 4999);
+	CHECK_INT(due->len, 0);
+	g_array_free(due, TRUE);
+	CHECK_INT(store_mail_sending(store, id), 0);
+	CHECK_INT(store_mail_sent(store, id, "250", 5100), 0);
+	CHECK_INT(store_mail_get(store, id, &mail), 0);
+	CHECK_INT(mail.state, STORE_MAIL_SENT);
+	CHECK_INT(mail.attempts, 2);
+	CHECK_INT(mail.sent_ms, 5100);
+	CHECK_STR(mail.reply, "250");
+	CHECK_INT(g_bytes_get_size(mail.raw), 15);
+	store_mail_fini(&mail);
+	CHECK_INT(store_mail_count_for(store, out.incident_id,
+	    "confirmation", "dana@customer.example.net"), 1);
+	CHECK_INT(store_mail_count_to(store, "dana@customer.example.net", 100),
+	    1);
+	CHECK_INT(store_mail_count_to(store, "dana@customer.example.net", 101),
+	    0);
+	store_close(store);
+}
+
+static void
+sending_mail_becomes_unknown_after_stop(void)
+{
+	struct store	*store = fresh_store("n.db");
+	struct outcome	 out;
+	GPtrArray	*mails;
+	int64_t		 a, b;
+
+	CHECK_INT(process(store, add_message(store, "1"), "q@r", &out), 0);
+	a = queue_mail(store, out.incident_id, "page", "ana@example.com", 1);
+	b = queue_mail(store, out.incident_id, "page", "ben@example.com", 1);
+	CHECK_INT(store_mail_sending(store, a), 0);
+	store_close(store);
+	store = fresh_store("n.db");
+	CHECK_INT(store_mails_orphaned(store, 50), 1);
+	mails = store_mails_of_incident(store, out.incident_id);
+	CHECK_INT(mails->len, 2);
+	if (mails->len == 2) {
+		CHECK_INT(((struct store_mail *)mails->pdata[0])->state,
+		    STORE_MAIL_UNKNOWN);
+		CHECK_INT(((struct store_mail *)mails->pdata[1])->state,
+		    STORE_MAIL_PENDING);
+		CHECK_INT(((struct store_mail *)mails->pdata[1])->id, b);
+	}
+	g_ptr_array_free(mails, TRUE);
+	store_close(store);
+}
+
+static void
+resolve_acknowledges_and_counts_once(void)
+{
+	struct store		*store = fresh_store("r.db");
+	struct store_incident	 inc;
+	struct outcome		 out;
+
+	CHECK_INT(process(store, add_message(store, "1"), "s@t", &out), 0);
+	CHECK_INT(store_incident_resolve(store, out.incident_id, "ana",
+	    "email", 300), 1);
+	CHECK_INT(store_incident_resolve(store, out.incident_id, "ben",
+	    "cli", 400), 0);
+	CHECK_INT(store_incident_get(store, out.incident_id, &inc), 0);
+	CHECK_INT(inc.acked_ms, 300);
+	CHECK_STR(inc.acked_by, "ana");
+	CHECK_INT(inc.resolved_ms, 300);
+	CHECK_STR(inc.resolved_by, "ana");
+	store_incident_fini(&inc);
+	CHECK_INT(store_incident_resolve(store, 999, "ana", "cli", 500), 0);
+	store_close(store);
+}
+
 static void
 open_missing_without_create_fails(void)
 {
@@ -282,5 +397,8 @@ main(void)
 	TAP_RUN(status_never_moves_back);
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(open_missing_without_create_fails);
+	TAP_RUN(mail_moves_from_pending_to_sent_once);
+	TAP_RUN(sending_mail_becomes_unknown_after_stop);
+	TAP_RUN(resolve_acknowledges_and_counts_once);
 	return tap_done();
 }
