@@ -259,6 +259,8 @@ GPtrArray	*daemon_mail_prepare(struct daemon *d);
 void		 daemon_mail_post(struct daemon *d, GPtrArray *jobs,
 		    bool is_committed);
 void		 daemon_mail_recover(struct daemon *d);
+/* Tells whether mail is with the relay, which a stop waits for. */
+bool		 daemon_mail_is_busy(const struct daemon *d);
 void		 daemon_mail_stop(struct daemon *d);
 
 /* Intake, escalation and acknowledgement (daemon_page.c). */

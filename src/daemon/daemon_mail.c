@@ -638,6 +638,12 @@ daemon_mail_recover(struct daemon *d)
 		    n);
 }
 
+bool
+daemon_mail_is_busy(const struct daemon *d)
+{
+	return d->mail_jobs != NULL && g_hash_table_size(d->mail_jobs) > 0;
+}
+
 void
 daemon_mail_stop(struct daemon *d)
 {

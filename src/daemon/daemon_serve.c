@@ -186,18 +186,24 @@ serve_imap_stored(void *ctx)
 	g_idle_add_full(G_PRIORITY_DEFAULT, serve_on_imap_stored, ctx, NULL);
 }
 
-/* Ends the loop once no session is receiving, or at the deadline. */
+/*
+ * Ends the loop once no session is receiving and no mail is with the
+ * relay, or at the deadline.
+ */
 static gboolean
 serve_on_drain(gpointer data)
 {
 	struct daemon	*d = data;
 
-	if (daemon_smtp_is_busy(d->smtp) &&
+	if ((daemon_smtp_is_busy(d->smtp) || daemon_mail_is_busy(d)) &&
 	    clock_now_ms() < d->drain_deadline_ms)
 		return G_SOURCE_CONTINUE;
 	if (daemon_smtp_is_busy(d->smtp))
 		log_warnx("critgate: shutdown deadline reached; sessions still "
 		    "receiving get 421 and their senders retry");
+	if (daemon_mail_is_busy(d))
+		log_warnx("critgate: shutdown deadline reached with mail at "
+		    "the relay; it is marked unknown at the next start");
 	daemon_smtp_shutdown(d->smtp);
 	d->drain_source = 0;
 	g_main_loop_quit(d->loop);
@@ -213,8 +219,9 @@ serve_on_stop(gpointer data)
 		log_warnx("critgate: second signal, exiting at once");
 		_exit(1);
 	}
-	log_info("critgate: stopping; messages being received get %" PRId64
-	    " s to finish; open incidents page again at the next start",
+	log_info("critgate: stopping; messages being received and mail at "
+	    "the relay get %" PRId64 " s to finish; open incidents page "
+	    "again at the next start",
 	    d->cfg->shutdown_timeout_ms / 1000);
 	d->is_stopping = true;
 	d->drain_deadline_ms = clock_now_ms() + d->cfg->shutdown_timeout_ms;
