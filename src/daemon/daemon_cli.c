@@ -29,7 +29,7 @@ struct cli_opts {
 	int64_t		 incident_id;	/* the N argument, or 0 */
 };
 
-/* What a command takes besides --config and --json. */
+/* Options and arguments of a command besides --config and --json. */
 #define CLI_ID		0x01	/* an incident number */
 #define CLI_BY		0x02	/* --by NAME, required */
 #define CLI_LIMIT	0x04	/* --limit N */
@@ -776,7 +776,7 @@ out:
 	return rc;
 }
 
-/* What "ack" and "resolve" do to an incident, and say about it. */
+/* The change "ack" and "resolve" make, and the mail it triggers. */
 struct cli_action {
 	const char	*verb;		/* "acknowledge" */
 	const char	*done;		/* "acknowledged" */

@@ -4,7 +4,7 @@
  * confirmation to its reporter, a notice to those whose mail joined it,
  * and updates to every reporter when it is acknowledged or resolved.  Each
  * mail is composed and committed to the outbox first; the loop then hands
- * it to the relay, retries with backoff, and records every answer.
+ * it to the relay, retries with backoff, and records every reply.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -21,13 +21,13 @@
 #define MAIL_TEXT_MAX		16384	/* bytes of a customer's text quoted */
 #define MAIL_FROM_NAME		"Critical Support"
 
-/* One mail with the relay; its answer arrives in mail_on_answer. */
+/* One mail with the relay; its reply arrives in mail_on_reply. */
 struct mail_job {
 	struct daemon		*d;
 	struct store_mail	 mail;
 };
 
-/* What one outbound mail is about, before it is composed. */
+/* The plan of one outbound mail: kind, recipient and template values. */
 struct mail_plan {
 	enum mailout_kind	 kind;
 	const char		*rcpt;
@@ -53,7 +53,7 @@ daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 		return 0;
 	ob->templates = mailout_templates_load(cfg->mail.templates, &error);
 	if (ob->templates == NULL) {
-		log_errorx("mail: templates not loaded: %s", error);
+		log_errorx("mail: loading the templates failed: %s", error);
 		g_free(error);
 		return -1;
 	}
@@ -271,7 +271,8 @@ reporter_refusal(const struct cfg *cfg, const char *addr)
 	for (i = 0; i < cfg->n_team; i++)
 		if (g_ascii_strcasecmp(addr, cfg->team[i].email) == 0)
 			return "a team member";
-	/* RFC 3834 3.1: never answer mail daemons or list software. */
+	/* RFC 3834 section 3.1: no automatic reply to mail daemons or list
+	 * software. */
 	for (i = 0; i < G_N_ELEMENTS(machines); i++)
 		if (g_ascii_strncasecmp(addr, machines[i],
 		    strlen(machines[i])) == 0)
@@ -318,7 +319,7 @@ reporter_index(struct daemon_outbox *ob, int64_t incident_id,
 	return found;
 }
 
-/* Tells whether addr got its hourly share of confirmations (logged). */
+/* Tells whether addr reached its hourly cap of confirmations (logged). */
 static bool
 reporter_is_capped(struct daemon_outbox *ob, int64_t incident_id,
     const char *addr, int64_t now_ms)
@@ -459,8 +460,8 @@ daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
 		return -1;
 	/*
 	 * Only while the team is still being paged for it, and not to a
-	 * reply to our own mail: its writer knows the incident, and an
-	 * answer to every reply is how two robots start a loop.
+	 * reply to our own mail, because its writer has the incident number
+	 * already and replying to every reply is how two robots loop.
 	 */
 	if (inc.acked_ms == 0 && !replies_to_us(ob->cfg, parsed))
 		rc = answer_reporter(ob, &inc, msg, parsed, MAILOUT_JOINED,
@@ -530,9 +531,9 @@ mail_job_free(struct mail_job *job)
 	g_free(job);
 }
 
-/* Records the relay's answer: sent, again later, or given up. */
+/* Records the relay's reply: sent, retried later, or given up. */
 static void
-mail_on_answer(void *ctx, long status, const char *body, size_t len,
+mail_on_reply(void *ctx, long status, const char *body, size_t len,
     const char *retry_after, const char *error)
 {
 	struct mail_job		*job = ctx;
@@ -619,7 +620,7 @@ daemon_mail_post(struct daemon *d, GPtrArray *jobs, bool is_committed)
 		    .password = d->cfg->mail.relay_password,
 		    .timeout_ms = d->cfg->mail.timeout_ms };
 		g_hash_table_add(d->mail_jobs, job);
-		daemon_curl_smtp(d->curl, &cm, mail_on_answer, job);
+		daemon_curl_smtp(d->curl, &cm, mail_on_reply, job);
 	}
 	g_ptr_array_free(jobs, TRUE);
 }

@@ -162,9 +162,9 @@ peer_address(const char *peer)
 }
 
 /*
- * An acknowledgement by mail counts only from a sender authenticated for
- * the domain of its From address; anything else is an update, and the
- * paging goes on.
+ * Demotes an acknowledgement by mail to an update unless its sender is
+ * authenticated for the domain of its From address, so that the paging
+ * goes on.
  */
 static void
 message_check_ack_sender(struct daemon *d, const struct store_message *msg,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The store stage's outbox: each mail critgate sends is a row holding its
- * exact bytes, committed before the relay sees it.  A row moves from
+ * The store stage's outbox: each mail critgate sends is a row containing
+ * its exact bytes, committed before it goes to the relay.  A row moves from
  * pending to sending to sent or failed; one left sending by a stopped
  * daemon becomes unknown and is not sent again.
  */
