@@ -799,6 +799,28 @@ static const struct cli_action cli_resolve_action = {
 	"resolve", "resolved", store_incident_resolve, MAILOUT_RESOLVED
 };
 
+/* Says who changed the incident first, and how. */
+static void
+cli_print_already(struct store *store, int64_t id,
+    const struct cli_action *action)
+{
+	struct store_incident	inc;
+	bool			is_resolve = action->mail == MAILOUT_RESOLVED;
+
+	if (store_incident_get(store, id, &inc) == -1) {
+		printf("incident %" PRId64 " was already %s\n", id,
+		    action->done);
+		return;
+	}
+	if (is_resolve)
+		printf("incident %" PRId64 " was already resolved by %s\n", id,
+		    inc.resolved_by);
+	else
+		printf("incident %" PRId64 " was already acknowledged by %s "
+		    "via %s\n", id, inc.acked_by, inc.acked_channel);
+	store_incident_fini(&inc);
+}
+
 static int
 cli_act(int argc, char **argv, const struct cli_action *action)
 {
@@ -837,8 +859,11 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 	    action->mail, NULL, clock_now_ms()) == -1)
 		fprintf(stderr, "critgate %s: the reporters' update could not "
 		    "be queued\n", argv[0]);
-	printf("incident %" PRId64 " %s%s\n", opts.incident_id,
-	    changed == 1 ? "" : "was already ", action->done);
+	if (changed == 1)
+		printf("incident %" PRId64 " %s by %s\n", opts.incident_id,
+		    action->done, member->name);
+	else
+		cli_print_already(store, opts.incident_id, action);
 	rc = 0;
 out:
 	daemon_outbox_close(&ob);

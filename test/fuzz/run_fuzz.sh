@@ -46,11 +46,13 @@ if ! "$cc" -fsanitize=fuzzer -o "$work/probe" "$work/probe.c" \
 fi
 
 packages="gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libcurl"
-packages="$packages sqlite3 libconfig libmicrohttpd"
+packages="$packages sqlite3 libconfig libmicrohttpd opendkim openssl"
 if ! deps=$(pkg-config --cflags --libs $packages); then
 	echo "run_fuzz: pkg-config cannot find: $packages" >&2
 	exit 1
 fi
+# libspf2 ships no pkg-config file.
+deps="$deps -lspf2"
 # The daemon and the IMAP poller (libetpan) are not fuzzed here.
 sources=$(find "$top/src" -name '*.c' ! -path "$top/src/daemon/*" \
     ! -path "$top/src/imap/*" | sort)
