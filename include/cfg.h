@@ -54,6 +54,51 @@ struct cfg_imap {
 	int64_t	 poll_ms;	/* when the server lacks IDLE */
 };
 
+/* A time range in which another member is on call. */
+struct cfg_override {
+	char	*member;
+	char	*from;		/* as written: local to the zone, or RFC 3339 */
+	char	*until;
+};
+
+/* Members on call in turn, each for one shift. */
+struct cfg_rotation {
+	char			*name;
+	char			*time_zone;	/* e.g. "Europe/Berlin" */
+	int64_t			 shift_hours;
+	char			*start;		/* as written */
+	char			**members;	/* NULL-terminated */
+	struct cfg_override	*overrides;
+	size_t			 n_overrides;
+};
+
+/* Who one escalation step pages, how, and how long until the next. */
+struct cfg_step {
+	char	**targets;	/* "team", "rotation:NAME", "NAME" */
+	char	**channels;	/* "voice", "sms", "email" */
+	int64_t	 delay_ms;
+};
+
+struct cfg_policy {
+	char		*name;
+	struct cfg_step	*steps;
+	size_t		 n_steps;
+	int64_t		 repeat;	/* passes over the steps */
+	bool		 multi_ack;
+};
+
+/* What a severity promises and whom it pages. */
+struct cfg_severity_rule {
+	char		*policy;	/* or NULL: the default policy */
+	int64_t		 ack_ms;	/* 0: from sla */
+	char		**breach_targets;	/* NULL-terminated */
+	int64_t		*breach_percents;	/* ascending */
+	size_t		 n_breach_percents;
+};
+
+/* The name of the policy built from sla and escalation.repeat_minutes. */
+#define CFG_POLICY_DEFAULT	"default"
+
 /* Outbound mail and acknowledgement by email; relay is NULL when critgate
  * sends no mail. */
 struct cfg_mail {
@@ -115,6 +160,14 @@ struct cfg {
 	size_t			 token_key_len;
 	struct cfg_imap		 imap;
 	struct cfg_mail		 mail;
+	struct cfg_rotation	*rotations;
+	size_t			 n_rotations;
+	/* Those of the file, then CFG_POLICY_DEFAULT unless the file
+	 * defines one of that name. */
+	struct cfg_policy	*policies;
+	size_t			 n_policies;
+	struct cfg_severity_rule severities[CFG_SEVERITY_COUNT];
+	int64_t			 bundle_ms;	/* page_limits.bundle_seconds */
 };
 
 #define CFG_TOKEN_KEY_MIN	32	/* bytes of HMAC key at least */
@@ -146,6 +199,15 @@ const struct cfg_member	*cfg_member_by_name(const struct cfg *cfg,
 			    const char *name);
 const struct cfg_member	*cfg_member_by_phone(const struct cfg *cfg,
 			    const char *phone);
+
+/* Returns the policy named name, or NULL. */
+const struct cfg_policy	*cfg_policy_by_name(const struct cfg *cfg,
+			    const char *name);
+/* Returns the policy of a severity: its named one, else the default. */
+const struct cfg_policy	*cfg_policy_of(const struct cfg *cfg,
+			    enum cfg_severity severity);
+const struct cfg_rotation *cfg_rotation_by_name(const struct cfg *cfg,
+			    const char *name);
 
 /* Returns "critical" or "high". */
 const char	*cfg_severity_name(enum cfg_severity severity);

@@ -34,11 +34,44 @@
 	  .offset = offsetof(struct cfg, ptr),				\
 	  .count_offset = offsetof(struct cfg, count),			\
 	  .elem_size = sizeof(elem), .min_elems = 1 }
+/* An optional list, in struct cfg or (ELIST) in a list element. */
+#define OPTLIST(p, elem, ptr, count)					\
+	{ .path = (p), .type = CFG_KEY_LIST,				\
+	  .offset = offsetof(struct cfg, ptr),				\
+	  .count_offset = offsetof(struct cfg, count),			\
+	  .elem_size = sizeof(elem) }
+#define ELIST(p, fl, parent, elem, ptr, count, least)			\
+	{ .path = (p), .type = CFG_KEY_LIST, .flags = (fl),		\
+	  .offset = offsetof(parent, ptr),				\
+	  .count_offset = offsetof(parent, count),			\
+	  .elem_size = sizeof(elem), .min_elems = (least) }
+#define STRINGS(p, fmt, off)						\
+	{ .path = (p), .type = CFG_KEY_STRINGS, .format = (fmt),	\
+	  .offset = (off) }
 #define CFG(field)	offsetof(struct cfg, field)
+#define ROT(field)	offsetof(struct cfg_rotation, field)
+#define OVR(field)	offsetof(struct cfg_override, field)
+#define POL(field)	offsetof(struct cfg_policy, field)
+#define STEP(field)	offsetof(struct cfg_step, field)
+#define SEV(s, field)	offsetof(struct cfg, severities[s].field)
 #define REQ		CFG_KEY_REQUIRED
 #define RESTART		CFG_KEY_RESTART
 #define MS_PER_S	1000
 #define MS_PER_MIN	60000
+
+/* The keys of one severity's group, severities.NAME. */
+#define SEVERITY_KEYS(name, sev)					\
+	GROUP("severities." name, 0),					\
+	STRING("severities." name ".policy", 0, CFG_FORMAT_NAME, NULL,	\
+	    SEV(sev, policy)),						\
+	NUMBER("severities." name ".ack_minutes", CFG_KEY_INT, 0, 10080, 0,\
+	    MS_PER_MIN, SEV(sev, ack_ms)),				\
+	STRINGS("severities." name ".breach_targets", CFG_FORMAT_TARGET,	\
+	    SEV(sev, breach_targets)),					\
+	{ .path = "severities." name ".breach_at_percent",		\
+	  .type = CFG_KEY_INTS, .min = 1, .max = 1000,			\
+	  .offset = SEV(sev, breach_percents),				\
+	  .count_offset = SEV(sev, n_breach_percents) }
 
 static const char	*default_hostname(void);
 
@@ -125,6 +158,45 @@ const struct cfg_key cfg_keys[] = {
 	    CFG(page_limit_voice.spec)),
 	STRING("page_limits.sms", 0, CFG_FORMAT_RATE, "6/15m",
 	    CFG(page_limit_sms.spec)),
+	NUMBER("page_limits.bundle_seconds", CFG_KEY_INT, 0, 3600, 0,
+	    MS_PER_S, CFG(bundle_ms)),
+
+	OPTLIST("rotations", struct cfg_rotation, rotations, n_rotations),
+	STRING("rotations[].name", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_NAME,
+	    NULL, ROT(name)),
+	STRING("rotations[].time_zone", REQ, CFG_FORMAT_TEXT, NULL,
+	    ROT(time_zone)),
+	NUMBER("rotations[].shift_hours", CFG_KEY_INT, 1, 8760, 168, 1,
+	    ROT(shift_hours)),
+	STRING("rotations[].start", REQ, CFG_FORMAT_TEXT, NULL, ROT(start)),
+	STRINGS("rotations[].members", CFG_FORMAT_NAME, ROT(members)),
+	ELIST("rotations[].overrides", 0, struct cfg_rotation,
+	    struct cfg_override, overrides, n_overrides, 0),
+	STRING("rotations[].overrides[].member", REQ, CFG_FORMAT_NAME, NULL,
+	    OVR(member)),
+	STRING("rotations[].overrides[].from", REQ, CFG_FORMAT_TEXT, NULL,
+	    OVR(from)),
+	STRING("rotations[].overrides[].until", REQ, CFG_FORMAT_TEXT, NULL,
+	    OVR(until)),
+
+	OPTLIST("policies", struct cfg_policy, policies, n_policies),
+	STRING("policies[].name", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_NAME, NULL,
+	    POL(name)),
+	ELIST("policies[].steps", REQ, struct cfg_policy, struct cfg_step,
+	    steps, n_steps, 1),
+	STRINGS("policies[].steps[].targets", CFG_FORMAT_TARGET,
+	    STEP(targets)),
+	STRINGS("policies[].steps[].channels", CFG_FORMAT_CHANNEL,
+	    STEP(channels)),
+	NUMBER("policies[].steps[].delay_minutes", CFG_KEY_FLOAT, 0, 1440, 5,
+	    MS_PER_MIN, STEP(delay_ms)),
+	NUMBER("policies[].repeat", CFG_KEY_INT, 1, 1000, 1, 1, POL(repeat)),
+	{ .path = "policies[].multi_ack", .type = CFG_KEY_BOOL,
+	  .offset = POL(multi_ack) },
+
+	GROUP("severities", 0),
+	SEVERITY_KEYS("critical", CFG_SEVERITY_CRITICAL),
+	SEVERITY_KEYS("high", CFG_SEVERITY_HIGH),
 
 	GROUP("dedup", 0),
 	NUMBER("dedup.window_minutes", CFG_KEY_INT, 0, 10080, 60, MS_PER_MIN,
@@ -367,6 +439,26 @@ utf8_lowercase(char *s)
 	g_free(down);
 }
 
+static bool is_name(const char *s);
+
+/* "team", "rotation:NAME" or a member's name; cross_check() resolves. */
+static bool
+is_target(const char *s)
+{
+	if (strcmp(s, "team") == 0)
+		return true;
+	if (g_str_has_prefix(s, "rotation:"))
+		return s[9] != '\0' && is_name(s + 9);
+	return is_name(s);
+}
+
+static bool
+is_channel(const char *s)
+{
+	return strcmp(s, "voice") == 0 || strcmp(s, "sms") == 0 ||
+	    strcmp(s, "email") == 0;
+}
+
 static bool
 is_name(const char *s)
 {
@@ -490,6 +582,10 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	    "an IPv4 or IPv6 address such as \"192.0.2.25\"" },
 	[CFG_FORMAT_WORDS] = { is_words, utf8_lowercase, "a word list entry",
 	    "text without control characters" },
+	[CFG_FORMAT_TARGET] = { is_target, NULL, "a page target",
+	    "\"team\", \"rotation:NAME\" or a team member's name" },
+	[CFG_FORMAT_CHANNEL] = { is_channel, NULL, "a channel",
+	    "\"voice\", \"sms\" or \"email\"" },
 };
 
 /*
@@ -548,6 +644,7 @@ static const char *const expected_names[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_FLOAT] = "a number",
 	[CFG_KEY_BOOL] = "true or false",
 	[CFG_KEY_STRINGS] = "an array [ ... ] of strings",
+	[CFG_KEY_INTS] = "an array [ ... ] of integers",
 };
 
 /* The setting's value as written, or NULL for groups, lists and arrays. */
@@ -599,6 +696,7 @@ static const int accepted_types[CFG_KEY_TYPE_COUNT] = {
 	    1 << CONFIG_TYPE_FLOAT,
 	[CFG_KEY_BOOL] = 1 << CONFIG_TYPE_BOOL,
 	[CFG_KEY_STRINGS] = 1 << CONFIG_TYPE_ARRAY,
+	[CFG_KEY_INTS] = 1 << CONFIG_TYPE_ARRAY,
 };
 
 static int
@@ -840,6 +938,42 @@ load_strings(struct loader *ld, const struct cfg_key *k,
 	    FALSE);
 }
 
+/* An array of integers within the key's bounds, kept in ascending order. */
+static void
+load_ints(struct loader *ld, const struct cfg_key *k,
+    const config_setting_t *s, const char *key, char *base)
+{
+	const config_setting_t	*elem;
+	int64_t			*values;
+	char			*elem_key;
+	long long		 v;
+	size_t			 i, n, kept = 0;
+
+	if (check_type(ld, k, s, key) == -1)
+		return;
+	n = (size_t)config_setting_length(s);
+	values = g_new0(int64_t, n + 1);
+	for (i = 0; i < n; i++) {
+		elem = config_setting_get_elem(s, (unsigned)i);
+		elem_key = g_strdup_printf("%s[%zu]", key, i);
+		v = config_setting_get_int64(elem);
+		if (config_setting_type(elem) != CONFIG_TYPE_INT &&
+		    config_setting_type(elem) != CONFIG_TYPE_INT64)
+			report_type(ld, elem, elem_key, "an integer", false);
+		else if (v < k->min || v > k->max)
+			report(ld, elem, elem_key, "%lld is out of range "
+			    "(expected %.0f to %.0f)", v, k->min, k->max);
+		else if (kept > 0 && v <= values[kept - 1])
+			report(ld, elem, elem_key, "%lld is not above the one "
+			    "before (expected ascending values)", v);
+		else
+			values[kept++] = v;
+		g_free(elem_key);
+	}
+	*(int64_t **)(base + k->offset) = values;
+	*(size_t *)(base + k->count_offset) = kept;
+}
+
 static void
 load_group_key(struct loader *ld, const struct cfg_key *k,
     const config_setting_t *s, const char *key, char *base)
@@ -900,6 +1034,7 @@ static const load_fn loaders[CFG_KEY_TYPE_COUNT] = {
 	[CFG_KEY_FLOAT] = load_float,
 	[CFG_KEY_BOOL] = load_bool,
 	[CFG_KEY_STRINGS] = load_strings,
+	[CFG_KEY_INTS] = load_ints,
 };
 
 /* For a key missing from the file: an error, or its default. */
@@ -929,6 +1064,12 @@ load_default(struct loader *ld, const struct cfg_key *k,
 	} else if (k->type == CFG_KEY_STRINGS) {
 		*(char ***)(base + k->offset) = k->def_strings != NULL ?
 		    g_strdupv((char **)k->def_strings) : g_new0(char *, 1);
+	} else if (k->type == CFG_KEY_INTS) {
+		*(int64_t **)(base + k->offset) = g_new0(int64_t, 1);
+		*(size_t *)(base + k->count_offset) = 0;
+	} else if (k->type == CFG_KEY_LIST) {
+		*(char **)(base + k->offset) = NULL;
+		*(size_t *)(base + k->count_offset) = 0;
 	}
 }
 
@@ -1264,6 +1405,149 @@ load_rates(struct cfg *cfg)
 	    &cfg->page_limit_sms.count, &cfg->page_limit_sms.window_ms);
 }
 
+/* Finds the setting shown as "policies[0].steps[1]" in the file. */
+static const config_setting_t *
+lookup_shown(const config_t *lc, const char *shown)
+{
+	const config_setting_t	*s;
+	char			**parts, *path;
+
+	parts = g_strsplit(shown, "[", -1);
+	path = g_strjoinv(".[", parts);
+	s = config_lookup(lc, path);
+	g_strfreev(parts);
+	g_free(path);
+	return s;
+}
+
+/* Reports a target naming no rotation or member of the team. */
+static void
+check_targets(struct loader *ld, const config_t *lc, const struct cfg *cfg,
+    const char *key, char **targets)
+{
+	const char	*t;
+	size_t		 i;
+
+	for (i = 0; targets != NULL && targets[i] != NULL; i++) {
+		t = targets[i];
+		if (strcmp(t, "team") == 0)
+			continue;
+		if (g_str_has_prefix(t, "rotation:") &&
+		    cfg_rotation_by_name(cfg, t + 9) != NULL)
+			continue;
+		if (!g_str_has_prefix(t, "rotation:") &&
+		    cfg_member_by_name(cfg, t) != NULL)
+			continue;
+		report(ld, lookup_shown(lc, key), key, "\"%s\" names no %s "
+		    "(expected \"team\", \"rotation:NAME\" of rotations or a "
+		    "name of team)", t, g_str_has_prefix(t, "rotation:") ?
+		    "rotation" : "team member");
+	}
+}
+
+static void
+check_policy(struct loader *ld, const config_t *lc, const struct cfg *cfg,
+    size_t index)
+{
+	const struct cfg_policy	*p = &cfg->policies[index];
+	char			*key, *field;
+	size_t			 i;
+
+	for (i = 0; i < p->n_steps; i++) {
+		key = g_strdup_printf("policies[%zu].steps[%zu]", index, i);
+		if (p->steps[i].targets[0] == NULL ||
+		    p->steps[i].channels[0] == NULL)
+			report(ld, lookup_shown(lc, key), key, "needs "
+			    "targets and channels (expected e.g. targets = "
+			    "[ \"team\" ]; channels = [ \"voice\", \"sms\" ])");
+		field = g_strconcat(key, ".targets", NULL);
+		check_targets(ld, lc, cfg, field, p->steps[i].targets);
+		g_free(field);
+		field = g_strconcat(key, ".channels", NULL);
+		if (g_strv_contains((const char *const *)p->steps[i].channels,
+		    "email") && cfg->mail.relay == NULL)
+			report(ld, lookup_shown(lc, field), field, "\"email\" "
+			    "needs mail.relay, which is not set");
+		g_free(field);
+		g_free(key);
+	}
+	if (p->n_steps > 0 && p->steps[p->n_steps - 1].delay_ms == 0) {
+		key = g_strdup_printf("policies[%zu].steps[%zu]", index,
+		    p->n_steps - 1);
+		report(ld, lookup_shown(lc, key), key, "delay_minutes of the "
+		    "last step is 0, so it would repeat without a pause "
+		    "(expected more than 0)");
+		g_free(key);
+	}
+}
+
+/* Appends the policy that sla and escalation.repeat_minutes describe,
+ * unless the file defines one of that name. */
+static void
+add_default_policy(struct cfg *cfg)
+{
+	struct cfg_policy	*p;
+
+	if (cfg_policy_by_name(cfg, CFG_POLICY_DEFAULT) != NULL)
+		return;
+	cfg->policies = g_renew(struct cfg_policy, cfg->policies,
+	    cfg->n_policies + 1);
+	p = &cfg->policies[cfg->n_policies++];
+	memset(p, 0, sizeof(*p));
+	p->name = g_strdup(CFG_POLICY_DEFAULT);
+	p->repeat = 1;
+	p->n_steps = 1;
+	p->steps = g_new0(struct cfg_step, 1);
+	p->steps[0].targets = g_strsplit("team", ",", -1);
+	p->steps[0].channels = g_strsplit("voice,sms", ",", -1);
+	p->steps[0].delay_ms = cfg->repeat_ms;
+}
+
+/* Rotations, policies and severities refer to each other by name. */
+static void
+check_escalation(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	struct cfg_severity_rule	*rule;
+	char				*key;
+	size_t				 i, j;
+	int				 sev;
+
+	for (i = 0; i < cfg->n_rotations; i++) {
+		key = g_strdup_printf("rotations[%zu].members", i);
+		check_targets(ld, lc, cfg, key, cfg->rotations[i].members);
+		g_free(key);
+		for (j = 0; j < cfg->rotations[i].n_overrides; j++) {
+			key = g_strdup_printf("rotations[%zu].overrides[%zu]"
+			    ".member", i, j);
+			if (cfg_member_by_name(cfg,
+			    cfg->rotations[i].overrides[j].member) == NULL)
+				report(ld, lookup_shown(lc, key), key, "\"%s\" "
+				    "is not a name of team",
+				    cfg->rotations[i].overrides[j].member);
+			g_free(key);
+		}
+	}
+	for (i = 0; i < cfg->n_policies; i++)
+		check_policy(ld, lc, cfg, i);
+	add_default_policy(cfg);
+	for (sev = 0; sev < CFG_SEVERITY_COUNT; sev++) {
+		rule = &cfg->severities[sev];
+		key = g_strdup_printf("severities.%s.policy",
+		    cfg_severity_name(sev));
+		if (rule->policy != NULL &&
+		    cfg_policy_by_name(cfg, rule->policy) == NULL)
+			report(ld, lookup_shown(lc, key), key, "\"%s\" is not "
+			    "a name of policies", rule->policy);
+		g_free(key);
+		key = g_strdup_printf("severities.%s.breach_targets",
+		    cfg_severity_name(sev));
+		check_targets(ld, lc, cfg, key, rule->breach_targets);
+		if (rule->ack_ms > 0)
+			cfg->ack_deadline_ms[sev] = rule->ack_ms;
+		g_free(key);
+	}
+}
+
 /* Checks between keys and of the files the config names. */
 static void
 cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
@@ -1274,6 +1558,7 @@ cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	check_tls(ld, lc, cfg);
 	check_imap(ld, lc, cfg);
 	check_mail(ld, lc, cfg);
+	check_escalation(ld, lc, cfg);
 }
 
 struct cfg *
@@ -1329,6 +1614,9 @@ release_group(const char *pattern, char *base)
 		} else if (k->type == CFG_KEY_STRINGS) {
 			g_strfreev(*(char ***)(base + k->offset));
 			*(char ***)(base + k->offset) = NULL;
+		} else if (k->type == CFG_KEY_INTS) {
+			g_free(*(int64_t **)(base + k->offset));
+			*(int64_t **)(base + k->offset) = NULL;
 		} else if (k->type == CFG_KEY_LIST) {
 			elems = *(char **)(base + k->offset);
 			n = *(size_t *)(base + k->count_offset);
@@ -1454,6 +1742,38 @@ cfg_member_by_name(const struct cfg *cfg, const char *name)
 	for (i = 0; i < cfg->n_team; i++)
 		if (strcmp(cfg->team[i].name, name) == 0)
 			return &cfg->team[i];
+	return NULL;
+}
+
+const struct cfg_policy *
+cfg_policy_by_name(const struct cfg *cfg, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->n_policies; i++)
+		if (strcmp(cfg->policies[i].name, name) == 0)
+			return &cfg->policies[i];
+	return NULL;
+}
+
+const struct cfg_policy *
+cfg_policy_of(const struct cfg *cfg, enum cfg_severity severity)
+{
+	const struct cfg_policy	*p = NULL;
+
+	if (cfg->severities[severity].policy != NULL)
+		p = cfg_policy_by_name(cfg, cfg->severities[severity].policy);
+	return p != NULL ? p : cfg_policy_by_name(cfg, CFG_POLICY_DEFAULT);
+}
+
+const struct cfg_rotation *
+cfg_rotation_by_name(const struct cfg *cfg, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->n_rotations; i++)
+		if (strcmp(cfg->rotations[i].name, name) == 0)
+			return &cfg->rotations[i];
 	return NULL;
 }
 

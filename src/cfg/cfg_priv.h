@@ -20,6 +20,7 @@ enum cfg_key_type {
 	CFG_KEY_FLOAT,		/* integer or float, int64_t = value * scale */
 	CFG_KEY_BOOL,		/* true or false, into a bool */
 	CFG_KEY_STRINGS,	/* [ "...", ... ], a NULL-terminated char ** */
+	CFG_KEY_INTS,		/* [ 1, 2 ], an int64_t * and its count */
 	CFG_KEY_TYPE_COUNT
 };
 
@@ -41,6 +42,8 @@ enum cfg_format {
 	CFG_FORMAT_RELAY,	/* smtp://host[:port] or smtps://host[:port] */
 	CFG_FORMAT_IP,		/* an IPv4 or IPv6 address */
 	CFG_FORMAT_WORDS,	/* printable text, lowercased */
+	CFG_FORMAT_TARGET,	/* "team", "rotation:NAME" or a member name */
+	CFG_FORMAT_CHANNEL,	/* "voice", "sms" or "email" */
 	CFG_FORMAT_COUNT
 };
 
@@ -67,7 +70,8 @@ struct cfg_key {
 	const char *const	*def_strings;	/* CFG_KEY_STRINGS, or NULL */
 	int64_t			 scale;		/* key's unit to stored unit */
 	size_t			 offset;	/* in struct cfg or element */
-	size_t			 count_offset;	/* lists: the size_t count */
+	size_t			 count_offset;	/* lists, ints: the size_t
+						 * count */
 	size_t			 elem_size;	/* lists: one element's size */
 	size_t			 min_elems;	/* lists */
 };
