@@ -14,11 +14,36 @@
 #define CRITGATE_ESC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ESC_RETRY_FIRST_MS	1000	/* first retry after a failure */
 #define ESC_RETRY_MAX_MS	30000	/* longest wait between retries */
 #define ESC_ATTEMPTS_MAX	6	/* requests per page before giving up */
+
+/*
+ * An escalation policy's timing: step i fires, then delays_ms[i] passes
+ * before step i + 1.  The steps run repeat times in all, then the last
+ * step fires again every delays_ms[n_steps - 1] (which must be above 0).
+ * Firings are numbered from 1, the first when the incident opens.
+ */
+struct esc_policy {
+	const int64_t	*delays_ms;
+	size_t		 n_steps;	/* at least 1 */
+	int64_t		 repeat;	/* at least 1 */
+};
+
+/* Returns the latest firing due at now_ms (at least 1) and its step. */
+int64_t	esc_policy_due(const struct esc_policy *p, int64_t opened_ms,
+	    int64_t now_ms, size_t *step);
+
+/* Returns when firing k (from 1) is due. */
+int64_t	esc_policy_start_ms(const struct esc_policy *p, int64_t opened_ms,
+	    int64_t k);
+
+/* Returns when the breach at percent of an incident's promise falls. */
+int64_t	esc_breach_ms(int64_t opened_ms, int64_t deadline_ms,
+	    int64_t percent);
 
 /* Returns the round due at now_ms (1 for the first), at least 1. */
 int	esc_round_due(int64_t opened_ms, int64_t repeat_ms, int64_t now_ms);

@@ -3,8 +3,13 @@
  * Tests of the esc stage: the round schedule and retry backoff, on times
  * given by hand.
  */
+#include <inttypes.h>
+#include <stdio.h>
+
 #include "esc.h"
 #include "tap.h"
+
+#define N_ELEMENTS(a)	(sizeof(a) / sizeof((a)[0]))
 
 #define MIN_MS	60000
 
@@ -93,6 +98,74 @@ cap_window_slides_with_now(void)
 	CHECK_INT(esc_cap_since_ms(1000, 15 * MIN_MS), 1000 - 15 * MIN_MS);
 }
 
+static void
+policy_default_matches_rounds(void)
+{
+	static const int64_t	delays[] = { 5 * MIN_MS };
+	struct esc_policy	p = { delays, 1, 1 };
+	size_t			step = 9;
+	int64_t			t;
+
+	for (t = 0; t < 60 * MIN_MS; t += 37000) {
+		CHECK_INT(esc_policy_due(&p, 1000, 1000 + t, &step),
+		    esc_round_due(1000, 5 * MIN_MS, 1000 + t));
+		CHECK_INT(step, 0);
+	}
+	CHECK_INT(esc_policy_start_ms(&p, 1000, 3), 1000 + 10 * MIN_MS);
+}
+
+static void
+policy_steps_repeat_then_last_repeats(void)
+{
+	/* team at 0, manager at 5, then again team at 15, manager at 20;
+	 * then the manager every 10 minutes. */
+	static const int64_t	delays[] = { 5 * MIN_MS, 10 * MIN_MS };
+	struct esc_policy	p = { delays, 2, 2 };
+	static const struct {
+		int64_t	at_min;
+		int64_t	firing;
+		size_t	step;
+	} cases[] = {
+		{ 0, 1, 0 }, { 4, 1, 0 }, { 5, 2, 1 }, { 14, 2, 1 },
+		{ 15, 3, 0 }, { 19, 3, 0 }, { 20, 4, 1 }, { 29, 4, 1 },
+		{ 30, 5, 1 }, { 40, 6, 1 }, { 55, 7, 1 },
+	};
+	size_t			i, step;
+	int64_t			k;
+
+	for (i = 0; i < N_ELEMENTS(cases); i++) {
+		k = esc_policy_due(&p, 0, cases[i].at_min * MIN_MS, &step);
+		if (k != cases[i].firing || step != cases[i].step) {
+			printf("# at %" PRId64 " min: firing %" PRId64
+			    " step %zu\n", cases[i].at_min, k, step);
+			tap_case_failed = true;
+		}
+	}
+	for (k = 1; k <= 7; k++)
+		CHECK_INT(esc_policy_due(&p, 0, esc_policy_start_ms(&p, 0, k),
+		    &step), k);
+}
+
+static void
+policy_before_open_is_first(void)
+{
+	static const int64_t	delays[] = { 0, 5 * MIN_MS };
+	struct esc_policy	p = { delays, 2, 1 };
+	size_t			step;
+
+	/* Two steps at the same moment: the later one is due at once. */
+	CHECK_INT(esc_policy_due(&p, 1000, 0, &step), 2);
+	CHECK_INT(esc_policy_start_ms(&p, 1000, 1), 1000);
+	CHECK_INT(esc_policy_start_ms(&p, 1000, 2), 1000);
+}
+
+static void
+breach_falls_at_share_of_promise(void)
+{
+	CHECK_INT(esc_breach_ms(1000, 1000 + 30 * MIN_MS, 50), 1000 + 15 * MIN_MS);
+	CHECK_INT(esc_breach_ms(1000, 1000 + 30 * MIN_MS, 100), 1000 + 30 * MIN_MS);
+}
+
 int
 main(void)
 {
@@ -106,5 +179,9 @@ main(void)
 	TAP_RUN(sla_met_only_by_deadline);
 	TAP_RUN(cap_room_counts_down_to_zero);
 	TAP_RUN(cap_window_slides_with_now);
+	TAP_RUN(policy_default_matches_rounds);
+	TAP_RUN(policy_steps_repeat_then_last_repeats);
+	TAP_RUN(policy_before_open_is_first);
+	TAP_RUN(breach_falls_at_share_of_promise);
 	return tap_done();
 }

@@ -62,3 +62,68 @@ esc_cap_room(int64_t limit, int64_t sent)
 {
 	return sent >= limit ? 0 : limit - sent;
 }
+
+/* The time of step i within one pass over the steps. */
+static int64_t
+policy_offset(const struct esc_policy *p, size_t i)
+{
+	int64_t	t = 0;
+	size_t	j;
+
+	for (j = 0; j < i; j++)
+		t += p->delays_ms[j];
+	return t;
+}
+
+int64_t
+esc_policy_start_ms(const struct esc_policy *p, int64_t opened_ms,
+    int64_t k)
+{
+	int64_t	n = (int64_t)p->n_steps, pass_ms, last_ms;
+
+	if (k < 1)
+		k = 1;
+	pass_ms = policy_offset(p, p->n_steps);
+	if (k <= p->repeat * n)
+		return opened_ms + (k - 1) / n * pass_ms +
+		    policy_offset(p, (size_t)((k - 1) % n));
+	last_ms = (p->repeat - 1) * pass_ms + policy_offset(p,
+	    p->n_steps - 1);
+	return opened_ms + last_ms + (k - p->repeat * n) *
+	    p->delays_ms[p->n_steps - 1];
+}
+
+int64_t
+esc_policy_due(const struct esc_policy *p, int64_t opened_ms,
+    int64_t now_ms, size_t *step)
+{
+	int64_t	n = (int64_t)p->n_steps, elapsed = now_ms - opened_ms;
+	int64_t	pass_ms, last_ms, pass, k;
+	size_t	i = 0;
+
+	pass_ms = policy_offset(p, p->n_steps);
+	last_ms = (p->repeat - 1) * pass_ms + policy_offset(p,
+	    p->n_steps - 1);
+	if (elapsed < 0)
+		elapsed = 0;
+	if (elapsed >= last_ms) {
+		/* The passes are over: the last step repeats. */
+		k = p->repeat * n;
+		if (p->delays_ms[p->n_steps - 1] > 0)
+			k += (elapsed - last_ms) / p->delays_ms[p->n_steps - 1];
+		*step = p->n_steps - 1;
+		return k;
+	}
+	pass = pass_ms > 0 ? elapsed / pass_ms : 0;
+	while (i + 1 < p->n_steps && policy_offset(p, i + 1) <=
+	    elapsed - pass * pass_ms)
+		i++;
+	*step = i;
+	return pass * n + (int64_t)i + 1;
+}
+
+int64_t
+esc_breach_ms(int64_t opened_ms, int64_t deadline_ms, int64_t percent)
+{
+	return opened_ms + (deadline_ms - opened_ms) * percent / 100;
+}
