@@ -37,6 +37,9 @@ struct esc_policy {
 int64_t	esc_policy_due(const struct esc_policy *p, int64_t opened_ms,
 	    int64_t now_ms, size_t *step);
 
+/* Returns the step that firing k (from 1) fires. */
+size_t	esc_policy_step(const struct esc_policy *p, int64_t k);
+
 /* Returns when firing k (from 1) is due. */
 int64_t	esc_policy_start_ms(const struct esc_policy *p, int64_t opened_ms,
 	    int64_t k);

@@ -301,8 +301,37 @@ int	store_incident_raise(struct store *store, int64_t id,
 int	store_round_create(struct store *store, int64_t incident_id,
 	    int round, const struct cfg *cfg, int64_t now_ms);
 
-/* Returns the highest round with pages for the incident, 0 if none. */
+/* One page an escalation step asks for. */
+struct store_page_want {
+	const char		*member;
+	const char		*phone;
+	enum notify_channel	 channel;
+};
+
+/*
+ * Records that round (an escalation step's firing; a breach's pages use
+ * minus its percentage) fired, and creates its pages, each once.  Returns
+ * the number of pages created, or -1.
+ */
+int	store_round_fire(struct store *store, int64_t incident_id, int round,
+	    const struct store_page_want *wants, size_t n_wants,
+	    const char *detail, int64_t now_ms);
+
+/* Reads the Message-ID (or NULL) and text of stored message msg_id into
+ * *message_id and *body_text (caller frees both); 0 or -1. */
+int	store_message_text(struct store *store, int64_t msg_id,
+	    char **message_id, char **body_text);
+
+/* Returns the last round fired for the incident, 0 if none. */
 int	store_round_last(struct store *store, int64_t incident_id);
+
+/* Records the breach at percent of the promise once; returns 1 when this
+ * call recorded it, 0 when it was, -1 on failure. */
+int	store_breach_add(struct store *store, int64_t incident_id,
+	    int64_t percent, int64_t now_ms);
+/* Returns the highest percentage breached so far for the incident, 0 if
+ * none, -1 on failure. */
+int64_t	store_breach_last(struct store *store, int64_t incident_id);
 
 /* Returns pages (struct store_page *, owned) in state, oldest first. */
 GPtrArray	*store_pages_in_state(struct store *store,

@@ -157,6 +157,9 @@ policy_before_open_is_first(void)
 	CHECK_INT(esc_policy_due(&p, 1000, 0, &step), 2);
 	CHECK_INT(esc_policy_start_ms(&p, 1000, 1), 1000);
 	CHECK_INT(esc_policy_start_ms(&p, 1000, 2), 1000);
+	CHECK_INT(esc_policy_step(&p, 1), 0);
+	CHECK_INT(esc_policy_step(&p, 2), 1);
+	CHECK_INT(esc_policy_step(&p, 9), 1);
 }
 
 static void

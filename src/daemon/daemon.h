@@ -241,7 +241,10 @@ int	daemon_classify(struct daemon *d, const struct store_message *msg,
 int	daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 	    const struct cfg *cfg);
 void	daemon_outbox_close(struct daemon_outbox *ob);
-/* Page mail to the team and a confirmation to the reporter of msg. */
+/* Page mail to member about the incident, once per incident. */
+int	daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
+	    const struct cfg_member *member, int64_t now_ms);
+/* A confirmation to the reporter of msg, which opened the incident. */
 int	daemon_outbox_opened(struct daemon_outbox *ob, int64_t incident_id,
 	    const struct store_message *msg,
 	    const struct parse_result *parsed, int64_t now_ms);
@@ -262,6 +265,14 @@ void		 daemon_mail_recover(struct daemon *d);
 /* Tells whether mail is with the relay, which a stop waits for. */
 bool		 daemon_mail_is_busy(const struct daemon *d);
 void		 daemon_mail_stop(struct daemon *d);
+
+/* Escalation policies and breaches (daemon_esc.c), inside the caller's
+ * transaction. */
+void	daemon_esc_tick(struct daemon *d);
+/* Returns when the round after round of inc is due; INT64_MAX for a
+ * breach's pages. */
+int64_t	daemon_esc_next_round_ms(struct daemon *d,
+	    const struct store_incident *inc, int round);
 
 /* Intake, escalation and acknowledgement (daemon_page.c). */
 void	daemon_page_process_messages(struct daemon *d);

@@ -381,29 +381,36 @@ out:
 	return rc;
 }
 
-/* Page mail to every member: the team reads it and may reply ACK. */
-static int
-page_team(struct daemon_outbox *ob, const struct store_incident *inc,
-    const struct parse_result *parsed, int64_t now_ms)
+int
+daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
+    const struct cfg_member *member, int64_t now_ms)
 {
-	const struct cfg_member	*member;
+	struct store_incident	 inc;
 	struct mail_plan	 plan;
-	size_t			 i;
+	char			*message_id = NULL, *text = NULL;
 	int			 rc = 0;
 
-	for (i = 0; i < ob->cfg->n_team && rc == 0; i++) {
-		member = &ob->cfg->team[i];
-		plan_init(&plan, MAILOUT_PAGE, member->email);
-		plan.rcpt_name = member->full_name;
-		plan.member = member->name;
-		plan.in_reply_to = parsed->message_id;
-		plan.references = thread_refs(parsed->references,
-		    parsed->message_id);
-		plan_incident_vars(ob, &plan, inc, parsed->body_text);
-		plan_var(&plan, "member", g_strdup(member->full_name));
-		rc = plan_queue(ob, &plan, inc->id, now_ms);
-		plan_fini(&plan);
-	}
+	if (ob->templates == NULL || store_mail_count_for(ob->store,
+	    incident_id, "page", member->email) != 0)
+		return 0;
+	if (store_incident_get(ob->store, incident_id, &inc) == -1)
+		return -1;
+	if (store_message_text(ob->store, inc.message_id, &message_id,
+	    &text) == -1)
+		goto out;
+	plan_init(&plan, MAILOUT_PAGE, member->email);
+	plan.rcpt_name = member->full_name;
+	plan.member = member->name;
+	plan.in_reply_to = message_id;
+	plan.references = thread_refs(NULL, message_id);
+	plan_incident_vars(ob, &plan, &inc, text);
+	plan_var(&plan, "member", g_strdup(member->full_name));
+	rc = plan_queue(ob, &plan, inc.id, now_ms);
+	plan_fini(&plan);
+out:
+	g_free(message_id);
+	g_free(text);
+	store_incident_fini(&inc);
 	return rc;
 }
 
@@ -419,10 +426,8 @@ daemon_outbox_opened(struct daemon_outbox *ob, int64_t incident_id,
 		return 0;
 	if (store_incident_get(ob->store, incident_id, &inc) == -1)
 		return -1;
-	rc = page_team(ob, &inc, parsed, now_ms);
-	if (rc == 0)
-		rc = answer_reporter(ob, &inc, msg, parsed,
-		    MAILOUT_CONFIRMATION, now_ms);
+	rc = answer_reporter(ob, &inc, msg, parsed, MAILOUT_CONFIRMATION,
+	    now_ms);
 	store_incident_fini(&inc);
 	return rc;
 }

@@ -384,8 +384,7 @@ page_retry_or_fail(struct daemon *d, struct page_job *job,
 	memset(&inc, 0, sizeof(inc));
 	if (resp->result == NOTIFY_RETRY &&
 	    store_incident_get(d->store, job->incident_id, &inc) == 0) {
-		next_round = esc_round_start_ms(inc.opened_ms,
-		    d->cfg->repeat_ms, page->round + 1);
+		next_round = daemon_esc_next_round_ms(d, &inc, page->round);
 		delay = esc_retry_delay_ms(page->attempts,
 		    resp->retry_after_ms);
 		is_worth = esc_retry_is_worth(page->attempts, now + delay,
@@ -751,33 +750,6 @@ page_prepare_pending(struct daemon *d)
 	return jobs;
 }
 
-/* Starts the rounds that are due for the open incidents. */
-static void
-page_rounds(struct daemon *d)
-{
-	struct store_incident	*inc;
-	GPtrArray		*open;
-	int64_t			 now = clock_now_ms();
-	guint			 i;
-	int			 due, created;
-
-	open = store_incidents_list(d->store, true);
-	if (open == NULL)
-		return;
-	for (i = 0; i < open->len; i++) {
-		inc = g_ptr_array_index(open, i);
-		due = esc_round_due(inc->opened_ms, d->cfg->repeat_ms, now);
-		if (due <= store_round_last(d->store, inc->id))
-			continue;
-		created = store_round_create(d->store, inc->id, due, d->cfg,
-		    now);
-		if (created > 0)
-			log_info("escalation: round started inc=%" PRId64
-			    " round=%d pages=%d", inc->id, due, created);
-	}
-	g_ptr_array_free(open, TRUE);
-}
-
 /*
  * One pass over the store: new messages understood, due rounds started,
  * pending pages marked as sending, all in one transaction so that one disk
@@ -801,7 +773,7 @@ page_cycle(struct daemon *d, bool is_processing)
 		/* A failure is logged; the message stays unprocessed and is
 		 * tried again at the next tick. */
 		(void)message_process(d, g_array_index(ids, gint64, i));
-	page_rounds(d);
+	daemon_esc_tick(d);
 	jobs = page_prepare_pending(d);
 	mails = daemon_mail_prepare(d);
 	if (store_batch_commit(d->store) == -1) {

@@ -122,6 +122,18 @@ esc_policy_due(const struct esc_policy *p, int64_t opened_ms,
 	return pass * n + (int64_t)i + 1;
 }
 
+size_t
+esc_policy_step(const struct esc_policy *p, int64_t k)
+{
+	int64_t	n = (int64_t)p->n_steps;
+
+	if (k < 1)
+		k = 1;
+	if (k > p->repeat * n)
+		return p->n_steps - 1;
+	return (size_t)((k - 1) % n);
+}
+
 int64_t
 esc_breach_ms(int64_t opened_ms, int64_t deadline_ms, int64_t percent)
 {

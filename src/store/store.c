@@ -134,6 +134,18 @@ static const char *const store_schema[] = {
 	"CREATE INDEX outbox_incident ON outbox(incident, kind, rcpt);"
 	"ALTER TABLE incidents ADD COLUMN resolved_ms INTEGER;"
 	"ALTER TABLE incidents ADD COLUMN resolved_by TEXT;",
+
+	/* The last escalation step fired, even one that paged nobody, and
+	 * the breaches of each incident's response promise. */
+	"ALTER TABLE incidents ADD COLUMN last_round INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"UPDATE incidents SET last_round = (SELECT coalesce(max(round), 0) "
+	"  FROM pages WHERE pages.incident = incidents.id);"
+	"CREATE TABLE breaches ("
+	"  incident INTEGER NOT NULL REFERENCES incidents(id),"
+	"  percent INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (incident, percent));",
 };
 
 static void

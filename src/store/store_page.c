@@ -210,10 +210,104 @@ fail:
 }
 
 int
+store_round_fire(struct store *store, int64_t incident_id, int round,
+    const struct store_page_want *wants, size_t n_wants, const char *detail,
+    int64_t now_ms)
+{
+	size_t	i;
+	int	created = 0;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (round > 0 && store_exec(store, "UPDATE incidents SET last_round "
+	    "= max(last_round, ?) WHERE id = ?", "ii", (int64_t)round,
+	    incident_id) == -1)
+		goto fail;
+	for (i = 0; i < n_wants; i++) {
+		if (store_exec(store, "INSERT OR IGNORE INTO pages (incident, "
+		    "round, member, channel, to_number, state, created_ms) "
+		    "VALUES (?, ?, ?, ?, ?, 'pending', ?)", "iisssi",
+		    incident_id, (int64_t)round, wants[i].member,
+		    notify_channel_name(wants[i].channel), wants[i].phone,
+		    now_ms) == -1)
+			goto fail;
+		created += sqlite3_changes(store->db);
+	}
+	if (store_event_add(store, incident_id, 0, round > 0 ? "round" :
+	    "breach-round", detail, now_ms) == -1 ||
+	    store_commit(store) == -1)
+		goto fail;
+	return created;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_message_text(struct store *store, int64_t msg_id, char **message_id,
+    char **body_text)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc = -1;
+
+	*message_id = NULL;
+	*body_text = NULL;
+	stmt = store_prepare(store, "SELECT message_id, coalesce(body_text, "
+	    "'') FROM messages WHERE id = ?", "i", msg_id);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		*message_id = store_column_strdup(stmt, 0);
+		*body_text = store_column_strdup(stmt, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
 store_round_last(struct store *store, int64_t incident_id)
 {
-	return (int)store_query_int(store, 0, "SELECT coalesce(max(round), 0) "
-	    "FROM pages WHERE incident = ?", "i", incident_id);
+	return (int)store_query_int(store, 0, "SELECT max(last_round, "
+	    "(SELECT coalesce(max(round), 0) FROM pages WHERE incident = ?)) "
+	    "FROM incidents WHERE id = ?", "ii", incident_id, incident_id);
+}
+
+int
+store_breach_add(struct store *store, int64_t incident_id, int64_t percent,
+    int64_t now_ms)
+{
+	char	*detail;
+	int	 changed;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "INSERT OR IGNORE INTO breaches (incident, "
+	    "percent, at_ms) VALUES (?, ?, ?)", "iii", incident_id, percent,
+	    now_ms) == -1)
+		goto fail;
+	changed = sqlite3_changes(store->db);
+	if (changed == 0) {
+		store_rollback(store);
+		return 0;
+	}
+	detail = g_strdup_printf("percent=%" G_GINT64_FORMAT, percent);
+	changed = store_event_add(store, incident_id, 0, "breach", detail,
+	    now_ms);
+	g_free(detail);
+	if (changed == -1 || store_commit(store) == -1)
+		goto fail;
+	return 1;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int64_t
+store_breach_last(struct store *store, int64_t incident_id)
+{
+	return store_query_int(store, 0, "SELECT coalesce(max(percent), 0) "
+	    "FROM breaches WHERE incident = ?", "i", incident_id);
 }
 
 /* Moves one page to state and records the event, in one transaction. */

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Escalation on the loop: which step of each open incident's policy is
+ * due, whom its targets name at that moment (the team, a member, whoever
+ * a rotation has on call), the pages and page mail it creates, and the
+ * breaches of the response promise, each paged once.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "esc.h"
+#include "log.h"
+#include "rota.h"
+
+#define ESC_STEPS_MAX	64	/* steps of one policy that are timed */
+
+/* Fills p with the timing of policy, using delays for storage. */
+static void
+policy_timing(const struct cfg_policy *policy, int64_t *delays,
+    struct esc_policy *p)
+{
+	size_t	i, n = MIN(policy->n_steps, ESC_STEPS_MAX);
+
+	for (i = 0; i < n; i++)
+		delays[i] = policy->steps[i].delay_ms;
+	p->delays_ms = delays;
+	p->n_steps = n;
+	p->repeat = policy->repeat;
+}
+
+static void
+add_member(GPtrArray *members, const struct cfg_member *m)
+{
+	guint	i;
+
+	for (i = 0; i < members->len; i++)
+		if (g_ptr_array_index(members, i) == m)
+			return;
+	g_ptr_array_add(members, (gpointer)m);
+}
+
+/* Adds the members target names at now_ms to members, each once. */
+static void
+target_members(struct daemon *d, int64_t incident_id, const char *target,
+    int64_t now_ms, GPtrArray *members)
+{
+	const struct cfg_rotation	*rot;
+	const struct cfg_member		*m;
+	struct rota_shift		 shift;
+	size_t				 i;
+
+	if (strcmp(target, "team") == 0) {
+		for (i = 0; i < d->cfg->n_team; i++)
+			add_member(members, &d->cfg->team[i]);
+		return;
+	}
+	if (!g_str_has_prefix(target, "rotation:")) {
+		m = cfg_member_by_name(d->cfg, target);
+		if (m != NULL)
+			add_member(members, m);
+		return;
+	}
+	rot = cfg_rotation_by_name(d->cfg, target + 9);
+	if (rot == NULL || rota_oncall(rot->rota, now_ms, &shift) == -1 ||
+	    shift.member == NULL) {
+		log_warnx("escalation: nobody on call inc=%" PRId64
+		    " rotation=%s", incident_id, target + 9);
+		return;
+	}
+	m = cfg_member_by_name(d->cfg, shift.member);
+	if (m != NULL)
+		add_member(members, m);
+}
+
+/* Pages members on channels in round, and mails them the page when
+ * wants_mail; returns the number of pages created, or -1. */
+static int
+fire(struct daemon *d, const struct store_incident *inc, int round,
+    GPtrArray *members, char **channels, bool wants_mail, int64_t now_ms)
+{
+	const char *const	*chans = (const char *const *)channels;
+	struct store_page_want	*wants;
+	const struct cfg_member	*m;
+	GString			*names = g_string_new(NULL);
+	char			*detail;
+	size_t			 n = 0;
+	guint			 i;
+	int			 created;
+
+	wants = g_new0(struct store_page_want, members->len * 2 + 1);
+	for (i = 0; i < members->len; i++) {
+		m = g_ptr_array_index(members, i);
+		g_string_append_printf(names, "%s%s", i > 0 ? "," : "",
+		    m->name);
+		if (g_strv_contains(chans, "voice"))
+			wants[n++] = (struct store_page_want){ m->name,
+			    m->phone, NOTIFY_CHANNEL_VOICE };
+		if (g_strv_contains(chans, "sms"))
+			wants[n++] = (struct store_page_want){ m->name,
+			    m->phone, NOTIFY_CHANNEL_SMS };
+	}
+	detail = round > 0 ? g_strdup_printf("round=%d members=%s", round,
+	    names->str) : g_strdup_printf("breach=%d%% members=%s", -round,
+	    names->str);
+	created = store_round_fire(d->store, inc->id, round, wants, n, detail,
+	    now_ms);
+	if (created >= 0 && (wants_mail || g_strv_contains(chans, "email")))
+		for (i = 0; i < members->len; i++)
+			(void)daemon_outbox_page(&d->outbox, inc->id,
+			    g_ptr_array_index(members, i), now_ms);
+	if (created >= 0)
+		log_info("escalation: %s inc=%" PRId64 " %s pages=%d",
+		    round > 0 ? "round started" : "breach paged", inc->id,
+		    detail, created);
+	g_free(wants);
+	g_free(detail);
+	g_string_free(names, TRUE);
+	return created;
+}
+
+/* Fires the step of firing k of the incident's policy. */
+static void
+fire_step(struct daemon *d, const struct store_incident *inc,
+    const struct cfg_policy *policy, size_t step, int64_t k, int64_t now_ms)
+{
+	const struct cfg_step	*s = &policy->steps[step];
+	GPtrArray		*members = g_ptr_array_new();
+	size_t			 i;
+
+	for (i = 0; s->targets[i] != NULL; i++)
+		target_members(d, inc->id, s->targets[i], now_ms, members);
+	/* Everyone paged when the incident opens gets its page mail. */
+	(void)fire(d, inc, (int)k, members, s->channels, k == 1, now_ms);
+	g_ptr_array_free(members, TRUE);
+}
+
+/*
+ * Fires the step due now unless it fired already.  Steps due at the same
+ * moment all fire; steps missed while critgate was stopped do not, so
+ * that the team gets one page rather than a burst.
+ */
+static void
+esc_incident_steps(struct daemon *d, const struct store_incident *inc,
+    int64_t now_ms)
+{
+	const struct cfg_policy	*policy = cfg_policy_of(d->cfg, inc->severity);
+	struct esc_policy	 p;
+	int64_t			 delays[ESC_STEPS_MAX], k, j, last, at;
+	size_t			 step;
+
+	policy_timing(policy, delays, &p);
+	k = esc_policy_due(&p, inc->opened_ms, now_ms, &step);
+	last = store_round_last(d->store, inc->id);
+	if (k <= last || last < 0)
+		return;
+	at = esc_policy_start_ms(&p, inc->opened_ms, k);
+	for (j = last + 1; j < k; j++)
+		if (esc_policy_start_ms(&p, inc->opened_ms, j) == at)
+			break;
+	for (; j <= k; j++)
+		fire_step(d, inc, policy, esc_policy_step(&p, j), j, now_ms);
+}
+
+/* Records and pages each breach of the promise that fell by now. */
+static void
+esc_incident_breaches(struct daemon *d, const struct store_incident *inc,
+    int64_t now_ms)
+{
+	const struct cfg_severity_rule	*rule;
+	GPtrArray			*members;
+	char				**channels;
+	int64_t				 last, pct;
+	size_t				 i, t;
+
+	rule = &d->cfg->severities[inc->severity];
+	if (rule->n_breach_percents == 0)
+		return;
+	last = store_breach_last(d->store, inc->id);
+	for (i = 0; i < rule->n_breach_percents && last >= 0; i++) {
+		pct = rule->breach_percents[i];
+		if (pct <= last || now_ms < esc_breach_ms(inc->opened_ms,
+		    inc->ack_deadline_ms, pct))
+			continue;
+		if (store_breach_add(d->store, inc->id, pct, now_ms) != 1)
+			continue;
+		log_warnx("escalation: promise breached inc=%" PRId64
+		    " percent=%" PRId64 " severity=%s", inc->id, pct,
+		    cfg_severity_name(inc->severity));
+		members = g_ptr_array_new();
+		for (t = 0; rule->breach_targets[t] != NULL; t++)
+			target_members(d, inc->id, rule->breach_targets[t],
+			    now_ms, members);
+		channels = g_strsplit("voice,sms,email", ",", -1);
+		(void)fire(d, inc, -(int)pct, members, channels, false,
+		    now_ms);
+		g_strfreev(channels);
+		g_ptr_array_free(members, TRUE);
+	}
+}
+
+void
+daemon_esc_tick(struct daemon *d)
+{
+	struct store_incident	*inc;
+	GPtrArray		*open;
+	int64_t			 now = clock_now_ms();
+	guint			 i;
+
+	open = store_incidents_list(d->store, true);
+	for (i = 0; open != NULL && i < open->len; i++) {
+		inc = g_ptr_array_index(open, i);
+		esc_incident_steps(d, inc, now);
+		esc_incident_breaches(d, inc, now);
+	}
+	if (open != NULL)
+		g_ptr_array_free(open, TRUE);
+}
+
+int64_t
+daemon_esc_next_round_ms(struct daemon *d, const struct store_incident *inc,
+    int round)
+{
+	const struct cfg_policy	*policy = cfg_policy_of(d->cfg, inc->severity);
+	struct esc_policy	 p;
+	int64_t			 delays[ESC_STEPS_MAX];
+
+	/* A breach's pages are retried until their attempts run out. */
+	if (round < 1)
+		return INT64_MAX;
+	policy_timing(policy, delays, &p);
+	return esc_policy_start_ms(&p, inc->opened_ms, round + 1);
+}
