@@ -237,7 +237,9 @@ rota_time_read(const char *text, struct rota_time *out, char **error)
 		reason = g_strdup("the text is empty");
 		goto out;
 	}
-	if (read_date(&p, &f, &reason) == -1 || read_clock(&p, &f, &reason) == -1)
+	if (read_date(&p, &f, &reason) == -1)
+		goto out;
+	if (read_clock(&p, &f, &reason) == -1)
 		goto out;
 	if (read_offset(&p, out, &reason) == -1)
 		goto out;
