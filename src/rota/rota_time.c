@@ -111,7 +111,8 @@ read_date(const char **p, struct fields *f, char **reason)
 		return -1;
 	}
 	if (!read_char(p, 'T')) {
-		*reason = g_strdup("expected \"T\" between the date and the time");
+		*reason = g_strdup(
+		    "expected \"T\" between the date and the time");
 		return -1;
 	}
 	return 0;
@@ -153,13 +154,15 @@ read_clock(const char **p, struct fields *f, char **reason)
 	f->milli = 0;
 	if (!read_digits(p, 2, &f->hour) || !read_char(p, ':') ||
 	    !read_digits(p, 2, &f->minute)) {
-		*reason = g_strdup("expected a time of day as hh:mm or hh:mm:ss");
+		*reason = g_strdup(
+		    "expected a time of day as hh:mm or hh:mm:ss");
 		return -1;
 	}
 	if (!read_char(p, ':'))
 		return 0;
 	if (!read_digits(p, 2, &f->second)) {
-		*reason = g_strdup("expected seconds as two digits after hh:mm:");
+		*reason = g_strdup(
+		    "expected seconds as two digits after hh:mm:");
 		return -1;
 	}
 	return read_fraction(p, f, reason);
@@ -205,7 +208,8 @@ check_fields(const struct fields *f, char **reason)
 		*reason = g_strdup_printf("month %02d is out of range 01-12",
 		    f->month);
 	} else if (f->day < 1 || f->day > days_in_month(f->year, f->month)) {
-		*reason = g_strdup_printf("day %02d does not exist in %04d-%02d",
+		*reason = g_strdup_printf(
+		    "day %02d does not exist in %04d-%02d",
 		    f->day, f->year, f->month);
 	} else if (f->hour > 23) {
 		*reason = g_strdup_printf("hour %02d is out of range 00-23",
