@@ -133,11 +133,13 @@ const char		*rota_name(const struct rota *r);
 
 /*
  * Finds who is on call in r at at_ms and fills out.  Before the first
- * handover nobody is on call unless an override says so.  During an
- * override's [from, until) its member is on call instead of the shift's;
- * when overrides overlap, the one later in the list wins.  out->until_ms is
- * the earliest of the end of the shift, the end of the winning override and
- * the start of an override that takes over before either.  The cost grows
+ * handover nobody is on call unless an override covers the instant.  During
+ * an override's [from, until) its member is on call instead of the shift's,
+ * and when overrides overlap, the one later in the list wins.  Outside
+ * overrides, out->until_ms is the earlier of the end of the shift and the
+ * start of the next override.  During one, it is the earlier of that
+ * override's end and the start of an override later in the list, while the
+ * end of the shift underneath does not bound it.  The cost grows
  * with the number of overrides, not with the time since start.  Returns 0,
  * or -1 when at_ms lies outside ROTA_TIME_MIN_MS..ROTA_TIME_MAX_MS.
  */
