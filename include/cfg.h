@@ -54,6 +54,8 @@ struct cfg_imap {
 	int64_t	 poll_ms;	/* when the server lacks IDLE */
 };
 
+struct rota;
+
 /* A time range in which another member is on call. */
 struct cfg_override {
 	char	*member;
@@ -70,6 +72,7 @@ struct cfg_rotation {
 	char			**members;	/* NULL-terminated */
 	struct cfg_override	*overrides;
 	size_t			 n_overrides;
+	struct rota		*rota;		/* built from the above */
 };
 
 /* Who one escalation step pages, how, and how long until the next. */

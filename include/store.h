@@ -421,7 +421,8 @@ enum store_mail_state {
 	STORE_MAIL_SENDING,	/* handed to the relay */
 	STORE_MAIL_SENT,	/* the relay accepted it */
 	STORE_MAIL_FAILED,	/* the relay refused it for good */
-	STORE_MAIL_UNKNOWN,	/* in flight when the daemon stopped */
+	STORE_MAIL_UNKNOWN,	/* the relay got the body, and then no
+				 * final reply came */
 	STORE_MAIL_STATE_COUNT
 };
 
@@ -479,7 +480,16 @@ int	store_mail_retry(struct store *store, int64_t id, const char *reply,
 	    int64_t next_ms, int64_t now_ms);
 int	store_mail_failed(struct store *store, int64_t id, const char *reply,
 	    int64_t now_ms);
-/* Marks mail left with the relay by a stopped daemon; returns the count. */
+/* Records that the body of mail id is about to go to the relay. */
+int	store_mail_reached_data(struct store *store, int64_t id);
+/* The relay got the body but gave no final reply. */
+int	store_mail_unknown(struct store *store, int64_t id, const char *reply,
+	    int64_t now_ms);
+/*
+ * After a stop: mail whose body never went to the relay is pending again;
+ * mail whose body did becomes unknown and is not sent again.  Returns the
+ * count of unknown mail.
+ */
 int	store_mails_orphaned(struct store *store, int64_t now_ms);
 
 /* Counts mail of kind to rcpt about the incident (any state); -1 on

@@ -20,6 +20,7 @@
 
 #include "cfg.h"
 #include "cfg_priv.h"
+#include "rota.h"
 
 #define STRING(p, fl, fmt, def, off)					\
 	{ .path = (p), .type = CFG_KEY_STRING, .flags = (fl),		\
@@ -1503,6 +1504,39 @@ add_default_policy(struct cfg *cfg)
 	p->steps[0].delay_ms = cfg->repeat_ms;
 }
 
+/* Builds the rotation of rot, reporting what rota_new finds wrong. */
+static void
+build_rotation(struct loader *ld, const config_t *lc, struct cfg_rotation *rot,
+    size_t index)
+{
+	struct rota_override_spec	*ovr;
+	struct rota_spec		 spec;
+	GPtrArray			*problems = g_ptr_array_new_with_free_func(
+					    g_free);
+	char				*path, **parts;
+	size_t				 i;
+
+	ovr = g_new0(struct rota_override_spec, rot->n_overrides + 1);
+	for (i = 0; i < rot->n_overrides; i++)
+		ovr[i] = (struct rota_override_spec){ rot->overrides[i].member,
+		    rot->overrides[i].from, rot->overrides[i].until };
+	spec = (struct rota_spec){ rot->name, rot->time_zone,
+	    rot->shift_hours, rot->start, (const char *const *)rot->members,
+	    g_strv_length(rot->members), ovr, rot->n_overrides };
+	path = g_strdup_printf("rotations[%zu]", index);
+	rot->rota = rota_new(&spec, path, problems);
+	for (i = 0; i < problems->len; i++) {
+		/* "rotations[0].start: problem" */
+		parts = g_strsplit(g_ptr_array_index(problems, i), ": ", 2);
+		report(ld, lookup_shown(lc, parts[0]), parts[0], "%s",
+		    parts[1] != NULL ? parts[1] : "");
+		g_strfreev(parts);
+	}
+	g_ptr_array_free(problems, TRUE);
+	g_free(path);
+	g_free(ovr);
+}
+
 /* Rotations, policies and severities refer to each other by name. */
 static void
 check_escalation(struct loader *ld, const config_t *lc, struct cfg *cfg)
@@ -1513,6 +1547,7 @@ check_escalation(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	int				 sev;
 
 	for (i = 0; i < cfg->n_rotations; i++) {
+		build_rotation(ld, lc, &cfg->rotations[i], i);
 		key = g_strdup_printf("rotations[%zu].members", i);
 		check_targets(ld, lc, cfg, key, cfg->rotations[i].members);
 		g_free(key);
@@ -1635,8 +1670,12 @@ release_group(const char *pattern, char *base)
 void
 cfg_free(struct cfg *cfg)
 {
+	size_t	i;
+
 	if (cfg == NULL)
 		return;
+	for (i = 0; i < cfg->n_rotations; i++)
+		rota_free(cfg->rotations[i].rota);
 	release_group("", (char *)cfg);
 	if (cfg->token_key != NULL)
 		explicit_bzero(cfg->token_key, cfg->token_key_len);

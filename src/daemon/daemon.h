@@ -45,6 +45,7 @@ struct daemon {
 	struct daemon_writer	*writer;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
 	struct daemon_outbox	 outbox;
+	struct daemon_relay	*relay;
 	GHashTable		*mail_jobs;	/* mail with the relay */
 	guint			 tick_source;
 	guint			 drain_source;
@@ -194,7 +195,10 @@ void			 daemon_curl_free(struct daemon_curl *curl);
 void	daemon_curl_post(struct daemon_curl *curl, const char *url,
 	    const char *body, const char *user, const char *password,
 	    int64_t timeout_ms, daemon_curl_done_fn done, void *ctx);
-/* One message for an SMTP relay; everything is borrowed or copied. */
+/*
+ * The mail relay (daemon_relay.c): SMTP transactions on worker threads.
+ * One message for the relay; daemon_relay_send copies it.
+ */
 struct daemon_curl_mail {
 	const char	*relay;		/* smtp://host:port or smtps://... */
 	const char	*helo;		/* our name in EHLO */
@@ -205,14 +209,28 @@ struct daemon_curl_mail {
 	const char	*password;
 	int64_t		 timeout_ms;
 };
-/*
- * Sends m through its relay.  done gets the relay's last reply code
- * (250 when accepted; 0 when no reply came) and, on failure, an error
- * text.  curl does the dot-stuffing.
- */
-void	daemon_curl_smtp(struct daemon_curl *curl,
-	    const struct daemon_curl_mail *m, daemon_curl_done_fn done,
-	    void *ctx);
+struct daemon_relay_result {
+	bool		 is_sent;	/* the relay accepted the message */
+	bool		 reached_data;	/* the body began to go out */
+	int		 code;		/* of the relay's last reply, or 0 */
+	char		*reply;		/* the relay's last reply line, or
+					 * NULL */
+	const char	*error;		/* why not sent, or NULL */
+};
+/* Runs on the main loop before the body goes out; 0 lets it go. */
+typedef int	(*daemon_relay_data_fn)(void *ctx);
+/* Runs on the main loop with the outcome; result is borrowed. */
+typedef void	(*daemon_relay_done_fn)(void *ctx,
+		    const struct daemon_relay_result *result);
+struct daemon_relay;
+struct daemon_relay	*daemon_relay_new(void);
+/* Starts one transaction; curl does the dot-stuffing. */
+void			 daemon_relay_send(struct daemon_relay *relay,
+			    const struct daemon_curl_mail *m,
+			    daemon_relay_data_fn on_data,
+			    daemon_relay_done_fn on_done, void *ctx);
+/* Aborts what is in progress, then reports every outcome known. */
+void			 daemon_relay_free(struct daemon_relay *relay);
 
 /* Tells how many requests are in flight. */
 unsigned	daemon_curl_in_flight(const struct daemon_curl *curl);

@@ -30,10 +30,6 @@ struct curl_job {
 	daemon_curl_done_fn	 done;
 	void			*ctx;
 	char			 error[CURL_ERROR_SIZE];
-	/* SMTP: the message uploaded, and how much of it curl has read. */
-	GBytes			*upload;
-	size_t			 upload_pos;
-	struct curl_slist	*rcpts;
 };
 
 static void	curl_check_done(struct daemon_curl *curl);
@@ -133,9 +129,6 @@ curl_job_free(gpointer data)
 
 	curl_easy_cleanup(job->easy);
 	g_string_free(job->body, TRUE);
-	if (job->upload != NULL)
-		g_bytes_unref(job->upload);
-	curl_slist_free_all(job->rcpts);
 	g_free(job);
 }
 
@@ -146,15 +139,12 @@ curl_job_finish(struct curl_job *job, CURLcode code)
 	const char		*retry_after = NULL;
 	long			 status = 0;
 
-	/* An SMTP server's refusal is a failed transfer with its code. */
-	if (code == CURLE_OK || job->upload != NULL)
+	if (code == CURLE_OK) {
 		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (code == CURLE_OK && job->upload == NULL) {
 		if (curl_easy_header(job->easy, "Retry-After", 0,
 		    CURLH_HEADER, -1, &header) == CURLHE_OK)
 			retry_after = header->value;
-	}
-	if (code != CURLE_OK && job->error[0] == '\0') {
+	} else if (job->error[0] == '\0') {
 		g_strlcpy(job->error, curl_easy_strerror(code),
 		    sizeof(job->error));
 	}
@@ -239,9 +229,9 @@ daemon_curl_in_flight(const struct daemon_curl *curl)
 	return curl->in_flight;
 }
 
-/* A transfer with the options every request shares, not yet started. */
-static struct curl_job *
-curl_job_new(struct daemon_curl *curl, const char *url, int64_t timeout_ms,
+void
+daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
+    const char *user, const char *password, int64_t timeout_ms,
     daemon_curl_done_fn done, void *ctx)
 {
 	struct curl_job	*job;
@@ -257,92 +247,21 @@ curl_job_new(struct daemon_curl *curl, const char *url, int64_t timeout_ms,
 	job->done = done;
 	job->ctx = ctx;
 	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)MIN(timeout_ms, CURL_CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, job->error);
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
-	return job;
-}
-
-static void
-curl_job_start(struct curl_job *job)
-{
-	job->curl->in_flight++;
-	g_hash_table_add(job->curl->jobs, job);
-	curl_multi_add_handle(job->curl->multi, job->easy);
-}
-
-void
-daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
-    const char *user, const char *password, int64_t timeout_ms,
-    daemon_curl_done_fn done, void *ctx)
-{
-	struct curl_job	*job;
-	CURL		*easy;
-
-	job = curl_job_new(curl, url, timeout_ms, done, ctx);
-	easy = job->easy;
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_USERNAME, user);
 	curl_easy_setopt(easy, CURLOPT_PASSWORD, password);
 	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)MIN(timeout_ms, CURL_CONNECT_TIMEOUT_MS));
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "critgate/" CRITGATE_VERSION);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, job->error);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, curl_on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, job);
-	curl_job_start(job);
-}
-
-static size_t
-curl_on_upload(char *buf, size_t size, size_t nitems, void *userp)
-{
-	struct curl_job	*job = userp;
-	const char	*data;
-	gsize		 len;
-	size_t		 n;
-
-	data = g_bytes_get_data(job->upload, &len);
-	n = MIN(size * nitems, len - job->upload_pos);
-	memcpy(buf, data + job->upload_pos, n);
-	job->upload_pos += n;
-	return n;
-}
-
-void
-daemon_curl_smtp(struct daemon_curl *curl, const struct daemon_curl_mail *m,
-    daemon_curl_done_fn done, void *ctx)
-{
-	struct curl_job	*job;
-	CURL		*easy;
-	char		*url, *from;
-
-	/* The path of an SMTP URL is the name curl greets the relay with. */
-	url = g_strconcat(m->relay, "/", m->helo, NULL);
-	job = curl_job_new(curl, url, m->timeout_ms, done, ctx);
-	g_free(url);
-	easy = job->easy;
-	job->upload = g_bytes_ref(m->data);
-	job->rcpts = curl_slist_append(NULL, m->rcpt);
-	from = g_strconcat("<", m->mail_from, ">", NULL);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(easy, CURLOPT_MAIL_FROM, from);
-	g_free(from);
-	curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, job->rcpts);
-	/* Credentials never cross the network in clear: with them, the
-	 * relay must offer STARTTLS; without them, TLS is used when
-	 * offered. */
-	curl_easy_setopt(easy, CURLOPT_USE_SSL, m->user != NULL ?
-	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
-	if (m->user != NULL) {
-		curl_easy_setopt(easy, CURLOPT_USERNAME, m->user);
-		curl_easy_setopt(easy, CURLOPT_PASSWORD, m->password);
-	}
-	curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)g_bytes_get_size(m->data));
-	curl_easy_setopt(easy, CURLOPT_READFUNCTION, curl_on_upload);
-	curl_easy_setopt(easy, CURLOPT_READDATA, job);
-	curl_job_start(job);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
+	curl->in_flight++;
+	g_hash_table_add(curl->jobs, job);
+	curl_multi_add_handle(curl->multi, easy);
 }

@@ -536,43 +536,61 @@ mail_job_free(struct mail_job *job)
 	g_free(job);
 }
 
-/* Records the relay's reply: sent, retried later, or given up. */
+/* On the main loop: records that the body goes out now. */
+static int
+mail_on_data(void *ctx)
+{
+	struct mail_job	*job = ctx;
+
+	return store_mail_reached_data(job->d->store, job->mail.id);
+}
+
+/* What to keep of an outcome: the relay's own reply, else the error. */
+static char *
+reply_text(const struct daemon_relay_result *res)
+{
+	if (res->reply != NULL && (res->is_sent || res->code >= 400))
+		return g_strdup(res->reply);
+	return g_strdup_printf("no reply: %s", res->error != NULL ?
+	    res->error : "unknown error");
+}
+
+/* Records the relay's reply: sent, unknown, retried later, or given up. */
 static void
-mail_on_reply(void *ctx, long status, const char *body, size_t len,
-    const char *retry_after, const char *error)
+mail_on_reply(void *ctx, const struct daemon_relay_result *res)
 {
 	struct mail_job		*job = ctx;
 	struct daemon		*d = job->d;
 	struct store_mail	*m = &job->mail;
 	int64_t			 now = clock_now_ms(), next;
-	char			*reply;
+	char			*reply = reply_text(res);
+	const char		*outcome;
 
-	(void)body;
-	(void)len;
-	(void)retry_after;
 	g_hash_table_steal(d->mail_jobs, job);
-	reply = error != NULL ? g_strdup_printf("%ld %s", status, error) :
-	    g_strdup_printf("%ld", status);
-	if (error == NULL && status >= 200 && status < 300) {
+	next = now + esc_retry_delay_ms(m->attempts, -1);
+	if (res->is_sent) {
+		outcome = "sent";
+		(void)store_mail_sent(d->store, m->id, reply, now);
+	} else if (res->reached_data && res->code < 400) {
+		/* The body went out and no verdict came back. */
+		outcome = "unknown";
+		(void)store_mail_unknown(d->store, m->id, reply, now);
+	} else if (res->code >= 500 || next - m->created_ms >
+	    MAIL_GIVE_UP_MS) {
+		outcome = "failed";
+		(void)store_mail_failed(d->store, m->id, reply, now);
+	} else {
+		outcome = "retry";
+		(void)store_mail_retry(d->store, m->id, reply, next, now);
+	}
+	if (res->is_sent)
 		log_info("mail: sent mail=%" PRId64 " inc=%" PRId64 " kind=%s "
 		    "to=<%s> reply=\"%s\"", m->id, m->incident_id, m->kind,
 		    m->rcpt, reply);
-		(void)store_mail_sent(d->store, m->id, reply, now);
-		goto out;
-	}
-	next = now + esc_retry_delay_ms(m->attempts, -1);
-	if (status >= 500 || next - m->created_ms > MAIL_GIVE_UP_MS) {
-		log_warnx("mail: failed mail=%" PRId64 " inc=%" PRId64
-		    " kind=%s to=<%s> attempts=%d reply=\"%s\"", m->id,
+	else
+		log_warnx("mail: %s mail=%" PRId64 " inc=%" PRId64 " kind=%s "
+		    "to=<%s> attempts=%d reply=\"%s\"", outcome, m->id,
 		    m->incident_id, m->kind, m->rcpt, m->attempts, reply);
-		(void)store_mail_failed(d->store, m->id, reply, now);
-		goto out;
-	}
-	log_warnx("mail: retry mail=%" PRId64 " inc=%" PRId64 " to=<%s> "
-	    "attempts=%d in_ms=%" PRId64 " reply=\"%s\"", m->id,
-	    m->incident_id, m->rcpt, m->attempts, next - now, reply);
-	(void)store_mail_retry(d->store, m->id, reply, next, now);
-out:
 	g_free(reply);
 	mail_job_free(job);
 }
@@ -625,7 +643,8 @@ daemon_mail_post(struct daemon *d, GPtrArray *jobs, bool is_committed)
 		    .password = d->cfg->mail.relay_password,
 		    .timeout_ms = d->cfg->mail.timeout_ms };
 		g_hash_table_add(d->mail_jobs, job);
-		daemon_curl_smtp(d->curl, &cm, mail_on_reply, job);
+		daemon_relay_send(d->relay, &cm, mail_on_data, mail_on_reply,
+		    job);
 	}
 	g_ptr_array_free(jobs, TRUE);
 }
@@ -637,11 +656,12 @@ daemon_mail_recover(struct daemon *d)
 
 	d->mail_jobs = g_hash_table_new_full(g_direct_hash, g_direct_equal,
 	    (GDestroyNotify)mail_job_free, NULL);
+	d->relay = daemon_relay_new();
 	n = store_mails_orphaned(d->store, clock_now_ms());
 	if (n > 0)
-		log_warnx("mail: mail with the relay at the last stop count=%d; "
-		    "whether it arrived is unknown and it is not sent again",
-		    n);
+		log_warnx("mail: mail bodies with the relay at the last stop "
+		    "count=%d; whether they arrived is unknown and they are "
+		    "not sent again", n);
 }
 
 bool
@@ -653,7 +673,9 @@ daemon_mail_is_busy(const struct daemon *d)
 void
 daemon_mail_stop(struct daemon *d)
 {
-	/* The relay transactions were abandoned with curl. */
+	/* Outcomes still arriving are recorded while the store is open. */
+	daemon_relay_free(d->relay);
+	d->relay = NULL;
 	if (d->mail_jobs != NULL)
 		g_hash_table_destroy(d->mail_jobs);
 	d->mail_jobs = NULL;

@@ -146,6 +146,13 @@ static const char *const store_schema[] = {
 	"  percent INTEGER NOT NULL,"
 	"  at_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (incident, percent));",
+
+	/* Whether a mail's body went to the relay (then a crash leaves it
+	 * unknown), and which senders of an incident hear of it. */
+	"ALTER TABLE outbox ADD COLUMN reached_data INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE messages ADD COLUMN is_reporter INTEGER NOT NULL "
+	"  DEFAULT 1;",
 };
 
 static void

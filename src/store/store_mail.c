@@ -200,8 +200,16 @@ int
 store_mail_sending(struct store *store, int64_t id)
 {
 	return store_exec(store, "UPDATE outbox SET state = 'sending', "
-	    "attempts = attempts + 1 WHERE id = ?", "i", id);
+	    "attempts = attempts + 1, reached_data = 0 WHERE id = ?", "i", id);
 }
+
+int
+store_mail_reached_data(struct store *store, int64_t id)
+{
+	return store_exec(store, "UPDATE outbox SET reached_data = 1 WHERE "
+	    "id = ?", "i", id);
+}
+
 
 /* Moves mail id to state with the relay's reply and a timeline event. */
 static int
@@ -223,8 +231,9 @@ mail_move(struct store *store, int64_t id, const char *state,
 	if (store_exec(store, "INSERT INTO events (incident, at_ms, kind, "
 	    "detail) SELECT incident, ?, ?, ? FROM outbox WHERE id = ?",
 	    "issi", now_ms, strcmp(state, "pending") == 0 ? "mail-retry" :
-	    strcmp(state, "sent") == 0 ? "mail-sent" : "mail-failed", detail,
-	    id) == -1)
+	    strcmp(state, "sent") == 0 ? "mail-sent" :
+	    strcmp(state, "unknown") == 0 ? "mail-unknown" : "mail-failed",
+	    detail, id) == -1)
 		goto out;
 	rc = store_commit(store);
 out:
@@ -256,16 +265,28 @@ store_mail_failed(struct store *store, int64_t id, const char *reply,
 }
 
 int
+store_mail_unknown(struct store *store, int64_t id, const char *reply,
+    int64_t now_ms)
+{
+	return mail_move(store, id, "unknown", reply, now_ms, now_ms);
+}
+
+int
 store_mails_orphaned(struct store *store, int64_t now_ms)
 {
 	int	n;
 
 	if (store_begin(store) == -1)
 		return -1;
+	/* A body that never left can go again; one that did may have
+	 * arrived. */
 	if (store_exec(store, "INSERT INTO events (incident, at_ms, kind, "
 	    "detail) SELECT incident, ?, 'mail-unknown', 'mail=' || id || "
-	    "' was with the relay when critgate stopped; not sent again' "
-	    "FROM outbox WHERE state = 'sending'", "i", now_ms) == -1 ||
+	    "' body was with the relay when critgate stopped; not sent "
+	    "again' FROM outbox WHERE state = 'sending' AND reached_data = 1",
+	    "i", now_ms) == -1 ||
+	    store_exec(store, "UPDATE outbox SET state = 'pending' WHERE "
+	    "state = 'sending' AND reached_data = 0", "") == -1 ||
 	    store_exec(store, "UPDATE outbox SET state = 'unknown' WHERE "
 	    "state = 'sending'", "") == -1) {
 		store_rollback(store);

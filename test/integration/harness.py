@@ -257,7 +257,7 @@ mail = {{ domain = "support.example.com";
          relay = "smtp://127.0.0.1:{self.relay_port}";
          templates = "{TEMPLATES}";
          trusted_authserv_id = "{AUTHSERV_ID}";
-         trusted_relays = [ "127.0.0.1" ]; }};
+         trusted_relays = [ "127.0.0.1" ]; timeout_s = 4; }};
 """
 
     def start_daemon(self):

@@ -3,7 +3,10 @@
 """The relay side of outbound mail: a relay that answers 451 three times
 and then 250 gets each mail once; mail queued while the relay is down
 survives a SIGKILL and goes out once after the restart; a 550 is final and
-recorded; and a vacation responder that answers everything critgate sends
+recorded with the relay's words; a relay that never speaks stalls neither
+intake nor webhooks, and its mail goes out once after a SIGKILL; a relay
+that takes the body and never replies leaves the mail unknown, not sent
+twice; and a vacation responder that answers everything critgate sends
 gets one confirmation and no answer to its own reply."""
 
 import sys
@@ -87,10 +90,80 @@ def refused(world, tap):
                              for m in mails(world, inc)),
                          what="mail given up")
         got = mails(world, inc)
-        tap.check(all(m["attempts"] == 1 and "550" in (m["reply"] or "")
-                      for m in got),
-                  "a 550 is not retried and its reply is kept",
+        tap.check(all(m["attempts"] == 1 and
+                      m["reply"] == "550 5.1.1 no such user" for m in got),
+                  "a 550 is not retried and the relay's reply is kept",
                   [(m["attempts"], m["reply"]) for m in got])
+    finally:
+        sink.stop()
+
+
+def silent(world, tap):
+    """A relay that never greets; then a SIGKILL; then a working one."""
+    relay = mail_sink.Silent(world.relay_port)
+    try:
+        world.send(harness.message("Invoices wrong", "inv-1@shop.example.net",
+                                   "Ida <ida@shop.example.net>"),
+                   sender="ida@shop.example.net")
+        inc = harness.wait_for(lambda: len(world.incidents()) == 4 and
+                               world.incidents()[3]["id"],
+                               what="incident 4")
+        harness.wait_for(lambda: any(m["state"] == "sending"
+                                     for m in mails(world, inc)),
+                         what="mail with the silent relay")
+        # The main loop still serves: a message is taken and stored
+        # while the relay keeps a transaction waiting.
+        with harness.smtplib.SMTP("127.0.0.1", world.smtp_port,
+                                  timeout=3) as s:
+            refused = s.sendmail("ida@shop.example.net",
+                                 ["critical@support.example.com"],
+                                 harness.message(
+                                     "Invoices wrong",
+                                     "inv-2@shop.example.net",
+                                     "Ida <ida@shop.example.net>"))
+        tap.check(refused == {}, "intake goes on while the relay is mute",
+                  refused)
+        world.kill_daemon()
+    finally:
+        relay.stop()
+    sink = mail_sink.Sink(world.relay_port).start()
+    try:
+        world.start_daemon()
+        # The confirmation, the notice that the second mail joined, and
+        # the page mail.
+        harness.wait_for(lambda: len(mails(world, inc)) == 3 and
+                         all(m["state"] == "sent"
+                             for m in mails(world, inc)), 30,
+                         "mail after the restart")
+        got = sorted((m.rcpts[0], m.header("Auto-Submitted"))
+                     for m in sink.all())
+        tap.check(got == [("alice.ops@example.com", "auto-generated"),
+                          ("ida@shop.example.net", "auto-replied"),
+                          ("ida@shop.example.net", "auto-replied")],
+                  "mail that never reached the body goes out once", got)
+    finally:
+        sink.stop()
+
+
+def mute_after_body(world, tap):
+    """The relay reads the body and never replies."""
+    sink = mail_sink.Sink(world.relay_port, hang=True).start()
+    try:
+        world.send(harness.message("Reports empty", "rep-1@shop.example.com",
+                                   "Ray <ray@shop.example.com>"),
+                   sender="ray@shop.example.com")
+        inc = harness.wait_for(lambda: len(world.incidents()) == 5 and
+                               world.incidents()[4]["id"],
+                               what="incident 5")
+        harness.wait_for(lambda: len(mails(world, inc)) == 2 and
+                         all(m["state"] == "unknown"
+                             for m in mails(world, inc)), 30,
+                         "mail left unknown")
+        got = mails(world, inc)
+        tap.check(all(m["attempts"] == 1 and "no reply" in m["reply"]
+                      for m in got),
+                  "a body without a verdict is not sent twice",
+                  [(m["state"], m["attempts"], m["reply"]) for m in got])
     finally:
         sink.stop()
 
@@ -142,6 +215,8 @@ def body(world, tap):
     retried(world, tap)
     restarted(world, tap)
     refused(world, tap)
+    silent(world, tap)
+    mute_after_body(world, tap)
     vacation(world, tap)
 
 
