@@ -147,6 +147,9 @@ struct classify_result {
 	char			*bounce_recipient; /* Final-Recipient */
 	char			*bounce_status;	/* Status, e.g. 5.1.1 */
 	bool			 is_repeat;	/* joined by fingerprint */
+	/* Joined by a guessable number or a forwarded token only: the
+	 * sender is no reporter and is told nothing about the incident. */
+	bool			 is_not_reporter;
 };
 
 /*

@@ -61,6 +61,9 @@ struct store_disposition {
 	const char			*subject_key;	/* or NULL */
 	bool				 is_repeat;	/* a repeat of the
 							 * incident's alert */
+	bool				 is_not_reporter; /* joined, but
+							 * its sender hears
+							 * nothing */
 	int64_t				 now_ms;
 };
 

@@ -1016,6 +1016,29 @@ ack_words_configured_replace_table(void)
 }
 
 static void
+ack_words_questions_acknowledge_nothing(void)
+{
+	static const char *const questions[] = {
+		"ack?", "On it? I thought Ben had it", "1 question: is it prod",
+		"1)", "Resolve? not yet", "1 ?",
+	};
+	const char	*word;
+	size_t		 i;
+
+	for (i = 0; i < G_N_ELEMENTS(questions); i++) {
+		if (classify_is_ack_text(questions[i], NULL, &word) ||
+		    classify_is_resolve_text(questions[i])) {
+			printf("# acted on \"%s\"\n", questions[i]);
+			tap_case_failed = true;
+		}
+	}
+	CHECK(classify_is_ack_text("1", NULL, &word));
+	CHECK(classify_is_ack_text("1.", NULL, &word));
+	CHECK(classify_is_ack_text("ACK!", NULL, &word));
+	CHECK(classify_is_resolve_text("Resolved."));
+}
+
+static void
 class_names_all_named(void)
 {
 	CHECK_STR(classify_class_name(CLASSIFY_NEW_INCIDENT), "new-incident");
@@ -2026,6 +2049,7 @@ main(void)
 	RUN(fingerprint_varying_values_stable);
 	RUN(ack_words_table_matched);
 	RUN(ack_words_configured_replace_table);
+	RUN(ack_words_questions_acknowledge_nothing);
 	RUN(class_names_all_named);
 	RUN(baseline_new_incident_critical);
 	RUN(folded_message_id_second_copy_duplicate);

@@ -354,6 +354,15 @@ step_automatic(struct run *r)
 	    "automatic mail: %s", why);
 }
 
+/* Tells whether the sender wrote in the incident before. */
+static bool
+has_written(struct run *r, int64_t incident)
+{
+	return r->lookup->incident_has_sender != NULL &&
+	    !is_empty(r->sender) &&
+	    r->lookup->incident_has_sender(r->ctx, incident, r->sender);
+}
+
 /* Decides a reply that carries a verified token of ours. */
 static bool
 decide_token_reply(struct run *r, const struct classify_token *tok)
@@ -362,6 +371,9 @@ decide_token_reply(struct run *r, const struct classify_token *tok)
 	const char		*word;
 	const char		*kind = token_kind_names[tok->kind];
 
+	/* Our mail may have been forwarded: a reply makes its sender a
+	 * reporter only if they wrote in the incident before. */
+	r->out->is_not_reporter = !has_written(r, tok->incident_id);
 	if (tok->kind != CLASSIFY_TOKEN_PAGE || tok->member == NULL)
 		return decide(r, CLASSIFY_UPDATE, tok->incident_id,
 		    "reply to our %s mail", kind);
@@ -451,6 +463,7 @@ step_subject_tag(struct run *r)
 
 	if (incident == 0 || !may_join(r, incident))
 		return false;
+	r->out->is_not_reporter = !has_written(r, incident);
 	return decide(r, CLASSIFY_UPDATE, incident, "subject tag [#%"
 	    G_GINT64_FORMAT "]", incident);
 }

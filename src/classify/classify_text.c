@@ -65,18 +65,27 @@ fold_line(const char *line)
 	return joined;
 }
 
+/*
+ * Tells whether line opens with phrase as a statement: a whole word, on a
+ * line that asks nothing ("ack?", "On it? Ben has it"), and for a number
+ * such as "1" with nothing after it but "." or "!" ("1 question: ...").
+ */
 static bool
 starts_with_phrase(const char *line, const char *phrase)
 {
 	size_t		len = strlen(phrase);
 	gunichar	next;
 
-	if (strncmp(line, phrase, len) != 0)
+	if (strncmp(line, phrase, len) != 0 || strchr(line, '?') != NULL)
 		return false;
 	if (line[len] == '\0')
 		return true;
 	next = g_utf8_get_char(line + len);
-	return !g_unichar_isalnum(next);
+	if (g_unichar_isalnum(next))
+		return false;
+	if (strspn(phrase, "0123456789") == len)
+		return strspn(line + len, ".! \t\r") == strlen(line + len);
+	return true;
 }
 
 /* Tells whether the reply's own first line starts with one of words. */

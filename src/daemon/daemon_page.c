@@ -140,6 +140,7 @@ message_disposition(const struct store_message *msg,
 	disp->subject_key = cr->subject_key;
 	disp->content_hash = cr->content_hash;
 	disp->is_repeat = cr->is_repeat;
+	disp->is_not_reporter = cr->is_not_reporter;
 	disp->now_ms = clock_now_ms();
 }
 
@@ -214,7 +215,8 @@ message_follow_up(struct daemon *d, const struct store_message *msg,
 	if (out->is_new_incident)
 		(void)daemon_outbox_opened(&d->outbox, out->incident_id, msg,
 		    parsed, now);
-	else if (cr->class == CLASSIFY_UPDATE && out->incident_id > 0)
+	else if (cr->class == CLASSIFY_UPDATE && out->incident_id > 0 &&
+	    !cr->is_not_reporter)
 		(void)daemon_outbox_joined(&d->outbox, out->incident_id, msg,
 		    parsed, now);
 	else if (cr->class == CLASSIFY_ACK && cr->is_resolve)

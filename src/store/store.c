@@ -771,12 +771,13 @@ store_message_record(struct store *store, int64_t msg_id,
 	    "message_id = ?, subject = ?, from_addr = ?, body_text = ?, "
 	    "is_unparseable = ?, class = ?, reason = ?, incident_id = "
 	    "nullif(?, 0), duplicate_of = nullif(?, 0), content_hash = ?, "
-	    "fingerprint = ?, sender = ?, subject_key = ? WHERE id = ?",
-	    "ssssissiissssi", p->message_id, p->subject, p->from_addr,
-	    p->body_text, (int64_t)p->is_unparseable, disp->class_name,
-	    disp->reason, out->incident_id, out->duplicate_of,
-	    disp->content_hash, disp->fingerprint, disp->sender,
-	    disp->subject_key, msg_id) == -1)
+	    "fingerprint = ?, sender = ?, subject_key = ?, is_reporter = ? "
+	    "WHERE id = ?", "ssssissiissssii", p->message_id, p->subject,
+	    p->from_addr, p->body_text, (int64_t)p->is_unparseable,
+	    disp->class_name, disp->reason, out->incident_id,
+	    out->duplicate_of, disp->content_hash, disp->fingerprint,
+	    disp->sender, disp->subject_key, (int64_t)!disp->is_not_reporter,
+	    msg_id) == -1)
 		return -1;
 	if (p->message_id != NULL && out->incident_id > 0)
 		return store_thread_add(store, p->message_id,

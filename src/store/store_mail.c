@@ -334,8 +334,9 @@ store_incident_reporters(struct store *store, int64_t incident_id)
 	/* SQLite takes the other columns from the row of max(id). */
 	stmt = store_prepare(store, "SELECT sender, message_id, max(id) FROM "
 	    "messages WHERE incident_id = ? AND class IN ('new-incident', "
-	    "'update') AND mail_from != '' AND sender IS NOT NULL GROUP BY "
-	    "sender ORDER BY min(id)", "i", incident_id);
+	    "'update') AND mail_from != '' AND sender IS NOT NULL AND "
+	    "is_reporter = 1 GROUP BY sender ORDER BY min(id)", "i",
+	    incident_id);
 	if (stmt == NULL)
 		return NULL;
 	list = g_ptr_array_new_with_free_func(

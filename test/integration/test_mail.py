@@ -21,6 +21,7 @@ TEAM = [("alice.ops", "+15550100011"), ("bob.night", "+15550100012"),
         ("joerg.mueller", "+15550100013")]
 DANA = "dana@customer.example.net"
 MARC = "marc@customer.example.net"
+EVE = "eve@stranger.example.org"
 REPORTERS = [[DANA], [MARC]]
 
 
@@ -146,6 +147,15 @@ def refusals(world, sink, tap, inc, pages, confirm):
               "one notice that the mail joined, for two mails",
               [(m.rcpts, m.header("Subject")) for m in joined])
 
+    # A stranger who guesses the incident number joins it, but hears
+    # nothing about it, now or later.
+    world.send(f"From: Eve <{EVE}>\r\nTo: {CRITICAL}\r\n"
+               f"Subject: [#{inc}] hello\r\nMessage-ID: <eve-1@x.example>\r\n"
+               "\r\nWhat is this about?\r\n", sender=EVE)
+    count += 1
+    tap.check(processed(world, count) == "update",
+              "a stranger's [#N] joins as an update", classes(world)[-1])
+
     # The Outlook ack, with bob's token, sent by alice: not hers to use.
     raw = corpus("outlook-ack", inc, pages["bob.night@example.com"])
     send_raw(world, authenticated(raw, "alice.ops@example.com"),
@@ -257,6 +267,8 @@ def body(world, tap):
         count = acknowledged(world, sink, tap, inc, pages, count)
         resolved(world, sink, tap, inc, pages, count)
         notified(world, sink, tap, inc)
+        tap.check(sink.to(EVE) == [], "the stranger got no mail",
+                  [m.header("Subject") for m in sink.to(EVE)])
         sent = [m for m in world.show(inc)["mails"] if m["state"] != "sent"]
         tap.check(sent == [], "every mail was accepted by the relay", sent)
     finally:
