@@ -125,7 +125,17 @@ struct classify_lookup {
 	/* Tells whether the incident exists and, if so, whether it is open. */
 	bool	(*incident_exists)(void *ctx, int64_t incident_id,
 		    bool *is_open);
+	/*
+	 * The incident of the latest mail critgate sent to addr (compared
+	 * without case) from since_ms to until_ms.  May be NULL: the step
+	 * that uses it is then skipped.
+	 */
+	int64_t	(*incident_mailed_to)(void *ctx, const char *addr,
+		    int64_t since_ms, int64_t until_ms);
 };
+
+/* How long after our mail to an address its mail counts as an echo. */
+#define CLASSIFY_ECHO_WINDOW_MS	120000
 
 struct classify_result {
 	enum classify_class	 class;

@@ -495,6 +495,10 @@ int	store_mail_unknown(struct store *store, int64_t id, const char *reply,
  */
 int	store_mails_orphaned(struct store *store, int64_t now_ms);
 
+/* The incident of the latest mail queued to rcpt from since_ms to
+ * until_ms, 0 if none, -1 on failure. */
+int64_t	store_find_incident_mailed_to(struct store *store, const char *rcpt,
+	    int64_t since_ms, int64_t until_ms);
 /* Counts mail of kind to rcpt about the incident (any state); -1 on
  * failure. */
 int64_t	store_mail_count_for(struct store *store, int64_t incident_id,

@@ -521,6 +521,29 @@ step_outage(struct run *r)
 	    "same subject as an open incident within the dedup window");
 }
 
+/*
+ * Mail from an address critgate mailed moments ago is most likely a robot
+ * answering that mail without saying so (no Auto-Submitted, a subject of
+ * its own): it joins that incident, so that our update cannot open a new
+ * incident that mails it again.
+ */
+static bool
+step_echo(struct run *r)
+{
+	int64_t	incident;
+
+	if (is_empty(r->sender) || r->lookup->incident_mailed_to == NULL)
+		return false;
+	incident = r->lookup->incident_mailed_to(r->ctx, r->sender,
+	    r->in->received_ms - CLASSIFY_ECHO_WINDOW_MS, r->in->received_ms);
+	if (incident == 0)
+		return false;
+	r->out->is_not_reporter = true;
+	return decide(r, CLASSIFY_UPDATE, incident, "from an address we "
+	    "mailed within %d s, most likely an automatic answer",
+	    CLASSIFY_ECHO_WINDOW_MS / 1000);
+}
+
 static bool
 step_new(struct run *r)
 {
@@ -597,6 +620,7 @@ static bool (*const steps[])(struct run *) = {
 	step_fingerprint,
 	step_sender,
 	step_outage,
+	step_echo,
 	step_new,
 };
 

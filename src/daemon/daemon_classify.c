@@ -121,6 +121,20 @@ incident_exists(void *ctx, int64_t incident_id, bool *is_open)
 	return rc == 1;
 }
 
+static int64_t
+incident_mailed_to(void *ctx, const char *addr, int64_t since_ms,
+    int64_t until_ms)
+{
+	struct lookup_ctx	*lc = ctx;
+	char			*lower = g_ascii_strdown(addr, -1);
+	int64_t			 id;
+
+	id = found(lc, store_find_incident_mailed_to(lc->store, lower,
+	    since_ms, until_ms));
+	g_free(lower);
+	return id;
+}
+
 static const struct classify_lookup store_lookup = {
 	.message_by_message_id = by_message_id,
 	.message_by_content_hash = by_content_hash,
@@ -131,6 +145,7 @@ static const struct classify_lookup store_lookup = {
 	.incident_by_subject_key = incident_by_subject_key,
 	.incident_has_sender = incident_has_sender,
 	.incident_exists = incident_exists,
+	.incident_mailed_to = incident_mailed_to,
 };
 
 void

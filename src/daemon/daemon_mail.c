@@ -135,12 +135,16 @@ plan_incident_vars(struct daemon_outbox *ob, struct mail_plan *plan,
     const struct store_incident *inc, const char *text)
 {
 	const struct cfg_member	*acker = NULL;
-	char			*trimmed = NULL;
+	char			*trimmed = NULL, *valid;
 
 	if (inc->acked_by != NULL)
 		acker = cfg_member_by_name(ob->cfg, inc->acked_by);
 	if (text != NULL && strlen(text) > MAIL_TEXT_MAX) {
-		trimmed = g_utf8_make_valid(text, MAIL_TEXT_MAX);
+		valid = g_utf8_make_valid(text, MAIL_TEXT_MAX);
+		trimmed = g_strdup_printf("%s\n[... cut after %d bytes; the "
+		    "whole message is in critgate's store]", valid,
+		    MAIL_TEXT_MAX);
+		g_free(valid);
 		text = trimmed;
 	}
 	plan_var(plan, "incident", g_strdup_printf("%" PRId64,
@@ -451,6 +455,24 @@ replies_to_us(const struct cfg *cfg, const struct parse_result *parsed)
 	return found;
 }
 
+/* Tells whether we mailed the sender of msg just before it arrived, so
+ * that msg may be a robot's answer that must not be answered. */
+static bool
+is_echo(struct daemon_outbox *ob, const struct store_message *msg,
+    const struct parse_result *parsed)
+{
+	char	*addr;
+	int64_t	 incident;
+
+	if (parsed->from_addr == NULL)
+		return false;
+	addr = g_ascii_strdown(parsed->from_addr, -1);
+	incident = store_find_incident_mailed_to(ob->store, addr,
+	    msg->received_ms - CLASSIFY_ECHO_WINDOW_MS, msg->received_ms);
+	g_free(addr);
+	return incident != 0;
+}
+
 int
 daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
     const struct store_message *msg, const struct parse_result *parsed,
@@ -468,7 +490,8 @@ daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
 	 * reply to our own mail, because its writer has the incident number
 	 * already and replying to every reply is how two robots loop.
 	 */
-	if (inc.acked_ms == 0 && !replies_to_us(ob->cfg, parsed))
+	if (inc.acked_ms == 0 && !replies_to_us(ob->cfg, parsed) &&
+	    !is_echo(ob, msg, parsed))
 		rc = answer_reporter(ob, &inc, msg, parsed, MAILOUT_JOINED,
 		    now_ms);
 	store_incident_fini(&inc);

@@ -308,6 +308,15 @@ store_mail_count_for(struct store *store, int64_t incident_id,
 }
 
 int64_t
+store_find_incident_mailed_to(struct store *store, const char *rcpt,
+    int64_t since_ms, int64_t until_ms)
+{
+	return store_query_int(store, 0, "SELECT incident FROM outbox WHERE "
+	    "rcpt = ? AND created_ms BETWEEN ? AND ? ORDER BY created_ms DESC "
+	    "LIMIT 1", "sii", rcpt, since_ms, until_ms);
+}
+
+int64_t
 store_mail_count_to(struct store *store, const char *rcpt, int64_t since_ms)
 {
 	return store_query_int(store, 0, "SELECT count(*) FROM outbox WHERE "
