@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The http stage: the provider-facing rules of critgate's HTTP listener,
- * as pure functions: form bodies, Twilio's request signatures, and the
- * grammar of an engineer's SMS reply.  The daemon runs the listener
- * (libmicrohttpd) and calls these.
+ * as pure functions: form bodies, Twilio's and Vonage's webhook
+ * signatures, and the grammar of an engineer's SMS reply.  The daemon runs
+ * the listener (libmicrohttpd) and calls these.
  */
 #ifndef CRITGATE_HTTP_H
 #define CRITGATE_HTTP_H
@@ -54,6 +54,88 @@ char	*http_twilio_signature(const char *auth_token, const char *url,
 bool	http_twilio_signature_is_valid(const char *auth_token,
 	    const char *url, const struct http_form *form,
 	    const char *signature);
+
+/* Max seconds between a Vonage webhook's signed time and now. */
+#define HTTP_VONAGE_SKEW_S	300
+
+/* Signature method the Vonage account uses for SMS webhooks. */
+enum http_vonage_sig_method {
+	HTTP_VONAGE_MD5HASH,		/* MD5 of the string then the secret */
+	HTTP_VONAGE_HMAC_MD5,
+	HTTP_VONAGE_HMAC_SHA1,
+	HTTP_VONAGE_HMAC_SHA256,
+	HTTP_VONAGE_HMAC_SHA512
+};
+
+/* The outcome of a Vonage webhook check. */
+enum http_vonage_verdict {
+	HTTP_VONAGE_VALID,
+	HTTP_VONAGE_UNSIGNED,		/* no sig or no Bearer token */
+	HTTP_VONAGE_MALFORMED,		/* unreadable token or timestamp */
+	HTTP_VONAGE_BAD_SIGNATURE,
+	HTTP_VONAGE_STALE,		/* time more than HTTP_VONAGE_SKEW_S
+					 * from now */
+	HTTP_VONAGE_BAD_CLAIMS,		/* alg, iss or api_key not ours */
+	HTTP_VONAGE_BAD_BODY		/* payload_hash is not the body's */
+};
+
+/* Settings the checks need; all borrowed. */
+struct http_vonage_keys {
+	const char			*signature_secret;
+	const char			*api_key;	/* ours */
+	enum http_vonage_sig_method	 sms_method;
+};
+
+/*
+ * Sets *out to the method named by the config value name: "md5hash",
+ * "md5", "sha1", "sha256" or "sha512".  Returns 0, or -1 for another name.
+ */
+int	http_vonage_sig_method_parse(const char *name,
+	    enum http_vonage_sig_method *out);
+
+/*
+ * Computes the "sig" of an SMS webhook: every parameter of form but "sig",
+ * sorted by name in byte order, each "&" and "=" in values replaced by
+ * "_", joined as "&name=value..." and hashed: MD5 of the string followed
+ * by the secret for md5hash (lower-case hex), else HMAC of the string
+ * keyed with the secret (upper-case hex).  Caller frees with g_free.
+ */
+char	*http_vonage_sms_signature(enum http_vonage_sig_method method,
+	    const char *secret, const struct http_form *form);
+
+/*
+ * Checks an SMS webhook (inbound message or delivery receipt): the decoded
+ * form of a POST body or of a GET query, with its "sig" and "timestamp".
+ * The sig is compared case-insensitively in constant time, and timestamp
+ * must be within HTTP_VONAGE_SKEW_S of now_s.  Replayed nonces are for the
+ * caller to catch.
+ */
+enum http_vonage_verdict http_vonage_sms_check(
+	    const struct http_vonage_keys *keys, const struct http_form *form,
+	    int64_t now_s);
+
+/*
+ * Checks a Voice webhook: authorization is the Authorization header value
+ * (NULL if missing), "Bearer " then an HS256 JWT keyed with the signature
+ * secret; body is the raw request body.  The token's alg must be HS256,
+ * its iss "Vonage", its api_key ours and its iat within HTTP_VONAGE_SKEW_S
+ * of now_s; payload_hash must be the lower-case hex SHA-256 of body, and
+ * may only be left out when body is empty.  Replayed jti values are for
+ * the caller to catch.
+ */
+enum http_vonage_verdict http_vonage_voice_check(
+	    const struct http_vonage_keys *keys, const char *authorization,
+	    const char *body, size_t len, int64_t now_s);
+
+/*
+ * Returns the jti claim of the JWT in authorization, for de-duplication
+ * after http_vonage_voice_check accepted it, or NULL.  Caller frees with
+ * g_free.
+ */
+char	*http_vonage_voice_jti(const char *authorization);
+
+/* Returns a word naming verdict for logs ("valid", "stale", ...). */
+const char	*http_vonage_verdict_name(enum http_vonage_verdict verdict);
 
 enum http_sms_kind {
 	HTTP_SMS_ACK,		/* an acknowledgement */

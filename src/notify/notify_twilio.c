@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "notify.h"
+#include "notify_priv.h"
 
 #define SMS_VALIDITY_S		300	/* a page older than this is stale */
 #define SMS_GSM7_MAX		160	/* septets in one GSM-7 segment */
@@ -85,6 +86,12 @@ text_is_gsm7(const char *s)
 			return false;
 	}
 	return true;
+}
+
+bool
+notify_text_is_gsm7(const char *s)
+{
+	return text_is_gsm7(s);
 }
 
 /* Returns the segment units c takes: septets, or UTF-16 units. */
@@ -561,6 +568,7 @@ notify_twilio_bundle_request(const struct cfg *cfg,
 {
 	char	*text, *gather_url;
 
+	memset(out, 0, sizeof(*out));
 	if (channel == NOTIFY_CHANNEL_SMS) {
 		text = n == 1 ? notify_twilio_sms_text(pages) :
 		    notify_twilio_bundle_sms_text(pages, n);
@@ -581,6 +589,8 @@ notify_request_fini(struct notify_request *req)
 {
 	g_clear_pointer(&req->url, g_free);
 	g_clear_pointer(&req->body, g_free);
+	g_clear_pointer(&req->content_type, g_free);
+	g_clear_pointer(&req->authorization, g_free);
 }
 
 /* Returns the string member name of obj, or NULL if absent or not one. */
@@ -695,6 +705,12 @@ retry_after_parse(const char *value, int64_t now_ms)
 out:
 	g_free(trimmed);
 	return delay_ms;
+}
+
+int64_t
+notify_retry_after_ms(const char *value, int64_t now_ms)
+{
+	return retry_after_parse(value, now_ms);
 }
 
 /* Returns what an HTTP status means for the page (0: no response). */
