@@ -327,7 +327,7 @@ mail_moves_from_pending_to_sent_once(void)
 }
 
 static void
-sending_mail_becomes_unknown_after_stop(void)
+mail_body_sent_becomes_unknown_after_stop(void)
 {
 	struct store	*store = fresh_store("n.db");
 	struct outcome	 out;
@@ -338,6 +338,9 @@ sending_mail_becomes_unknown_after_stop(void)
 	a = queue_mail(store, out.incident_id, "page", "ana@example.com", 1);
 	b = queue_mail(store, out.incident_id, "page", "ben@example.com", 1);
 	CHECK_INT(store_mail_sending(store, a), 0);
+	CHECK_INT(store_mail_reached_data(store, a), 0);
+	/* b's body never left, so b can go again. */
+	CHECK_INT(store_mail_sending(store, b), 0);
 	store_close(store);
 	store = fresh_store("n.db");
 	CHECK_INT(store_mails_orphaned(store, 50), 1);
@@ -398,7 +401,7 @@ main(void)
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(open_missing_without_create_fails);
 	TAP_RUN(mail_moves_from_pending_to_sent_once);
-	TAP_RUN(sending_mail_becomes_unknown_after_stop);
+	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);
 	return tap_done();
 }
