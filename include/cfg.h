@@ -117,6 +117,21 @@ struct cfg_mail {
 	int64_t	 timeout_ms;	/* one relay transaction */
 };
 
+/* Vonage, the second phone provider; api_key is NULL when not set. */
+struct cfg_vonage {
+	char	*api_base;		/* SMS API, no trailing slash */
+	char	*voice_api_base;	/* Voice API */
+	char	*application_id;
+	char	*private_key_file;	/* PEM, for the Voice API's JWT */
+	char	*private_key;		/* secret, read from the file */
+	char	*api_key;
+	char	*api_secret;		/* secret */
+	char	*signature_secret;	/* secret, for webhook signatures */
+	char	*signature_method;	/* "md5hash", "sha256", ... */
+	char	*from;			/* E.164 */
+	int64_t	 timeout_ms;
+};
+
 /* At most count requests per member and channel within window_ms. */
 struct cfg_rate {
 	char	*spec;		/* "N/Wu" as written, u one of s, m, h */
@@ -170,6 +185,8 @@ struct cfg {
 	struct cfg_policy	*policies;
 	size_t			 n_policies;
 	struct cfg_severity_rule severities[CFG_SEVERITY_COUNT];
+	char			**provider_order; /* "twilio", "vonage" */
+	struct cfg_vonage	 vonage;
 	int64_t			 bundle_ms;	/* page_limits.bundle_seconds */
 };
 

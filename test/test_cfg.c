@@ -232,7 +232,7 @@ unknown_top_key_rejected(void)
 	    "data/cfg/bad-unknown-top-key.conf:24: pager: unknown key "
 	    "(expected one of: listen, public_url, store, hostname, "
 	    "max_message_bytes, shutdown_timeout_s, limits, tls, routes, sla, escalation, team, "
-	    "twilio, page_limits, rotations, policies, severities, dedup, mail, imap)");
+	    "twilio, page_limits, rotations, policies, providers, severities, dedup, mail, imap)");
 }
 
 static void
@@ -422,7 +422,7 @@ several_problems_all_reported(void)
 		"data/cfg/bad-several.conf:23: pager: unknown key (expected "
 		    "one of: listen, public_url, store, hostname, "
 		    "max_message_bytes, shutdown_timeout_s, limits, tls, routes, sla, escalation, "
-		    "team, twilio, page_limits, rotations, policies, severities, dedup, mail, imap)",
+		    "team, twilio, page_limits, rotations, policies, providers, severities, dedup, mail, imap)",
 	};
 	size_t		 i;
 

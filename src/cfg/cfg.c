@@ -65,7 +65,7 @@
 	GROUP("severities." name, 0),					\
 	STRING("severities." name ".policy", 0, CFG_FORMAT_NAME, NULL,	\
 	    SEV(sev, policy)),						\
-	NUMBER("severities." name ".ack_minutes", CFG_KEY_INT, 0, 10080, 0,\
+	NUMBER("severities." name ".ack_minutes", CFG_KEY_FLOAT, 0, 10080, 0,\
 	    MS_PER_MIN, SEV(sev, ack_ms)),				\
 	STRINGS("severities." name ".breach_targets", CFG_FORMAT_TARGET,	\
 	    SEV(sev, breach_targets)),					\
@@ -75,6 +75,8 @@
 	  .count_offset = SEV(sev, n_breach_percents) }
 
 static const char	*default_hostname(void);
+
+static const char *const default_providers[] = { "twilio", NULL };
 
 
 const struct cfg_key cfg_keys[] = {
@@ -194,6 +196,32 @@ const struct cfg_key cfg_keys[] = {
 	NUMBER("policies[].repeat", CFG_KEY_INT, 1, 1000, 1, 1, POL(repeat)),
 	{ .path = "policies[].multi_ack", .type = CFG_KEY_BOOL,
 	  .offset = POL(multi_ack) },
+
+	GROUP("providers", 0),
+	{ .path = "providers.order", .type = CFG_KEY_STRINGS,
+	  .format = CFG_FORMAT_PROVIDER, .def_strings = default_providers,
+	  .offset = CFG(provider_order) },
+	GROUP("providers.vonage", 0),
+	STRING("providers.vonage.api_base", 0, CFG_FORMAT_URL,
+	    "https://rest.nexmo.com", CFG(vonage.api_base)),
+	STRING("providers.vonage.voice_api_base", 0, CFG_FORMAT_URL,
+	    "https://api.nexmo.com", CFG(vonage.voice_api_base)),
+	STRING("providers.vonage.application_id", 0, CFG_FORMAT_TEXT, NULL,
+	    CFG(vonage.application_id)),
+	STRING("providers.vonage.private_key_file", 0, CFG_FORMAT_TEXT, NULL,
+	    CFG(vonage.private_key_file)),
+	STRING("providers.vonage.api_key", 0, CFG_FORMAT_TEXT, NULL,
+	    CFG(vonage.api_key)),
+	STRING("providers.vonage.api_secret", CFG_KEY_SECRET, CFG_FORMAT_TEXT,
+	    NULL, CFG(vonage.api_secret)),
+	STRING("providers.vonage.signature_secret", CFG_KEY_SECRET,
+	    CFG_FORMAT_TEXT, NULL, CFG(vonage.signature_secret)),
+	STRING("providers.vonage.signature_method", 0, CFG_FORMAT_SIG_METHOD,
+	    "md5hash", CFG(vonage.signature_method)),
+	STRING("providers.vonage.from", 0, CFG_FORMAT_E164, NULL,
+	    CFG(vonage.from)),
+	NUMBER("providers.vonage.timeout_s", CFG_KEY_INT, 1, 120, 10,
+	    MS_PER_S, CFG(vonage.timeout_ms)),
 
 	GROUP("severities", 0),
 	SEVERITY_KEYS("critical", CFG_SEVERITY_CRITICAL),
@@ -454,6 +482,22 @@ is_target(const char *s)
 }
 
 static bool
+is_provider(const char *s)
+{
+	return strcmp(s, "twilio") == 0 || strcmp(s, "vonage") == 0;
+}
+
+static bool
+is_sig_method(const char *s)
+{
+	static const char *const methods[] = {
+		"md5hash", "md5", "sha1", "sha256", "sha512", NULL
+	};
+
+	return g_strv_contains(methods, s);
+}
+
+static bool
 is_channel(const char *s)
 {
 	return strcmp(s, "voice") == 0 || strcmp(s, "sms") == 0 ||
@@ -587,6 +631,11 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	    "\"team\", \"rotation:NAME\" or a team member's name" },
 	[CFG_FORMAT_CHANNEL] = { is_channel, NULL, "a channel",
 	    "\"voice\", \"sms\" or \"email\"" },
+	[CFG_FORMAT_PROVIDER] = { is_provider, NULL, "a provider",
+	    "\"twilio\" or \"vonage\"" },
+	[CFG_FORMAT_SIG_METHOD] = { is_sig_method, NULL,
+	    "a signature method",
+	    "\"md5hash\", \"md5\", \"sha1\", \"sha256\" or \"sha512\"" },
 };
 
 /*
@@ -1367,6 +1416,52 @@ check_imap(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	    &cfg->imap.password);
 }
 
+/* The providers in order, each once, and Vonage complete when named. */
+static void
+check_providers(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	static const char *const needed[] = {
+		"application_id", "private_key_file", "api_key", "api_secret",
+		"signature_secret", "from",
+	};
+	struct cfg_vonage	*v = &cfg->vonage;
+	const char		*values[G_N_ELEMENTS(needed)];
+	char			*key;
+	size_t			 i, j;
+
+	for (i = 0; cfg->provider_order[i] != NULL; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(cfg->provider_order[i],
+			    cfg->provider_order[j]) == 0)
+				report(ld, config_lookup(lc, "providers.order"),
+				    "providers.order", "\"%s\" is named twice",
+				    cfg->provider_order[i]);
+	if (cfg->provider_order[0] == NULL)
+		report(ld, config_lookup(lc, "providers.order"),
+		    "providers.order", "is empty (expected [ \"twilio\" ] or "
+		    "[ \"twilio\", \"vonage\" ])");
+	if (!g_strv_contains((const char *const *)cfg->provider_order,
+	    "vonage"))
+		return;
+	values[0] = v->application_id;
+	values[1] = v->private_key_file;
+	values[2] = v->api_key;
+	values[3] = v->api_secret;
+	values[4] = v->signature_secret;
+	values[5] = v->from;
+	for (i = 0; i < G_N_ELEMENTS(needed); i++) {
+		if (values[i] != NULL)
+			continue;
+		key = g_strconcat("providers.vonage.", needed[i], NULL);
+		report(ld, config_lookup(lc, "providers"), key, "is missing "
+		    "(required with \"vonage\" in providers.order)");
+		g_free(key);
+	}
+	if (v->private_key_file != NULL)
+		read_password(ld, lc, "providers.vonage.private_key_file",
+		    v->private_key_file, &v->private_key);
+}
+
 /* Outbound mail needs our address, signed Message-IDs and its texts. */
 static void
 check_mail(struct loader *ld, const config_t *lc, struct cfg *cfg)
@@ -1593,6 +1688,7 @@ cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	check_tls(ld, lc, cfg);
 	check_imap(ld, lc, cfg);
 	check_mail(ld, lc, cfg);
+	check_providers(ld, lc, cfg);
 	check_escalation(ld, lc, cfg);
 }
 
@@ -1686,6 +1782,10 @@ cfg_free(struct cfg *cfg)
 		explicit_bzero(cfg->mail.relay_password,
 		    strlen(cfg->mail.relay_password));
 	g_free(cfg->mail.relay_password);
+	if (cfg->vonage.private_key != NULL)
+		explicit_bzero(cfg->vonage.private_key,
+		    strlen(cfg->vonage.private_key));
+	g_free(cfg->vonage.private_key);
 	g_free(cfg->token_key);
 	g_free(cfg->path);
 	g_free(cfg);

@@ -44,6 +44,8 @@ enum cfg_format {
 	CFG_FORMAT_WORDS,	/* printable text, lowercased */
 	CFG_FORMAT_TARGET,	/* "team", "rotation:NAME" or a member name */
 	CFG_FORMAT_CHANNEL,	/* "voice", "sms" or "email" */
+	CFG_FORMAT_PROVIDER,	/* "twilio" or "vonage" */
+	CFG_FORMAT_SIG_METHOD,	/* a Vonage SMS signature method */
 	CFG_FORMAT_COUNT
 };
 
