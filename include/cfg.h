@@ -27,7 +27,7 @@ struct cfg_route {
 struct cfg_member {
 	char	*name;		/* short login-like name, unique */
 	char	*full_name;
-	char	*phone;		/* E.164, "+" and 8 to 15 digits */
+	char	*phone;		/* E.164, "+" and 8 to 15 digits, or NULL */
 	char	*email;
 };
 

@@ -406,6 +406,12 @@ GPtrArray	*store_incidents_paging_member(struct store *store,
 
 const char	*store_page_state_name(enum store_page_state state);
 
+/* A fact about the running daemon ("pid"); set commits, get returns a
+ * new string or NULL. */
+int	 store_state_set(struct store *store, const char *key,
+	    const char *value);
+char	*store_state_get(struct store *store, const char *key);
+
 /*
  * Records that incident id was resolved, acknowledging it first when it
  * was not (which stops its paging).  Returns 1 when this call resolved it,

@@ -140,7 +140,7 @@ const struct cfg_key cfg_keys[] = {
 	    offsetof(struct cfg_member, name)),
 	STRING("team[].full_name", REQ, CFG_FORMAT_TEXT, NULL,
 	    offsetof(struct cfg_member, full_name)),
-	STRING("team[].phone", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_E164, NULL,
+	STRING("team[].phone", CFG_KEY_UNIQUE, CFG_FORMAT_E164, NULL,
 	    offsetof(struct cfg_member, phone)),
 	STRING("team[].email", REQ, CFG_FORMAT_EMAIL, NULL,
 	    offsetof(struct cfg_member, email)),
@@ -1922,7 +1922,8 @@ cfg_member_by_phone(const struct cfg *cfg, const char *phone)
 	size_t	i;
 
 	for (i = 0; i < cfg->n_team; i++)
-		if (strcmp(cfg->team[i].phone, phone) == 0)
+		if (cfg->team[i].phone != NULL &&
+		    strcmp(cfg->team[i].phone, phone) == 0)
 			return &cfg->team[i];
 	return NULL;
 }

@@ -51,6 +51,8 @@ struct daemon {
 	guint			 drain_source;
 	int64_t			 drain_deadline_ms;
 	bool			 is_stopping;
+	GPtrArray		*retired_cfgs;	/* replaced by a reload, freed
+						 * at exit */
 	int			 signals;	/* SIGTERM/SIGINT seen */
 };
 
@@ -74,10 +76,23 @@ int	daemon_cli_report(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
 int	daemon_cli_resolve(int argc, char **argv);
 int	daemon_cli_notify(int argc, char **argv);
+int	daemon_cli_oncall(int argc, char **argv);
+int	daemon_cli_reload(int argc, char **argv);
+/* Appends to warnings what the config leaves open in the next 14 days
+ * from now_ms: nobody on call, members without a phone, no fallback. */
+void	daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,
+	    GPtrArray *warnings);
 int	daemon_deliver_main(int argc, char **argv);
 int	daemon_parse_main(int argc, char **argv);
 
 #define DAEMON_CFG_DEFAULT	"/etc/critgate/critgate.conf"
+
+/*
+ * Rereads the config file: a file that fails the checks, or changes what
+ * only a restart applies, is refused whole and the log says why;
+ * otherwise it replaces the running config at once.
+ */
+void		 daemon_reload(struct daemon *d);
 
 /* Loads and checks the config at path, printing every problem; NULL if bad. */
 struct cfg	*daemon_cfg_load(const char *path);

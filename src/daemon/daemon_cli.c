@@ -209,6 +209,19 @@ json_add_incident(JsonBuilder *b, const struct store_incident *inc,
 	daemon_json_string(b, "resolved_by", inc->resolved_by);
 }
 
+static void
+cli_print_warnings(const struct cfg *cfg)
+{
+	GPtrArray	*warnings = g_ptr_array_new_with_free_func(g_free);
+	guint		 i;
+
+	daemon_cfg_warnings(cfg, clock_now_ms(), warnings);
+	for (i = 0; i < warnings->len; i++)
+		printf("warning: %s\n", (char *)g_ptr_array_index(warnings,
+		    i));
+	g_ptr_array_free(warnings, TRUE);
+}
+
 int
 daemon_cli_check_config(int argc, char **argv)
 {
@@ -225,6 +238,7 @@ daemon_cli_check_config(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", cfg->path, problem);
 		g_free(problem);
 	} else if (cfg != NULL) {
+		cli_print_warnings(cfg);
 		printf("configuration OK\n");
 		rc = 0;
 	}

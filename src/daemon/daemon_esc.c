@@ -94,6 +94,8 @@ fire(struct daemon *d, const struct store_incident *inc, int round,
 		m = g_ptr_array_index(members, i);
 		g_string_append_printf(names, "%s%s", i > 0 ? "," : "",
 		    m->name);
+		if (m->phone == NULL)
+			continue;
 		if (g_strv_contains(chans, "voice"))
 			wants[n++] = (struct store_page_want){ m->name,
 			    m->phone, NOTIFY_CHANNEL_VOICE };
@@ -106,10 +108,14 @@ fire(struct daemon *d, const struct store_incident *inc, int round,
 	    names->str);
 	created = store_round_fire(d->store, inc->id, round, wants, n, detail,
 	    now_ms);
-	if (created >= 0 && (wants_mail || g_strv_contains(chans, "email")))
-		for (i = 0; i < members->len; i++)
-			(void)daemon_outbox_page(&d->outbox, inc->id,
-			    g_ptr_array_index(members, i), now_ms);
+	wants_mail = wants_mail || g_strv_contains(chans, "email");
+	for (i = 0; i < members->len && created >= 0; i++) {
+		m = g_ptr_array_index(members, i);
+		/* A member without a phone gets the page mail alone. */
+		if (wants_mail || m->phone == NULL)
+			(void)daemon_outbox_page(&d->outbox, inc->id, m,
+			    now_ms);
+	}
 	if (created >= 0)
 		log_info("escalation: %s inc=%" PRId64 " %s pages=%d",
 		    round > 0 ? "round started" : "breach paged", inc->id,

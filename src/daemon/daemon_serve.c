@@ -237,10 +237,61 @@ serve_on_hup(gpointer data)
 {
 	struct daemon	*d = data;
 
-	log_info("critgate: SIGHUP received: reloading the TLS certificate; "
-	    "other config changes need a restart");
-	daemon_smtp_tls_reload(d->smtp);
+	log_info("critgate: SIGHUP received: reloading file=%s", d->cfg->path);
+	daemon_reload(d);
 	return G_SOURCE_CONTINUE;
+}
+
+/* Returns what in cfg only a restart applies, or NULL. */
+static const char *
+reload_blocker(const struct cfg *old, const struct cfg *cfg)
+{
+	if (strcmp(old->listen_smtp, cfg->listen_smtp) != 0 ||
+	    strcmp(old->listen_http, cfg->listen_http) != 0 ||
+	    g_strcmp0(old->listen_lmtp, cfg->listen_lmtp) != 0)
+		return "the listen addresses changed";
+	if (strcmp(old->store_path, cfg->store_path) != 0)
+		return "store changed";
+	if (g_strcmp0(old->imap.host, cfg->imap.host) != 0 ||
+	    g_strcmp0(old->imap.user, cfg->imap.user) != 0 ||
+	    g_strcmp0(old->imap.mailbox, cfg->imap.mailbox) != 0)
+		return "the imap group changed";
+	return NULL;
+}
+
+void
+daemon_reload(struct daemon *d)
+{
+	struct daemon_outbox	 ob;
+	struct cfg		*cfg;
+	const char		*why = NULL;
+	char			*problem = NULL;
+
+	/* daemon_cfg_load writes each problem to the log first. */
+	cfg = daemon_cfg_load(d->cfg->path);
+	if (cfg == NULL)
+		why = "the file fails check-config (problems above)";
+	else if (cfg_check_secrecy(cfg->path, &problem) == -1)
+		why = problem;
+	else if ((why = reload_blocker(d->cfg, cfg)) == NULL &&
+	    daemon_outbox_open(&ob, d->store, cfg) == -1)
+		why = "the mail templates cannot be loaded";
+	if (why != NULL) {
+		log_warnx("critgate: reload refused file=%s reason=\"%s\"; the "
+		    "running config stays", d->cfg->path, why);
+		g_free(problem);
+		cfg_free(cfg);
+		return;
+	}
+	daemon_outbox_close(&d->outbox);
+	d->outbox = ob;
+	/* Sessions and the IMAP thread may still point into the old one. */
+	g_ptr_array_add(d->retired_cfgs, d->cfg);
+	d->cfg = cfg;
+	daemon_smtp_tls_reload(d->smtp);
+	log_info("critgate: config reloaded file=%s team=%zu rotations=%zu "
+	    "policies=%zu", cfg->path, cfg->n_team, cfg->n_rotations,
+	    cfg->n_policies);
 }
 
 /*
@@ -260,6 +311,15 @@ raise_fd_limit(void)
 		log_warn("critgate: cannot raise the open-file limit");
 }
 
+static const char *
+serve_pid_text(void)
+{
+	static char	text[32];
+
+	snprintf(text, sizeof(text), "%ld", (long)getpid());
+	return text;
+}
+
 static int
 serve_start(struct daemon *d)
 {
@@ -275,6 +335,9 @@ serve_start(struct daemon *d)
 	if (d->store == NULL)
 		return -1;
 	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)
+		return -1;
+	/* "critgate reload" finds the daemon to signal here. */
+	if (store_state_set(d->store, "pid", serve_pid_text()) == -1)
 		return -1;
 	d->curl = daemon_curl_new();
 	d->writer = daemon_writer_start(d->cfg->store_path);
@@ -306,6 +369,8 @@ serve_stop(struct daemon *d)
 	daemon_page_stop(d);
 	daemon_mail_stop(d);
 	store_close(d->store);
+	if (d->retired_cfgs != NULL)
+		g_ptr_array_free(d->retired_cfgs, TRUE);
 	cfg_free(d->cfg);
 	if (d->loop != NULL)
 		g_main_loop_unref(d->loop);
@@ -339,6 +404,8 @@ daemon_serve_main(int argc, char **argv)
 	g_option_context_free(ctx);
 	log_init(is_verbose ? LOG_DEBUG : LOG_INFO);
 	memset(&d, 0, sizeof(d));
+	d.retired_cfgs = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)cfg_free);
 	d.cfg = daemon_cfg_load(daemon_cfg_path(config));
 	if (d.cfg == NULL) {
 		log_errorx("critgate: refusing to start: invalid config "

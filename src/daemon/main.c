@@ -30,6 +30,12 @@ static const struct {
 	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
 	{ "resolve", daemon_cli_resolve,
 	  "resolve N --by NAME [--config FILE] resolve incident N" },
+	{ "oncall", daemon_cli_oncall,
+	  "oncall [--at TIME] [--json]         who is on call in each "
+	  "rotation" },
+	{ "reload", daemon_cli_reload,
+	  "reload [--config FILE]              check the config, then have "
+	  "the daemon reread it" },
 	{ "notify", daemon_cli_notify,
 	  "notify N --message-file FILE        mail a status update to "
 	  "incident N's reporters" },

@@ -153,6 +153,11 @@ static const char *const store_schema[] = {
 	"  DEFAULT 0;"
 	"ALTER TABLE messages ADD COLUMN is_reporter INTEGER NOT NULL "
 	"  DEFAULT 1;",
+
+	/* Facts about the running daemon that other commands read. */
+	"CREATE TABLE daemon_state ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);",
 };
 
 static void
@@ -898,6 +903,36 @@ store_incident_has_sender(struct store *store, int64_t id, const char *sender)
 	found = store_query_int(store, 0, "SELECT 1 FROM messages WHERE "
 	    "incident_id = ? AND sender = ? LIMIT 1", "is", id, sender);
 	return found < 0 ? -1 : (int)found;
+}
+
+int
+store_state_set(struct store *store, const char *key, const char *value)
+{
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "INSERT OR REPLACE INTO daemon_state (key, "
+	    "value) VALUES (?, ?)", "ss", key, value) == -1 ||
+	    store_commit(store) == -1) {
+		store_rollback(store);
+		return -1;
+	}
+	return 0;
+}
+
+char *
+store_state_get(struct store *store, const char *key)
+{
+	sqlite3_stmt	*stmt;
+	char		*value = NULL;
+
+	stmt = store_prepare(store, "SELECT value FROM daemon_state WHERE "
+	    "key = ?", "s", key);
+	if (stmt == NULL)
+		return NULL;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		value = store_column_strdup(stmt, 0);
+	sqlite3_finalize(stmt);
+	return value;
 }
 
 int

@@ -180,7 +180,8 @@ store_round_create(struct store *store, int64_t incident_id, int round,
 	if (store_begin(store) == -1)
 		return -1;
 	for (i = 0; i < cfg->n_team; i++) {
-		for (ch = 0; ch < NOTIFY_CHANNEL_COUNT; ch++) {
+		for (ch = 0; ch < NOTIFY_CHANNEL_COUNT &&
+		    cfg->team[i].phone != NULL; ch++) {
 			if (store_exec(store, "INSERT OR IGNORE INTO pages "
 			    "(incident, round, member, channel, to_number, "
 			    "state, created_ms) VALUES (?, ?, ?, ?, ?, "

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What an admin runs around the config: "critgate oncall" (who is on call
+ * in each rotation, now or at a given time), "critgate reload" (check the
+ * file, then have the running daemon reread it), and the warnings that
+ * "check-config" prints about gaps the file leaves open.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "rota.h"
+
+#define ADMIN_LOOKAHEAD_MS	(INT64_C(14) * 24 * 3600 * 1000)
+
+/* Appends "warning: ..." text to warnings. */
+static void G_GNUC_PRINTF(2, 3)
+warn(GPtrArray *warnings, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	g_ptr_array_add(warnings, g_strdup_vprintf(fmt, ap));
+	va_end(ap);
+}
+
+/* Formats ms as "2026-12-24 00:00 UTC" into a new string. */
+static char *
+admin_time(int64_t ms)
+{
+	GDateTime	*dt = g_date_time_new_from_unix_utc(ms / 1000);
+	char		*text;
+
+	if (dt == NULL)
+		return g_strdup("?");
+	text = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
+	g_date_time_unref(dt);
+	return text;
+}
+
+/* Tells whether a policy step or a breach rule pages the rotation. */
+static bool
+admin_rotation_is_targeted(const struct cfg *cfg, const char *name)
+{
+	char	*target = g_strconcat("rotation:", name, NULL);
+	bool	 found = false;
+	size_t	 i, j;
+
+	for (i = 0; i < cfg->n_policies && !found; i++)
+		for (j = 0; j < cfg->policies[i].n_steps && !found; j++)
+			found = g_strv_contains((const char *const *)
+			    cfg->policies[i].steps[j].targets, target);
+	for (i = 0; i < CFG_SEVERITY_COUNT && !found; i++)
+		found = g_strv_contains((const char *const *)
+		    cfg->severities[i].breach_targets, target);
+	g_free(target);
+	return found;
+}
+
+/* Warns about each time in the next 14 days with nobody on call in rot,
+ * and says when a policy step or breach rule pages it. */
+static void
+warn_rotation_gaps(const struct cfg *cfg, const struct cfg_rotation *rot,
+    int64_t now_ms, GPtrArray *warnings)
+{
+	GArray	*gaps;
+	char	*from, *until;
+	guint	 i;
+
+	gaps = rota_gaps(rot->rota, now_ms, now_ms + ADMIN_LOOKAHEAD_MS);
+	for (i = 0; gaps != NULL && i < gaps->len; i++) {
+		struct rota_gap *gap = &g_array_index(gaps, struct rota_gap, i);
+
+		from = admin_time(gap->from_ms);
+		until = admin_time(gap->until_ms);
+		warn(warnings, "rotations: \"%s\" has nobody on call from %s "
+		    "to %s%s", rot->name, from, until,
+		    admin_rotation_is_targeted(cfg, rot->name) ? ", and a "
+		    "policy step or breach rule pages it" : "");
+		g_free(from);
+		g_free(until);
+	}
+	if (gaps != NULL)
+		g_array_free(gaps, TRUE);
+}
+
+void
+daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,
+    GPtrArray *warnings)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->n_rotations; i++)
+		warn_rotation_gaps(cfg, &cfg->rotations[i], now_ms, warnings);
+	for (i = 0; i < cfg->n_team; i++)
+		if (cfg->team[i].phone == NULL)
+			warn(warnings, "team[%zu]: \"%s\" has no phone, so only "
+			    "page mail reaches them%s", i, cfg->team[i].name,
+			    cfg->mail.relay == NULL ? ", and mail.relay is not "
+			    "set" : "");
+	if (cfg->n_policies > 0 && cfg->mail.relay == NULL &&
+	    cfg->provider_order[1] == NULL)
+		warn(warnings, "providers: only %s pages, and without "
+		    "mail.relay nothing takes over when it fails",
+		    cfg->provider_order[0]);
+}
+
+/*
+ * "critgate oncall".
+ */
+
+static void
+oncall_print(const struct cfg *cfg, int64_t at_ms, bool is_json)
+{
+	JsonBuilder		*b = json_builder_new();
+	struct rota_shift	 shift;
+	char			*since, *until;
+	size_t			 i;
+
+	json_builder_begin_array(b);
+	for (i = 0; i < cfg->n_rotations; i++) {
+		const struct cfg_rotation *rot = &cfg->rotations[i];
+
+		if (rota_oncall(rot->rota, at_ms, &shift) == -1)
+			memset(&shift, 0, sizeof(shift));
+		json_builder_begin_object(b);
+		daemon_json_string(b, "rotation", rot->name);
+		daemon_json_string(b, "member", shift.member);
+		daemon_json_time(b, "since", shift.member != NULL ?
+		    shift.since_ms : 0);
+		daemon_json_time(b, "until", shift.until_ms);
+		json_builder_set_member_name(b, "is_override");
+		json_builder_add_boolean_value(b, shift.is_override);
+		json_builder_end_object(b);
+		if (is_json)
+			continue;
+		since = admin_time(shift.since_ms);
+		until = admin_time(shift.until_ms);
+		printf("%-16s %-16s until %s%s\n", rot->name, shift.member !=
+		    NULL ? shift.member : "(nobody)", until,
+		    shift.is_override ? " (override)" : "");
+		g_free(since);
+		g_free(until);
+	}
+	json_builder_end_array(b);
+	if (is_json)
+		daemon_json_print(b);
+	else
+		g_object_unref(b);
+}
+
+int
+daemon_cli_oncall(int argc, char **argv)
+{
+	const char	*config = NULL, *at = NULL;
+	gboolean	 is_json = FALSE;
+	GOptionEntry	 entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+		  "config file", "FILE" },
+		{ "at", 0, 0, G_OPTION_ARG_STRING, &at,
+		  "RFC 3339 time (default now)", "TIME" },
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &is_json, "print JSON",
+		  NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL }
+	};
+	GOptionContext	*ctx = g_option_context_new("- who is on call");
+	GError		*err = NULL;
+	GTimeZone	*utc = g_time_zone_new_utc();
+	struct cfg	*cfg = NULL;
+	char		*error = NULL;
+	int64_t		 at_ms = clock_now_ms();
+	int		 rc = 1;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "critgate oncall: %s\n", err->message);
+		g_error_free(err);
+		rc = 2;
+		goto out;
+	}
+	/* Without an offset a time would be local to which rotation? */
+	if (at != NULL && (strpbrk(at + 10, "Zz+-") == NULL ||
+	    rota_parse_time(at, utc, &at_ms, &error) == -1)) {
+		fprintf(stderr, "critgate oncall: --at: %s\n", error != NULL ?
+		    error : "expected RFC 3339 with Z or an offset, e.g. "
+		    "2026-03-29T10:30:00Z");
+		rc = 2;
+		goto out;
+	}
+	cfg = daemon_cfg_load(daemon_cfg_path(config));
+	if (cfg != NULL) {
+		oncall_print(cfg, at_ms, is_json);
+		rc = 0;
+	}
+out:
+	g_free(error);
+	cfg_free(cfg);
+	g_time_zone_unref(utc);
+	g_option_context_free(ctx);
+	return rc;
+}
+
+/*
+ * "critgate reload".
+ */
+
+/* Tells whether pid is a running critgate. */
+static bool
+is_critgate(long pid)
+{
+	char	*path = g_strdup_printf("/proc/%ld/comm", pid), *comm = NULL;
+	bool	 is_ours;
+
+	is_ours = g_file_get_contents(path, &comm, NULL, NULL) &&
+	    g_str_has_prefix(comm, "critgate");
+	g_free(comm);
+	g_free(path);
+	return is_ours;
+}
+
+int
+daemon_cli_reload(int argc, char **argv)
+{
+	const char	*config = NULL;
+	GOptionEntry	 entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+		  "config file", "FILE" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL }
+	};
+	GOptionContext	*ctx = g_option_context_new("- reread the config");
+	GError		*err = NULL;
+	struct store	*store = NULL;
+	struct cfg	*cfg = NULL;
+	char		*pid_text = NULL;
+	long		 pid = 0;
+	int		 rc = 1;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "critgate reload: %s\n", err->message);
+		g_error_free(err);
+		rc = 2;
+		goto out;
+	}
+	/* A bad file is reported here; the daemon would refuse it too. */
+	cfg = daemon_cfg_load(daemon_cfg_path(config));
+	if (cfg == NULL)
+		goto out;
+	store = store_open(cfg->store_path, false);
+	pid_text = store != NULL ? store_state_get(store, "pid") : NULL;
+	if (pid_text != NULL)
+		pid = strtol(pid_text, NULL, 10);
+	if (pid <= 0 || !is_critgate(pid)) {
+		fprintf(stderr, "critgate reload: no running critgate uses the "
+		    "store %s\n", cfg->store_path);
+		goto out;
+	}
+	if (kill((pid_t)pid, SIGHUP) == -1) {
+		fprintf(stderr, "critgate reload: cannot signal pid %ld: %s\n",
+		    pid, g_strerror(errno));
+		goto out;
+	}
+	printf("asked critgate (pid %ld) to reload %s; its log says whether "
+	    "it did\n", pid, cfg->path);
+	rc = 0;
+out:
+	g_free(pid_text);
+	store_close(store);
+	cfg_free(cfg);
+	g_option_context_free(ctx);
+	return rc;
+}
