@@ -406,6 +406,26 @@ GPtrArray	*store_incidents_paging_member(struct store *store,
 
 const char	*store_page_state_name(enum store_page_state state);
 
+/* One month of one severity in "critgate report". */
+struct store_month {
+	char			 month[8];	/* "2026-12" (UTC) */
+	enum cfg_severity	 severity;
+	int64_t			 count;
+	int64_t			 met;	/* acknowledged by the deadline */
+};
+/* Returns the months, oldest first (struct store_month *, owned). */
+GPtrArray	*store_report_months(struct store *store);
+
+/* One recorded breach of a response promise. */
+struct store_breach {
+	int64_t			 incident_id;
+	enum cfg_severity	 severity;
+	int64_t			 percent;
+	int64_t			 at_ms;
+};
+/* Returns every breach in time order (struct store_breach *, owned). */
+GPtrArray	*store_breaches_list(struct store *store);
+
 /* A fact about the running daemon ("pid"); set commits, get returns a
  * new string or NULL. */
 int	 store_state_set(struct store *store, const char *key,

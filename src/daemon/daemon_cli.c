@@ -714,13 +714,78 @@ report_print_text(const struct cfg *cfg, struct report_row *rows)
 	}
 }
 
+/* Prints the compliance of each month and severity, then each breach. */
 static void
-report_print_json(struct report_row *rows, int64_t now_ms)
+report_print_history(GPtrArray *months, GPtrArray *breaches)
+{
+	char	buf[CLOCK_RFC3339_LEN];
+	guint	i;
+
+	printf("\n%-7s  %-9s  %6s  %6s  %s\n", "MONTH", "SEVERITY", "COUNT",
+	    "MET", "COMPLIANCE");
+	for (i = 0; i < months->len; i++) {
+		struct store_month *m = g_ptr_array_index(months, i);
+
+		printf("%-7s  %-9s  %6" PRId64 "  %6" PRId64 "  %5.1f%%\n",
+		    m->month, cfg_severity_name(m->severity), m->count, m->met,
+		    m->count > 0 ? 100.0 * (double)m->met / (double)m->count :
+		    0.0);
+	}
+	printf("\nbreaches: %u\n", breaches->len);
+	for (i = 0; i < breaches->len; i++) {
+		struct store_breach *br = g_ptr_array_index(breaches, i);
+
+		printf("  %s  incident %" PRId64 " (%s) reached %" PRId64 "%% "
+		    "of its promise unacknowledged\n", clock_format(br->at_ms,
+		    buf), br->incident_id, cfg_severity_name(br->severity),
+		    br->percent);
+	}
+}
+
+static void
+json_add_history(JsonBuilder *b, GPtrArray *months, GPtrArray *breaches)
+{
+	guint	i;
+
+	json_builder_set_member_name(b, "months");
+	json_builder_begin_array(b);
+	for (i = 0; i < months->len; i++) {
+		struct store_month *m = g_ptr_array_index(months, i);
+
+		json_builder_begin_object(b);
+		daemon_json_string(b, "month", m->month);
+		daemon_json_string(b, "severity",
+		    cfg_severity_name(m->severity));
+		daemon_json_int(b, "count", m->count);
+		daemon_json_int(b, "met", m->met);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "breaches");
+	json_builder_begin_array(b);
+	for (i = 0; i < breaches->len; i++) {
+		struct store_breach *br = g_ptr_array_index(breaches, i);
+
+		json_builder_begin_object(b);
+		daemon_json_int(b, "incident", br->incident_id);
+		daemon_json_string(b, "severity",
+		    cfg_severity_name(br->severity));
+		daemon_json_int(b, "percent", br->percent);
+		daemon_json_time(b, "at", br->at_ms);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+static void
+report_print_json(struct report_row *rows, GPtrArray *months,
+    GPtrArray *breaches, int64_t now_ms)
 {
 	JsonBuilder	*b = json_builder_new();
 	guint		 i, j;
 
 	json_builder_begin_object(b);
+	json_add_history(b, months, breaches);
 	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
 		struct report_row *row = &rows[i];
 
@@ -755,7 +820,7 @@ daemon_cli_report(int argc, char **argv)
 	struct cli_opts		 opts;
 	struct store		*store;
 	struct cfg		*cfg;
-	GPtrArray		*list = NULL;
+	GPtrArray		*list = NULL, *months = NULL, *breaches = NULL;
 	int64_t			 now = clock_now_ms();
 	int			 i, rc = 1;
 
@@ -770,15 +835,23 @@ daemon_cli_report(int argc, char **argv)
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
 	list = store_incidents_list(store, false);
-	if (list == NULL)
+	months = store_report_months(store);
+	breaches = store_breaches_list(store);
+	if (list == NULL || months == NULL || breaches == NULL)
 		goto out;
 	report_collect(list, now, rows);
 	if (opts.is_json)
-		report_print_json(rows, now);
-	else
+		report_print_json(rows, months, breaches, now);
+	else {
 		report_print_text(cfg, rows);
+		report_print_history(months, breaches);
+	}
 	rc = 0;
 out:
+	if (months != NULL)
+		g_ptr_array_free(months, TRUE);
+	if (breaches != NULL)
+		g_ptr_array_free(breaches, TRUE);
 	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
 		g_array_free(rows[i].tta_ms, TRUE);
 		g_ptr_array_free(rows[i].breached, TRUE);

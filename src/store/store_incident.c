@@ -269,3 +269,61 @@ store_events_of_incident(struct store *store, int64_t incident_id)
 	}
 	return list;
 }
+
+GPtrArray *
+store_report_months(struct store *store)
+{
+	struct store_month	*m;
+	sqlite3_stmt		*stmt;
+	GPtrArray		*list;
+	const char		*sev;
+
+	stmt = store_prepare(store, "SELECT strftime('%Y-%m', opened_ms / "
+	    "1000, 'unixepoch') AS month, severity, count(*), "
+	    "sum(acked_ms IS NOT NULL AND acked_ms <= ack_deadline_ms) FROM "
+	    "incidents GROUP BY month, severity ORDER BY month, severity", "");
+	if (stmt == NULL)
+		return NULL;
+	list = g_ptr_array_new_with_free_func(g_free);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		m = g_new0(struct store_month, 1);
+		g_strlcpy(m->month, (const char *)sqlite3_column_text(stmt, 0),
+		    sizeof(m->month));
+		sev = (const char *)sqlite3_column_text(stmt, 1);
+		if (sev == NULL || cfg_severity_parse(sev, &m->severity) == -1)
+			m->severity = CFG_SEVERITY_CRITICAL;
+		m->count = sqlite3_column_int64(stmt, 2);
+		m->met = sqlite3_column_int64(stmt, 3);
+		g_ptr_array_add(list, m);
+	}
+	sqlite3_finalize(stmt);
+	return list;
+}
+
+GPtrArray *
+store_breaches_list(struct store *store)
+{
+	struct store_breach	*b;
+	sqlite3_stmt		*stmt;
+	GPtrArray		*list;
+	const char		*sev;
+
+	stmt = store_prepare(store, "SELECT b.incident, i.severity, "
+	    "b.percent, b.at_ms FROM breaches b JOIN incidents i ON i.id = "
+	    "b.incident ORDER BY b.at_ms, b.incident, b.percent", "");
+	if (stmt == NULL)
+		return NULL;
+	list = g_ptr_array_new_with_free_func(g_free);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		b = g_new0(struct store_breach, 1);
+		b->incident_id = sqlite3_column_int64(stmt, 0);
+		sev = (const char *)sqlite3_column_text(stmt, 1);
+		if (sev == NULL || cfg_severity_parse(sev, &b->severity) == -1)
+			b->severity = CFG_SEVERITY_CRITICAL;
+		b->percent = sqlite3_column_int64(stmt, 2);
+		b->at_ms = sqlite3_column_int64(stmt, 3);
+		g_ptr_array_add(list, b);
+	}
+	sqlite3_finalize(stmt);
+	return list;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Escalation that admins shape, through the running daemon: a policy
+pages whoever a rotation has on call, then the whole team, and repeats its
+last step; breaches of the response promise at 50% and 100% page the
+breach target once each and are recorded; "critgate oncall" names the
+member on call; SIGHUP and "critgate reload" apply a good file and refuse
+a bad one while pages are due; check-config warns about gaps."""
+
+import datetime
+import os
+import signal
+import sys
+
+import harness
+
+TEAM = [("alice", "+15550100011"), ("bob", "+15550100012"),
+        ("cy", "+15550100013")]
+
+
+def rfc3339(delta_minutes):
+    t = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(minutes=delta_minutes)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# bob is on call: his hour-long shift started ten minutes ago.
+ESCALATION = f"""
+rotations = ( {{ name = "primary"; time_zone = "Europe/Berlin";
+                shift_hours = 1; start = "{rfc3339(-10)}";
+                members = [ "bob", "cy" ]; }} );
+policies = ( {{ name = "rotation-first";
+               steps = ( {{ targets = [ "rotation:primary" ];
+                           channels = [ "voice", "sms" ];
+                           delay_minutes = 0.04; }},
+                         {{ targets = [ "team" ]; channels = [ "sms" ];
+                           delay_minutes = 0.04; }} );
+               repeat = 1; }} );
+severities = {{ critical = {{ policy = "rotation-first"; ack_minutes = 0.1;
+                             breach_targets = [ "cy" ];
+                             breach_at_percent = [ 50, 100 ]; }}; }};
+"""
+
+
+def pages_by_round(world, incident):
+    shown = world.show(incident) or {"pages": []}
+    rounds = {}
+    for p in shown["pages"]:
+        rounds.setdefault(p["round"], set()).add((p["member"],
+                                                  p["channel"]))
+    return rounds
+
+
+def policy(world, tap):
+    world.send(harness.message())
+    inc = harness.wait_for(world.incidents, what="incident")[0]["id"]
+    rounds = harness.wait_for(lambda: len(pages_by_round(world, inc)) >= 5
+                              and pages_by_round(world, inc), 30,
+                              "three rounds and two breaches")
+    tap.check(rounds[1] == {("bob", "voice"), ("bob", "sms")},
+              "step 1 calls and texts the member on call", rounds[1])
+    team_sms = {(n, "sms") for n, _ in TEAM}
+    tap.check(rounds[2] == team_sms, "step 2 texts the whole team",
+              rounds[2])
+    tap.check(rounds.get(3) == team_sms,
+              "after the passes the last step repeats", rounds.get(3))
+    tap.check(rounds.get(-50) == {("cy", "voice"), ("cy", "sms")} and
+              rounds.get(-100) == {("cy", "voice"), ("cy", "sms")},
+              "each breach pages the breach target", rounds)
+    shown = world.show(inc)
+    breaches = [e["detail"] for e in shown["timeline"]
+                if e["kind"] == "breach"]
+    tap.check(breaches == ["percent=50", "percent=100"],
+              "each breach is recorded once", breaches)
+    rc, out = world.cli("report", "--json")
+    report = harness.json.loads(out) if rc == 0 else {}
+    tap.check(rc == 0 and "breaches" in out, "report lists breaches", out)
+    world.cli("ack", str(inc), "--by", "bob")
+    return inc, report
+
+
+def oncall(world, tap):
+    rc, out = world.cli("oncall", "--json")
+    got = harness.json.loads(out) if rc == 0 else []
+    tap.check(len(got) == 1 and got[0]["member"] == "bob",
+              "oncall names the member on call now", out)
+    rc, out = world.cli("oncall", "--at", rfc3339(55), "--json")
+    got = harness.json.loads(out) if rc == 0 else []
+    tap.check(len(got) == 1 and got[0]["member"] == "cy",
+              "oncall --at names the next one", out)
+    rc, out = world.cli("oncall", "--at", "tomorrow")
+    tap.check(rc == 2 and "--at" in out, "a bad time is refused", out)
+
+
+def reload(world, tap):
+    good = open(world.config).read()
+    # A bad file: refused whole, the old policy goes on paging.
+    with open(world.config, "w") as f:
+        f.write(good.replace('targets = [ "rotation:primary" ]',
+                             'targets = [ "rotation:nope" ]'))
+    rc, out = world.cli("reload")
+    tap.check(rc == 1 and "rotation:nope" in out,
+              "critgate reload reports the bad file", out)
+    world.daemon.send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: "reload refused" in world.log(),
+                     what="refusal in the log")
+    # The commands read the file too: put the running one back.
+    with open(world.config, "w") as f:
+        f.write(good)
+    world.send(harness.message("Search down", "search-1@shop.example.com",
+                               "Kim <kim@shop.example.com>"),
+               sender="kim@shop.example.com")
+    second = harness.wait_for(lambda: len(world.incidents()) == 2 and
+                              world.incidents()[1]["id"],
+                              what="second incident")
+    rounds = harness.wait_for(lambda: pages_by_round(world, second).get(1),
+                              what="round 1 of the second incident")
+    tap.check(rounds == {("bob", "voice"), ("bob", "sms")},
+              "after a refused reload the old policy pages", rounds)
+    world.cli("ack", str(second), "--by", "bob")
+
+    # A good file: alice alone, by voice.
+    with open(world.config, "w") as f:
+        f.write(good.replace('targets = [ "rotation:primary" ];\n'
+                             '                           channels = '
+                             '[ "voice", "sms" ];',
+                             'targets = [ "alice" ];\n'
+                             '                           channels = '
+                             '[ "voice" ];'))
+    rc, out = world.cli("reload")
+    tap.check(rc == 0 and "asked critgate" in out,
+              "critgate reload signals the daemon", out)
+    harness.wait_for(lambda: "config reloaded" in world.log(),
+                     what="reload in the log")
+    world.send(harness.message("Login broken", "login-1@shop.example.org",
+                               "Lee <lee@shop.example.org>"),
+               sender="lee@shop.example.org")
+    third = harness.wait_for(lambda: len(world.incidents()) == 3 and
+                             world.incidents()[2]["id"],
+                             what="third incident")
+    rounds = harness.wait_for(lambda: pages_by_round(world, third).get(1),
+                              what="round 1 of the third incident")
+    tap.check(rounds == {("alice", "voice")},
+              "after a good reload the new policy pages", rounds)
+    world.cli("ack", str(third), "--by", "alice")
+
+
+def warnings(world, tap):
+    path = os.path.join(world.dir, "later.conf")
+    with open(world.config) as f:
+        text = f.read()
+    text = text.replace(f'start = "', 'start = "2099-01-05T09:00"; # "', 1)
+    text = text.replace('phone = "+15550100013"; ', '')
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    proc = harness.subprocess.run([harness.CRITGATE, "check-config",
+                                   "--config", path], capture_output=True,
+                                  text=True, timeout=30)
+    out = proc.stdout + proc.stderr
+    tap.check(proc.returncode == 0 and "configuration OK" in out,
+              "gaps are warnings, not errors", out)
+    tap.check("warning: rotations: \"primary\" has nobody on call" in out,
+              "a rotation that has not started warns", out)
+    tap.check("warning: team[2]: \"cy\" has no phone" in out,
+              "a member without a phone warns", out)
+
+
+def body(world, tap):
+    world.start_daemon()
+    policy(world, tap)
+    oncall(world, tap)
+    reload(world, tap)
+    warnings(world, tap)
+
+
+if __name__ == "__main__":
+    sys.exit(harness.run(body, team=TEAM, extra_config=ESCALATION))
