@@ -165,8 +165,10 @@ policy_before_open_is_first(void)
 static void
 breach_falls_at_share_of_promise(void)
 {
-	CHECK_INT(esc_breach_ms(1000, 1000 + 30 * MIN_MS, 50), 1000 + 15 * MIN_MS);
-	CHECK_INT(esc_breach_ms(1000, 1000 + 30 * MIN_MS, 100), 1000 + 30 * MIN_MS);
+	CHECK_INT(esc_breach_ms(1000, 1000 + 30 * MIN_MS, 50),
+	    1000 + 15 * MIN_MS);
+	CHECK_INT(esc_breach_ms(1000, 1000 + 30 * MIN_MS, 100),
+	    1000 + 30 * MIN_MS);
 }
 
 int

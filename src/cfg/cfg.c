@@ -1606,10 +1606,11 @@ build_rotation(struct loader *ld, const config_t *lc, struct cfg_rotation *rot,
 {
 	struct rota_override_spec	*ovr;
 	struct rota_spec		 spec;
-	GPtrArray			*problems = g_ptr_array_new_with_free_func(
-					    g_free);
+	GPtrArray			*problems;
 	char				*path, **parts;
 	size_t				 i;
+
+	problems = g_ptr_array_new_with_free_func(g_free);
 
 	ovr = g_new0(struct rota_override_spec, rot->n_overrides + 1);
 	for (i = 0; i < rot->n_overrides; i++)

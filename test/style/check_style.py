@@ -12,7 +12,7 @@ TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FOLDERS = ("src", "include", "test")
 WIDTH_MAX = 80
 BODY_MAX = 150
-MARKER = re.compile(r"\b(TODO|FIXME|XXX)\b")
+MARKER = re.compile(r"\b(TODO|FIXME|XXX)\b|\bNOTE:")
 # Text that must not appear in code: issue references and documents that
 # live outside this repository.
 OUTSIDE = re.compile(r"(\.\./shared|PROVIDERS\.md|DESIGN\.md|STYLE\.md|"
