@@ -156,7 +156,7 @@ oncall_print(const struct cfg *cfg, int64_t at_ms, bool is_json)
 int
 daemon_cli_oncall(int argc, char **argv)
 {
-	const char	*config = NULL, *at = NULL;
+	char		*config = NULL, *at = NULL;
 	gboolean	 is_json = FALSE;
 	GOptionEntry	 entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
@@ -198,6 +198,8 @@ daemon_cli_oncall(int argc, char **argv)
 	}
 out:
 	g_free(error);
+	g_free(config);
+	g_free(at);
 	cfg_free(cfg);
 	g_time_zone_unref(utc);
 	g_option_context_free(ctx);
@@ -225,7 +227,7 @@ is_critgate(long pid)
 int
 daemon_cli_reload(int argc, char **argv)
 {
-	const char	*config = NULL;
+	char		*config = NULL;
 	GOptionEntry	 entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
 		  "config file", "FILE" },
@@ -269,6 +271,7 @@ daemon_cli_reload(int argc, char **argv)
 	rc = 0;
 out:
 	g_free(pid_text);
+	g_free(config);
 	store_close(store);
 	cfg_free(cfg);
 	g_option_context_free(ctx);
