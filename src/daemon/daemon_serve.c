@@ -277,6 +277,7 @@ serve_start(struct daemon *d)
 	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)
 		return -1;
 	d->curl = daemon_curl_new();
+	d->providers = daemon_providers_new(d->cfg, d->store);
 	d->writer = daemon_writer_start(d->cfg->store_path);
 	if (d->writer == NULL)
 		return -1;
@@ -305,6 +306,7 @@ serve_stop(struct daemon *d)
 	daemon_curl_free(d->curl);
 	daemon_page_stop(d);
 	daemon_mail_stop(d);
+	daemon_providers_free(d->providers);
 	store_close(d->store);
 	cfg_free(d->cfg);
 	if (d->loop != NULL)
