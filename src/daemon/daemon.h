@@ -73,6 +73,7 @@ int	daemon_cli_incidents(int argc, char **argv);
 int	daemon_cli_messages(int argc, char **argv);
 int	daemon_cli_show(int argc, char **argv);
 int	daemon_cli_report(int argc, char **argv);
+int	daemon_cli_status(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
 int	daemon_cli_resolve(int argc, char **argv);
 int	daemon_cli_notify(int argc, char **argv);
