@@ -345,7 +345,8 @@ const char		*daemon_provider_name(
 			    const struct daemon_providers *ps, int index);
 /* Returns the index of the provider called name, or -1. */
 int			 daemon_provider_find(
-			    const struct daemon_providers *ps, const char *name);
+			    const struct daemon_providers *ps,
+			    const char *name);
 /*
  * Returns the first provider from index from on whose circuit takes a
  * request now (an open one past its cool down becomes half-open for one

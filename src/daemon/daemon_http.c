@@ -309,8 +309,8 @@ status_rank(const char *status)
 	return 0;
 }
 
-/* Final statuses that say a page did not reach the member: SMS not
- * delivered, a call not answered. */
+/* Final statuses that mean a page did not reach the member: an SMS not
+ * delivered, or a call not answered. */
 static bool
 status_is_undelivered(const char *status)
 {
@@ -703,7 +703,8 @@ vonage_sms_form(struct MHD_Connection *conn, struct http_request *req,
 	return -1;
 }
 
-/* Sets the answer to a rejected signature: 401 when there was none. */
+/* Sets the response status for a rejected signature: 401 when the
+ * request carried none, else 403. */
 static void
 vonage_reject(struct MHD_Connection *conn, struct http_request *req,
     enum http_vonage_verdict verdict, struct http_answer *answer)
@@ -794,8 +795,8 @@ out:
 
 /*
  * Tells whether the Vonage webhook keyed by kind and id was handled
- * before (a redelivery), leaving the answer 200, or 503 on a store
- * failure so that Vonage tries again.
+ * before (a redelivery).  The response stays 200, or becomes 503
+ * on a store failure so that Vonage sends it again.
  */
 static bool
 vonage_is_replay(struct http_call *call, const char *kind, const char *id)
@@ -828,6 +829,8 @@ hook_vonage_sms(struct http_call *call)
 	char			*e164, *answer_text = NULL;
 	char			 phone[LOG_PHONE_LEN];
 
+	/* NOTE: the parts of a multi-part SMS (concat-ref) are read one by
+	 * one, not joined; an acknowledgement fits in one part. */
 	msisdn = http_form_get(call->form, "msisdn");
 	text = http_form_get(call->form, "text");
 	/* The whole number with "+" added: never a match on its last

@@ -476,8 +476,8 @@ page_mail_instead(struct daemon *d, const struct page_job *job)
 		daemon_provider_mail_instead(d, job->page_ids[i]);
 }
 
-/* Handles an answer that was not an acceptance; returns whether the job
- * lives on. */
+/* Handles a response that did not accept the pages; returns whether the
+ * job lives on. */
 static bool
 page_on_failure(struct daemon *d, struct page_job *job,
     const struct store_page *page, enum daemon_provider_verdict verdict,

@@ -328,7 +328,8 @@ twilio_code_is_recipient(int code)
 	return false;
 }
 
-/* The cause of a failed answer, for a reader that leaves it unknown. */
+/* Derives the cause of a failed response when the reader left it
+ * unknown (the Twilio reader always does). */
 static enum notify_cause
 answer_cause(const struct notify_response *resp)
 {

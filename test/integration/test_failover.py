@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
-"""Failover from Twilio to Vonage through the running daemon: for each way
-Twilio fails, every page of a round still reaches its member through
-Vonage exactly once and Twilio's circuit opens; with both failing the
-members get page mail; a signed Vonage SMS acknowledges, a forged one is
-rejected, and "critgate status" shows the circuits."""
+"""Failover from Twilio to Vonage through the running daemon.
+
+For each way Twilio fails, every page of a round still reaches its member
+through Vonage exactly once, and Twilio's circuit opens. With both
+providers failing, the members get page mail. A signed Vonage SMS
+acknowledges, a forged one is rejected, and "critgate status" shows the
+circuits."""
 
 import json
 import sys
