@@ -494,7 +494,7 @@ page_on_failure(struct daemon *d, struct page_job *job,
 		/* Every provider failed: mail now, and call again from the
 		 * first provider while retries are worth it. */
 		page_mail_instead(d, job);
-		job->provider = -1;
+		job->provider = 0;
 	}
 	if (resp->result == NOTIFY_OK) {
 		log_warnx("notify: page accepted without a readable response "
