@@ -122,6 +122,8 @@ struct store_page {
 	char			*provider_status; /* last status callback */
 	int64_t			 status_ms;
 	char			*error;		/* last failure, or NULL */
+	char			*provider;	/* phone provider it went to
+						 * last, or NULL */
 };
 
 struct store_event {
@@ -364,6 +366,16 @@ int	store_page_retry(struct store *store, int64_t page_id,
 int	store_page_failed(struct store *store, int64_t page_id,
 	    const char *error, int64_t now_ms);
 
+/* Records the phone provider ("twilio", "vonage") a page goes to. */
+int	store_page_provider_set(struct store *store, int64_t page_id,
+	    const char *provider);
+/*
+ * Puts a sent page back to pending for the next provider after its own
+ * failed to deliver it, with a "failover" event whose detail is error.
+ */
+int	store_page_requeue(struct store *store, int64_t page_id,
+	    const char *error, int64_t now_ms);
+
 /*
  * Counts the requests accepted for member on channel after since_ms: pages
  * sharing a sid were one request.  Returns the count, or -1 on failure.
@@ -431,6 +443,25 @@ GPtrArray	*store_breaches_list(struct store *store);
 int	 store_state_set(struct store *store, const char *key,
 	    const char *value);
 char	*store_state_get(struct store *store, const char *key);
+
+/* One phone provider's health as the daemon saw it at updated_ms. */
+struct store_provider_health {
+	char	*name;
+	int64_t	 requests;	/* sent to it since the daemon started */
+	int64_t	 failures;
+	int64_t	 consecutive;	/* failures since its last success */
+	char	*circuit;	/* "closed", "open" or "half-open" */
+	int64_t	 since_ms;	/* when the circuit took that state */
+	int64_t	 updated_ms;
+};
+
+/* Replaces the stored health of h->name; commits.  0 or -1. */
+int		 store_provider_health_put(struct store *store,
+		    const struct store_provider_health *h);
+/* Returns every stored health (struct store_provider_health *, owned)
+ * by name, or NULL on failure. */
+GPtrArray	*store_provider_health_list(struct store *store);
+void		 store_provider_health_free(struct store_provider_health *h);
 
 /*
  * Records that incident id was resolved, acknowledging it first when it

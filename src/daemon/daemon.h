@@ -21,6 +21,7 @@
 struct daemon_smtp;
 struct daemon_http;
 struct daemon_curl;
+struct daemon_providers;
 struct imap_poller;
 struct daemon_writer;
 struct mailout_templates;
@@ -44,6 +45,7 @@ struct daemon {
 	struct imap_poller	*imap;		/* or NULL */
 	struct daemon_writer	*writer;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
+	struct daemon_providers	*providers;
 	struct daemon_outbox	 outbox;
 	struct daemon_relay	*relay;
 	GHashTable		*mail_jobs;	/* mail with the relay */
@@ -73,6 +75,7 @@ int	daemon_cli_incidents(int argc, char **argv);
 int	daemon_cli_messages(int argc, char **argv);
 int	daemon_cli_show(int argc, char **argv);
 int	daemon_cli_report(int argc, char **argv);
+int	daemon_cli_status(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
 int	daemon_cli_resolve(int argc, char **argv);
 int	daemon_cli_notify(int argc, char **argv);
@@ -211,6 +214,13 @@ void	daemon_curl_post(struct daemon_curl *curl, const char *url,
 	    const char *body, const char *user, const char *password,
 	    int64_t timeout_ms, daemon_curl_done_fn done, void *ctx);
 /*
+ * Starts a POST of req as built, with its own Content-Type and
+ * Authorization headers when it names them; done as for daemon_curl_post.
+ */
+void	daemon_curl_request(struct daemon_curl *curl,
+	    const struct notify_request *req, int64_t timeout_ms,
+	    daemon_curl_done_fn done, void *ctx);
+/*
  * The mail relay (daemon_relay.c): SMTP transactions on worker threads.
  * One message for the relay; daemon_relay_send copies it.
  */
@@ -306,6 +316,89 @@ void	daemon_esc_tick(struct daemon *d);
  * breach's pages. */
 int64_t	daemon_esc_next_round_ms(struct daemon *d,
 	    const struct store_incident *inc, int round);
+
+/*
+ * Phone providers in the order of providers.order, each with a circuit
+ * breaker (daemon_provider.c).  A provider is named by its index in that
+ * order.
+ */
+#define DAEMON_CIRCUIT_FAILURES	3	/* failures in a row that open it */
+#define DAEMON_CIRCUIT_COOL_MS	60000	/* open before a trial request */
+
+enum daemon_circuit {
+	DAEMON_CIRCUIT_CLOSED,
+	DAEMON_CIRCUIT_OPEN,		/* skipped until the cool down ends */
+	DAEMON_CIRCUIT_HALF_OPEN	/* one trial request decides */
+};
+
+/* What the page does after a provider's answer. */
+enum daemon_provider_verdict {
+	DAEMON_PROVIDER_OK,		/* accepted */
+	DAEMON_PROVIDER_RETRY,		/* rate limited: same provider later */
+	DAEMON_PROVIDER_FAIL_OVER,	/* provider or account fault: the
+					 * next provider now */
+	DAEMON_PROVIDER_RECIPIENT	/* the number cannot take this
+					 * channel: no provider would help */
+};
+
+/* A provider's answer as curl returned it; all borrowed. */
+struct daemon_provider_reply {
+	long		 http_status;	/* 0: no answer */
+	const char	*body;
+	size_t		 len;
+	const char	*retry_after;
+};
+
+/* Reads providers.order; writes each provider's health to store. */
+struct daemon_providers	*daemon_providers_new(const struct cfg *cfg,
+			    struct store *store);
+void			 daemon_providers_free(struct daemon_providers *ps);
+int			 daemon_provider_count(
+			    const struct daemon_providers *ps);
+/* Returns the provider's name, "none" for an index out of range. */
+const char		*daemon_provider_name(
+			    const struct daemon_providers *ps, int index);
+/* Returns the index of the provider called name, or -1. */
+int			 daemon_provider_find(
+			    const struct daemon_providers *ps,
+			    const char *name);
+/*
+ * Returns the first provider from index from on whose circuit takes a
+ * request now (an open one past its cool down becomes half-open for one
+ * trial), or -1 when none is left.  The last provider is always taken.
+ */
+int			 daemon_provider_pick(struct daemon_providers *ps,
+			    int from, int64_t now_ms);
+/* Builds the request of provider index for n pages to one number (a
+ * provider without bundles names the others in the text); 0 or -1. */
+int	daemon_provider_build(struct daemon *d, int index,
+	    enum notify_channel channel, const struct notify_page *pages,
+	    size_t n, struct notify_request *out);
+/* Counts and starts the request; done as for daemon_curl_post. */
+void	daemon_provider_post(struct daemon *d, int index,
+	    const struct notify_request *req, daemon_curl_done_fn done,
+	    void *ctx);
+/* Classifies the answer into out (release with notify_response_fini),
+ * counts it against the provider's circuit and returns what to do. */
+enum daemon_provider_verdict daemon_provider_answer(struct daemon *d,
+	    int index, enum notify_channel channel,
+	    const struct daemon_provider_reply *reply,
+	    struct notify_response *out);
+/*
+ * Queues page mail to the member of page_id (once per incident) with a
+ * "page-mail" event on the timeline: every phone provider failed.
+ */
+void	daemon_provider_mail_instead(struct daemon *d, int64_t page_id);
+/*
+ * Handles a status callback that says the request sent as sid was not
+ * delivered: counts it against the provider that carried it, and puts its
+ * pages back for the next provider, or pages their members by mail when
+ * none is left.
+ */
+void	daemon_provider_undelivered(struct daemon *d, const char *sid,
+	    const char *status);
+/* Returns "closed", "open" or "half-open". */
+const char	*daemon_circuit_name(enum daemon_circuit circuit);
 
 /* Intake, escalation and acknowledgement (daemon_page.c). */
 void	daemon_page_process_messages(struct daemon *d);

@@ -469,14 +469,15 @@ show_print_timeline(GPtrArray *events, GPtrArray *pages)
 		printf("\n");
 	}
 	printf("\nPages:\n");
-	printf("  %5s  %5s  %-12s  %-5s  %-8s  %-12s  %s\n", "PAGE", "ROUND",
-	    "MEMBER", "CHAN", "STATE", "STATUS", "SID");
+	printf("  %5s  %5s  %-12s  %-5s  %-8s  %-8s  %-12s  %s\n", "PAGE",
+	    "ROUND", "MEMBER", "CHAN", "STATE", "PROVIDER", "STATUS", "SID");
 	for (i = 0; i < pages->len; i++) {
 		page = g_ptr_array_index(pages, i);
-		printf("  %5" PRId64 "  %5d  %-12s  %-5s  %-8s  %-12s  %s\n",
-		    page->id, page->round, page->member,
+		printf("  %5" PRId64 "  %5d  %-12s  %-5s  %-8s  %-8s  %-12s  "
+		    "%s\n", page->id, page->round, page->member,
 		    notify_channel_name(page->channel),
 		    store_page_state_name(page->state),
+		    page->provider ? page->provider : "-",
 		    page->provider_status ? page->provider_status : "-",
 		    page->sid ? page->sid : "-");
 	}
@@ -566,6 +567,7 @@ show_print_json(const struct store_incident *inc, GPtrArray *events,
 		daemon_json_string(b, "state", store_page_state_name(p->state));
 		daemon_json_int(b, "attempts", p->attempts);
 		daemon_json_string(b, "sid", p->sid);
+		daemon_json_string(b, "provider", p->provider);
 		daemon_json_string(b, "provider_status", p->provider_status);
 		daemon_json_time(b, "created", p->created_ms);
 		daemon_json_time(b, "sent", p->sent_ms);
@@ -1020,6 +1022,92 @@ daemon_cli_notify(int argc, char **argv)
 out:
 	g_free(text);
 	daemon_outbox_close(&ob);
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return rc;
+}
+
+static void
+status_print_text(GPtrArray *list, int64_t now_ms)
+{
+	struct store_provider_health	*h;
+	char				*since;
+	guint				 i;
+
+	printf("%-8s  %-9s  %-10s  %8s  %8s  %11s\n", "PROVIDER", "CIRCUIT",
+	    "SINCE", "REQUESTS", "FAILURES", "CONSECUTIVE");
+	for (i = 0; i < list->len; i++) {
+		h = g_ptr_array_index(list, i);
+		since = duration_text(now_ms - h->since_ms);
+		printf("%-8s  %-9s  %-10s  %8" PRId64 "  %8" PRId64 "  %11"
+		    PRId64 "\n", h->name, h->circuit, since, h->requests,
+		    h->failures, h->consecutive);
+		g_free(since);
+	}
+	if (list->len == 0)
+		printf("No provider health recorded: has \"critgate serve\" "
+		    "run with this config?\n");
+}
+
+static void
+status_print_json(GPtrArray *list)
+{
+	struct store_provider_health	*h;
+	JsonBuilder			*b = json_builder_new();
+	guint				 i;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "providers");
+	json_builder_begin_array(b);
+	for (i = 0; i < list->len; i++) {
+		h = g_ptr_array_index(list, i);
+		json_builder_begin_object(b);
+		daemon_json_string(b, "name", h->name);
+		daemon_json_string(b, "circuit", h->circuit);
+		daemon_json_time(b, "since", h->since_ms);
+		daemon_json_int(b, "requests", h->requests);
+		daemon_json_int(b, "failures", h->failures);
+		daemon_json_int(b, "consecutive_failures", h->consecutive);
+		daemon_json_time(b, "updated", h->updated_ms);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	daemon_json_print(b);
+}
+
+/*
+ * Prints the phone providers' health as the running daemon last wrote it
+ * to the store.  The store rather than an HTTP endpoint: the webhook
+ * listener usually sits behind a reverse proxy on the same host, where
+ * every request comes from loopback, so "loopback only" would not keep
+ * the outside world from reading it.
+ */
+int
+daemon_cli_status(int argc, char **argv)
+{
+	struct cli_opts	 opts;
+	struct store	*store;
+	struct cfg	*cfg;
+	GPtrArray	*list = NULL;
+	int		 rc = 1;
+
+	if (cli_parse(argc, argv, "- show the phone providers' health", 0,
+	    &opts) == -1)
+		return 2;
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	list = store_provider_health_list(store);
+	if (list == NULL)
+		goto out;
+	if (opts.is_json)
+		status_print_json(list);
+	else
+		status_print_text(list, clock_now_ms());
+	rc = 0;
+out:
+	if (list != NULL)
+		g_ptr_array_free(list, TRUE);
 	cli_close(cfg, store);
 	cli_opts_fini(&opts);
 	return rc;

@@ -27,6 +27,7 @@ struct curl_job {
 	struct daemon_curl	*curl;
 	CURL			*easy;
 	GString			*body;
+	struct curl_slist	*headers;	/* or NULL */
 	daemon_curl_done_fn	 done;
 	void			*ctx;
 	char			 error[CURL_ERROR_SIZE];
@@ -128,6 +129,7 @@ curl_job_free(gpointer data)
 	struct curl_job	*job = data;
 
 	curl_easy_cleanup(job->easy);
+	curl_slist_free_all(job->headers);
 	g_string_free(job->body, TRUE);
 	g_free(job);
 }
@@ -229,10 +231,11 @@ daemon_curl_in_flight(const struct daemon_curl *curl)
 	return curl->in_flight;
 }
 
-void
-daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
-    const char *user, const char *password, int64_t timeout_ms,
-    daemon_curl_done_fn done, void *ctx)
+/* Sets up a POST of body to url; the caller adds its authentication and
+ * starts it with curl_start. */
+static struct curl_job *
+curl_job_new(struct daemon_curl *curl, const char *url, const char *body,
+    int64_t timeout_ms, daemon_curl_done_fn done, void *ctx)
 {
 	struct curl_job	*job;
 	CURL		*easy;
@@ -250,9 +253,6 @@ daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
-	curl_easy_setopt(easy, CURLOPT_USERNAME, user);
-	curl_easy_setopt(easy, CURLOPT_PASSWORD, password);
-	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)MIN(timeout_ms, CURL_CONNECT_TIMEOUT_MS));
@@ -261,7 +261,52 @@ daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, curl_on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, job);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
+	return job;
+}
+
+static void
+curl_start(struct daemon_curl *curl, struct curl_job *job)
+{
 	curl->in_flight++;
 	g_hash_table_add(curl->jobs, job);
-	curl_multi_add_handle(curl->multi, easy);
+	curl_multi_add_handle(curl->multi, job->easy);
+}
+
+void
+daemon_curl_post(struct daemon_curl *curl, const char *url, const char *body,
+    const char *user, const char *password, int64_t timeout_ms,
+    daemon_curl_done_fn done, void *ctx)
+{
+	struct curl_job	*job;
+
+	job = curl_job_new(curl, url, body, timeout_ms, done, ctx);
+	curl_easy_setopt(job->easy, CURLOPT_USERNAME, user);
+	curl_easy_setopt(job->easy, CURLOPT_PASSWORD, password);
+	curl_easy_setopt(job->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_start(curl, job);
+}
+
+void
+daemon_curl_request(struct daemon_curl *curl,
+    const struct notify_request *req, int64_t timeout_ms,
+    daemon_curl_done_fn done, void *ctx)
+{
+	struct curl_job	*job;
+	char		*line;
+
+	job = curl_job_new(curl, req->url, req->body, timeout_ms, done, ctx);
+	if (req->content_type != NULL) {
+		line = g_strconcat("Content-Type: ", req->content_type, NULL);
+		job->headers = curl_slist_append(job->headers, line);
+		g_free(line);
+	}
+	if (req->authorization != NULL) {
+		line = g_strconcat("Authorization: ", req->authorization,
+		    NULL);
+		job->headers = curl_slist_append(job->headers, line);
+		g_free(line);
+	}
+	if (job->headers != NULL)
+		curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, job->headers);
+	curl_start(curl, job);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The HTTP listener (libmicrohttpd on the GLib loop through its epoll fd)
- * and the handlers of Twilio's webhooks: an engineer's SMS reply, the
- * keypress on our call, and delivery status.  Every webhook must carry a
- * valid X-Twilio-Signature over our public URL, or it gets 403 and changes
+ * and the handlers of Twilio's and Vonage's webhooks: an engineer's SMS
+ * reply, the keypress on our call, and delivery status.  Every webhook
+ * must carry a valid signature (X-Twilio-Signature over our public URL,
+ * Vonage's "sig" or its signed JWT), or it gets 401 or 403 and changes
  * nothing.
  */
 #include <inttypes.h>
@@ -62,20 +63,46 @@ struct http_call {
 };
 
 typedef void	(*http_handler_fn)(struct http_call *call);
+/* Checks a request as its provider's webhook, then runs handler. */
+typedef void	(*http_check_fn)(struct daemon *d, struct MHD_Connection *conn,
+		    struct http_request *req, const char *method,
+		    http_handler_fn handler, struct http_answer *answer);
 
 static void	hook_sms(struct http_call *call);
 static void	hook_sms_status(struct http_call *call);
 static void	hook_voice_status(struct http_call *call);
 static void	hook_voice_gather(struct http_call *call);
+static void	hook_vonage_sms(struct http_call *call);
+static void	hook_vonage_dlr(struct http_call *call);
+static void	hook_vonage_event(struct http_call *call);
+static void	hook_vonage_input(struct http_call *call);
+static void	check_twilio(struct daemon *d, struct MHD_Connection *conn,
+		    struct http_request *req, const char *method,
+		    http_handler_fn handler, struct http_answer *answer);
+static void	check_vonage_sms(struct daemon *d,
+		    struct MHD_Connection *conn, struct http_request *req,
+		    const char *method, http_handler_fn handler,
+		    struct http_answer *answer);
+static void	check_vonage_voice(struct daemon *d,
+		    struct MHD_Connection *conn, struct http_request *req,
+		    const char *method, http_handler_fn handler,
+		    struct http_answer *answer);
 
-static const struct {
+static const struct http_hook {
 	const char	*path;
 	http_handler_fn	 handler;
+	http_check_fn	 check;
 } http_hooks[] = {
-	{ "/hooks/twilio/sms", hook_sms },
-	{ "/hooks/twilio/sms/status", hook_sms_status },
-	{ "/hooks/twilio/voice/status", hook_voice_status },
-	{ "/hooks/twilio/voice/gather", hook_voice_gather },
+	{ "/hooks/twilio/sms", hook_sms, check_twilio },
+	{ "/hooks/twilio/sms/status", hook_sms_status, check_twilio },
+	{ "/hooks/twilio/voice/status", hook_voice_status, check_twilio },
+	{ "/hooks/twilio/voice/gather", hook_voice_gather, check_twilio },
+	{ "/hooks/vonage/sms/inbound", hook_vonage_sms, check_vonage_sms },
+	{ "/hooks/vonage/sms/status", hook_vonage_dlr, check_vonage_sms },
+	{ "/hooks/vonage/voice/event", hook_vonage_event,
+	    check_vonage_voice },
+	{ "/hooks/vonage/voice/input", hook_vonage_input,
+	    check_vonage_voice },
 };
 
 static void
@@ -269,6 +296,10 @@ status_rank(const char *status)
 		{ "undelivered", 5 }, { "failed", 5 }, { "completed", 5 },
 		{ "busy", 5 }, { "no-answer", 5 }, { "canceled", 5 },
 		{ "read", 6 },
+		/* Vonage's call events and delivery receipt statuses. */
+		{ "started", 2 }, { "answered", 4 }, { "buffered", 3 },
+		{ "expired", 5 }, { "rejected", 5 }, { "unknown", 5 },
+		{ "unanswered", 5 }, { "timeout", 5 }, { "cancelled", 5 },
 	};
 	size_t	i;
 
@@ -278,19 +309,31 @@ status_rank(const char *status)
 	return 0;
 }
 
-static void
-hook_status(struct http_call *call, const char *sid_key,
-    const char *status_key)
+/* Final statuses that mean a page did not reach the member: an SMS not
+ * delivered, or a call not answered. */
+static bool
+status_is_undelivered(const char *status)
 {
-	const char	*sid, *status, *error;
-	int64_t		 page_id = 0;
+	static const char *const names[] = {
+		"undelivered", "failed", "busy", "no-answer", "expired",
+		"rejected", "unanswered", "timeout",
+	};
+	size_t	i;
 
-	sid = http_form_get(call->form, sid_key);
-	status = http_form_get(call->form, status_key);
-	error = http_form_get(call->form, "ErrorCode");
-	call->answer->status = MHD_HTTP_NO_CONTENT;
-	if (sid == NULL || status == NULL)
-		return;
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		if (strcmp(status, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Records a delivery status of the request sent as sid; a failed
+ * delivery sends its pages through the next provider. */
+static void
+status_record(struct http_call *call, const char *sid, const char *status,
+    const char *error)
+{
+	int64_t	page_id = 0;
+
 	if (error != NULL && error[0] == '\0')
 		error = NULL;
 	if (store_page_status(call->d->store, sid, status, status_rank(status),
@@ -307,6 +350,23 @@ hook_status(struct http_call *call, const char *sid_key,
 	}
 	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",
 	    page_id, sid, status, error ? " error=" : "", error ? error : "");
+	if (status_is_undelivered(status))
+		daemon_provider_undelivered(call->d, sid, status);
+}
+
+static void
+hook_status(struct http_call *call, const char *sid_key,
+    const char *status_key)
+{
+	const char	*sid, *status, *error;
+
+	sid = http_form_get(call->form, sid_key);
+	status = http_form_get(call->form, status_key);
+	error = http_form_get(call->form, "ErrorCode");
+	call->answer->status = MHD_HTTP_NO_CONTENT;
+	if (sid == NULL || status == NULL)
+		return;
+	status_record(call, sid, status, error);
 }
 
 static void
@@ -433,7 +493,7 @@ respond(struct MHD_Connection *conn, const struct http_answer *answer)
 	return rc;
 }
 
-static http_handler_fn
+static const struct http_hook *
 hook_find(const char *raw_uri)
 {
 	size_t	i, len;
@@ -442,7 +502,7 @@ hook_find(const char *raw_uri)
 	for (i = 0; i < G_N_ELEMENTS(http_hooks); i++)
 		if (strlen(http_hooks[i].path) == len &&
 		    strncmp(raw_uri, http_hooks[i].path, len) == 0)
-			return http_hooks[i].handler;
+			return &http_hooks[i];
 	return NULL;
 }
 
@@ -467,17 +527,37 @@ peer_name(struct MHD_Connection *conn, char *buf, size_t size)
 	return buf;
 }
 
-/* Checks the request as a Twilio webhook and runs its handler. */
+/* Runs handler on a checked request and its parameters. */
 static void
 hook_run(struct daemon *d, struct MHD_Connection *conn,
-    struct http_request *req, http_handler_fn handler,
+    struct http_request *req, const struct http_form *form,
+    http_handler_fn handler, struct http_answer *answer)
+{
+	struct http_call	call;
+
+	memset(&call, 0, sizeof(call));
+	call.d = d;
+	call.conn = conn;
+	call.req = req;
+	call.form = form;
+	call.answer = answer;
+	handler(&call);
+}
+
+/* Checks the request as a Twilio webhook and runs its handler. */
+static void
+check_twilio(struct daemon *d, struct MHD_Connection *conn,
+    struct http_request *req, const char *method, http_handler_fn handler,
     struct http_answer *answer)
 {
 	struct http_form	 form = { 0 };
-	struct http_call	 call;
 	const char		*type, *signature;
 	char			*url, peer[64];
 
+	if (strcmp(method, "POST") != 0) {
+		answer->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		return;
+	}
 	type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type == NULL || g_ascii_strncasecmp(type,
@@ -504,23 +584,390 @@ hook_run(struct daemon *d, struct MHD_Connection *conn,
 		answer->status = MHD_HTTP_FORBIDDEN;
 		goto out;
 	}
-	memset(&call, 0, sizeof(call));
-	call.d = d;
-	call.conn = conn;
-	call.req = req;
-	call.form = &form;
-	call.answer = answer;
-	handler(&call);
+	hook_run(d, conn, req, &form, handler, answer);
 out:
 	g_free(url);
 	http_form_fini(&form);
+}
+
+/* Fills keys from the config; -1 when no Vonage account is set. */
+static int
+vonage_keys(const struct cfg *cfg, struct http_vonage_keys *keys)
+{
+	const char	*method = cfg->vonage.signature_method;
+
+	if (cfg->vonage.signature_secret == NULL ||
+	    cfg->vonage.api_key == NULL)
+		return -1;
+	keys->signature_secret = cfg->vonage.signature_secret;
+	keys->api_key = cfg->vonage.api_key;
+	return http_vonage_sig_method_parse(method != NULL ? method :
+	    "md5hash", &keys->sms_method);
+}
+
+/* Adds the members of obj to params as "name" (nested: "outer.name")
+ * and their values as text; arrays are left out. */
+static void
+json_flatten(JsonObject *obj, const char *prefix, GArray *params)
+{
+	struct http_param	 param;
+	GList			*names, *l;
+	JsonNode		*node;
+	GValue			 value = G_VALUE_INIT;
+	char			*nested;
+
+	names = json_object_get_members(obj);
+	for (l = names; l != NULL; l = l->next) {
+		node = json_object_get_member(obj, l->data);
+		param.name = g_strconcat(prefix, l->data, NULL);
+		if (JSON_NODE_HOLDS_OBJECT(node)) {
+			nested = g_strconcat(param.name, ".", NULL);
+			json_flatten(json_node_get_object(node), nested,
+			    params);
+			g_free(nested);
+			g_free(param.name);
+			continue;
+		}
+		if (!JSON_NODE_HOLDS_VALUE(node)) {
+			g_free(param.name);
+			continue;
+		}
+		json_node_get_value(node, &value);
+		param.value = g_strdup_value_contents(&value);
+		if (G_VALUE_HOLDS_STRING(&value)) {
+			g_free(param.value);
+			param.value = g_value_dup_string(&value);
+		}
+		g_value_unset(&value);
+		g_array_append_val(params, param);
+	}
+	g_list_free(names);
+}
+
+/* Reads a JSON object body into out as flat parameters; 0 or -1. */
+static int
+json_form_parse(const char *body, size_t len, struct http_form *out)
+{
+	JsonParser	*parser = json_parser_new();
+	GArray		*params;
+	JsonNode	*root;
+	int		 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_parser_load_from_data(parser, body, (gssize)len, NULL))
+		goto out;
+	root = json_parser_get_root(parser);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+		goto out;
+	params = g_array_new(FALSE, TRUE, sizeof(struct http_param));
+	json_flatten(json_node_get_object(root), "", params);
+	out->n_params = params->len;
+	out->params = (struct http_param *)(void *)g_array_free(params,
+	    FALSE);
+	rc = 0;
+out:
+	g_object_unref(parser);
+	return rc;
+}
+
+/*
+ * Reads the parameters of a Vonage SMS webhook: the query of a GET, or a
+ * form or JSON body.  Returns 0, or -1 with answer set.
+ */
+static int
+vonage_sms_form(struct MHD_Connection *conn, struct http_request *req,
+    const char *method, struct http_answer *answer, struct http_form *out)
+{
+	const char	*type, *query;
+
+	memset(out, 0, sizeof(*out));
+	answer->status = MHD_HTTP_BAD_REQUEST;
+	if (strcmp(method, "GET") == 0) {
+		query = strchr(req->raw_uri, '?');
+		query = query != NULL ? query + 1 : "";
+		return http_form_parse(query, strlen(query), out);
+	}
+	if (strcmp(method, "POST") != 0) {
+		answer->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		return -1;
+	}
+	type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (type != NULL && g_ascii_strncasecmp(type, "application/json",
+	    16) == 0)
+		return json_form_parse(req->body->str, req->body->len, out);
+	if (type != NULL && g_ascii_strncasecmp(type,
+	    "application/x-www-form-urlencoded", 33) == 0)
+		return http_form_parse(req->body->str, req->body->len, out);
+	answer->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+	return -1;
+}
+
+/* Sets the response status for a rejected signature: 401 when the
+ * request carried none, else 403. */
+static void
+vonage_reject(struct MHD_Connection *conn, struct http_request *req,
+    enum http_vonage_verdict verdict, struct http_answer *answer)
+{
+	char	peer[64];
+
+	log_info("http: vonage signature rejected peer=%s path=%s "
+	    "verdict=%s", peer_name(conn, peer, sizeof(peer)), req->raw_uri,
+	    http_vonage_verdict_name(verdict));
+	answer->status = verdict == HTTP_VONAGE_UNSIGNED ?
+	    MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN;
+}
+
+/* Checks the request as a signed Vonage SMS webhook and runs handler. */
+static void
+check_vonage_sms(struct daemon *d, struct MHD_Connection *conn,
+    struct http_request *req, const char *method, http_handler_fn handler,
+    struct http_answer *answer)
+{
+	struct http_vonage_keys		keys;
+	struct http_form		form;
+	enum http_vonage_verdict	verdict;
+
+	if (vonage_keys(d->cfg, &keys) == -1)
+		return;		/* 404: no Vonage account */
+	if (vonage_sms_form(conn, req, method, answer, &form) == -1)
+		goto out;
+	verdict = http_vonage_sms_check(&keys, &form,
+	    clock_now_ms() / 1000);
+	if (verdict != HTTP_VONAGE_VALID) {
+		vonage_reject(conn, req, verdict, answer);
+		goto out;
+	}
+	answer->status = MHD_HTTP_OK;
+	hook_run(d, conn, req, &form, handler, answer);
+out:
+	http_form_fini(&form);
+}
+
+/*
+ * Checks the request as a Vonage Voice webhook (JSON body, HS256 JWT)
+ * and runs handler; a token already seen is a replay and changes nothing.
+ */
+static void
+check_vonage_voice(struct daemon *d, struct MHD_Connection *conn,
+    struct http_request *req, const char *method, http_handler_fn handler,
+    struct http_answer *answer)
+{
+	struct http_vonage_keys		 keys;
+	struct http_form		 form = { 0 };
+	enum http_vonage_verdict	 verdict;
+	const char			*auth;
+	char				*jti = NULL, *key;
+	int				 seen;
+
+	if (vonage_keys(d->cfg, &keys) == -1)
+		return;
+	answer->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	if (strcmp(method, "POST") != 0)
+		return;
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	verdict = http_vonage_voice_check(&keys, auth, req->body->str,
+	    req->body->len, clock_now_ms() / 1000);
+	if (verdict != HTTP_VONAGE_VALID) {
+		vonage_reject(conn, req, verdict, answer);
+		return;
+	}
+	answer->status = MHD_HTTP_BAD_REQUEST;
+	jti = http_vonage_voice_jti(auth);
+	if (jti == NULL || json_form_parse(req->body->str, req->body->len,
+	    &form) == -1)
+		goto out;
+	key = g_strconcat("vonage-jwt:", jti, NULL);
+	seen = store_webhook_seen(d->store, key, clock_now_ms());
+	g_free(key);
+	answer->status = seen == -1 ? MHD_HTTP_SERVICE_UNAVAILABLE :
+	    MHD_HTTP_OK;
+	if (seen == 1)
+		log_info("http: vonage voice webhook replayed, ignored jti=%s",
+		    jti);
+	if (seen == 0)
+		hook_run(d, conn, req, &form, handler, answer);
+out:
+	g_free(jti);
+	http_form_fini(&form);
+}
+
+/*
+ * Tells whether the Vonage webhook keyed by kind and id was handled
+ * before (a redelivery).  The response stays 200, or becomes 503
+ * on a store failure so that Vonage sends it again.
+ */
+static bool
+vonage_is_replay(struct http_call *call, const char *kind, const char *id)
+{
+	char	*key;
+	int	 seen;
+
+	if (id == NULL || id[0] == '\0')
+		return true;
+	key = g_strconcat(kind, id, NULL);
+	seen = store_webhook_seen(call->d->store, key, clock_now_ms());
+	if (seen == 1)
+		log_info("http: vonage webhook replayed, ignored key=%s", key);
+	g_free(key);
+	if (seen == -1)
+		call->answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	return seen != 0;
+}
+
+/*
+ * An engineer's SMS to our Vonage number.  Vonage takes no reply in the
+ * answer, so the text an SMS to Twilio would get back is only logged.
+ */
+static void
+hook_vonage_sms(struct http_call *call)
+{
+	const struct cfg_member	*member = NULL;
+	struct http_sms_reply	 reply;
+	const char		*msisdn, *text;
+	char			*e164, *answer_text = NULL;
+	char			 phone[LOG_PHONE_LEN];
+
+	/* NOTE: the parts of a multi-part SMS (concat-ref) are read one by
+	 * one, not joined; an acknowledgement fits in one part. */
+	msisdn = http_form_get(call->form, "msisdn");
+	text = http_form_get(call->form, "text");
+	/* The whole number with "+" added: never a match on its last
+	 * digits, which another country's number can share. */
+	e164 = msisdn != NULL ? notify_vonage_msisdn_to_e164(msisdn) : NULL;
+	if (e164 != NULL)
+		member = cfg_member_by_phone(call->d->cfg, e164);
+	if (member == NULL) {
+		log_info("http: vonage sms from a number not in the team "
+		    "from=%s", log_phone(e164, phone));
+		goto out;
+	}
+	if (vonage_is_replay(call, "vonage-sms:",
+	    http_form_get(call->form, "messageId")))
+		goto out;
+	http_sms_reply_parse(text != NULL ? text : "", &reply);
+	if (reply.kind == HTTP_SMS_ACK)
+		answer_text = sms_ack(call, member, &reply);
+	else
+		log_info("http: vonage sms not an acknowledgement member=%s",
+		    member->name);
+	if (answer_text != NULL)
+		log_debug("http: vonage sms outcome member=%s text=\"%s\"",
+		    member->name, answer_text);
+	g_free(answer_text);
+	http_sms_reply_fini(&reply);
+out:
+	g_free(e164);
+}
+
+/* A delivery receipt for an SMS sent through Vonage. */
+static void
+hook_vonage_dlr(struct http_call *call)
+{
+	const char	*id, *status, *err;
+	char		*key_id;
+	bool		 is_replay;
+
+	id = http_form_get(call->form, "messageId");
+	status = http_form_get(call->form, "status");
+	err = http_form_get(call->form, "err-code");
+	if (id == NULL || status == NULL)
+		return;
+	key_id = g_strdup_printf("%s:%s:%s", id, status,
+	    err != NULL ? err : "");
+	is_replay = vonage_is_replay(call, "vonage-dlr:", key_id);
+	g_free(key_id);
+	if (is_replay)
+		return;
+	status_record(call, id, status, err != NULL &&
+	    strcmp(err, "0") != 0 ? err : NULL);
+}
+
+/* A call event; a machine-detection event names the call "call_uuid". */
+static void
+hook_vonage_event(struct http_call *call)
+{
+	const char	*uuid, *status;
+
+	uuid = http_form_get(call->form, "uuid");
+	if (uuid == NULL)
+		uuid = http_form_get(call->form, "call_uuid");
+	status = http_form_get(call->form, "status");
+	if (uuid == NULL || status == NULL)
+		return;
+	status_record(call, uuid, status, http_form_get(call->form,
+	    "reason"));
+}
+
+static void
+answer_ncco(struct http_call *call, const char *text)
+{
+	JsonBuilder	*b = json_builder_new();
+	JsonGenerator	*gen = json_generator_new();
+	JsonNode	*root;
+
+	json_builder_begin_array(b);
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "action");
+	json_builder_add_string_value(b, "talk");
+	json_builder_set_member_name(b, "text");
+	json_builder_add_string_value(b, text);
+	json_builder_end_object(b);
+	json_builder_end_array(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	call->answer->status = MHD_HTTP_OK;
+	call->answer->content_type = "application/json";
+	call->answer->body = json_generator_to_data(gen, NULL);
+	json_node_unref(root);
+	g_object_unref(gen);
+	g_object_unref(b);
+}
+
+/*
+ * The digit pressed on a Vonage call.  The call's uuid decides which
+ * pages it was about; the page parameter of the URL only routes.
+ */
+static void
+hook_vonage_input(struct http_call *call)
+{
+	struct store_page	*page;
+	GPtrArray		*pages;
+	const char		*uuid, *digits;
+	char			*say;
+
+	uuid = http_form_get(call->form, "uuid");
+	digits = http_form_get(call->form, "dtmf.digits");
+	pages = uuid != NULL ? store_pages_by_sid(call->d->store, uuid) : NULL;
+	if (pages == NULL || pages->len == 0) {
+		log_info("http: keypress on an unknown vonage call uuid=%s",
+		    uuid != NULL ? uuid : "-");
+		answer_ncco(call, "This call is not known to critgate.");
+		goto out;
+	}
+	page = g_ptr_array_index(pages, 0);
+	if (page->channel != NOTIFY_CHANNEL_VOICE || digits == NULL ||
+	    strcmp(digits, "1") != 0) {
+		log_info("http: keypress not an acknowledgement inc=%" PRId64
+		    " page=%" PRId64 " sid=%s digits=%s", page->incident_id,
+		    page->id, uuid, digits != NULL ? digits : "");
+		answer_ncco(call, "Not acknowledged. Goodbye.");
+		goto out;
+	}
+	say = gather_ack(call, pages);
+	answer_ncco(call, say);
+	g_free(say);
+out:
+	if (pages != NULL)
+		g_ptr_array_free(pages, TRUE);
 }
 
 static void
 http_dispatch(struct daemon *d, struct MHD_Connection *conn,
     struct http_request *req, const char *method, struct http_answer *answer)
 {
-	http_handler_fn	handler;
+	const struct http_hook	*hook;
 
 	answer->status = MHD_HTTP_NOT_FOUND;
 	answer->content_type = "text/plain";
@@ -529,18 +976,14 @@ http_dispatch(struct daemon *d, struct MHD_Connection *conn,
 		answer->body = g_strdup("ok\n");
 		return;
 	}
-	handler = hook_find(req->raw_uri);
-	if (handler == NULL)
+	hook = hook_find(req->raw_uri);
+	if (hook == NULL)
 		return;
-	if (strcmp(method, "POST") != 0) {
-		answer->status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		return;
-	}
 	if (req->is_too_big) {
 		answer->status = MHD_HTTP_CONTENT_TOO_LARGE;
 		return;
 	}
-	hook_run(d, conn, req, handler, answer);
+	hook->check(d, conn, req, method, hook->handler, answer);
 }
 
 static enum MHD_Result

@@ -38,6 +38,9 @@ struct page_job {
 	struct notify_request	 req;
 	int			 round;
 	int			 attempt;
+	int			 provider;	/* index, -1 before the first */
+	bool			 is_picked;	/* provider chosen for the next
+						 * request */
 	enum notify_channel	 channel;
 	char			 member[64];
 	char			 to_shown[LOG_PHONE_LEN];
@@ -429,36 +432,112 @@ page_log_sent(struct daemon *d, const struct page_job *job, const char *sid)
 	}
 }
 
+/*
+ * Sends the pages of job through the next provider after a failure of
+ * its own, with a "failover" event on each.  Returns whether one was
+ * left.
+ */
+static bool
+page_fail_over(struct daemon *d, struct page_job *job, const char *text)
+{
+	const char	*from;
+	char		*detail;
+	int		 next;
+	size_t		 i;
+
+	next = daemon_provider_pick(d->providers, job->provider + 1,
+	    clock_now_ms());
+	if (next == -1)
+		return false;
+	from = daemon_provider_name(d->providers, job->provider);
+	log_warnx("notify: page failover inc=%" PRId64 " page=%" PRId64
+	    " member=%s channel=%s from=%s to=%s error=\"%s\"",
+	    job->incident_id, job->page_ids[0], job->member,
+	    notify_channel_name(job->channel), from,
+	    daemon_provider_name(d->providers, next), text);
+	detail = g_strdup_printf("%s: %s", from, text);
+	for (i = 0; i < job->n_pages; i++)
+		(void)store_page_requeue(d->store, job->page_ids[i], detail,
+		    clock_now_ms());
+	g_free(detail);
+	job->provider = next;
+	job->is_picked = true;
+	page_send(d, job);
+	return true;
+}
+
+/* Pages the member of job by mail, every phone provider having failed. */
+static void
+page_mail_instead(struct daemon *d, const struct page_job *job)
+{
+	size_t	i;
+
+	for (i = 0; i < job->n_pages; i++)
+		daemon_provider_mail_instead(d, job->page_ids[i]);
+}
+
+/* Handles a response that did not accept the pages; returns whether the
+ * job lives on. */
+static bool
+page_on_failure(struct daemon *d, struct page_job *job,
+    const struct store_page *page, enum daemon_provider_verdict verdict,
+    const struct notify_response *resp, const char *error)
+{
+	char	*text = page_error_text(resp, error);
+	bool	 is_alive = false;
+
+	if (verdict == DAEMON_PROVIDER_FAIL_OVER) {
+		/* On failure, page_prepare has let go of the job. */
+		is_alive = page_fail_over(d, job, text);
+		if (is_alive)
+			goto out;
+		/* Every provider failed: mail now, and call again from the
+		 * first provider while retries are worth it. */
+		page_mail_instead(d, job);
+		job->provider = 0;
+	}
+	if (resp->result == NOTIFY_OK) {
+		log_warnx("notify: page accepted without a readable response "
+		    "inc=%" PRId64 " page=%" PRId64 " member=%s channel=%s "
+		    "http=%ld; its status and keypress cannot be matched",
+		    job->incident_id, job->page_ids[0], page->member,
+		    notify_channel_name(page->channel), resp->http_status);
+		job_record(d, job, NULL, NULL, false, false);
+		goto out;
+	}
+	is_alive = page_retry_or_fail(d, job, page, resp, text);
+out:
+	g_free(text);
+	return is_alive;
+}
+
 static void
 page_on_answer(void *ctx, long http_status, const char *body, size_t len,
     const char *retry_after, const char *error)
 {
-	struct page_job		*job = ctx;
-	struct daemon		*d = job->d;
-	struct notify_response	 resp;
-	struct store_page	 page;
-	char			*text;
-	bool			 is_alive = false;
+	struct page_job			*job = ctx;
+	struct daemon			*d = job->d;
+	struct daemon_provider_reply	 reply;
+	enum daemon_provider_verdict	 verdict;
+	struct notify_response		 resp;
+	struct store_page		 page;
+	bool				 is_alive = false;
 
 	job->is_requesting = false;
-	notify_twilio_classify(http_status, body, len, retry_after,
-	    clock_now_ms(), &resp);
+	reply.http_status = http_status;
+	reply.body = body;
+	reply.len = len;
+	reply.retry_after = retry_after;
+	verdict = daemon_provider_answer(d, job->provider, job->channel,
+	    &reply, &resp);
 	if (store_page_get(d->store, job->page_ids[0], &page) == -1)
 		goto out;
-	if (resp.result == NOTIFY_OK && resp.sid == NULL) {
-		log_warnx("notify: page accepted without a readable response "
-		    "inc=%" PRId64 " page=%" PRId64 " member=%s channel=%s "
-		    "http=%ld; its status and keypress cannot be matched",
-		    job->incident_id, job->page_ids[0], page.member,
-		    notify_channel_name(page.channel), resp.http_status);
-		job_record(d, job, NULL, NULL, false, false);
-	} else if (resp.result == NOTIFY_OK) {
+	if (verdict == DAEMON_PROVIDER_OK) {
 		page_log_sent(d, job, resp.sid);
 		job_record(d, job, resp.sid, NULL, false, false);
 	} else {
-		text = page_error_text(&resp, error);
-		is_alive = page_retry_or_fail(d, job, &page, &resp, text);
-		g_free(text);
+		is_alive = page_on_failure(d, job, &page, verdict, &resp,
+		    error);
 	}
 	store_page_fini(&page);
 out:
@@ -517,6 +596,64 @@ job_keep_live(struct daemon *d, struct page_job *job, struct notify_page *np,
 }
 
 /*
+ * Chooses the provider of job's next request unless a failover chose it:
+ * the one of its last request (for a retry), the one after the provider
+ * a requeued page failed at, or the first.  Returns its index, or -1.
+ */
+static int
+job_pick_provider(struct daemon *d, struct page_job *job,
+    const struct store_page *first)
+{
+	int	from = 0;
+
+	if (job->is_picked) {
+		job->is_picked = false;
+		return job->provider;
+	}
+	if (job->provider >= 0)
+		from = job->provider;
+	else if (first->provider != NULL)
+		from = daemon_provider_find(d->providers, first->provider) + 1;
+	return daemon_provider_pick(d->providers, from, clock_now_ms());
+}
+
+/*
+ * Builds job's request through the chosen provider, or the next one that
+ * can build it, and records that provider on its pages.  Returns 0, or -1
+ * (the pages failed) when none is left.
+ */
+static int
+job_build(struct daemon *d, struct page_job *job,
+    const struct store_page *first, const struct notify_page *np, size_t n)
+{
+	int	index;
+	size_t	i;
+
+	index = job_pick_provider(d, job, first);
+	while (index != -1 && daemon_provider_build(d, index, first->channel,
+	    np, n, &job->req) == -1)
+		index = daemon_provider_pick(d->providers, index + 1,
+		    clock_now_ms());
+	if (index == -1) {
+		log_warnx("notify: no phone provider left inc=%" PRId64
+		    " page=%" PRId64 " member=%s channel=%s", first->incident_id,
+		    first->id, first->member,
+		    notify_channel_name(first->channel));
+		for (i = 0; i < n; i++) {
+			(void)store_page_failed(d->store, np[i].page_id,
+			    "no phone provider left", clock_now_ms());
+			daemon_provider_mail_instead(d, np[i].page_id);
+		}
+		return -1;
+	}
+	job->provider = index;
+	for (i = 0; i < n; i++)
+		(void)store_page_provider_set(d->store, np[i].page_id,
+		    daemon_provider_name(d->providers, index));
+	return 0;
+}
+
+/*
  * Checks which pages of job should still go out, builds their one request
  * and marks them sending, inside the caller's transaction if there is one.
  * Returns 0, or -1 when none is to be sent (acknowledged meanwhile, or a
@@ -539,10 +676,8 @@ page_prepare(struct daemon *d, struct page_job *job)
 	for (i = 0; i < n; i++)
 		if (store_page_sending(d->store, pages[i].id) == -1)
 			goto out;
-	if (n == 0)
+	if (n == 0 || job_build(d, job, &pages[0], np, n) == -1)
 		goto out;
-	notify_twilio_bundle_request(d->cfg, pages[0].channel, np, n,
-	    &job->req);
 	job->has_request = true;
 	job->incident_id = incs[0].id;
 	job->round = pages[0].round;
@@ -570,14 +705,14 @@ static void
 page_post(struct daemon *d, struct page_job *job)
 {
 	log_info("notify: page sending inc=%" PRId64 " page=%" PRId64
-	    " round=%d member=%s channel=%s to=%s attempt=%d bundle=%zu",
-	    job->incident_id, job->page_ids[0], job->round, job->member,
-	    notify_channel_name(job->channel), job->to_shown, job->attempt,
-	    job->n_pages);
+	    " round=%d member=%s channel=%s to=%s attempt=%d bundle=%zu "
+	    "provider=%s", job->incident_id, job->page_ids[0], job->round,
+	    job->member, notify_channel_name(job->channel), job->to_shown,
+	    job->attempt, job->n_pages,
+	    daemon_provider_name(d->providers, job->provider));
 	job->is_requesting = true;
-	daemon_curl_post(d->curl, job->req.url, job->req.body,
-	    d->cfg->twilio.account_sid, d->cfg->twilio.auth_token,
-	    d->cfg->twilio.timeout_ms, page_on_answer, job);
+	daemon_provider_post(d, job->provider, &job->req, page_on_answer,
+	    job);
 	notify_request_fini(&job->req);
 	job->has_request = false;
 }
@@ -670,6 +805,7 @@ page_prepare_group(struct daemon *d, GPtrArray *group)
 	}
 	job = g_new0(struct page_job, 1);
 	job->d = d;
+	job->provider = -1;
 	job->page_ids = g_new0(int64_t, group->len);
 	job->n_pages = group->len;
 	job->incident_id = page->incident_id;

@@ -340,6 +340,7 @@ serve_start(struct daemon *d)
 	if (store_state_set(d->store, "pid", serve_pid_text()) == -1)
 		return -1;
 	d->curl = daemon_curl_new();
+	d->providers = daemon_providers_new(d->cfg, d->store);
 	d->writer = daemon_writer_start(d->cfg->store_path);
 	if (d->writer == NULL)
 		return -1;
@@ -368,6 +369,7 @@ serve_stop(struct daemon *d)
 	daemon_curl_free(d->curl);
 	daemon_page_stop(d);
 	daemon_mail_stop(d);
+	daemon_providers_free(d->providers);
 	store_close(d->store);
 	if (d->retired_cfgs != NULL)
 		g_ptr_array_free(d->retired_cfgs, TRUE);

@@ -26,6 +26,9 @@ static const struct {
 	{ "report", daemon_cli_report,
 	  "report [--config FILE] [--json]     time to acknowledge per "
 	  "severity" },
+	{ "status", daemon_cli_status,
+	  "status [--config FILE] [--json]     phone providers' health and "
+	  "circuits" },
 	{ "ack", daemon_cli_ack,
 	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
 	{ "resolve", daemon_cli_resolve,

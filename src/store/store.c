@@ -158,6 +158,18 @@ static const char *const store_schema[] = {
 	"CREATE TABLE daemon_state ("
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL);",
+	/* The phone provider a page went to last (the one that carried it
+	 * once sent), and each provider's health as the daemon last saw
+	 * it, for "critgate status". */
+	"ALTER TABLE pages ADD COLUMN provider TEXT;"
+	"CREATE TABLE provider_health ("
+	"  name TEXT PRIMARY KEY,"
+	"  requests INTEGER NOT NULL,"
+	"  failures INTEGER NOT NULL,"
+	"  consecutive INTEGER NOT NULL,"
+	"  circuit TEXT NOT NULL,"
+	"  since_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL);",
 };
 
 static void

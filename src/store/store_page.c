@@ -22,7 +22,7 @@ static const char *const page_state_names[STORE_PAGE_STATE_COUNT] = {
 #define PAGE_COLUMNS							\
 	"id, incident, round, member, channel, to_number, state, attempts, "\
 	"created_ms, coalesce(sent_ms, 0), sid, provider_status, "	\
-	"coalesce(status_ms, 0), error"
+	"coalesce(status_ms, 0), error, provider"
 
 const char *
 store_page_state_name(enum store_page_state state)
@@ -65,6 +65,7 @@ store_page_read(sqlite3_stmt *stmt, struct store_page *out)
 	out->provider_status = store_column_strdup(stmt, 11);
 	out->status_ms = sqlite3_column_int64(stmt, 12);
 	out->error = store_column_strdup(stmt, 13);
+	out->provider = store_column_strdup(stmt, 14);
 }
 
 void
@@ -75,6 +76,7 @@ store_page_fini(struct store_page *page)
 	g_free(page->sid);
 	g_free(page->provider_status);
 	g_free(page->error);
+	g_free(page->provider);
 	memset(page, 0, sizeof(*page));
 }
 
@@ -369,6 +371,23 @@ store_page_failed(struct store *store, int64_t page_id, const char *error,
 	return store_page_move(store, page_id, "UPDATE pages SET state = "
 	    "'failed', error = ?, status_ms = ? WHERE id = ?", "sii", error,
 	    now_ms, "failed");
+}
+
+int
+store_page_provider_set(struct store *store, int64_t page_id,
+    const char *provider)
+{
+	return store_exec(store, "UPDATE pages SET provider = ? WHERE id = ?",
+	    "si", provider, page_id);
+}
+
+int
+store_page_requeue(struct store *store, int64_t page_id, const char *error,
+    int64_t now_ms)
+{
+	return store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'pending', sid = NULL, error = ?, status_ms = ? WHERE id = ?",
+	    "sii", error, now_ms, "failover");
 }
 
 int64_t

@@ -19,6 +19,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "..", "stub", "twilio_sim.py")
+VONAGE_SIM = os.path.join(HERE, "..", "stub", "vonage_sim.py")
 TEMPLATES = os.path.join(HERE, "..", "..", "etc", "templates")
 # The id the company's own MX writes in Authentication-Results.
 AUTHSERV_ID = "mx1.support.example.com"
@@ -27,6 +28,11 @@ CRITGATE = os.environ.get("CRITGATE", "critgate")
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "test_auth_token_0123456789abcdef"
 OUR_NUMBER = "+15550100000"
+VONAGE_API_KEY = "abcd1234"
+VONAGE_API_SECRET = "test_api_secret_01"
+VONAGE_APP_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+VONAGE_SECRET = "test_signature_secret_0123456789"
+VONAGE_NUMBER = "+15550100009"
 TEAM = [
     ("alice", "+15550100011"),
     ("bob", "+15550100012"),
@@ -149,7 +155,8 @@ class World:
     """A simulator and a daemon sharing one temporary folder."""
 
     def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
-                 lmtp=None, store_dir=None, relay_port=None):
+                 lmtp=None, store_dir=None, relay_port=None,
+                 vonage=False):
         self.dir = tempfile.mkdtemp(prefix="critgate-it-")
         # With relay_port, critgate sends its mail to an SMTP server
         # there, and takes 127.0.0.1 for the company's own MX.
@@ -165,11 +172,16 @@ class World:
         elif lmtp == "tcp":
             self.lmtp = free_port()
         self.sim = None
+        self.vonage = None
         self.daemon = None
         self.daemon_log = None
         self.smtp_port = free_port()
         self.http_port = free_port()
         self.start_sim()
+        # With vonage, a Vonage simulator runs too and the providers
+        # group tries Twilio, then Vonage.
+        if vonage:
+            self.start_vonage()
         self.write_config()
 
     # The simulator.
@@ -188,10 +200,53 @@ class World:
         with open(port_file) as f:
             self.sim_port = int(f.read().strip())
 
-    def sim_call(self, method, path, body=None):
+    def start_vonage(self):
+        self.vonage_key = os.path.join(self.dir, "vonage.key")
+        pub = os.path.join(self.dir, "vonage.pub")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA",
+                        "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+                        self.vonage_key], check=True, capture_output=True)
+        os.chmod(self.vonage_key, 0o600)
+        subprocess.run(["openssl", "pkey", "-in", self.vonage_key,
+                        "-pubout", "-out", pub], check=True,
+                       capture_output=True)
+        port_file = os.path.join(self.dir, "vonage.port")
+        hooks = f"http://127.0.0.1:{self.http_port}/hooks/vonage"
+        self.vonage_log = open(os.path.join(self.dir, "vonage.log"), "w")
+        self.vonage = subprocess.Popen(
+            [sys.executable, VONAGE_SIM, "--api-key", VONAGE_API_KEY,
+             "--api-secret", VONAGE_API_SECRET, "--application-id",
+             VONAGE_APP_ID, "--public-key", pub, "--signature-secret",
+             VONAGE_SECRET, "--sms-signing", "--port", "0", "--port-file",
+             port_file, "--our-number", VONAGE_NUMBER[1:],
+             "--inbound-url", hooks + "/sms/inbound",
+             "--dlr-url", hooks + "/sms/status"],
+            stdout=self.vonage_log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(port_file), 10, "Vonage simulator")
+        with open(port_file) as f:
+            self.vonage_port = int(f.read().strip())
+
+    def vonage_call(self, method, path, body=None):
+        return self.sim_call(method, path, body, port=self.vonage_port)
+
+    def vonage_config(self):
+        return f"""
+providers = {{ order = [ "twilio", "vonage" ];
+  vonage = {{ api_base = "http://127.0.0.1:{self.vonage_port}";
+             voice_api_base = "http://127.0.0.1:{self.vonage_port}";
+             application_id = "{VONAGE_APP_ID}";
+             private_key_file = "{self.vonage_key}";
+             api_key = "{VONAGE_API_KEY}";
+             api_secret = "{VONAGE_API_SECRET}";
+             signature_secret = "{VONAGE_SECRET}";
+             signature_method = "md5hash";
+             from = "{VONAGE_NUMBER}"; timeout_s = 5; }}; }};
+"""
+
+    def sim_call(self, method, path, body=None, port=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
-            f"http://127.0.0.1:{self.sim_port}{path}", data=data,
+            f"http://127.0.0.1:{port or self.sim_port}{path}", data=data,
             method=method, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as resp:
             text = resp.read().decode()
@@ -223,6 +278,7 @@ class World:
         elif self.lmtp is not None:
             lmtp = f'lmtp = "127.0.0.1:{self.lmtp}";'
         mail = self.mail_config() if self.relay_port is not None else ""
+        providers = self.vonage_config() if self.vonage is not None else ""
         self.config = os.path.join(self.dir, "critgate.conf")
         with open(self.config, "w") as f:
             f.write(f"""
@@ -241,6 +297,7 @@ twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
            account_sid = "{ACCOUNT_SID}"; auth_token = "{AUTH_TOKEN}";
            from = "{OUR_NUMBER}"; timeout_s = 5; }};
 {mail}
+{providers}
 {self.extra_config}
 """)
         os.chmod(self.config, 0o600)
@@ -334,7 +391,7 @@ mail = {{ domain = "support.example.com";
         """Stops both; returns the daemon's exit status, or None if it was
         not running."""
         status = None
-        for proc in (self.daemon, self.sim):
+        for proc in (self.daemon, self.sim, self.vonage):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -347,6 +404,8 @@ mail = {{ domain = "support.example.com";
         if self.daemon_log is not None:
             self.daemon_log.close()
         self.sim_log.close()
+        if self.vonage is not None:
+            self.vonage_log.close()
         return status
 
 

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Failover from Twilio to Vonage through the running daemon.
+
+For each way Twilio fails, every page of a round still reaches its member
+through Vonage exactly once, and Twilio's circuit opens. With both
+providers failing, the members get page mail. A signed Vonage SMS
+acknowledges, a forged one is rejected, and "critgate status" shows the
+circuits."""
+
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import harness
+import mail_sink
+
+FAULTS = {
+    "5xx": {"status": 500, "body": "twilio"},
+    "hang": {"hang": True},
+    "429 storm": {"status": 429, "retry_after": "1"},
+    "garbage": {"status": 201, "body": "garbage"},
+}
+
+
+def twilio_fault(world, action):
+    for suffix in ("Messages.json", "Calls.json"):
+        world.sim_call("POST", "/_sim/faults", {
+            "method": "POST", "path_suffix": suffix, "count": 1000,
+            "action": action})
+
+
+def twilio_undelivered(world):
+    for _, phone in world.team:
+        world.sim_call("POST", "/_sim/numbers", {
+            "number": phone, "delivery": "undelivered",
+            "error_code": 30003})
+        world.sim_call("POST", "/_sim/callee", {
+            "number": phone, "action": "busy"})
+
+
+def vonage_pages(world):
+    """Returns (to, kind) of each request Vonage accepted."""
+    out = []
+    for r in world.vonage_call("GET", "/_sim/requests")["requests"]:
+        if "fault" in r:
+            continue
+        if r["path"].startswith("/sms/json") and r["status"] == 200:
+            to = urllib.parse.parse_qs(r["body"]).get("to", [""])[0]
+            out.append((to, "sms"))
+        elif r["path"].startswith("/v1/calls") and r["status"] == 201:
+            to = json.loads(r["body"])["to"][0]["number"]
+            out.append((to, "voice"))
+    return out
+
+
+def expected(world):
+    return sorted((phone[1:], kind) for _, phone in world.team
+                  for kind in ("sms", "voice"))
+
+
+def all_sent_by_vonage(world, inc):
+    shown = world.show(inc)
+    pages = shown["pages"] if shown else []
+    return len(pages) == 4 and all(p["state"] == "sent" and
+                                   p["provider"] == "vonage"
+                                   for p in pages) and pages
+
+
+def circuit(world, name):
+    rc, out = world.cli("status", "--json")
+    if rc != 0:
+        return None
+    for p in json.loads(out)["providers"]:
+        if p["name"] == name:
+            return p
+    return None
+
+
+def round_reaches_vonage(world, tap, mode, sender):
+    world.send(harness.message(sender=sender,
+                               message_id=f"{mode}@example.net"))
+    inc = harness.wait_for(world.incidents, what="incident opened")[0]["id"]
+    pages = None
+    try:
+        pages = harness.wait_for(lambda: all_sent_by_vonage(world, inc),
+                                 60, "pages sent through Vonage")
+    except TimeoutError:
+        pass
+    tap.check(pages is not None, f"{mode}: every page went out through "
+              "Vonage", world.show(inc))
+    got = sorted(vonage_pages(world))
+    tap.check(got == expected(world), f"{mode}: Vonage got each page "
+              "exactly once", got)
+    return inc
+
+
+def fault_world(tap, mode):
+    world = harness.World(vonage=True)
+    try:
+        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
+                                                   "digits": "2"})
+        if mode == "undelivered":
+            twilio_undelivered(world)
+        else:
+            twilio_fault(world, FAULTS[mode])
+        world.start_daemon()
+        inc = round_reaches_vonage(world, tap, mode, "dana@example.net")
+        state = circuit(world, "twilio")
+        tap.check(state is not None and state["circuit"] == "open",
+                  f"{mode}: Twilio's circuit opened", state)
+        tap.check("notify: circuit opened provider=twilio" in world.log(),
+                  f"{mode}: the opening is logged")
+        kinds = [e["kind"] for e in world.show(inc)["timeline"]]
+        # A 429 is retried, and the retry skips the open circuit.
+        kind = "retry" if mode == "429 storm" else "failover"
+        tap.check(kind in kinds, f"{mode}: timeline shows the {kind}",
+                  kinds)
+        if mode == "5xx":
+            straight_to_vonage(world, tap)
+            webhooks(world, tap, inc)
+    finally:
+        world.stop()
+
+
+def straight_to_vonage(world, tap):
+    before = len(world.sim_requests())
+    world.vonage_call("POST", "/_sim/reset")
+    world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
+                                               "digits": "2"})
+    world.send(harness.message(subject="Invoices are not generated",
+                               sender="erin@example.org",
+                               message_id="second@example.org"))
+    inc = harness.wait_for(lambda: len(world.incidents()) == 2 and
+                           world.incidents(), what="second incident")
+    inc = max(i["id"] for i in inc)
+    harness.wait_for(lambda: all_sent_by_vonage(world, inc), 30,
+                     "second round through Vonage")
+    tap.check(len(world.sim_requests()) == before, "with the circuit open "
+              "no request went to Twilio", world.sim_requests()[before:])
+    rc, text = world.cli("status")
+    tap.check(rc == 0 and "open" in text, "status prints the open circuit",
+              text)
+
+
+def post_form(world, path, pairs, headers=None):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{world.http_port}{path}",
+        data=urllib.parse.urlencode(pairs).encode(), method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def is_acked(world, inc):
+    return world.show(inc)["acknowledged_by"]
+
+
+def webhooks(world, tap, inc):
+    alice = dict(world.team)["alice"]
+    forged = [("msisdn", alice[1:]), ("to", harness.VONAGE_NUMBER[1:]),
+              ("messageId", "FORGED01"), ("text", f"ACK {inc}"),
+              ("type", "text"), ("timestamp", "1768471200"),
+              ("nonce", "n1"), ("sig", "0" * 32)]
+    status = post_form(world, "/hooks/vonage/sms/inbound", forged)
+    tap.check(status == 403, "a forged Vonage SMS gets 403", status)
+    status = post_form(world, "/hooks/vonage/sms/inbound", forged[:-3])
+    tap.check(status == 401, "an unsigned Vonage SMS gets 401", status)
+    status = post_form(world, "/hooks/vonage/voice/input?page=1", [])
+    tap.check(status == 401, "an unsigned keypress gets 401", status)
+    tap.check(not is_acked(world, inc), "forged webhooks changed nothing")
+
+    # Same last ten digits as alice's number, another country.
+    world.vonage_call("POST", "/_sim/inbound", {
+        "msisdn": "44" + alice[2:], "text": f"ACK {inc}"})
+    tap.check(not is_acked(world, inc), "a look-alike number "
+              "acknowledges nothing")
+    world.vonage_call("POST", "/_sim/inbound", {
+        "msisdn": alice[1:], "text": f"ACK {inc}",
+        "messageId": "INBOUND0001"})
+    try:
+        harness.wait_for(lambda: is_acked(world, inc), 10, "ack")
+    except TimeoutError:
+        pass
+    shown = world.show(inc)
+    tap.check(shown["acknowledged_by"] == "alice", "a signed Vonage SMS "
+              "acknowledges", shown)
+
+
+def both_failing(tap):
+    world = harness.World(vonage=True, relay_port=harness.free_port())
+    sink = mail_sink.Sink(world.relay_port).start()
+    try:
+        twilio_fault(world, {"status": 503, "body": "empty"})
+        for suffix in ("/sms/json", "/v1/calls"):
+            world.vonage_call("POST", "/_sim/faults", {
+                "method": "POST", "path_suffix": suffix, "count": 1000,
+                "action": {"status": 500, "body": "empty"}})
+        world.start_daemon()
+        world.send(harness.message())
+        inc = harness.wait_for(world.incidents, what="incident")[0]["id"]
+        for name, _ in world.team:
+            got = None
+            try:
+                got = harness.wait_for(
+                    lambda: sink.to(f"{name}@example.com"), 30,
+                    f"page mail to {name}")
+            except TimeoutError:
+                pass
+            tap.check(got is not None and len(got) == 1,
+                      f"both failing: {name} gets page mail once",
+                      [m.header("Subject") for m in got or []])
+        kinds = [e["kind"] for e in world.show(inc)["timeline"]]
+        tap.check("page-mail" in kinds, "the timeline records the page "
+                  "mail", kinds)
+        rc, out = world.cli("status", "--json")
+        states = {p["name"]: p for p in json.loads(out)["providers"]}
+        tap.check(states["vonage"]["consecutive_failures"] >= 3,
+                  "status counts Vonage's failures", states)
+    finally:
+        sink.stop()
+        world.stop()
+
+
+def main():
+    tap = harness.Tap()
+    for mode in ("5xx", "hang", "429 storm", "garbage", "undelivered"):
+        try:
+            fault_world(tap, mode)
+        except Exception as exc:
+            tap.check(False, f"{mode}: ran to the end", repr(exc))
+    try:
+        both_failing(tap)
+    except Exception as exc:
+        tap.check(False, "both failing: ran to the end", repr(exc))
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
