@@ -93,7 +93,14 @@ struct store_incident {
 	char			*latest_subject; /* of the latest repeat */
 	int64_t			 resolved_ms;	/* 0 while unresolved */
 	char			*resolved_by;	/* member name, or NULL */
+	bool			 is_multi_paging; /* acknowledged, still paging
+						  * under multi_ack */
 };
+
+/* Tells whether the incident still pages anyone. */
+#define STORE_INCIDENT_PAGES(inc)					\
+	((inc)->resolved_ms == 0 &&					\
+	    ((inc)->acked_ms == 0 || (inc)->is_multi_paging))
 
 enum store_page_state {
 	STORE_PAGE_PENDING,	/* created, not yet handed to the provider */
@@ -437,6 +444,25 @@ struct store_breach {
 };
 /* Returns every breach in time order (struct store_breach *, owned). */
 GPtrArray	*store_breaches_list(struct store *store);
+
+/*
+ * Multi-acknowledgement: under a multi_ack policy an acknowledged incident
+ * keeps paging each member who has not acknowledged themselves.
+ * store_member_ack_add returns 1 when it recorded member's first
+ * acknowledgement, 0 when there was one, -1 on failure; it also cancels
+ * that member's pages not yet sent.
+ */
+int	store_member_ack_add(struct store *store, int64_t incident_id,
+	    const char *member, const char *channel, int64_t now_ms);
+/* Returns 1 when member acknowledged the incident, 0 if not, -1. */
+int	store_member_acked(struct store *store, int64_t incident_id,
+	    const char *member);
+/* Sets whether the acknowledged incident still pages; commits. */
+int	store_multi_paging_set(struct store *store, int64_t incident_id,
+	    bool is_paging);
+/* Returns the incidents that page: unacknowledged, or acknowledged and
+ * still paging under multi_ack, oldest first; NULL on failure. */
+GPtrArray	*store_incidents_paging(struct store *store);
 
 /* A fact about the running daemon ("pid"); set commits, get returns a
  * new string or NULL. */

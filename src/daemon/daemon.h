@@ -413,6 +413,15 @@ void	daemon_page_stop(struct daemon *d);
  */
 int	daemon_page_ack(struct daemon *d, int64_t incident_id,
 	    const char *member, const char *channel, const char *note);
+/*
+ * Under a multi_ack policy, records member's own acknowledgement and keeps
+ * the incident paging the others; call before store_incident_ack.
+ * Returns 0, or -1 on failure.
+ */
+int	daemon_ack_member(struct store *store, const struct cfg *cfg,
+	    int64_t incident_id, const char *member, const char *channel,
+	    int64_t now_ms);
+
 /* Resolves (and acknowledges, if still open) incident id; as
  * daemon_page_ack, and tells the reporters. */
 int	daemon_page_resolve(struct daemon *d, int64_t incident_id,

@@ -869,23 +869,33 @@ out:
 struct cli_action {
 	const char	*verb;		/* "acknowledge" */
 	const char	*done;		/* "acknowledged" */
-	int		(*act)(struct store *, int64_t, const char *,
-			    const char *, int64_t);
+	int		(*act)(struct store *, const struct cfg *, int64_t,
+			    const char *, const char *, int64_t);
 	enum mailout_kind mail;		/* what the reporters are sent */
 };
 
 static int
-cli_ack_store(struct store *store, int64_t id, const char *member,
-    const char *channel, int64_t now_ms)
+cli_ack_store(struct store *store, const struct cfg *cfg, int64_t id,
+    const char *member, const char *channel, int64_t now_ms)
 {
+	if (daemon_ack_member(store, cfg, id, member, channel, now_ms) == -1)
+		return -1;
 	return store_incident_ack(store, id, member, channel, NULL, now_ms);
+}
+
+static int
+cli_resolve_store(struct store *store, const struct cfg *cfg, int64_t id,
+    const char *member, const char *channel, int64_t now_ms)
+{
+	(void)cfg;
+	return store_incident_resolve(store, id, member, channel, now_ms);
 }
 
 static const struct cli_action cli_ack_action = {
 	"acknowledge", "acknowledged", cli_ack_store, MAILOUT_ACKNOWLEDGED
 };
 static const struct cli_action cli_resolve_action = {
-	"resolve", "resolved", store_incident_resolve, MAILOUT_RESOLVED
+	"resolve", "resolved", cli_resolve_store, MAILOUT_RESOLVED
 };
 
 /* Says who changed the incident first, and how. */
@@ -940,8 +950,8 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 		    argv[0], opts.incident_id);
 		goto out;
 	}
-	changed = action->act(store, opts.incident_id, member->name, "cli",
-	    clock_now_ms());
+	changed = action->act(store, cfg, opts.incident_id, member->name,
+	    "cli", clock_now_ms());
 	if (changed == -1)
 		goto out;
 	if (changed == 1 && daemon_outbox_update(&ob, opts.incident_id,

@@ -137,6 +137,20 @@ fire_step(struct daemon *d, const struct store_incident *inc,
 
 	for (i = 0; s->targets[i] != NULL; i++)
 		target_members(d, inc->id, s->targets[i], now_ms, members);
+	/* Under multi_ack, those who acknowledged are paged no more; once
+	 * everyone a step names has, the paging ends. */
+	if (inc->is_multi_paging) {
+		for (i = members->len; i > 0; i--)
+			if (store_member_acked(d->store, inc->id,
+			    ((const struct cfg_member *)g_ptr_array_index(
+			    members, i - 1))->name) == 1)
+				g_ptr_array_remove_index(members, i - 1);
+		if (members->len == 0) {
+			(void)store_multi_paging_set(d->store, inc->id, false);
+			log_info("escalation: every member acknowledged inc=%"
+			    PRId64, inc->id);
+		}
+	}
 	/* Everyone paged when the incident opens gets its page mail. */
 	(void)fire(d, inc, (int)k, members, s->channels, k == 1, now_ms);
 	g_ptr_array_free(members, TRUE);
@@ -214,11 +228,12 @@ daemon_esc_tick(struct daemon *d)
 	int64_t			 now = clock_now_ms();
 	guint			 i;
 
-	open = store_incidents_list(d->store, true);
+	open = store_incidents_paging(d->store);
 	for (i = 0; open != NULL && i < open->len; i++) {
 		inc = g_ptr_array_index(open, i);
 		esc_incident_steps(d, inc, now);
-		esc_incident_breaches(d, inc, now);
+		if (inc->acked_ms == 0)
+			esc_incident_breaches(d, inc, now);
 	}
 	if (open != NULL)
 		g_ptr_array_free(open, TRUE);

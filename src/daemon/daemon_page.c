@@ -347,7 +347,7 @@ job_has_open_incident(struct daemon *d, const struct page_job *job)
 		if (store_page_get(d->store, job->page_ids[i], &page) == -1)
 			continue;
 		if (store_incident_get(d->store, page.incident_id, &inc) == 0)
-			is_open = inc.acked_ms == 0;
+			is_open = STORE_INCIDENT_PAGES(&inc);
 		store_incident_fini(&inc);
 		store_page_fini(&page);
 	}
@@ -560,7 +560,7 @@ page_load_live(struct daemon *d, int64_t page_id, struct store_page *page,
 		return -1;
 	if (page->state != STORE_PAGE_PENDING ||
 	    store_incident_get(d->store, page->incident_id, inc) == -1 ||
-	    inc->acked_ms != 0)
+	    !STORE_INCIDENT_PAGES(inc))
 		return -1;
 	return 0;
 }
@@ -965,6 +965,31 @@ daemon_page_stop(struct daemon *d)
 }
 
 int
+daemon_ack_member(struct store *store, const struct cfg *cfg,
+    int64_t incident_id, const char *member, const char *channel,
+    int64_t now_ms)
+{
+	struct store_incident	inc;
+	int			rc = 0;
+
+	if (store_incident_get(store, incident_id, &inc) == -1)
+		return 0;
+	if (cfg_policy_of(cfg, inc.severity)->multi_ack &&
+	    inc.resolved_ms == 0) {
+		if (inc.acked_ms == 0)
+			rc = store_multi_paging_set(store, incident_id, true);
+		if (rc == 0)
+			rc = store_member_ack_add(store, incident_id, member,
+			    channel, now_ms) == -1 ? -1 : 0;
+		if (rc == 0)
+			log_info("incident: member acknowledged inc=%" PRId64
+			    " by=%s channel=%s", incident_id, member, channel);
+	}
+	store_incident_fini(&inc);
+	return rc;
+}
+
+int
 daemon_page_ack(struct daemon *d, int64_t incident_id, const char *member,
     const char *channel, const char *note)
 {
@@ -972,6 +997,9 @@ daemon_page_ack(struct daemon *d, int64_t incident_id, const char *member,
 	int64_t			now = clock_now_ms();
 	int			rc;
 
+	if (daemon_ack_member(d->store, d->cfg, incident_id, member, channel,
+	    now) == -1)
+		return -1;
 	rc = store_incident_ack(d->store, incident_id, member, channel, note,
 	    now);
 	if (rc != 1)

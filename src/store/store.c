@@ -158,6 +158,7 @@ static const char *const store_schema[] = {
 	"CREATE TABLE daemon_state ("
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL);",
+
 	/* The phone provider a page went to last (the one that carried it
 	 * once sent), and each provider's health as the daemon last saw
 	 * it, for "critgate status". */
@@ -170,6 +171,18 @@ static const char *const store_schema[] = {
 	"  circuit TEXT NOT NULL,"
 	"  since_ms INTEGER NOT NULL,"
 	"  updated_ms INTEGER NOT NULL);",
+
+	/* Under a multi_ack policy, each member's own acknowledgement, and
+	 * whether the incident still pages those who have not given one. */
+	"CREATE TABLE member_acks ("
+	"  incident INTEGER NOT NULL REFERENCES incidents(id),"
+	"  member TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  PRIMARY KEY (incident, member));"
+	"ALTER TABLE incidents ADD COLUMN multi_paging INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"CREATE INDEX incidents_multi_paging ON incidents(multi_paging);",
 };
 
 static void

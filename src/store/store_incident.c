@@ -14,7 +14,7 @@
 	"i.ack_deadline_ms, coalesce(i.acked_ms, 0), i.acked_by, "	\
 	"i.acked_channel, i.ack_note, (SELECT count(*) FROM messages m "\
 	"WHERE m.incident_id = i.id), i.repeats, i.latest_subject, "	\
-	"coalesce(i.resolved_ms, 0), i.resolved_by"
+	"coalesce(i.resolved_ms, 0), i.resolved_by, i.multi_paging"
 
 static void
 store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
@@ -41,6 +41,7 @@ store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
 	out->latest_subject = store_column_strdup(stmt, 13);
 	out->resolved_ms = sqlite3_column_int64(stmt, 14);
 	out->resolved_by = store_column_strdup(stmt, 15);
+	out->is_multi_paging = sqlite3_column_int(stmt, 16) != 0;
 }
 
 int
@@ -95,6 +96,16 @@ store_incidents_list(struct store *store, bool only_open)
 	    "SELECT " INCIDENT_COLUMNS " FROM incidents i WHERE i.acked_ms "
 	    "IS NULL ORDER BY i.id" :
 	    "SELECT " INCIDENT_COLUMNS " FROM incidents i ORDER BY i.id", ""));
+}
+
+GPtrArray *
+store_incidents_paging(struct store *store)
+{
+	return store_incidents_query(store, store_prepare(store,
+	    "SELECT " INCIDENT_COLUMNS " FROM incidents i WHERE i.acked_ms "
+	    "IS NULL UNION ALL SELECT " INCIDENT_COLUMNS " FROM incidents i "
+	    "WHERE i.multi_paging = 1 AND i.acked_ms IS NOT NULL AND "
+	    "i.resolved_ms IS NULL ORDER BY 1", ""));
 }
 
 GPtrArray *
@@ -163,8 +174,11 @@ store_incident_ack(struct store *store, int64_t id, const char *member,
 		goto fail;
 	}
 	g_free(detail);
+	/* Under multi_ack the others' pages still go out. */
 	if (store_exec(store, "UPDATE pages SET state = 'canceled' WHERE "
-	    "incident = ? AND state = 'pending'", "i", id) == -1)
+	    "incident = ? AND state = 'pending' AND ((SELECT multi_paging "
+	    "FROM incidents WHERE id = ?) = 0 OR member = ?)", "iis", id, id,
+	    member) == -1)
 		goto fail;
 	if (store_commit(store) == -1)
 		goto fail;
@@ -326,4 +340,54 @@ store_breaches_list(struct store *store)
 	}
 	sqlite3_finalize(stmt);
 	return list;
+}
+
+int
+store_member_ack_add(struct store *store, int64_t incident_id,
+    const char *member, const char *channel, int64_t now_ms)
+{
+	char	*detail;
+	int	 changed;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "INSERT OR IGNORE INTO member_acks (incident, "
+	    "member, at_ms, channel) VALUES (?, ?, ?, ?)", "isis",
+	    incident_id, member, now_ms, channel) == -1)
+		goto fail;
+	changed = sqlite3_changes(store->db);
+	if (changed == 0) {
+		store_rollback(store);
+		return 0;
+	}
+	detail = g_strdup_printf("by=%s channel=%s", member, channel);
+	changed = store_event_add(store, incident_id, 0, "member-ack", detail,
+	    now_ms);
+	g_free(detail);
+	if (changed == -1 || store_exec(store, "UPDATE pages SET state = "
+	    "'canceled' WHERE incident = ? AND member = ? AND state = "
+	    "'pending'", "is", incident_id, member) == -1 ||
+	    store_commit(store) == -1)
+		goto fail;
+	return 1;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_member_acked(struct store *store, int64_t incident_id,
+    const char *member)
+{
+	return (int)store_query_int(store, 0, "SELECT count(*) FROM "
+	    "member_acks WHERE incident = ? AND member = ?", "is", incident_id,
+	    member);
+}
+
+int
+store_multi_paging_set(struct store *store, int64_t incident_id,
+    bool is_paging)
+{
+	return store_exec(store, "UPDATE incidents SET multi_paging = ? WHERE "
+	    "id = ?", "ii", (int64_t)is_paging, incident_id);
 }

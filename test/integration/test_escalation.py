@@ -35,11 +35,23 @@ policies = ( {{ name = "rotation-first";
                            delay_minutes = 0.04; }},
                          {{ targets = [ "team" ]; channels = [ "sms" ];
                            delay_minutes = 0.04; }} );
-               repeat = 1; }} );
+               repeat = 1; }},
+             {{ name = "everyone-acks";
+               steps = ( {{ targets = [ "alice", "bob" ];
+                           channels = [ "sms" ]; delay_minutes = 0.04; }} );
+               multi_ack = true; }} );
 severities = {{ critical = {{ policy = "rotation-first"; ack_minutes = 0.1;
                              breach_targets = [ "cy" ];
-                             breach_at_percent = [ 50, 100 ]; }}; }};
+                             breach_at_percent = [ 50, 100 ]; }};
+               high = {{ policy = "everyone-acks"; }}; }};
 """
+
+
+def by_subject(world, subject):
+    """Waits for the incident with subject; returns its number."""
+    return harness.wait_for(lambda: [i for i in world.incidents()
+                                     if i["subject"] == subject],
+                            what=f"incident {subject}")[0]["id"]
 
 
 def pages_by_round(world, incident):
@@ -79,6 +91,38 @@ def policy(world, tap):
     return inc, report
 
 
+def multi_ack(world, tap):
+    """Each member is paged until they acknowledge themselves."""
+    world.send(harness.message("Slow exports", "exp-1@shop.example.net",
+                               "Uma <uma@shop.example.net>"),
+               rcpts=("high@support.example.com",),
+               sender="uma@shop.example.net")
+    inc = by_subject(world, "Slow exports")
+    harness.wait_for(lambda: len(pages_by_round(world, inc)) >= 1,
+                     what="round 1")
+    rc, out = world.cli("ack", str(inc), "--by", "alice")
+    tap.check(rc == 0, "alice acknowledges", out)
+    last = max(pages_by_round(world, inc))
+    rounds = harness.wait_for(lambda: max(pages_by_round(world, inc)) >=
+                              last + 2 and pages_by_round(world, inc),
+                              30, "two more rounds")
+    later = [rounds[r] for r in rounds if r > last]
+    tap.check(all(r == {("bob", "sms")} for r in later),
+              "after alice's ack only bob is paged", rounds)
+    shown = world.show(inc)
+    tap.check(shown["acknowledged_by"] == "alice",
+              "the first ack counts for the promise",
+              shown["acknowledged_by"])
+    world.cli("ack", str(inc), "--by", "bob")
+    harness.wait_for(lambda: "every member acknowledged inc=%d" % inc
+                     in world.log(), what="paging ended")
+    before = max(pages_by_round(world, inc))
+    kinds = [e["kind"] for e in world.show(inc)["timeline"]]
+    tap.check(kinds.count("member-ack") == 2,
+              "each member's ack is on the timeline", kinds)
+    return inc, before
+
+
 def oncall(world, tap):
     rc, out = world.cli("oncall", "--json")
     got = harness.json.loads(out) if rc == 0 else []
@@ -110,9 +154,7 @@ def reload(world, tap):
     world.send(harness.message("Search down", "search-1@shop.example.com",
                                "Kim <kim@shop.example.com>"),
                sender="kim@shop.example.com")
-    second = harness.wait_for(lambda: len(world.incidents()) == 2 and
-                              world.incidents()[1]["id"],
-                              what="second incident")
+    second = by_subject(world, "Search down")
     rounds = harness.wait_for(lambda: pages_by_round(world, second).get(1),
                               what="round 1 of the second incident")
     tap.check(rounds == {("bob", "voice"), ("bob", "sms")},
@@ -135,9 +177,7 @@ def reload(world, tap):
     world.send(harness.message("Login broken", "login-1@shop.example.org",
                                "Lee <lee@shop.example.org>"),
                sender="lee@shop.example.org")
-    third = harness.wait_for(lambda: len(world.incidents()) == 3 and
-                             world.incidents()[2]["id"],
-                             what="third incident")
+    third = by_subject(world, "Login broken")
     rounds = harness.wait_for(lambda: pages_by_round(world, third).get(1),
                               what="round 1 of the third incident")
     tap.check(rounds == {("alice", "voice")},
@@ -169,8 +209,11 @@ def warnings(world, tap):
 def body(world, tap):
     world.start_daemon()
     policy(world, tap)
+    inc, before = multi_ack(world, tap)
     oncall(world, tap)
     reload(world, tap)
+    tap.check(max(pages_by_round(world, inc)) == before,
+              "once all acknowledged, nobody is paged", before)
     warnings(world, tap)
 
 
