@@ -865,6 +865,36 @@ page_group_pending(struct daemon *d, GPtrArray *pending)
 	return groups;
 }
 
+/*
+ * Tells whether a group waits for more pages to bundle with: when the
+ * member was called or texted on that channel within page_limits.
+ * bundle_seconds, the next request waits out that window, at most
+ * bundle_seconds after its oldest page, and takes along every page due
+ * by then.  The first page of a quiet spell goes at once.
+ */
+static bool
+page_group_is_held(struct daemon *d, GPtrArray *group)
+{
+	const struct store_page	*first = g_ptr_array_index(group, 0);
+	struct cfg_rate		 window = { NULL, 1, d->cfg->bundle_ms };
+	int64_t			 now = clock_now_ms(), recent;
+	guint			 i;
+
+	if (d->cfg->bundle_ms <= 0)
+		return false;
+	for (i = 1; i < group->len; i++) {
+		const struct store_page *p = g_ptr_array_index(group, i);
+
+		if (p->created_ms < first->created_ms)
+			first = p;
+	}
+	if (now - first->created_ms >= d->cfg->bundle_ms)
+		return false;
+	recent = page_requests_counted(d, first->member, first->channel,
+	    &window);
+	return recent > 0;
+}
+
 /* Prepares every pending page not already in hand; returns the jobs. */
 static GPtrArray *
 page_prepare_pending(struct daemon *d)
@@ -879,6 +909,8 @@ page_prepare_pending(struct daemon *d)
 		return jobs;
 	groups = page_group_pending(d, pending);
 	for (i = 0; i < groups->len; i++) {
+		if (page_group_is_held(d, g_ptr_array_index(groups, i)))
+			continue;
 		job = page_prepare_group(d, g_ptr_array_index(groups, i));
 		if (job != NULL)
 			g_ptr_array_add(jobs, job);

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Bundling over time: with page_limits.bundle_seconds, the first page of
+a quiet spell goes at once, and pages of incidents that open within the
+window after it wait and go out together: one call and one SMS per member
+naming both incidents."""
+
+import sys
+
+import harness
+
+BUNDLE = 'page_limits = { bundle_seconds = 2; };'
+
+
+def sms_to(world, phone):
+    return [r for r in world.pages_at_sim()
+            if r["path"].endswith("/Messages.json") and
+            r["form"]["To"][0] == phone]
+
+
+def calls_to(world, phone):
+    return [r for r in world.pages_at_sim()
+            if r["path"].endswith("/Calls.json") and
+            r["form"]["To"][0] == phone]
+
+
+def body(world, tap):
+    world.start_daemon()
+    alice = dict(world.team)["alice"]
+    world.send(harness.message())
+    first = harness.wait_for(world.incidents, what="incident 1")[0]["id"]
+    harness.wait_for(lambda: len(sms_to(world, alice)) == 1,
+                     what="the first SMS")
+    tap.check(len(calls_to(world, alice)) <= 1,
+              "the first page goes at once", len(calls_to(world, alice)))
+    for n in (2, 3):
+        world.send(harness.message(f"Region {n} down", f"r{n}@s{n}.example",
+                                   f"S{n} <s{n}@s{n}.example>"),
+                   sender=f"s{n}@s{n}.example")
+    ids = harness.wait_for(lambda: len(world.incidents()) == 3 and
+                           [i["id"] for i in world.incidents()],
+                           what="incidents 2 and 3")
+    harness.wait_for(lambda: len(sms_to(world, alice)) == 2 and
+                     len(calls_to(world, alice)) == 2, 20,
+                     "the bundled SMS and call")
+    text = sms_to(world, alice)[1]["form"]["Body"][0]
+    tap.check(str(ids[1]) in text and str(ids[2]) in text and
+              str(first) not in text.split(":")[-1],
+              "one SMS names both later incidents", text)
+    pages = [p for i in ids[1:] for p in world.show(i)["pages"]
+             if p["member"] == "alice" and p["state"] == "sent"]
+    tap.check(len({p["sid"] for p in pages if p["channel"] == "sms"}) == 1,
+              "both incidents' SMS pages share one request", pages)
+    tap.check(len(sms_to(world, alice)) == 2 and
+              len(calls_to(world, alice)) == 2,
+              "two SMS and two calls in all, not three",
+              (len(sms_to(world, alice)), len(calls_to(world, alice))))
+
+
+if __name__ == "__main__":
+    sys.exit(harness.run(body, extra_config=BUNDLE))
