@@ -379,6 +379,8 @@ int	store_page_provider_set(struct store *store, int64_t page_id,
 /*
  * Puts a sent page back to pending for the next provider after its own
  * failed to deliver it, with a "failover" event whose detail is error.
+ * The sid and provider status are cleared, as they belong to the failed
+ * request and the next provider's statuses must not rank below them.
  */
 int	store_page_requeue(struct store *store, int64_t page_id,
 	    const char *error, int64_t now_ms);

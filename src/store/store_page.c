@@ -386,8 +386,9 @@ store_page_requeue(struct store *store, int64_t page_id, const char *error,
     int64_t now_ms)
 {
 	return store_page_move(store, page_id, "UPDATE pages SET state = "
-	    "'pending', sid = NULL, error = ?, status_ms = ? WHERE id = ?",
-	    "sii", error, now_ms, "failover");
+	    "'pending', sid = NULL, provider_status = NULL, provider_rank = "
+	    "-1, error = ?, status_ms = ? WHERE id = ?", "sii", error, now_ms,
+	    "failover");
 }
 
 int64_t
