@@ -226,7 +226,7 @@ status_never_moves_back(void)
 	CHECK_INT(store_page_sending(store, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM1", 10), 0);
 	CHECK_INT(store_page_status(store, "SM1", "delivered", 5, NULL, 20,
-	    &page_id), 0);
+	    &page_id), 1);
 	CHECK_INT(page_id, 1);
 	CHECK_INT(store_page_status(store, "SM1", "sent", 3, NULL, 21,
 	    &page_id), 0);
@@ -256,7 +256,7 @@ requeue_clears_provider_status(void)
 	CHECK_INT(store_page_sending(store, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "VN1", 10), 0);
 	CHECK_INT(store_page_status(store, "VN1", "failed", 5, "6", 20,
-	    &page_id), 0);
+	    &page_id), 1);
 	CHECK_INT(store_page_requeue(store, 1, "vonage: not delivered", 21),
 	    0);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
@@ -269,7 +269,7 @@ requeue_clears_provider_status(void)
 	CHECK_INT(store_page_sending(store, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM2", 30), 0);
 	CHECK_INT(store_page_status(store, "SM2", "delivered", 5, NULL, 40,
-	    &page_id), 0);
+	    &page_id), 1);
 	CHECK_INT(page_id, 1);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
 	CHECK_STR(page.provider_status, "delivered");
