@@ -379,6 +379,8 @@ int	store_page_provider_set(struct store *store, int64_t page_id,
 /*
  * Puts a sent page back to pending for the next provider after its own
  * failed to deliver it, with a "failover" event whose detail is error.
+ * The sid and provider status are cleared, as they belong to the failed
+ * request and the next provider's statuses must not rank below them.
  */
 int	store_page_requeue(struct store *store, int64_t page_id,
 	    const char *error, int64_t now_ms);
@@ -402,7 +404,8 @@ int	store_pages_orphaned(struct store *store, int64_t now_ms);
  * Records a provider status callback for every page with sid, unless a
  * page already has a later status (callbacks arrive out of order).  rank
  * orders statuses; *page_id receives the first page, 0 when sid is
- * unknown.
+ * unknown.  Returns 1 when a page recorded the status, 0 when none did,
+ * -1 on failure.
  */
 int	store_page_status(struct store *store, const char *sid,
 	    const char *status, int rank, const char *error, int64_t now_ms,

@@ -226,7 +226,7 @@ status_never_moves_back(void)
 	CHECK_INT(store_page_sending(store, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM1", 10), 0);
 	CHECK_INT(store_page_status(store, "SM1", "delivered", 5, NULL, 20,
-	    &page_id), 0);
+	    &page_id), 1);
 	CHECK_INT(page_id, 1);
 	CHECK_INT(store_page_status(store, "SM1", "sent", 3, NULL, 21,
 	    &page_id), 0);
@@ -238,6 +238,42 @@ status_never_moves_back(void)
 	CHECK_INT(store_page_status(store, "SM-unknown", "sent", 3, NULL, 22,
 	    &page_id), 0);
 	CHECK_INT(page_id, 0);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+static void
+requeue_clears_provider_status(void)
+{
+	struct store		*store = fresh_store("q.db");
+	struct outcome	 out;
+	struct store_page	 page;
+	struct cfg		*cfg = team_cfg();
+	int64_t			 page_id;
+
+	CHECK_INT(process(store, add_message(store, "1"), "r@w", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sent(store, 1, "VN1", 10), 0);
+	CHECK_INT(store_page_status(store, "VN1", "failed", 5, "6", 20,
+	    &page_id), 1);
+	CHECK_INT(store_page_requeue(store, 1, "vonage: not delivered", 21),
+	    0);
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	CHECK_INT(page.state, STORE_PAGE_PENDING);
+	CHECK(page.sid == NULL);
+	CHECK(page.provider_status == NULL);
+	store_page_fini(&page);
+
+	/* The next provider's statuses rank from the start again. */
+	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sent(store, 1, "SM2", 30), 0);
+	CHECK_INT(store_page_status(store, "SM2", "delivered", 5, NULL, 40,
+	    &page_id), 1);
+	CHECK_INT(page_id, 1);
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	CHECK_STR(page.provider_status, "delivered");
+	store_page_fini(&page);
 	cfg_free(cfg);
 	store_close(store);
 }
@@ -398,6 +434,7 @@ main(void)
 	TAP_RUN(round_created_once);
 	TAP_RUN(ack_first_wins_and_cancels_pending);
 	TAP_RUN(status_never_moves_back);
+	TAP_RUN(requeue_clears_provider_status);
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(open_missing_without_create_fails);
 	TAP_RUN(mail_moves_from_pending_to_sent_once);

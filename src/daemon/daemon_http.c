@@ -333,11 +333,13 @@ status_record(struct http_call *call, const char *sid, const char *status,
     const char *error)
 {
 	int64_t	page_id = 0;
+	int	recorded;
 
 	if (error != NULL && error[0] == '\0')
 		error = NULL;
-	if (store_page_status(call->d->store, sid, status, status_rank(status),
-	    error, clock_now_ms(), &page_id) == -1) {
+	recorded = store_page_status(call->d->store, sid, status,
+	    status_rank(status), error, clock_now_ms(), &page_id);
+	if (recorded == -1) {
 		/* Twilio does not retry a 5xx by default; the status is
 		 * only informational, so the loss is logged, not fatal. */
 		call->answer->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -346,6 +348,13 @@ status_record(struct http_call *call, const char *sid, const char *status,
 	if (page_id == 0) {
 		log_info("notify: status for an unknown sid ignored sid=%s "
 		    "status=%s", sid, status);
+		return;
+	}
+	/* A status that ranks no higher than the page's last one came late:
+	 * it must neither move the page back nor fail it over. */
+	if (recorded == 0) {
+		log_info("notify: late status ignored page=%" PRId64 " sid=%s "
+		    "status=%s", page_id, sid, status);
 		return;
 	}
 	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",

@@ -386,8 +386,9 @@ store_page_requeue(struct store *store, int64_t page_id, const char *error,
     int64_t now_ms)
 {
 	return store_page_move(store, page_id, "UPDATE pages SET state = "
-	    "'pending', sid = NULL, error = ?, status_ms = ? WHERE id = ?",
-	    "sii", error, now_ms, "failover");
+	    "'pending', sid = NULL, provider_status = NULL, provider_rank = "
+	    "-1, error = ?, status_ms = ? WHERE id = ?", "sii", error, now_ms,
+	    "failover");
 }
 
 int64_t
@@ -471,7 +472,8 @@ store_page_status(struct store *store, const char *sid, const char *status,
 	struct store_page	*page;
 	GPtrArray		*pages;
 	guint			 i;
-	int			 rc = -1;
+	bool			 is_recorded = false;
+	int			 rc = -1, one;
 
 	*page_id = 0;
 	pages = store_pages_by_sid(store, sid);
@@ -485,16 +487,19 @@ store_page_status(struct store *store, const char *sid, const char *status,
 		goto out;
 	for (i = 0; i < pages->len; i++) {
 		page = g_ptr_array_index(pages, i);
-		if (store_page_status_one(store, page->id, status, rank,
-		    error, now_ms) == -1)
+		one = store_page_status_one(store, page->id, status, rank,
+		    error, now_ms);
+		if (one == -1)
 			break;
+		if (one == 1)
+			is_recorded = true;
 	}
 	if (i < pages->len || store_commit(store) == -1) {
 		store_rollback(store);
 		goto out;
 	}
 	*page_id = ((struct store_page *)g_ptr_array_index(pages, 0))->id;
-	rc = 0;
+	rc = is_recorded ? 1 : 0;
 out:
 	g_ptr_array_free(pages, TRUE);
 	return rc;
