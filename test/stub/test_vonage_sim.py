@@ -131,15 +131,17 @@ class Receiver:
                     body = b'[{"action":"talk","text":"Acknowledged."}]'
                     ctype = "application/json"
                 status = 503 if path.endswith("/fail503") else 200
+                # Recorded before the answer, which lets the simulator
+                # send its next webhook: the hits keep their order.
+                with receiver.cond:
+                    receiver.hits.append(hit)
+                    receiver.cond.notify_all()
                 self.send_response(status)
                 if ctype:
                     self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                with receiver.cond:
-                    receiver.hits.append(hit)
-                    receiver.cond.notify_all()
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                                       Handler)
