@@ -167,7 +167,7 @@ const struct cfg_key cfg_keys[] = {
 	OPTLIST("rotations", struct cfg_rotation, rotations, n_rotations),
 	STRING("rotations[].name", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_NAME,
 	    NULL, ROT(name)),
-	STRING("rotations[].time_zone", REQ, CFG_FORMAT_TEXT, NULL,
+	STRING("rotations[].time_zone", REQ, CFG_FORMAT_ZONE, NULL,
 	    ROT(time_zone)),
 	NUMBER("rotations[].shift_hours", CFG_KEY_INT, 1, 8760, 168, 1,
 	    ROT(shift_hours)),
@@ -497,6 +497,42 @@ is_sig_method(const char *s)
 	return g_strv_contains(methods, s);
 }
 
+/*
+ * A zone name of the system's zoneinfo ("Europe/Berlin", "UTC"), whose file
+ * starts as zoneinfo files do.  No path, no POSIX TZ string: GLib would read
+ * any file it is given.
+ */
+static bool
+is_zone(const char *s)
+{
+	const char	*dir = g_getenv("TZDIR");
+	char		*path, magic[4];
+	gchar		**parts;
+	bool		 is_ok = true;
+	size_t		 i;
+	FILE		*f;
+
+	parts = g_strsplit(s, "/", -1);
+	for (i = 0; parts[i] != NULL && is_ok; i++)
+		is_ok = parts[i][0] != '\0' && parts[i][0] != '.' &&
+		    strspn(parts[i], "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") ==
+		    strlen(parts[i]);
+	g_strfreev(parts);
+	if (!is_ok)
+		return false;
+	path = g_build_filename(dir != NULL ? dir : "/usr/share/zoneinfo", s,
+	    NULL);
+	f = g_file_test(path, G_FILE_TEST_IS_REGULAR) ? fopen(path, "rb") :
+	    NULL;
+	is_ok = f != NULL && fread(magic, 1, 4, f) == 4 &&
+	    memcmp(magic, "TZif", 4) == 0;
+	if (f != NULL)
+		fclose(f);
+	g_free(path);
+	return is_ok;
+}
+
 static bool
 is_channel(const char *s)
 {
@@ -631,6 +667,9 @@ static const struct format formats[CFG_FORMAT_COUNT] = {
 	    "\"team\", \"rotation:NAME\" or a team member's name" },
 	[CFG_FORMAT_CHANNEL] = { is_channel, NULL, "a channel",
 	    "\"voice\", \"sms\" or \"email\"" },
+	[CFG_FORMAT_ZONE] = { is_zone, NULL, "a known time zone",
+	    "a name of the system's zoneinfo, such as \"Europe/Berlin\" or "
+	    "\"UTC\"" },
 	[CFG_FORMAT_PROVIDER] = { is_provider, NULL, "a provider",
 	    "\"twilio\" or \"vonage\"" },
 	[CFG_FORMAT_SIG_METHOD] = { is_sig_method, NULL,
@@ -764,7 +803,9 @@ check_type(struct loader *ld, const struct cfg_key *k,
  * Returns the integer as written in the file.  libconfig 1.5 stores a
  * decimal integer without the "L" suffix in an int and wraps it silently
  * when it does not fit (5000000000 reads as 705032704), so the source line
- * is parsed again.  Returns parsed when the line cannot be matched.
+ * is parsed again.  A line may hold the same name twice ("{ delay = 5; },
+ * { delay = 7; }"): the value taken is the first that wraps to parsed.
+ * Returns parsed when the line cannot be matched.
  */
 static long long
 source_integer(struct loader *ld, const config_setting_t *s, long long parsed)
@@ -794,8 +835,10 @@ source_integer(struct loader *ld, const config_setting_t *s, long long parsed)
 		errno = 0;
 		v = g_ascii_strtoll(p, &end, 10);
 		if (end == p || (errno != 0 && errno != ERANGE))
-			return parsed;
-		return v;
+			continue;
+		if ((long long)(int32_t)(uint32_t)(unsigned long long)v ==
+		    parsed || v == parsed)
+			return v;
 	}
 	return parsed;
 }
@@ -1541,6 +1584,19 @@ check_targets(struct loader *ld, const config_t *lc, const struct cfg *cfg,
 	}
 }
 
+/* Reports a rotation member who is not a name of team. */
+static void
+check_members(struct loader *ld, const config_t *lc, const struct cfg *cfg,
+    const char *key, char **members)
+{
+	size_t	i;
+
+	for (i = 0; members != NULL && members[i] != NULL; i++)
+		if (cfg_member_by_name(cfg, members[i]) == NULL)
+			report(ld, lookup_shown(lc, key), key, "\"%s\" is not a "
+			    "name of team", members[i]);
+}
+
 static void
 check_policy(struct loader *ld, const config_t *lc, const struct cfg *cfg,
     size_t index)
@@ -1645,7 +1701,7 @@ check_escalation(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	for (i = 0; i < cfg->n_rotations; i++) {
 		build_rotation(ld, lc, &cfg->rotations[i], i);
 		key = g_strdup_printf("rotations[%zu].members", i);
-		check_targets(ld, lc, cfg, key, cfg->rotations[i].members);
+		check_members(ld, lc, cfg, key, cfg->rotations[i].members);
 		g_free(key);
 		for (j = 0; j < cfg->rotations[i].n_overrides; j++) {
 			key = g_strdup_printf("rotations[%zu].overrides[%zu]"

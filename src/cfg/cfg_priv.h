@@ -46,6 +46,7 @@ enum cfg_format {
 	CFG_FORMAT_CHANNEL,	/* "voice", "sms" or "email" */
 	CFG_FORMAT_PROVIDER,	/* "twilio" or "vonage" */
 	CFG_FORMAT_SIG_METHOD,	/* a Vonage SMS signature method */
+	CFG_FORMAT_ZONE,	/* a zone of the system's zoneinfo */
 	CFG_FORMAT_COUNT
 };
 

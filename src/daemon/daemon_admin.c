@@ -102,6 +102,18 @@ daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,
 			    "page mail reaches them%s", i, cfg->team[i].name,
 			    cfg->mail.relay == NULL ? ", and mail.relay is not "
 			    "set" : "");
+	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
+		const struct cfg_severity_rule *r = &cfg->severities[i];
+
+		if (r->n_breach_percents > 0 && r->breach_targets[0] == NULL)
+			warn(warnings, "severities.%s: breach_at_percent without "
+			    "breach_targets pages the whole team at each "
+			    "breach", cfg_severity_name((enum cfg_severity)i));
+		if (r->n_breach_percents == 0 && r->breach_targets[0] != NULL)
+			warn(warnings, "severities.%s: breach_targets without "
+			    "breach_at_percent are never paged",
+			    cfg_severity_name((enum cfg_severity)i));
+	}
 	if (cfg->n_policies > 0 && cfg->mail.relay == NULL &&
 	    cfg->provider_order[1] == NULL)
 		warn(warnings, "providers: only %s pages, and without "

@@ -688,11 +688,12 @@ max_ms(GArray *sorted)
 static void
 report_print_text(const struct cfg *cfg, struct report_row *rows)
 {
-	char	*median, *max;
+	char	*median, *max, *promise;
 	guint	 i, j;
 
 	printf("%-9s  %6s  %6s  %10s  %10s  %8s  %s\n", "SEVERITY",
-	    "COUNT", "ACKED", "MEDIAN TTA", "MAX TTA", "SLA", "BREACHED");
+	    "COUNT", "ACKED", "MEDIAN TTA", "MAX TTA", "PROMISE",
+	    "BREACHED (INCIDENTS)");
 	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
 		struct report_row *row = &rows[i];
 
@@ -700,10 +701,12 @@ report_print_text(const struct cfg *cfg, struct report_row *rows)
 		    row->tta_ms)) : g_strdup("-");
 		max = row->tta_ms->len ? duration_text(max_ms(row->tta_ms)) :
 		    g_strdup("-");
-		printf("%-9s  %6" PRId64 "  %6u  %10s  %10s  %6" PRId64
-		    "min  %u", cfg_severity_name((enum cfg_severity)i),
-		    row->count, row->tta_ms->len, median, max,
-		    cfg->ack_deadline_ms[i] / 60000, row->breached->len);
+		promise = duration_text(cfg->ack_deadline_ms[i]);
+		printf("%-9s  %6" PRId64 "  %6u  %10s  %10s  %8s  %u",
+		    cfg_severity_name((enum cfg_severity)i), row->count,
+		    row->tta_ms->len, median, max, promise,
+		    row->breached->len);
+		g_free(promise);
 		for (j = 0; j < row->breached->len; j++) {
 			struct store_incident *inc = g_ptr_array_index(
 			    row->breached, j);
@@ -780,8 +783,8 @@ json_add_history(JsonBuilder *b, GPtrArray *months, GPtrArray *breaches)
 }
 
 static void
-report_print_json(struct report_row *rows, GPtrArray *months,
-    GPtrArray *breaches, int64_t now_ms)
+report_print_json(const struct cfg *cfg, struct report_row *rows,
+    GPtrArray *months, GPtrArray *breaches, int64_t now_ms)
 {
 	JsonBuilder	*b = json_builder_new();
 	guint		 i, j;
@@ -795,6 +798,7 @@ report_print_json(struct report_row *rows, GPtrArray *months,
 		    cfg_severity_name((enum cfg_severity)i));
 		json_builder_begin_object(b);
 		daemon_json_int(b, "count", row->count);
+		daemon_json_int(b, "promise_s", cfg->ack_deadline_ms[i] / 1000);
 		daemon_json_int(b, "acknowledged", row->tta_ms->len);
 		daemon_json_int(b, "median_tta_s", median_ms(row->tta_ms) < 0 ?
 		    -1 : median_ms(row->tta_ms) / 1000);
@@ -843,7 +847,7 @@ daemon_cli_report(int argc, char **argv)
 		goto out;
 	report_collect(list, now, rows);
 	if (opts.is_json)
-		report_print_json(rows, months, breaches, now);
+		report_print_json(cfg, rows, months, breaches, now);
 	else {
 		report_print_text(cfg, rows);
 		report_print_history(months, breaches);

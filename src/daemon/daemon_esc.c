@@ -126,6 +126,48 @@ fire(struct daemon *d, const struct store_incident *inc, int round,
 	return created;
 }
 
+/* Tells whether any of members can be reached on channels. */
+static bool
+is_reachable(struct daemon *d, GPtrArray *members, char **channels)
+{
+	const char *const	*chans = (const char *const *)channels;
+	const struct cfg_member	*m;
+	guint			 i;
+
+	if (members->len > 0 && d->outbox.templates != NULL)
+		return true;
+	for (i = 0; i < members->len; i++) {
+		m = g_ptr_array_index(members, i);
+		if (m->phone != NULL && (g_strv_contains(chans, "voice") ||
+		    g_strv_contains(chans, "sms")))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pages the whole team by voice and SMS in place of targets that reach
+ * nobody (a rotation with nobody on call, members without a phone and no
+ * mail relay): an incident is never left unpaged by a gap in the config.
+ */
+static void
+fire_fallback(struct daemon *d, const struct store_incident *inc, int round,
+    GPtrArray *members, int64_t now_ms)
+{
+	char	**channels = g_strsplit("voice,sms", ",", -1);
+	size_t	  i;
+
+	log_warnx("escalation: targets reach nobody inc=%" PRId64 " round=%d;"
+	    " paging the whole team instead", inc->id, round);
+	(void)store_event_add(d->store, inc->id, 0, "fallback", "targets "
+	    "reach nobody; paging the whole team", now_ms);
+	g_ptr_array_set_size(members, 0);
+	for (i = 0; i < d->cfg->n_team; i++)
+		add_member(members, &d->cfg->team[i]);
+	(void)fire(d, inc, round, members, channels, true, now_ms);
+	g_strfreev(channels);
+}
+
 /* Fires the step of firing k of the incident's policy. */
 static void
 fire_step(struct daemon *d, const struct store_incident *inc,
@@ -137,6 +179,11 @@ fire_step(struct daemon *d, const struct store_incident *inc,
 
 	for (i = 0; s->targets[i] != NULL; i++)
 		target_members(d, inc->id, s->targets[i], now_ms, members);
+	if (!inc->is_multi_paging && !is_reachable(d, members, s->channels)) {
+		fire_fallback(d, inc, (int)k, members, now_ms);
+		g_ptr_array_free(members, TRUE);
+		return;
+	}
 	/* Under multi_ack, those who acknowledged are paged no more; once
 	 * everyone a step names has, the paging ends. */
 	if (inc->is_multi_paging) {
@@ -213,8 +260,11 @@ esc_incident_breaches(struct daemon *d, const struct store_incident *inc,
 			target_members(d, inc->id, rule->breach_targets[t],
 			    now_ms, members);
 		channels = g_strsplit("voice,sms,email", ",", -1);
-		(void)fire(d, inc, -(int)pct, members, channels, false,
-		    now_ms);
+		if (!is_reachable(d, members, channels))
+			fire_fallback(d, inc, -(int)pct, members, now_ms);
+		else
+			(void)fire(d, inc, -(int)pct, members, channels, false,
+			    now_ms);
 		g_strfreev(channels);
 		g_ptr_array_free(members, TRUE);
 	}

@@ -28,13 +28,15 @@ def rfc3339(delta_minutes):
 ESCALATION = f"""
 rotations = ( {{ name = "primary"; time_zone = "Europe/Berlin";
                 shift_hours = 1; start = "{rfc3339(-10)}";
-                members = [ "bob", "cy" ]; }} );
+                members = [ "bob", "cy" ]; }},
+              {{ name = "later"; time_zone = "UTC"; start = "2099-01-01T00:00";
+                members = [ "alice" ]; }} );
 policies = ( {{ name = "rotation-first";
                steps = ( {{ targets = [ "rotation:primary" ];
                            channels = [ "voice", "sms" ];
                            delay_minutes = 0.04; }},
-                         {{ targets = [ "team" ]; channels = [ "sms" ];
-                           delay_minutes = 0.04; }} );
+                         {{ targets = [ "rotation:later" ];
+                           channels = [ "sms" ]; delay_minutes = 0.04; }} );
                repeat = 1; }},
              {{ name = "everyone-acks";
                steps = ( {{ targets = [ "alice", "bob" ];
@@ -71,15 +73,19 @@ def policy(world, tap):
                               "three rounds and two breaches")
     tap.check(rounds[1] == {("bob", "voice"), ("bob", "sms")},
               "step 1 calls and texts the member on call", rounds[1])
-    team_sms = {(n, "sms") for n, _ in TEAM}
-    tap.check(rounds[2] == team_sms, "step 2 texts the whole team",
+    # Nobody is on call in "later": the whole team is paged instead.
+    team = {(n, c) for n, _ in TEAM for c in ("voice", "sms")}
+    tap.check(rounds[2] == team,
+              "step 2 reaches nobody, so the whole team is paged",
               rounds[2])
-    tap.check(rounds.get(3) == team_sms,
+    tap.check(rounds.get(3) == team,
               "after the passes the last step repeats", rounds.get(3))
     tap.check(rounds.get(-50) == {("cy", "voice"), ("cy", "sms")} and
               rounds.get(-100) == {("cy", "voice"), ("cy", "sms")},
               "each breach pages the breach target", rounds)
     shown = world.show(inc)
+    kinds = [e["kind"] for e in shown["timeline"]]
+    tap.check("fallback" in kinds, "the fallback is on the timeline", kinds)
     breaches = [e["detail"] for e in shown["timeline"]
                 if e["kind"] == "breach"]
     tap.check(breaches == ["percent=50", "percent=100"],
@@ -126,11 +132,12 @@ def multi_ack(world, tap):
 def oncall(world, tap):
     rc, out = world.cli("oncall", "--json")
     got = harness.json.loads(out) if rc == 0 else []
-    tap.check(len(got) == 1 and got[0]["member"] == "bob",
-              "oncall names the member on call now", out)
+    tap.check(len(got) == 2 and got[0]["member"] == "bob" and
+              got[1]["member"] is None,
+              "oncall names the member on call now, or nobody", out)
     rc, out = world.cli("oncall", "--at", rfc3339(55), "--json")
     got = harness.json.loads(out) if rc == 0 else []
-    tap.check(len(got) == 1 and got[0]["member"] == "cy",
+    tap.check(len(got) == 2 and got[0]["member"] == "cy",
               "oncall --at names the next one", out)
     rc, out = world.cli("oncall", "--at", "tomorrow")
     tap.check(rc == 2 and "--at" in out, "a bad time is refused", out)
