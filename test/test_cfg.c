@@ -1066,6 +1066,45 @@ mail_bad_values_rejected(void)
 	    "expected an array [ ... ] of strings");
 }
 
+static void
+escalation_bad_values_rejected(void)
+{
+	check_extra_rejected("rotations = ( { name = \"r\"; time_zone = "
+	    "\"/etc/passwd\"; start = \"2026-01-05T09:00\"; members = "
+	    "[ \"ana\" ]; } );", "rotations[0].time_zone: \"/etc/passwd\" is "
+	    "not a known time zone");
+	check_extra_rejected("rotations = ( { name = \"r\"; time_zone = "
+	    "\"UTC\"; start = \"2026-01-05T09:00\"; members = [ \"team\" ]; "
+	    "} );", "rotations[0].members: \"team\" is not a name of team");
+	check_extra_rejected("policies = ( { name = \"p\"; steps = ( { "
+	    "targets = [ \"team\" ]; channels = [ \"sms\" ]; delay_minutes "
+	    "= 5; }, { targets = [ \"team\" ]; channels = [ \"sms\" ]; "
+	    "delay_minutes = 0; } ); } );", "delay_minutes of the last step "
+	    "is 0");
+	check_extra_rejected("severities = { critical = { ack_minutes = 5; }; "
+	    "high = { ack_minutes = 20000; }; };",
+	    "severities.high.ack_minutes: 20000 is out of range");
+}
+
+static void
+escalation_same_line_values_kept_apart(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load_with_extra("severities = { critical = { ack_minutes = 5; "
+	    "}; high = { ack_minutes = 90; }; };", errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_CRITICAL],
+		    5 * 60000);
+		CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_HIGH], 90 * 60000);
+		CHECK(cfg_policy_of(cfg, CFG_SEVERITY_HIGH) != NULL);
+	}
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
 int
 main(void)
 {
@@ -1120,5 +1159,7 @@ main(void)
 	TAP_RUN(mail_defaults_send_nothing);
 	TAP_RUN(mail_lists_read_and_normalised);
 	TAP_RUN(mail_bad_values_rejected);
+	TAP_RUN(escalation_bad_values_rejected);
+	TAP_RUN(escalation_same_line_values_kept_apart);
 	return tap_done();
 }
