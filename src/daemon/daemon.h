@@ -67,6 +67,9 @@ void	daemon_json_strings(JsonBuilder *b, const char *name,
 void	daemon_json_int(JsonBuilder *b, const char *name, int64_t value);
 /* Prints the builder's document on standard output and frees it. */
 void	daemon_json_print(JsonBuilder *b);
+/* Formats ms as "2026-12-24 09:00 UTC" for people to read; caller frees
+ * the new string. */
+char	*daemon_minute_text(int64_t ms);
 
 /* Subcommands; each returns the process exit status. */
 int	daemon_serve_main(int argc, char **argv);

@@ -28,20 +28,6 @@ warn(GPtrArray *warnings, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Formats ms as "2026-12-24 00:00 UTC" into a new string. */
-static char *
-admin_time(int64_t ms)
-{
-	GDateTime	*dt = g_date_time_new_from_unix_utc(ms / 1000);
-	char		*text;
-
-	if (dt == NULL)
-		return g_strdup("?");
-	text = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
-	g_date_time_unref(dt);
-	return text;
-}
-
 /* Tells whether a policy step or a breach rule pages the rotation. */
 static bool
 admin_rotation_is_targeted(const struct cfg *cfg, const char *name)
@@ -75,8 +61,8 @@ warn_rotation_gaps(const struct cfg *cfg, const struct cfg_rotation *rot,
 	for (i = 0; gaps != NULL && i < gaps->len; i++) {
 		struct rota_gap *gap = &g_array_index(gaps, struct rota_gap, i);
 
-		from = admin_time(gap->from_ms);
-		until = admin_time(gap->until_ms);
+		from = daemon_minute_text(gap->from_ms);
+		until = daemon_minute_text(gap->until_ms);
 		warn(warnings, "rotations: \"%s\" has nobody on call from %s "
 		    "to %s%s", rot->name, from, until,
 		    admin_rotation_is_targeted(cfg, rot->name) ? ", and a "
@@ -150,8 +136,8 @@ oncall_print(const struct cfg *cfg, int64_t at_ms, bool is_json)
 		json_builder_end_object(b);
 		if (is_json)
 			continue;
-		since = admin_time(shift.since_ms);
-		until = admin_time(shift.until_ms);
+		since = daemon_minute_text(shift.since_ms);
+		until = daemon_minute_text(shift.until_ms);
 		printf("%-16s %-16s until %s%s\n", rot->name, shift.member !=
 		    NULL ? shift.member : "(nobody)", until,
 		    shift.is_override ? " (override)" : "");

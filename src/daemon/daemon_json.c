@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * JSON output of the subcommands, with json-glib: members that may be
- * missing come out as null, times as RFC 3339 UTC.
+ * missing come out as null, times as RFC 3339 UTC.  Also the shorter time
+ * that text for people shows.
  */
 #include <stdio.h>
 
@@ -64,4 +65,17 @@ daemon_json_print(JsonBuilder *b)
 	json_node_unref(root);
 	g_object_unref(gen);
 	g_object_unref(b);
+}
+
+char *
+daemon_minute_text(int64_t ms)
+{
+	GDateTime	*dt = g_date_time_new_from_unix_utc(ms / 1000);
+	char		*text;
+
+	if (dt == NULL)
+		return g_strdup("unknown");
+	text = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
+	g_date_time_unref(dt);
+	return text;
 }

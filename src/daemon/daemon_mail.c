@@ -85,20 +85,6 @@ promise_text(int64_t ms)
 	    hours, hours == 1 ? "" : "s", minutes, minutes == 1 ? "" : "s");
 }
 
-/* "2026-12-04 19:09 UTC" */
-static char *
-deadline_text(int64_t ms)
-{
-	GDateTime	*dt = g_date_time_new_from_unix_utc(ms / 1000);
-	char		*text;
-
-	if (dt == NULL)
-		return g_strdup("unknown");
-	text = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
-	g_date_time_unref(dt);
-	return text;
-}
-
 static void
 plan_init(struct mail_plan *plan, enum mailout_kind kind, const char *rcpt)
 {
@@ -156,7 +142,7 @@ plan_incident_vars(struct daemon_outbox *ob, struct mail_plan *plan,
 	    inc->reporter : "an unknown sender"));
 	plan_var(plan, "promise",
 	    promise_text(ob->cfg->ack_deadline_ms[inc->severity]));
-	plan_var(plan, "deadline", deadline_text(inc->ack_deadline_ms));
+	plan_var(plan, "deadline", daemon_minute_text(inc->ack_deadline_ms));
 	plan_var(plan, "acked_by", g_strdup(acker != NULL ?
 	    acker->full_name : inc->acked_by));
 	plan_var(plan, "text", g_strdup(text));
