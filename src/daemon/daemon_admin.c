@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * What an admin runs around the config: "critgate oncall" (who is on call
- * in each rotation, now or at a given time), "critgate reload" (check the
- * file, then have the running daemon reread it), and the warnings that
- * "check-config" prints about gaps the file leaves open.
+ * The admin's commands around the config.  "critgate oncall" names who is
+ * on call in each rotation, now or at a given time.  "critgate reload"
+ * checks the file, then has the running daemon reread it.  And
+ * "check-config" prints warnings about gaps the file leaves open.
  */
 #include <errno.h>
 #include <inttypes.h>
