@@ -2,7 +2,7 @@
 /*
  * SMTP transactions with the mail relay on worker threads.  libcurl waits
  * for the relay's reply to the end of the data in a blocking loop, so a
- * relay that stops answering would stall the main loop; here it stalls
+ * relay that stops replying would stall the main loop.  Here it stalls
  * one worker.  Before the message body goes out, the worker asks the main
  * loop to record that fact and waits for it, so that after a crash a mail
  * whose body never left can be sent again and one that did is not.
@@ -80,7 +80,7 @@ relay_on_data(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* On the main loop: hands the result over and forgets the job. */
+/* On the main loop: hands the result over and frees the job. */
 static gboolean
 relay_on_done(gpointer data)
 {
