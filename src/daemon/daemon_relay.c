@@ -39,6 +39,7 @@ struct relay_job {
 	daemon_relay_done_fn	 on_done;
 	void			*ctx;
 	size_t			 upload_pos;
+	bool			 is_asked;	/* the main loop was asked */
 	enum relay_gate		 gate;		/* under relay->lock */
 	guint			 data_source;	/* under relay->lock */
 	guint			 done_source;	/* under relay->lock */
@@ -107,8 +108,8 @@ relay_on_upload(char *buf, size_t size, size_t nitems, void *userp)
 	size_t			 n;
 
 	g_mutex_lock(&relay->lock);
-	if (!job->result.reached_data) {
-		job->result.reached_data = true;
+	if (!job->is_asked) {
+		job->is_asked = true;
 		if (!g_atomic_int_get(&relay->is_stopping))
 			job->data_source = g_idle_add(relay_on_data, job);
 		else
@@ -117,8 +118,10 @@ relay_on_upload(char *buf, size_t size, size_t nitems, void *userp)
 	while (job->gate == RELAY_GATE_WAIT)
 		g_cond_wait(&relay->cond, &relay->lock);
 	g_mutex_unlock(&relay->lock);
+	/* Not one byte of the body left when the gate stayed shut. */
 	if (job->gate == RELAY_GATE_SHUT)
 		return CURL_READFUNC_ABORT;
+	job->result.reached_data = true;
 	bytes = g_bytes_get_data(job->mail.data, &len);
 	n = MIN(size * nitems, len - job->upload_pos);
 	memcpy(buf, bytes + job->upload_pos, n);
