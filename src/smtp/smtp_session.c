@@ -826,11 +826,48 @@ data_byte(struct smtp_session *s, uint8_t byte)
 	return false;
 }
 
+/*
+ * Adds the bytes at p up to the next CR or LF to the current line in one
+ * step, as data_line_add would one by one; returns how many it took.
+ */
+static size_t
+data_run(struct smtp_session *s, const uint8_t *p, size_t avail)
+{
+	struct smtp_data	*d = &s->data;
+	const uint8_t		*cr, *lf;
+	size_t			 n, take, room;
+
+	if (d->is_after_cr)
+		return 0;
+	cr = memchr(p, '\r', avail);
+	lf = memchr(p, '\n', cr != NULL ? (size_t)(cr - p) : avail);
+	n = lf != NULL ? (size_t)(lf - p) : cr != NULL ? (size_t)(cr - p) :
+	    avail;
+	take = n;
+	if (s->limits->max_text_line > 0) {
+		room = d->line_len < s->limits->max_text_line ?
+		    s->limits->max_text_line - d->line_len : 0;
+		if (take > room) {
+			d->has_long_line = true;
+			take = room;
+		}
+	}
+	if (d->line->len + take <= s->limits->max_message_bytes + 1)
+		g_byte_array_append(d->line, p, (guint)take);
+	else
+		d->is_too_big = true;
+	d->line_len += n;
+	return n;
+}
+
 /* Consumes DATA text from s->in at *off, returning true at its end. */
 static bool
 data_consume(struct smtp_session *s, size_t *off)
 {
 	while (*off < s->in->len) {
+		*off += data_run(s, s->in->data + *off, s->in->len - *off);
+		if (*off == s->in->len)
+			break;
 		if (data_byte(s, s->in->data[(*off)++])) {
 			data_end(s);
 			return true;
