@@ -20,8 +20,7 @@ import mail_sink
 FAULTS = {
     "5xx": {"status": 500, "body": "twilio"},
     "502 proxy page": {"status": 502, "body": "html"},
-    "401 auth": {"status": 401, "body": "twilio"},
-    "cut mid-body": {"status": 201, "close": True},
+    "cut mid-body": {"close": True},
     "hang": {"hang": True},
     "429 storm": {"status": 429, "retry_after": "1"},
     "garbage": {"status": 201, "body": "garbage"},
@@ -233,8 +232,8 @@ def both_failing(tap):
 
 def main():
     tap = harness.Tap()
-    for mode in ("5xx", "502 proxy page", "401 auth", "cut mid-body",
-                 "hang", "429 storm", "garbage", "undelivered"):
+    for mode in ("5xx", "502 proxy page", "cut mid-body", "hang",
+                 "429 storm", "garbage", "undelivered"):
         try:
             fault_world(tap, mode)
         except Exception as exc:
