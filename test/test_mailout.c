@@ -456,9 +456,31 @@ templates_missing_file_rejected(void)
 
 	t = mailout_templates_load("data/mailout/no-such-dir", &error);
 	CHECK(t == NULL);
-	CHECK_STR(error, "data/mailout/no-such-dir/page.txt: open failed: "
-	    "No such file or directory");
+	CHECK_STR(error, "data/mailout/no-such-dir: not found or not a "
+	    "folder");
 	g_free(error);
+}
+
+static void
+templates_every_problem_reported(void)
+{
+	struct mailout_templates	*t;
+	char				*dir, *path, *error = NULL;
+
+	dir = g_dir_make_tmp("critgate-templates-XXXXXX", NULL);
+	path = g_build_filename(dir, "page.txt", NULL);
+	g_file_set_contents(path, "Subject: [#{{incident}}]\n\n{{nope}}\n",
+	    -1, NULL);
+	t = mailout_templates_load(dir, &error);
+	CHECK(t == NULL);
+	CHECK_CONTAINS(error, "page.txt:3: unknown placeholder {{nope}}");
+	CHECK_CONTAINS(error, "confirmation.txt: open failed");
+	CHECK_CONTAINS(error, "status.txt: open failed");
+	g_free(error);
+	unlink(path);
+	g_rmdir(dir);
+	g_free(path);
+	g_free(dir);
 }
 
 static void
@@ -936,6 +958,7 @@ main(void)
 	TAP_RUN(templates_control_character_rejected);
 	TAP_RUN(templates_oversize_rejected);
 	TAP_RUN(templates_missing_file_rejected);
+	TAP_RUN(templates_every_problem_reported);
 	TAP_RUN(templates_crlf_file_accepted);
 	TAP_RUN(compose_placeholders_substituted);
 	TAP_RUN(compose_subject_injection_neutralised);

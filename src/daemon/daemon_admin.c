@@ -138,8 +138,9 @@ oncall_print(const struct cfg *cfg, int64_t at_ms, bool is_json)
 			continue;
 		since = daemon_minute_text(shift.since_ms);
 		until = daemon_minute_text(shift.until_ms);
-		printf("%-16s %-16s until %s%s\n", rot->name, shift.member !=
-		    NULL ? shift.member : "(nobody)", until,
+		printf("%-16s %-16s since %s until %s%s\n", rot->name,
+		    shift.member != NULL ? shift.member : "(nobody)",
+		    shift.member != NULL ? since : "-", until,
 		    shift.is_override ? " (override)" : "");
 		g_free(since);
 		g_free(until);

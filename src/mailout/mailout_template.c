@@ -257,18 +257,33 @@ struct mailout_templates *
 mailout_templates_load(const char *dir, char **error)
 {
 	struct mailout_templates	*templates;
+	GString				*all = NULL;
+	char				*one;
 	size_t				 i;
 
 	*error = NULL;
-	templates = g_new0(struct mailout_templates, 1);
-	for (i = 0; i < MAILOUT_KIND_COUNT; i++) {
-		if (template_load(dir, (enum mailout_kind)i,
-		    &templates->kinds[i], error) == -1) {
-			mailout_templates_free(templates);
-			return NULL;
-		}
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		*error = g_strdup_printf("%s: not found or not a folder", dir);
+		return NULL;
 	}
-	return templates;
+	templates = g_new0(struct mailout_templates, 1);
+	/* Every file is read, so that one run reports every problem. */
+	for (i = 0; i < MAILOUT_KIND_COUNT; i++) {
+		one = NULL;
+		if (template_load(dir, (enum mailout_kind)i,
+		    &templates->kinds[i], &one) == 0)
+			continue;
+		if (all == NULL)
+			all = g_string_new(one);
+		else
+			g_string_append_printf(all, "; %s", one);
+		g_free(one);
+	}
+	if (all == NULL)
+		return templates;
+	*error = g_string_free(all, FALSE);
+	mailout_templates_free(templates);
+	return NULL;
 }
 
 void
