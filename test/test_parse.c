@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "parse.h"
+#include "../src/parse/parse_priv.h"
 #include "tap.h"
 
 /* Parses a file from data/parse/ into out; returns parse_message's value. */
@@ -976,6 +977,35 @@ unparseable_result_complete(void)
 	parse_result_fini(&r);
 }
 
+static void
+newlines_every_ending_becomes_lf(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} cases[] = {
+		{ "a\r\nb\r\n", "a\nb\n" },
+		{ "a\rb\r", "a\nb\n" },
+		{ "\r\r\n\n", "\n\n\n" },
+		{ "no endings", "no endings" },
+		{ "lf only\nhere\n", "lf only\nhere\n" },
+		{ "\r", "\n" },
+		{ "", "" },
+	};
+	char	*s;
+	size_t	 i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		s = g_strdup(cases[i].in);
+		parse_newlines_normalise(s);
+		if (strcmp(s, cases[i].out) != 0) {
+			printf("# case %zu came out different\n", i);
+			tap_case_failed = true;
+		}
+		g_free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -1044,5 +1074,6 @@ main(void)
 	TAP_RUN(from_without_address_flagged);
 	TAP_RUN(poison_message_then_next_parsed);
 	TAP_RUN(unparseable_result_complete);
+	TAP_RUN(newlines_every_ending_becomes_lf);
 	return tap_done();
 }

@@ -46,7 +46,7 @@ part_encoded_read(GMimePart *part, size_t max, GMimeContentEncoding *encoding)
 	GMimeDataWrapper	*content;
 	GMimeStream		*stream;
 	GByteArray		*raw;
-	guint8			 buf[4096];
+	guint8			 buf[16384];
 	gssize			 n;
 
 	raw = g_byte_array_new();
@@ -58,6 +58,11 @@ part_encoded_read(GMimePart *part, size_t max, GMimeContentEncoding *encoding)
 	stream = g_mime_data_wrapper_get_stream(content);
 	if (stream == NULL || g_mime_stream_reset(stream) == -1)
 		return raw;
+	/* The stream knows its length: one allocation takes all of it. */
+	n = g_mime_stream_length(stream);
+	if (n > 0)
+		g_byte_array_set_size(raw, (guint)MIN((size_t)n, max));
+	g_byte_array_set_size(raw, 0);
 	while (raw->len < max) {
 		n = g_mime_stream_read(stream, (char *)buf,
 		    MIN(sizeof(buf), max - raw->len));
@@ -166,7 +171,8 @@ part_text(GMimePart *part, size_t max, GPtrArray *fallbacks)
 	bytes = part_bytes(part, max, fallbacks);
 	charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part),
 	    "charset");
-	out = g_string_new(NULL);
+	/* Sized once: growing by doubling would copy the text each time. */
+	out = g_string_sized_new(MIN(bytes->len, max) + 1);
 
 	/* The cap can split a character; the fallbacks keep the rest. */
 	parse_charset_append(out, charset, (const char *)bytes->data,

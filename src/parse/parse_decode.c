@@ -119,13 +119,17 @@ utf8_has_multibyte(const char *s, size_t len)
 static bool
 bytes_are_7bit(const char *s, size_t len)
 {
-	size_t	 i;
+	uint64_t	word, any = 0;
+	size_t		i = 0;
 
-	for (i = 0; i < len; i++) {
-		if ((guchar)s[i] >= 0x80)
-			return false;
+	/* Eight bytes at a time: a body is mostly plain ASCII. */
+	for (; i + sizeof(word) <= len; i += sizeof(word)) {
+		memcpy(&word, s + i, sizeof(word));
+		any |= word;
 	}
-	return true;
+	for (; i < len; i++)
+		any |= (guchar)s[i];
+	return (any & UINT64_C(0x8080808080808080)) == 0;
 }
 
 /*
@@ -331,6 +335,10 @@ parse_gstring_free_valid(GString *out)
 {
 	char	*text;
 
+	/* ASCII without NUL bytes is valid UTF-8 already. */
+	if (bytes_are_7bit(out->str, out->len) &&
+	    memchr(out->str, '\0', out->len) == NULL)
+		return g_string_free(out, FALSE);
 	text = g_utf8_make_valid(out->str, (gssize)out->len);
 	g_string_free(out, TRUE);
 	return text;
@@ -359,15 +367,24 @@ parse_whitespace_collapse(char *s)
 void
 parse_newlines_normalise(char *s)
 {
-	char	*r, *w;
+	char	*r, *w, *cr;
+	size_t	 n;
 
-	w = s;
-	for (r = s; *r != '\0'; r++) {
-		if (*r == '\r' && r[1] == '\n')
-			continue;
-		*w++ = *r == '\r' ? '\n' : *r;
+	/* Moves the text between CRs in blocks rather than byte by byte. */
+	r = w = strchr(s, '\r');
+	while (r != NULL && *r != '\0') {
+		if (r[1] == '\n')
+			r++;
+		else
+			*r = '\n';
+		cr = strchr(r + 1, '\r');
+		n = cr != NULL ? (size_t)(cr - r) : strlen(r);
+		memmove(w, r, n);
+		w += n;
+		r = cr;
 	}
-	*w = '\0';
+	if (w != NULL)
+		*w = '\0';
 }
 
 static int
