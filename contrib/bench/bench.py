@@ -1368,7 +1368,7 @@ and by reading the flush traces.
 - **64 KB intake.** The profile of a 64 KB run showed a sixth of the
   daemon's time in GLib appending DATA text one byte at a time; runs of
   text between line ends are now copied at once, which took the CPU per
-  64 KB message from about 10 to about 8 ms. Most of what remains is
+  64 KB message from about 10 to 8 or 9 ms. Most of what remains is
   writing: the raw message and its 64 KiB text summary both go into
   SQLite, through the WAL and back out at checkpoints.
 - **Page storm.** Deduplication by Message-ID only opened one incident per
@@ -1382,12 +1382,16 @@ and by reading the flush traces.
 - **Parse cost.** The first version decoded up to 2 MiB of every text
   part to keep a 64 KiB summary; now it reads twice the kept size, and
   looks for ISO-2022-JP escapes with one memchr instead of three memmem
-  passes (a quarter of the time in the profile). At 1 MB the ratio fell
-  from 10.8 to about 2, at 64 KB from 7.8 to about 3 to 4 (the figure
-  moves between runs on this shared machine); what remains is the
-  summary itself (charset conversion, newline normalisation, UTF-8
-  validation), which bare GMime does not do because it never decodes the
-  body.
+  passes (a quarter of the time in the profile). A later profile showed
+  three more costs on plain text: a byte-by-byte test for 8-bit bytes, a
+  UTF-8 validation of text already known to be ASCII, and the decoded
+  text growing by doubling, each step a copy and, past 128 KiB, a fresh
+  mapping from the kernel. The test now reads eight bytes at a time,
+  ASCII skips the validation, and the buffers are sized once. At 1 MB the
+  ratio fell from 10.8 to about 1.1, at 64 KB from 7.8 to about 2.3; what
+  remains is the summary itself (charset conversion, newline
+  normalisation), which bare GMime does not do because it never decodes
+  the body.
 - **Store growth.** `critgate incidents` now lists the latest 50 by the
   primary key, so its time no longer grows with the store; `critgate
   report` still reads every incident, on purpose, as its figures cover all
