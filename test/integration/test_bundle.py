@@ -47,9 +47,15 @@ def body(world, tap):
     tap.check(str(ids[1]) in text and str(ids[2]) in text and
               str(first) not in text.split(":")[-1],
               "one SMS names both later incidents", text)
-    pages = [p for i in ids[1:] for p in world.show(i)["pages"]
-             if p["member"] == "alice" and p["state"] == "sent"]
-    tap.check(len({p["sid"] for p in pages if p["channel"] == "sms"}) == 1,
+    def alice_sms():
+        return [p for i in ids[1:] for p in world.show(i)["pages"]
+                if p["member"] == "alice" and p["channel"] == "sms" and
+                p["state"] == "sent"]
+
+    # The request reached the simulator; its answer is recorded next.
+    pages = harness.wait_for(lambda: len(alice_sms()) == 2 and alice_sms(),
+                             what="both SMS pages recorded as sent")
+    tap.check(len({p["sid"] for p in pages}) == 1,
               "both incidents' SMS pages share one request", pages)
     tap.check(len(sms_to(world, alice)) == 2 and
               len(calls_to(world, alice)) == 2,

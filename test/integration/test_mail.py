@@ -269,6 +269,10 @@ def body(world, tap):
         notified(world, sink, tap, inc)
         tap.check(sink.to(EVE) == [], "the stranger got no mail",
                   [m.header("Subject") for m in sink.to(EVE)])
+        # The relay has every mail; the daemon records its replies next.
+        harness.wait_for(lambda: all(m["state"] == "sent" for m in
+                                     world.show(inc)["mails"]),
+                         what="every mail recorded as sent")
         sent = [m for m in world.show(inc)["mails"] if m["state"] != "sent"]
         tap.check(sent == [], "every mail was accepted by the relay", sent)
     finally:

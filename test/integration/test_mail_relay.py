@@ -37,6 +37,9 @@ def retried(world, tap):
         got = sorted(m.rcpts[0] for m in sink.all())
         tap.check(got == ["alice.ops@example.com", DANA],
                   "each mail arrived once", got)
+        harness.wait_for(lambda: all(m["state"] == "sent"
+                                     for m in mails(world, inc)),
+                         what="both recorded as sent")
         states = [(m["state"], m["attempts"]) for m in mails(world, inc)]
         tap.check(all(s == "sent" for s, _ in states) and
                   sum(a for _, a in states) == 5,
@@ -69,6 +72,9 @@ def restarted(world, tap):
         got = sorted(m.rcpts[0] for m in sink.all())
         tap.check(got == ["alice.ops@example.com", "lee@shop.example.org"],
                   "mail queued before the SIGKILL goes out once", got)
+        harness.wait_for(lambda: all(m["state"] == "sent"
+                                     for m in mails(world, inc)),
+                         what="recorded as sent")
         tap.check(all(m["state"] == "sent" for m in mails(world, inc)),
                   "and is recorded as sent", mails(world, inc))
     finally:
