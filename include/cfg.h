@@ -186,6 +186,8 @@ struct cfg {
 	size_t			 n_policies;
 	struct cfg_severity_rule severities[CFG_SEVERITY_COUNT];
 	char			**provider_order; /* "twilio", "vonage" */
+	char			**includes;	/* files named by @include,
+						 * NULL-terminated */
 	struct cfg_vonage	 vonage;
 	int64_t			 bundle_ms;	/* page_limits.bundle_seconds */
 };
@@ -209,6 +211,13 @@ void		 cfg_free(struct cfg *cfg);
  * message in *problem (caller frees with g_free).
  */
 int		 cfg_check_secrecy(const char *path, char **problem);
+
+/*
+ * Like cfg_check_secrecy, for the config file and every file it includes:
+ * a secret may sit in any of them.
+ */
+int		 cfg_check_files_secrecy(const struct cfg *cfg,
+		    char **problem);
 
 /* Returns the route for an address (compared without case), or NULL. */
 const struct cfg_route	*cfg_route_find(const struct cfg *cfg,

@@ -1105,6 +1105,41 @@ escalation_same_line_values_kept_apart(void)
 	g_ptr_array_free(errors, TRUE);
 }
 
+static void
+included_file_secrecy_checked(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+	char		*inc, *extra, *problem = NULL;
+	int		 fd;
+
+	inc = g_build_filename(g_get_tmp_dir(), "critgate-inc-XXXXXX", NULL);
+	fd = g_mkstemp(inc);
+	CHECK_INT(write(fd, "dedup = { window_minutes = 5; };\n", 33), 33);
+	close(fd);
+	extra = g_strdup_printf("@include \"%s\"", inc);
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_STR(cfg->includes[0], inc);
+		/* The main file is gone by now; the include stands in. */
+		g_free(cfg->path);
+		cfg->path = g_strdup(inc);
+		chmod(inc, 0600);
+		CHECK_INT(cfg_check_files_secrecy(cfg, &problem), 0);
+		chmod(inc, 0644);
+		CHECK_INT(cfg_check_files_secrecy(cfg, &problem), -1);
+		if (problem != NULL)
+			CHECK_CONTAINS(problem, "readable by group or others");
+	}
+	g_free(problem);
+	cfg_free(cfg);
+	unlink(inc);
+	g_free(extra);
+	g_free(inc);
+	g_ptr_array_free(errors, TRUE);
+}
+
 int
 main(void)
 {
@@ -1161,5 +1196,6 @@ main(void)
 	TAP_RUN(mail_bad_values_rejected);
 	TAP_RUN(escalation_bad_values_rejected);
 	TAP_RUN(escalation_same_line_values_kept_apart);
+	TAP_RUN(included_file_secrecy_checked);
 	return tap_done();
 }

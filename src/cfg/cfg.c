@@ -1321,6 +1321,31 @@ wipe_parsed_secrets(const config_t *lc)
 	}
 }
 
+/*
+ * Returns the files that @include lines name, as libconfig opens them
+ * (relative names from the working directory), NULL-terminated.
+ */
+static char **
+find_includes(char **lines)
+{
+	GPtrArray	*files = g_ptr_array_new();
+	const char	*p, *end;
+	size_t		 i;
+
+	for (i = 0; lines != NULL && lines[i] != NULL; i++) {
+		p = lines[i] + strspn(lines[i], " \t");
+		if (!g_str_has_prefix(p, "@include"))
+			continue;
+		p = strchr(p, '"');
+		end = p != NULL ? strchr(p + 1, '"') : NULL;
+		if (end != NULL)
+			g_ptr_array_add(files, g_strndup(p + 1,
+			    (gsize)(end - p - 1)));
+	}
+	g_ptr_array_add(files, NULL);
+	return (char **)g_ptr_array_free(files, FALSE);
+}
+
 /* Splits the file into lines for source_integer(), or returns NULL. */
 static char **
 read_lines(const char *path)
@@ -1765,6 +1790,7 @@ cfg_load(const char *path, GPtrArray *errors)
 	ld.lines = read_lines(path);
 	cfg = g_new0(struct cfg, 1);
 	cfg->path = g_strdup(path);
+	cfg->includes = find_includes(ld.lines);
 	load_group(&ld, config_root_setting(&lc), "", "", (char *)cfg);
 	if (ld.n_errors == 0)
 		cross_check(&ld, &lc, cfg);
@@ -1844,6 +1870,7 @@ cfg_free(struct cfg *cfg)
 		    strlen(cfg->vonage.private_key));
 	g_free(cfg->vonage.private_key);
 	g_free(cfg->token_key);
+	g_strfreev(cfg->includes);
 	g_free(cfg->path);
 	g_free(cfg);
 }
@@ -1916,6 +1943,19 @@ cfg_check_secrecy(const char *path, char **problem)
 		    path, (unsigned int)(st.st_mode & 07777));
 		return -1;
 	}
+	return 0;
+}
+
+int
+cfg_check_files_secrecy(const struct cfg *cfg, char **problem)
+{
+	size_t	i;
+
+	if (cfg_check_secrecy(cfg->path, problem) == -1)
+		return -1;
+	for (i = 0; cfg->includes != NULL && cfg->includes[i] != NULL; i++)
+		if (cfg_check_secrecy(cfg->includes[i], problem) == -1)
+			return -1;
 	return 0;
 }
 

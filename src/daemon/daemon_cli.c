@@ -233,7 +233,7 @@ daemon_cli_check_config(int argc, char **argv)
 	if (cli_parse(argc, argv, "- validate a config file", 0, &opts) == -1)
 		return 2;
 	cfg = daemon_cfg_load(daemon_cfg_path(opts.config));
-	if (cfg != NULL && cfg_check_secrecy(cfg->path, &problem) == -1) {
+	if (cfg != NULL && cfg_check_files_secrecy(cfg, &problem) == -1) {
 		/* "serve" refuses such a file, so the check does too. */
 		fprintf(stderr, "%s: %s\n", cfg->path, problem);
 		g_free(problem);

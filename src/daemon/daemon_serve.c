@@ -271,7 +271,7 @@ daemon_reload(struct daemon *d)
 	cfg = daemon_cfg_load(d->cfg->path);
 	if (cfg == NULL)
 		why = "the file fails check-config (problems above)";
-	else if (cfg_check_secrecy(cfg->path, &problem) == -1)
+	else if (cfg_check_files_secrecy(cfg, &problem) == -1)
 		why = problem;
 	else if ((why = reload_blocker(d->cfg, cfg)) == NULL &&
 	    daemon_outbox_open(&ob, d->store, cfg) == -1)
@@ -326,7 +326,7 @@ serve_start(struct daemon *d)
 	char	*problem = NULL;
 
 	raise_fd_limit();
-	if (cfg_check_secrecy(d->cfg->path, &problem) == -1) {
+	if (cfg_check_files_secrecy(d->cfg, &problem) == -1) {
 		log_errorx("critgate: refusing to start: %s", problem);
 		g_free(problem);
 		return -1;
