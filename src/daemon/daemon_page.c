@@ -728,13 +728,12 @@ page_send(struct daemon *d, struct page_job *job)
 }
 
 /*
- * Counts the requests to member on channel that count against its limit:
- * those accepted within the window, and those in flight now.  Returns -1
- * on a store failure.
+ * Counts the requests to member on channel accepted within the last
+ * window_ms, and those in flight now.  Returns -1 on a store failure.
  */
 static int64_t
 page_requests_counted(struct daemon *d, const char *member,
-    enum notify_channel channel, const struct cfg_rate *rate)
+    enum notify_channel channel, int64_t window_ms)
 {
 	GHashTableIter	 iter;
 	gpointer	 key, value;
@@ -742,7 +741,7 @@ page_requests_counted(struct daemon *d, const char *member,
 	int64_t		 n;
 
 	n = store_page_requests_since(d->store, member, channel,
-	    esc_cap_since_ms(clock_now_ms(), rate->window_ms));
+	    esc_cap_since_ms(clock_now_ms(), window_ms));
 	if (n < 0)
 		return -1;
 	g_hash_table_iter_init(&iter, d->in_flight);
@@ -796,7 +795,8 @@ page_prepare_group(struct daemon *d, GPtrArray *group)
 
 	rate = page->channel == NOTIFY_CHANNEL_SMS ? &d->cfg->page_limit_sms :
 	    &d->cfg->page_limit_voice;
-	counted = page_requests_counted(d, page->member, page->channel, rate);
+	counted = page_requests_counted(d, page->member, page->channel,
+	    rate->window_ms);
 	if (counted < 0)
 		return NULL;
 	if (esc_cap_room(rate->count, counted) == 0) {
@@ -876,7 +876,6 @@ static bool
 page_group_is_held(struct daemon *d, GPtrArray *group)
 {
 	const struct store_page	*first = g_ptr_array_index(group, 0);
-	struct cfg_rate		 window = { NULL, 1, d->cfg->bundle_ms };
 	int64_t			 now = clock_now_ms(), recent;
 	guint			 i;
 
@@ -891,7 +890,7 @@ page_group_is_held(struct daemon *d, GPtrArray *group)
 	if (now - first->created_ms >= d->cfg->bundle_ms)
 		return false;
 	recent = page_requests_counted(d, first->member, first->channel,
-	    &window);
+	    d->cfg->bundle_ms);
 	return recent > 0;
 }
 

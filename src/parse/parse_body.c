@@ -49,20 +49,17 @@ part_encoded_read(GMimePart *part, size_t max, GMimeContentEncoding *encoding)
 	guint8			 buf[16384];
 	gssize			 n;
 
-	raw = g_byte_array_new();
 	*encoding = GMIME_CONTENT_ENCODING_DEFAULT;
 	content = g_mime_part_get_content(part);
 	if (content == NULL)
-		return raw;
+		return g_byte_array_new();
 	*encoding = g_mime_data_wrapper_get_encoding(content);
 	stream = g_mime_data_wrapper_get_stream(content);
 	if (stream == NULL || g_mime_stream_reset(stream) == -1)
-		return raw;
+		return g_byte_array_new();
 	/* The stream knows its length: one allocation takes all of it. */
 	n = g_mime_stream_length(stream);
-	if (n > 0)
-		g_byte_array_set_size(raw, (guint)MIN((size_t)n, max));
-	g_byte_array_set_size(raw, 0);
+	raw = g_byte_array_sized_new(n > 0 ? (guint)MIN((size_t)n, max) : 0);
 	while (raw->len < max) {
 		n = g_mime_stream_read(stream, (char *)buf,
 		    MIN(sizeof(buf), max - raw->len));
