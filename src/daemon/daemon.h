@@ -27,8 +27,8 @@ struct daemon_writer;
 struct mailout_templates;
 struct parse_result;
 
-/* Where outbound mail is queued: the store, and the texts to compose it
- * with (NULL when no relay is set: then nothing is queued). */
+/* The queue of outbound mail: the store, and the templates to compose
+ * mail with (NULL when no relay is set, so nothing is queued). */
 struct daemon_outbox {
 	struct store			*store;
 	const struct cfg		*cfg;
@@ -94,9 +94,9 @@ int	daemon_parse_main(int argc, char **argv);
 #define DAEMON_CFG_DEFAULT	"/etc/critgate/critgate.conf"
 
 /*
- * Rereads the config file: a file that fails the checks, or changes what
- * only a restart applies, is refused whole and the log says why;
- * otherwise it replaces the running config at once.
+ * Rereads the config file.  A file that fails the checks, or changes what
+ * only a restart applies, is rejected whole and the reason is logged.
+ * Otherwise it replaces the running config at once.
  */
 void		 daemon_reload(struct daemon *d);
 
@@ -425,8 +425,8 @@ int	daemon_ack_member(struct store *store, const struct cfg *cfg,
 	    int64_t incident_id, const char *member, const char *channel,
 	    int64_t now_ms);
 
-/* Resolves (and acknowledges, if still open) incident id; as
- * daemon_page_ack, and tells the reporters. */
+/* Resolves (and acknowledges, if still open) incident id, returning as
+ * daemon_page_ack does, and mails the reporters. */
 int	daemon_page_resolve(struct daemon *d, int64_t incident_id,
 	    const char *member, const char *channel);
 

@@ -65,7 +65,7 @@ target_members(struct daemon *d, int64_t incident_id, const char *target,
 	rot = cfg_rotation_by_name(d->cfg, target + 9);
 	if (rot == NULL || rota_oncall(rot->rota, now_ms, &shift) == -1 ||
 	    shift.member == NULL) {
-		log_warnx("escalation: nobody on call inc=%" PRId64
+		log_warnx("escalation: no member on call inc=%" PRId64
 		    " rotation=%s", incident_id, target + 9);
 		return;
 	}
@@ -147,7 +147,7 @@ is_reachable(struct daemon *d, GPtrArray *members, char **channels)
 
 /*
  * Pages the whole team by voice and SMS in place of targets that reach
- * nobody (a rotation with nobody on call, members without a phone and no
+ * no member (a rotation with nobody on call, members without a phone and no
  * mail relay): an incident is never left unpaged by a gap in the config.
  */
 static void
@@ -157,10 +157,10 @@ fire_fallback(struct daemon *d, const struct store_incident *inc, int round,
 	char	**channels = g_strsplit("voice,sms", ",", -1);
 	size_t	  i;
 
-	log_warnx("escalation: targets reach nobody inc=%" PRId64 " round=%d;"
-	    " paging the whole team instead", inc->id, round);
+	log_warnx("escalation: targets reach no member inc=%" PRId64
+	    " round=%d; paging the whole team instead", inc->id, round);
 	(void)store_event_add(d->store, inc->id, 0, "fallback", "targets "
-	    "reach nobody; paging the whole team", now_ms);
+	    "reach no member; paging the whole team", now_ms);
 	g_ptr_array_set_size(members, 0);
 	for (i = 0; i < d->cfg->n_team; i++)
 		add_member(members, &d->cfg->team[i]);

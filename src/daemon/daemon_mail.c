@@ -331,7 +331,7 @@ reporter_is_capped(struct daemon_outbox *ob, int64_t incident_id,
 }
 
 /*
- * Answers the reporter of msg once per incident with kind (a confirmation
+ * Mails the reporter of msg once per incident with kind (a confirmation
  * or a joined notice): never to a null sender, our own or a team address,
  * a machine, nor past the hourly cap.
  */
@@ -442,7 +442,7 @@ replies_to_us(const struct cfg *cfg, const struct parse_result *parsed)
 }
 
 /* Tells whether we mailed the sender of msg just before it arrived, so
- * that msg may be a robot's answer that must not be answered. */
+ * msg may be an automatic reply that must get no reply of ours. */
 static bool
 is_echo(struct daemon_outbox *ob, const struct store_message *msg,
     const struct parse_result *parsed)
