@@ -165,6 +165,18 @@ int	store_message_add(struct store *store,
 int	store_batch_begin(struct store *store);
 int	store_batch_commit(struct store *store);
 
+/*
+ * Begins a batch whose changes can be worked out again from what is
+ * already durable, such as messages understood from their stored text:
+ * its commit writes them without a disk flush of its own.  A crash of the
+ * daemon loses none of it; a power loss may lose it, together with every
+ * later batch committed the same way, but nothing flushed after it.
+ * store_flush makes everything committed so far durable, and must come
+ * before anything outside the store acts on such a batch.  Return 0 or -1.
+ */
+int	store_batch_begin_unflushed(struct store *store);
+int	store_flush(struct store *store);
+
 /* One message of a group commit. */
 struct store_batch_item {
 	struct store_envelope	 env;

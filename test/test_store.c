@@ -415,6 +415,43 @@ resolve_acknowledges_and_counts_once(void)
 	store_close(store);
 }
 
+/*
+ * A batch committed without a flush is visible at once, also to another
+ * handle; a flush follows only such a batch, and only outside one.
+ */
+static void
+unflushed_batch_is_committed_and_flushed_later(void)
+{
+	struct store	*store = fresh_store("unflushed.db");
+	struct store	*other;
+	GArray		*ids;
+	char		*path, *flushed;
+	int64_t		 id;
+
+	CHECK_INT(store_flush(store), 0);
+	flushed = store_state_get(store, "flushed_at");
+	CHECK(flushed == NULL);
+	CHECK_INT(store_batch_begin_unflushed(store), 0);
+	CHECK_INT(store_batch_begin_unflushed(store), -1);
+	id = add_message(store, "Message-ID: <u1@example.net>\r\n\r\nx\r\n");
+	CHECK(id > 0);
+	CHECK_INT(store_batch_commit(store), 0);
+	path = g_build_filename(tmpdir, "unflushed.db", NULL);
+	other = store_open(path, false);
+	CHECK(other != NULL);
+	ids = store_messages_unprocessed(other);
+	CHECK(ids != NULL && ids->len == 1);
+	if (ids != NULL)
+		g_array_free(ids, TRUE);
+	CHECK_INT(store_flush(store), 0);
+	flushed = store_state_get(other, "flushed_at");
+	CHECK(flushed != NULL);
+	g_free(flushed);
+	store_close(other);
+	g_free(path);
+	store_close(store);
+}
+
 static void
 open_missing_without_create_fails(void)
 {
@@ -440,5 +477,6 @@ main(void)
 	TAP_RUN(mail_moves_from_pending_to_sent_once);
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);
+	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
 	return tap_done();
 }

@@ -921,10 +921,14 @@ page_prepare_pending(struct daemon *d)
 
 /*
  * One pass over the store: new messages understood, due rounds started,
- * pending pages marked as sending, all in one transaction so that one disk
- * flush covers them; then the provider requests go out.  A page is never
- * requested before its "sending" mark is on disk, so a crash cannot page
- * anyone twice in a round.
+ * pending pages marked as sending, all in one transaction; then the
+ * provider requests go out.  The transaction commits without a disk flush
+ * of its own: what it records follows from messages already on disk, and
+ * is worked out again if a power loss takes it.  Only when pages or mail
+ * are about to leave is it flushed first, so that no page is requested
+ * before its "sending" mark is on disk and a crash cannot page anyone
+ * twice in a round.  A pass that only joins copies to their incident
+ * costs no flush at all.
  */
 static void
 page_cycle(struct daemon *d, bool is_processing)
@@ -934,7 +938,7 @@ page_cycle(struct daemon *d, bool is_processing)
 	guint		 i;
 	bool		 is_committed = true;
 
-	if (d->is_stopping || store_batch_begin(d->store) == -1)
+	if (d->is_stopping || store_batch_begin_unflushed(d->store) == -1)
 		return;
 	if (is_processing)
 		ids = store_messages_unprocessed(d->store);
@@ -951,6 +955,12 @@ page_cycle(struct daemon *d, bool is_processing)
 		for (i = 0; i < jobs->len; i++)
 			job_drop(d, g_ptr_array_index(jobs, i));
 		g_ptr_array_set_size(jobs, 0);
+	} else if ((jobs->len > 0 || mails->len > 0) &&
+	    store_flush(d->store) == -1) {
+		/* The marks are recorded but may not survive a power loss.
+		 * A page sent twice after one beats a page never sent. */
+		log_warnx("store: flush before sending failed; sending "
+		    "anyway pages=%u mails=%u", jobs->len, mails->len);
 	}
 	for (i = 0; i < jobs->len; i++)
 		page_post(d, g_ptr_array_index(jobs, i));

@@ -449,6 +449,14 @@ store_rollback(struct store *store)
 		store->depth--;
 }
 
+/* Back to a flush at every commit, the setting store_configure made. */
+static void
+store_relax_end(struct store *store)
+{
+	store->is_relaxed = false;
+	(void)store_exec(store, "PRAGMA synchronous=FULL", "");
+}
+
 int
 store_batch_begin(struct store *store)
 {
@@ -456,13 +464,53 @@ store_batch_begin(struct store *store)
 }
 
 int
+store_batch_begin_unflushed(struct store *store)
+{
+	/* SQLite refuses to change the setting inside a transaction. */
+	if (store->depth != 0 ||
+	    store_exec(store, "PRAGMA synchronous=NORMAL", "") == -1)
+		return -1;
+	store->is_relaxed = true;
+	if (store_begin(store) == 0)
+		return 0;
+	store_relax_end(store);
+	return -1;
+}
+
+int
 store_batch_commit(struct store *store)
 {
-	if (store_commit(store) == 0)
+	int	rc = 0;
+
+	if (store_commit(store) == 0) {
+		if (store->is_relaxed)
+			store->is_unflushed = true;
+	} else {
+		/* A failed COMMIT (a full disk) leaves the transaction
+		 * open. */
+		store_rollback(store);
+		rc = -1;
+	}
+	if (store->is_relaxed && store->depth == 0)
+		store_relax_end(store);
+	return rc;
+}
+
+/*
+ * In WAL mode a flushed commit first flushes the whole log, so writing
+ * one row with a flush makes every commit before it durable too.
+ */
+int
+store_flush(struct store *store)
+{
+	if (!store->is_unflushed)
 		return 0;
-	/* A failed COMMIT (a full disk) leaves the transaction open. */
-	store_rollback(store);
-	return -1;
+	if (store->depth != 0 || store_exec(store, "INSERT OR REPLACE INTO "
+	    "daemon_state (key, value) VALUES ('flushed_at', "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", "") == -1)
+		return -1;
+	store->is_unflushed = false;
+	return 0;
 }
 
 char *

@@ -14,6 +14,9 @@ struct store {
 	sqlite3	*db;
 	char	*path;
 	int	 depth;		/* open store_begin calls */
+	bool	 is_relaxed;	/* the open batch commits without a flush */
+	bool	 is_unflushed;	/* such a batch committed since the last
+				 * flush */
 };
 
 /*
