@@ -169,12 +169,17 @@ ops_find(const char *name)
 	return NULL;
 }
 
-/* Writes the health of p to the store; a failure is logged there and
- * only leaves "critgate status" behind. */
+/*
+ * Writes the health of p to the store; a failure is logged there and
+ * only leaves "critgate status" behind.  Outside a batch the write costs
+ * no disk flush: the daemon keeps the health in memory, and a power loss
+ * that took the last few writes would only show older figures.
+ */
 static void
 provider_save(struct daemon_providers *ps, const struct provider *p)
 {
 	struct store_provider_health	h;
+	bool				is_batch;
 
 	h.name = (char *)p->ops->name;
 	h.requests = p->requests;
@@ -183,7 +188,10 @@ provider_save(struct daemon_providers *ps, const struct provider *p)
 	h.circuit = (char *)circuit_names[p->circuit];
 	h.since_ms = p->since_ms;
 	h.updated_ms = clock_now_ms();
+	is_batch = store_batch_begin_unflushed(ps->store) == 0;
 	(void)store_provider_health_put(ps->store, &h);
+	if (is_batch)
+		(void)store_batch_commit(ps->store);
 }
 
 static void

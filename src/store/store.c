@@ -449,12 +449,13 @@ store_rollback(struct store *store)
 		store->depth--;
 }
 
-/* Back to a flush at every commit, the setting store_configure made. */
+/* Back to a flush at every commit, and to automatic checkpoints. */
 static void
 store_relax_end(struct store *store)
 {
 	store->is_relaxed = false;
 	(void)store_exec(store, "PRAGMA synchronous=FULL", "");
+	(void)store_exec(store, "PRAGMA wal_autocheckpoint=1000", "");
 }
 
 int
@@ -466,9 +467,16 @@ store_batch_begin(struct store *store)
 int
 store_batch_begin_unflushed(struct store *store)
 {
-	/* SQLite refuses to change the setting inside a transaction. */
+	/*
+	 * SQLite refuses to change the flush setting inside a transaction.
+	 * Checkpoints wait too: one flushes the log and the database, and
+	 * while other handles still read the log it stays long, so every
+	 * commit would try again.  The flushed commits (the writer's, and
+	 * store_flush) run them instead.
+	 */
 	if (store->depth != 0 ||
-	    store_exec(store, "PRAGMA synchronous=NORMAL", "") == -1)
+	    store_exec(store, "PRAGMA synchronous=NORMAL", "") == -1 ||
+	    store_exec(store, "PRAGMA wal_autocheckpoint=0", "") == -1)
 		return -1;
 	store->is_relaxed = true;
 	if (store_begin(store) == 0)
