@@ -171,6 +171,8 @@ struct cfg {
 	struct cfg_rate		 page_limit_voice; /* page_limits.voice */
 	struct cfg_rate		 page_limit_sms;   /* page_limits.sms */
 	int64_t			 dedup_window_ms; /* dedup.window_minutes */
+	int64_t			 storm_window_ms; /* dedup.storm_minutes, 0:
+						   * off */
 	char			*mail_domain;	/* ids: <token@gw.DOMAIN> */
 	char			*mail_from;	/* our address, or NULL */
 	char			*token_key_file; /* or NULL: tokens unsigned */

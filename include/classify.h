@@ -60,6 +60,7 @@ struct classify_token {
 /* Settings from the config that cfg does not carry yet; all borrowed. */
 struct classify_settings {
 	int64_t		 window_ms;	/* dedup.window_minutes */
+	int64_t		 storm_window_ms; /* dedup.storm_minutes; 0: off */
 	const char	*domain;	/* mail.domain, lowercase */
 	const char	*from_addr;	/* mail.from, our sender address */
 	const uint8_t	*token_key;	/* contents of mail.token_key_file */
@@ -132,6 +133,13 @@ struct classify_lookup {
 	 */
 	int64_t	(*incident_mailed_to)(void *ctx, const char *addr,
 		    int64_t since_ms, int64_t until_ms);
+	/*
+	 * The latest unacknowledged incident of that severity opened at or
+	 * after since_ms, from any sender.  May be NULL: the step that uses
+	 * it is then skipped.
+	 */
+	int64_t	(*incident_unacked_since)(void *ctx,
+		    enum cfg_severity severity, int64_t since_ms);
 };
 
 /* How long after our mail to an address its mail counts as an echo. */

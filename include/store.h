@@ -263,6 +263,10 @@ int64_t	store_find_incident_by_sender(struct store *store,
  * this subject key. */
 int64_t	store_find_incident_by_subject_key(struct store *store,
 	    const char *key, int64_t since_ms);
+/* The latest unacknowledged incident of that severity (its name) opened
+ * at or after since_ms. */
+int64_t	store_find_incident_unacked_since(struct store *store,
+	    const char *severity, int64_t since_ms);
 /* Tells whether a message of incident id came from sender (lowercase):
  * 1 or 0, -1 on failure. */
 int	store_incident_has_sender(struct store *store, int64_t id,

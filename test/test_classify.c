@@ -85,15 +85,20 @@ struct fake_message {
 };
 
 struct fake_incident {
-	int64_t		 id;
-	bool		 is_open;
-	GPtrArray	*outbound_ids;	/* Message-IDs of mail we sent */
+	int64_t			 id;
+	bool			 is_open;	/* and not acknowledged */
+	GPtrArray		*outbound_ids;	/* Message-IDs of mail we
+						 * sent */
+	int64_t			 opened_ms;
+	enum cfg_severity	 severity;
 };
 
 struct fake_store {
-	GArray	*messages;	/* struct fake_message */
-	GArray	*incidents;	/* struct fake_incident */
-	int64_t	 next_incident;
+	GArray		*messages;	/* struct fake_message */
+	GArray		*incidents;	/* struct fake_incident */
+	int64_t		 next_incident;
+	/* The settings classify_mail uses; the static ones by default. */
+	const struct classify_settings	*settings;
 };
 
 static struct fake_incident *
@@ -263,6 +268,23 @@ fake_incident_exists(void *ctx, int64_t incident_id, bool *is_open)
 	return true;
 }
 
+static int64_t
+fake_incident_unacked_since(void *ctx, enum cfg_severity severity,
+    int64_t since_ms)
+{
+	struct fake_store	*st = ctx;
+	struct fake_incident	*inc;
+	guint			 i = st->incidents->len;
+
+	while (i-- > 0) {
+		inc = &g_array_index(st->incidents, struct fake_incident, i);
+		if (inc->is_open && inc->severity == severity &&
+		    inc->opened_ms >= since_ms)
+			return inc->id;
+	}
+	return 0;
+}
+
 static const struct classify_lookup fake_lookup = {
 	.message_by_message_id = fake_message_by_message_id,
 	.message_by_content_hash = fake_message_by_content_hash,
@@ -273,6 +295,7 @@ static const struct classify_lookup fake_lookup = {
 	.incident_by_subject_key = fake_incident_by_subject_key,
 	.incident_has_sender = fake_incident_has_sender,
 	.incident_exists = fake_incident_exists,
+	.incident_unacked_since = fake_incident_unacked_since,
 };
 
 static void
@@ -282,6 +305,7 @@ fake_store_init(struct fake_store *st)
 	st->incidents = g_array_new(FALSE, TRUE,
 	    sizeof(struct fake_incident));
 	st->next_incident = 2001;
+	st->settings = &settings;
 }
 
 static void
@@ -308,7 +332,7 @@ fake_store_fini(struct fake_store *st)
 static struct fake_incident *
 fake_incident_add(struct fake_store *st, int64_t id)
 {
-	struct fake_incident	inc = { id, true, NULL };
+	struct fake_incident	inc = { .id = id, .is_open = true };
 
 	inc.outbound_ids = g_ptr_array_new_with_free_func(g_free);
 	g_array_append_val(st->incidents, inc);
@@ -321,12 +345,15 @@ fake_store_record(struct fake_store *st, const struct parse_result *parsed,
     const char *mail_from, int64_t received_ms,
     const struct classify_result *res)
 {
-	struct fake_message	m = { 0 };
-	int64_t			incident = res->incident_id;
+	struct fake_message	 m = { 0 };
+	struct fake_incident	*inc;
+	int64_t			 incident = res->incident_id;
 
 	if (res->class == CLASSIFY_NEW_INCIDENT) {
 		incident = st->next_incident++;
-		(void)fake_incident_add(st, incident);
+		inc = fake_incident_add(st, incident);
+		inc->opened_ms = received_ms;
+		inc->severity = res->severity;
 		m.subject_key = g_strdup(res->subject_key);
 	}
 	m.id = st->messages->len + 1;
@@ -481,8 +508,8 @@ classify_mail(struct fake_store *st, struct mail *mail, const char *mail_from,
 		.raw_len = mail->raw_len,
 	};
 
-	CHECK_INT(classify_message(&test_cfg, &settings, &in, &fake_lookup, st,
-	    res), 0);
+	CHECK_INT(classify_message(&test_cfg, st->settings, &in, &fake_lookup,
+	    st, res), 0);
 	CHECK(res->reason != NULL);
 	return fake_store_record(st, &mail->parsed, mail_from, received_ms,
 	    res);
@@ -651,6 +678,54 @@ outage_generic_subject_new_incident(void)
 	classify_result_fini(&res);
 	feed_text(&st, "ben@shop-two.example", "Urgent!", T0_MS + MINUTE_MS,
 	    &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
+}
+
+/*
+ * With storm grouping on, reports in other words join the unacknowledged
+ * incident; once it is acknowledged, or the window has passed, a report
+ * opens its own incident again.  Off, they each open one.
+ */
+static void
+storm_joins_unacknowledged_incident(void)
+{
+	struct classify_settings	 storm = settings;
+	struct fake_store		 st;
+	struct classify_result		 res;
+	int64_t				 first, later;
+
+	fake_store_init(&st);
+	feed_text(&st, "ana@shop-one.example", "Checkout down", T0_MS, &res);
+	classify_result_fini(&res);
+	feed_text(&st, "ben@shop-two.example", "URGENT: payments failing",
+	    T0_MS + MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	fake_store_fini(&st);
+
+	storm.storm_window_ms = 10 * MINUTE_MS;
+	fake_store_init(&st);
+	st.settings = &storm;
+	first = feed_text(&st, "ana@shop-one.example", "Checkout down",
+	    T0_MS, &res);
+	classify_result_fini(&res);
+	CHECK_INT(feed_text(&st, "ben@shop-two.example", "URGENT: payments "
+	    "failing", T0_MS + MINUTE_MS, &res), first);
+	CHECK_INT(res.class, CLASSIFY_UPDATE);
+	CHECK_CONTAINS(res.reason, "storm");
+	CHECK(!res.is_not_reporter);
+	classify_result_fini(&res);
+	/* Past the window. */
+	later = feed_text(&st, "cy@shop-three.example", "Cannot log in",
+	    T0_MS + 11 * MINUTE_MS, &res);
+	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
+	classify_result_fini(&res);
+	/* Acknowledged. */
+	fake_incident_find(&st, later)->is_open = false;
+	feed_text(&st, "dee@shop-four.example", "SMS campaigns stuck",
+	    T0_MS + 12 * MINUTE_MS, &res);
 	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
 	classify_result_fini(&res);
 	fake_store_fini(&st);
@@ -2065,6 +2140,7 @@ main(void)
 	RUN(tag_of_closed_incident_from_stranger_opens_new);
 	RUN(outage_other_numbers_new_incident);
 	RUN(outage_generic_subject_new_incident);
+	RUN(storm_joins_unacknowledged_incident);
 	RUN(customer_writes_again_updates);
 	RUN(reply_all_with_ack_word_update);
 	RUN(envelope_bcc_routes_critical);

@@ -230,6 +230,8 @@ const struct cfg_key cfg_keys[] = {
 	GROUP("dedup", 0),
 	NUMBER("dedup.window_minutes", CFG_KEY_INT, 0, 10080, 60, MS_PER_MIN,
 	    CFG(dedup_window_ms)),
+	NUMBER("dedup.storm_minutes", CFG_KEY_INT, 0, 1440, 0, MS_PER_MIN,
+	    CFG(storm_window_ms)),
 
 	GROUP("mail", 0),
 	{ .path = "mail.domain", .type = CFG_KEY_STRING,

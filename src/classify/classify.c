@@ -544,6 +544,31 @@ step_echo(struct run *r)
 	    CLASSIFY_ECHO_WINDOW_MS / 1000);
 }
 
+/*
+ * Joins a report to the storm incident when storm grouping is on: the
+ * latest unacknowledged incident of the same severity opened within
+ * dedup.storm_minutes, whatever the sender and wording.  Customers word
+ * one outage in many ways, and the team is already being paged.  The
+ * report stays in the incident's timeline.  After an acknowledgement, new
+ * reports open incidents of their own again.
+ */
+static bool
+step_storm(struct run *r)
+{
+	int64_t	incident;
+
+	if (r->settings->storm_window_ms <= 0 ||
+	    r->lookup->incident_unacked_since == NULL)
+		return false;
+	incident = r->lookup->incident_unacked_since(r->ctx, r->out->severity,
+	    r->in->received_ms - r->settings->storm_window_ms);
+	if (incident == 0)
+		return false;
+	return decide(r, CLASSIFY_UPDATE, incident, "storm: joins incident %"
+	    G_GINT64_FORMAT ", opened within dedup.storm_minutes and not "
+	    "acknowledged yet", incident);
+}
+
 static bool
 step_new(struct run *r)
 {
@@ -621,6 +646,7 @@ static bool (*const steps[])(struct run *) = {
 	step_sender,
 	step_outage,
 	step_echo,
+	step_storm,
 	step_new,
 };
 

@@ -135,6 +135,16 @@ incident_mailed_to(void *ctx, const char *addr, int64_t since_ms,
 	return id;
 }
 
+static int64_t
+incident_unacked_since(void *ctx, enum cfg_severity severity,
+    int64_t since_ms)
+{
+	struct lookup_ctx	*lc = ctx;
+
+	return found(lc, store_find_incident_unacked_since(lc->store,
+	    cfg_severity_name(severity), since_ms));
+}
+
 static const struct classify_lookup store_lookup = {
 	.message_by_message_id = by_message_id,
 	.message_by_content_hash = by_content_hash,
@@ -146,6 +156,7 @@ static const struct classify_lookup store_lookup = {
 	.incident_has_sender = incident_has_sender,
 	.incident_exists = incident_exists,
 	.incident_mailed_to = incident_mailed_to,
+	.incident_unacked_since = incident_unacked_since,
 };
 
 void
@@ -153,6 +164,7 @@ daemon_classify_settings(const struct cfg *cfg, struct classify_settings *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->window_ms = cfg->dedup_window_ms;
+	out->storm_window_ms = cfg->storm_window_ms;
 	out->domain = cfg->mail_domain;
 	out->from_addr = cfg->mail_from;
 	out->token_key = cfg->token_key;

@@ -320,8 +320,8 @@ daemon_provider_post(struct daemon *d, int index,
 {
 	struct provider	*p = &d->providers->list[index];
 
+	/* Saved with the outcome: the request goes out first. */
 	p->requests++;
-	provider_save(d->providers, p);
 	p->ops->post(d, req, done, ctx);
 }
 

@@ -976,6 +976,15 @@ store_find_incident_by_subject_key(struct store *store, const char *key,
 	    "LIMIT 1", "si", key, since_ms);
 }
 
+int64_t
+store_find_incident_unacked_since(struct store *store, const char *severity,
+    int64_t since_ms)
+{
+	return store_query_int(store, 0, "SELECT id FROM incidents WHERE "
+	    "acked_ms IS NULL AND severity = ? AND opened_ms >= ? ORDER BY "
+	    "id DESC LIMIT 1", "si", severity, since_ms);
+}
+
 int
 store_incident_has_sender(struct store *store, int64_t id, const char *sender)
 {
