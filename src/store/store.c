@@ -254,6 +254,12 @@ store_migrate(struct store *store)
 	return 0;
 }
 
+static void
+stmt_free(gpointer stmt)
+{
+	sqlite3_finalize(stmt);
+}
+
 struct store *
 store_open(const char *path, bool is_create)
 {
@@ -269,6 +275,8 @@ store_open(const char *path, bool is_create)
 		flags |= SQLITE_OPEN_CREATE;
 	store = g_new0(struct store, 1);
 	store->path = g_strdup(path);
+	store->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    stmt_free);
 	if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
 		log_errorx("store: open failed path=%s error=\"%s\"", path,
 		    store->db ? sqlite3_errmsg(store->db) : "out of memory");
@@ -287,6 +295,8 @@ store_close(struct store *store)
 {
 	if (store == NULL)
 		return;
+	/* Kept statements would keep the database open. */
+	g_hash_table_destroy(store->stmts);
 	if (store->db != NULL)
 		sqlite3_close(store->db);
 	g_free(store->path);
@@ -362,6 +372,52 @@ store_prepare(struct store *store, const char *sql, const char *types, ...)
 	return stmt;
 }
 
+/*
+ * Returns the statement for sql with its parameters bound, compiled on
+ * first use and kept: compiling costs more than running most statements
+ * here.  Pragmas are compiled each time, as SQLite applies most of them
+ * while compiling.  Hand the statement back with store_kept_done.
+ */
+static sqlite3_stmt *
+store_kept(struct store *store, const char *sql, const char *types,
+    va_list ap)
+{
+	sqlite3_stmt	*stmt;
+
+	if (g_str_has_prefix(sql, "PRAGMA"))
+		return store_vprepare(store, sql, types, ap);
+	stmt = g_hash_table_lookup(store->stmts, sql);
+	if (stmt == NULL) {
+		if (sqlite3_prepare_v3(store->db, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+			log_errorx("store: prepare failed path=%s error=\"%s\" "
+			    "sql=\"%.60s\"", store->path,
+			    sqlite3_errmsg(store->db), sql);
+			sqlite3_finalize(stmt);
+			return NULL;
+		}
+		g_hash_table_insert(store->stmts, g_strdup(sql), stmt);
+	}
+	if (store_bind(store, stmt, types, ap) == -1) {
+		sqlite3_clear_bindings(stmt);
+		return NULL;
+	}
+	return stmt;
+}
+
+/* Resets a kept statement, so that it holds no read snapshot and no
+ * bound data, or finalizes a pragma. */
+static void
+store_kept_done(sqlite3_stmt *stmt)
+{
+	if (g_str_has_prefix(sqlite3_sql(stmt), "PRAGMA")) {
+		sqlite3_finalize(stmt);
+		return;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
 int
 store_exec(struct store *store, const char *sql, const char *types, ...)
 {
@@ -370,19 +426,17 @@ store_exec(struct store *store, const char *sql, const char *types, ...)
 	int		 rc;
 
 	va_start(ap, types);
-	stmt = store_vprepare(store, sql, types, ap);
+	stmt = store_kept(store, sql, types, ap);
 	va_end(ap);
 	if (stmt == NULL)
 		return -1;
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		log_errorx("store: statement failed path=%s error=\"%s\" "
 		    "sql=\"%.60s\"", store->path, sqlite3_errmsg(store->db),
 		    sql);
-		return -1;
-	}
-	return 0;
+	store_kept_done(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 int64_t
@@ -395,7 +449,7 @@ store_query_int(struct store *store, int64_t dflt, const char *sql,
 	int		 rc;
 
 	va_start(ap, types);
-	stmt = store_vprepare(store, sql, types, ap);
+	stmt = store_kept(store, sql, types, ap);
 	va_end(ap);
 	if (stmt == NULL)
 		return -1;
@@ -407,7 +461,7 @@ store_query_int(struct store *store, int64_t dflt, const char *sql,
 	else
 		log_errorx("store: query failed path=%s error=\"%s\"",
 		    store->path, sqlite3_errmsg(store->db));
-	sqlite3_finalize(stmt);
+	store_kept_done(stmt);
 	return value;
 }
 

@@ -17,6 +17,8 @@ struct store {
 	bool	 is_relaxed;	/* the open batch commits without a flush */
 	bool	 is_unflushed;	/* such a batch committed since the last
 				 * flush */
+	GHashTable *stmts;	/* SQL text -> its sqlite3_stmt, kept for
+				 * store_exec and store_query_int */
 };
 
 /*
