@@ -1401,31 +1401,52 @@ and by reading the flush traces.
   every message waiting at that moment in one transaction (waiting up to
   1 ms for messages other sessions are still receiving), and one pass on
   the main loop understands all new messages, starts their rounds and marks
-  their pages as sending in one more transaction. At 20 sessions that is
-  0.2 to 0.3 flushes per message; it stays above 0.1 because the second
-  transaction still runs once per writer batch. At 1 session it is 2 per
-  message by design: the message must be on disk before its 250, and each
-  page's "sending" mark must be on disk before its request, so that a
-  crash never pages anyone twice in one round. The 1-per-message target
-  would need the understanding pass folded into the intake transaction.
+  their pages as sending in a second transaction. That second transaction
+  used to flush too, which kept 20 sessions at 0.2 flushes per message and
+  1 session at 2. It now commits without a flush of its own: what it
+  records follows from messages already on disk, and if a power loss takes
+  it, the same messages are understood again after the restart. Only when
+  pages or mail are about to leave is it flushed first, by one small
+  flushed write, which in WAL mode makes every earlier commit durable.
+  So no page is requested before its "sending" mark is on disk. The strace
+  counts also showed checkpoints started by the main loop's commits. They
+  could not finish while the writer's handle read the log, so each one
+  flushed the log again. The unflushed pass now leaves checkpoints to the
+  flushed commits. The provider health that `critgate status` shows is saved
+  without a flush. The scenario now sends one message before it counts,
+  and lets that message's round of pages finish. A round costs one flush
+  per request answered and per status callback (about 18 for a team of 2)
+  whatever the load; counted against intake, it would charge 400
+  messages with one round.
 - **Time to first page.** Was 28 ms at p50 (three to five fsyncs between
-  the final dot and the request); now the two flushes above, the parse
-  and the classification are all that precede the request, and the pass
-  runs ahead of other events on the loop. The 3x target is one commit
-  plus one POST, which no design with two durable steps before the
-  request can reach; critgate's p50 is about 4x of it, and its p99 is
-  close to or better than the script gateway's, which does one fsync and
-  no bookkeeping. The p99 figures on this shared machine vary with the
-  other load on it.
+  the final dot and the request). Now two flushes (the message before its
+  250, the "sending" marks before the request), the parse and the
+  classification precede the request, and the pass runs ahead of other
+  events on the loop. Timestamps added to the daemon's log for one run of
+  idle probes put the daemon's own part at about 2.5 ms from the final
+  dot to the first request. Of that, the message's commit took 0.6 to
+  0.8 ms, understanding the message and preparing the round 1.2 ms, and
+  the second flush 0.5 ms. The rest of the 5 ms p50 is the harness: a Python client and a
+  Python simulator on the same two cores. The script gateway, which does
+  one fsync and nothing else, measures 7 ms at p50 in the same harness, so
+  3x one commit plus one POST (3 ms) is below what this harness shows for
+  any gateway. critgate's p99 is below the script gateway's, idle and
+  under load. A profile of the understanding pass showed SQLite compiling
+  statements; the frequent ones are now compiled once per store handle.
+  With the fewer flushes, that took the CPU per 1 KB message at one
+  session from 1.33 to about 0.95 ms.
 - **Intake rate against smtp-sink.** smtp-sink keeps nothing, neither on
   disk nor in memory, so half of its rate is out of reach for any server
-  that flushes to disk; Postfix, which does, reaches about a tenth of it.
-  The target that matters for users, Postfix's own queue rate, is met.
-  Against the script gateway critgate is about even at 20 sessions: the
+  that flushes to disk; Postfix, which does, reaches about a twentieth of
+  it. The target that matters for users, Postfix's own queue rate, is met.
+  Against the script gateway critgate is about 1.2x at 20 sessions: the
   gateway answers 250 and then pages one message at a time, while
   critgate also parses, classifies and records each message on the main
-  loop (about 0.5 ms of CPU per 1 KB message in the profile, mostly GMime
-  and SQLite).
+  loop (about 0.5 ms of CPU per 1 KB message, mostly GMime and SQLite).
+  3x the gateway would be about 4,400 messages per second. On two cores
+  shared with the load generator, that leaves under half a millisecond
+  of CPU per message for the daemon and smtp-source together, which
+  critgate alone already uses.
 - **64 KB intake.** The profile of a 64 KB run showed a sixth of the
   daemon's time in GLib appending DATA text one byte at a time; runs of
   text between line ends are now copied at once, which took the CPU per
@@ -1435,11 +1456,17 @@ and by reading the flush traces.
 - **Page storm.** Deduplication by Message-ID only opened one incident per
   message. Now a monitoring system's repeats (same sender, same subject
   but for the values) and other customers writing with the same subject
-  join the open incident. The storm here has three subjects: the disk
-  alert and two wordings of the checkout outage ("Checkout down", "URGENT:
-  payments failing"), so it opens three incidents and pages one round for
-  each. Joining differently worded customer mail would need matching on
-  the text, which risks silencing a genuine second emergency.
+  join the open incident. The storm has three subjects: the disk alert
+  and two wordings of the checkout outage, so with the default settings it
+  opens three incidents and pages one round for each. Telling that two
+  differently worded reports name one outage would need matching on the
+  text, which risks absorbing a genuine second emergency, so grouping
+  them is a setting: with storm grouping (`dedup.storm_minutes`), every
+  new report of the same severity joins the latest incident opened within
+  that many minutes, until someone acknowledges it. With it on, the storm
+  of 11,000 messages is one incident and one round of 4 requests. It is
+  off by default, because it trades a second emergency's own pages for
+  quiet during a storm. The README and the example config say so.
 - **Parse cost.** The first version decoded up to 2 MiB of every text
   part to keep a 64 KiB summary; now it reads twice the kept size, and
   looks for ISO-2022-JP escapes with one memchr instead of three memmem
@@ -1449,10 +1476,13 @@ and by reading the flush traces.
   text growing by doubling, each step a copy and, past 128 KiB, a fresh
   mapping from the kernel. The test now reads eight bytes at a time,
   ASCII skips the validation, and the buffers are sized once. At 1 MB the
-  ratio fell from 10.8 to about 1.1, at 64 KB from 7.8 to about 2.3; what
-  remains is the summary itself (charset conversion, newline
-  normalisation), which bare GMime does not do because it never decodes
-  the body.
+  ratio fell from 10.8 to about 1.1, at 64 KB from 7.8 to 2.1 to 2.8
+  (three runs of the benchmark). The same helper, run alone with 300 to
+  1,000 iterations on a 64 KB message, gives 1.4 to 1.6. What remains is
+  the summary itself: a profile with call stacks puts it at over a
+  quarter of critgate's parse, in GMime's stream writes while decoding
+  the part and in the newline normalisation. Bare GMime does neither, because it never
+  decodes the body.
 - **Store growth.** `critgate incidents` now lists the latest 50 by the
   primary key, so its time no longer grows with the store; `critgate
   report` still reads every incident, on purpose, as its figures cover all
