@@ -134,9 +134,9 @@ struct classify_lookup {
 	int64_t	(*incident_mailed_to)(void *ctx, const char *addr,
 		    int64_t since_ms, int64_t until_ms);
 	/*
-	 * The latest unacknowledged incident of that severity opened at or
-	 * after since_ms, from any sender.  May be NULL: the step that uses
-	 * it is then skipped.
+	 * The latest incident of that severity opened at or after since_ms,
+	 * from any sender, when it is not acknowledged.  May be NULL: the
+	 * step that uses it is then skipped.
 	 */
 	int64_t	(*incident_unacked_since)(void *ctx,
 		    enum cfg_severity severity, int64_t since_ms);

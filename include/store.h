@@ -263,8 +263,8 @@ int64_t	store_find_incident_by_sender(struct store *store,
  * this subject key. */
 int64_t	store_find_incident_by_subject_key(struct store *store,
 	    const char *key, int64_t since_ms);
-/* The latest unacknowledged incident of that severity (its name) opened
- * at or after since_ms. */
+/* The latest incident of that severity (its name) opened at or after
+ * since_ms, when it is not acknowledged. */
 int64_t	store_find_incident_unacked_since(struct store *store,
 	    const char *severity, int64_t since_ms);
 /* Tells whether a message of incident id came from sender (lowercase):

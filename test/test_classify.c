@@ -278,9 +278,8 @@ fake_incident_unacked_since(void *ctx, enum cfg_severity severity,
 
 	while (i-- > 0) {
 		inc = &g_array_index(st->incidents, struct fake_incident, i);
-		if (inc->is_open && inc->severity == severity &&
-		    inc->opened_ms >= since_ms)
-			return inc->id;
+		if (inc->severity == severity && inc->opened_ms >= since_ms)
+			return inc->is_open ? inc->id : 0;
 	}
 	return 0;
 }
@@ -685,13 +684,14 @@ outage_generic_subject_new_incident(void)
 
 /*
  * With storm grouping on, reports in other words join the unacknowledged
- * incident; once it is acknowledged, or the window has passed, a report
- * opens its own incident again.  Off, they each open one.
+ * incident.  Past the window, or once the latest incident is
+ * acknowledged, a report opens its own again.  Off, each opens one.
  */
 static void
 storm_joins_unacknowledged_incident(void)
 {
 	struct classify_settings	 storm = settings;
+	struct fake_incident		*inc;
 	struct fake_store		 st;
 	struct classify_result		 res;
 	int64_t				 first, later;
@@ -722,10 +722,15 @@ storm_joins_unacknowledged_incident(void)
 	    T0_MS + 11 * MINUTE_MS, &res);
 	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
 	classify_result_fini(&res);
-	/* Acknowledged. */
-	fake_incident_find(&st, later)->is_open = false;
+	/* A raised incident, now acknowledged, is the latest: a report
+	 * opens its own even though an older one is still open. */
+	inc = fake_incident_add(&st, 3001);
+	inc->opened_ms = T0_MS + 12 * MINUTE_MS;
+	inc->severity = CFG_SEVERITY_CRITICAL;
+	inc->is_open = false;
+	CHECK(fake_incident_find(&st, later)->is_open);
 	feed_text(&st, "dee@shop-four.example", "SMS campaigns stuck",
-	    T0_MS + 12 * MINUTE_MS, &res);
+	    T0_MS + 13 * MINUTE_MS, &res);
 	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
 	classify_result_fini(&res);
 	fake_store_fini(&st);

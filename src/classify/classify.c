@@ -546,8 +546,8 @@ step_echo(struct run *r)
 
 /*
  * Joins a report to the storm incident when storm grouping is on: the
- * latest unacknowledged incident of the same severity opened within
- * dedup.storm_minutes, whatever the sender and wording.  Customers word
+ * latest incident of the same severity opened within dedup.storm_minutes,
+ * while it is not acknowledged, whatever the sender and wording.  Customers word
  * one outage in many ways, and the team is already being paged.  The
  * report stays in the incident's timeline.  After an acknowledgement, new
  * reports open incidents of their own again.

@@ -189,9 +189,13 @@ plan_queue(struct daemon_outbox *ob, const struct mail_plan *plan,
 	int64_t			 id;
 	int			 rc = -1;
 
+	/* The id is read and used under one write lock: otherwise the
+	 * daemon and a command beside it could both take it. */
+	if (store_batch_begin(ob->store) == -1)
+		return -1;
 	id = store_mail_next_id(ob->store);
 	if (id < 1)
-		return -1;
+		goto out;
 	message_id = mail_token(ob, plan, incident_id, id);
 	if (message_id == NULL) {
 		log_warnx("mail: no Message-ID token inc=%" PRId64 " kind=%s",
@@ -234,6 +238,9 @@ plan_queue(struct daemon_outbox *ob, const struct mail_plan *plan,
 		    "to=<%s> message_id=<%s>", id, incident_id, row.kind,
 		    plan->rcpt, message_id);
 out:
+	/* store_mail_add wrote all of the row or none of it. */
+	if (store_batch_commit(ob->store) == -1)
+		rc = -1;
 	if (raw != NULL)
 		g_bytes_unref(raw);
 	g_free(error);

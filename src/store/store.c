@@ -405,7 +405,7 @@ store_kept(struct store *store, const char *sql, const char *types,
 	return stmt;
 }
 
-/* Resets a kept statement, so that it holds no read snapshot and no
+/* Resets a kept statement, which then keeps no read snapshot and no
  * bound data, or finalizes a pragma. */
 static void
 store_kept_done(sqlite3_stmt *stmt)
@@ -522,10 +522,10 @@ int
 store_batch_begin_unflushed(struct store *store)
 {
 	/*
-	 * SQLite refuses to change the flush setting inside a transaction.
-	 * Checkpoints wait too: one flushes the log and the database, and
-	 * while other handles still read the log it stays long, so every
-	 * commit would try again.  The flushed commits (the writer's, and
+	 * SQLite rejects a change of the flush setting inside a
+	 * transaction.  Checkpoints wait too, because each one flushes the
+	 * log and the database.  While other handles still read the log,
+	 * it stays long, so every commit would start another.  The flushed commits (the writer's, and
 	 * store_flush) run them instead.
 	 */
 	if (store->depth != 0 ||
@@ -1034,9 +1034,9 @@ int64_t
 store_find_incident_unacked_since(struct store *store, const char *severity,
     int64_t since_ms)
 {
-	return store_query_int(store, 0, "SELECT id FROM incidents WHERE "
-	    "acked_ms IS NULL AND severity = ? AND opened_ms >= ? ORDER BY "
-	    "id DESC LIMIT 1", "si", severity, since_ms);
+	return store_query_int(store, 0, "SELECT id FROM (SELECT id, acked_ms "
+	    "FROM incidents WHERE severity = ? AND opened_ms >= ? ORDER BY id "
+	    "DESC LIMIT 1) WHERE acked_ms IS NULL", "si", severity, since_ms);
 }
 
 int
