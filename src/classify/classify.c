@@ -547,10 +547,10 @@ step_echo(struct run *r)
 /*
  * Joins a report to the storm incident when storm grouping is on: the
  * latest incident of the same severity opened within dedup.storm_minutes,
- * while it is not acknowledged, whatever the sender and wording.  Customers word
- * one outage in many ways, and the team is already being paged.  The
- * report stays in the incident's timeline.  After an acknowledgement, new
- * reports open incidents of their own again.
+ * while it is not acknowledged, whatever the sender and wording.
+ * Customers word one outage in many ways, and the team is already being
+ * paged.  The report stays in the incident's timeline.  After an
+ * acknowledgement, new reports open incidents of their own again.
  */
 static bool
 step_storm(struct run *r)

@@ -525,8 +525,8 @@ store_batch_begin_unflushed(struct store *store)
 	 * SQLite rejects a change of the flush setting inside a
 	 * transaction.  Checkpoints wait too, because each one flushes the
 	 * log and the database.  While other handles still read the log,
-	 * it stays long, so every commit would start another.  The flushed commits (the writer's, and
-	 * store_flush) run them instead.
+	 * it stays long, so every commit would start another.  The flushed
+	 * commits (the writer's, and store_flush) run them instead.
 	 */
 	if (store->depth != 0 ||
 	    store_exec(store, "PRAGMA synchronous=NORMAL", "") == -1 ||
