@@ -252,6 +252,14 @@ int_for_string_rejected(void)
 }
 
 static void
+whole_float_for_int_rejected(void)
+{
+	check_rejected("bad-float-for-int",
+	    "data/cfg/bad-float-for-int.conf:8: dedup.storm_minutes: 10.0 is a "
+	    "float, expected an integer");
+}
+
+static void
 number_above_max_rejected(void)
 {
 	check_rejected("bad-out-of-range",
@@ -1149,6 +1157,7 @@ main(void)
 	TAP_RUN(unknown_top_key_rejected);
 	TAP_RUN(unknown_member_key_rejected);
 	TAP_RUN(int_for_string_rejected);
+	TAP_RUN(whole_float_for_int_rejected);
 	TAP_RUN(number_above_max_rejected);
 	TAP_RUN(int_wrapped_by_libconfig_rejected);
 	TAP_RUN(phone_not_e164_rejected);

@@ -749,7 +749,14 @@ value_text(const config_setting_t *s)
 	case CONFIG_TYPE_INT64:
 		return g_strdup_printf("%lld", config_setting_get_int64(s));
 	case CONFIG_TYPE_FLOAT:
-		return g_strdup_printf("%g", config_setting_get_float(s));
+		/* "%g" prints 10.0 as "10", which would read as an integer. */
+		text = g_strdup_printf("%g", config_setting_get_float(s));
+		if (strpbrk(text, ".eEin") == NULL) {
+			escaped = text;
+			text = g_strconcat(escaped, ".0", NULL);
+			g_free(escaped);
+		}
+		return text;
 	case CONFIG_TYPE_BOOL:
 		return g_strdup(config_setting_get_bool(s) ? "true" : "false");
 	case CONFIG_TYPE_STRING:

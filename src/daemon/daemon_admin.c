@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -74,6 +75,24 @@ warn_rotation_gaps(const struct cfg *cfg, const struct cfg_rotation *rot,
 		g_array_free(gaps, TRUE);
 }
 
+/*
+ * Warns when serve could not create or write the store, for this user:
+ * a warning, as check-config may run as another user than the daemon.
+ */
+static void
+warn_store_folder(const char *store_path, GPtrArray *warnings)
+{
+	char	*folder = g_path_get_dirname(store_path);
+
+	if (!g_file_test(folder, G_FILE_TEST_IS_DIR))
+		warn(warnings, "store: folder %s does not exist; create it, "
+		    "writable by the user critgate runs as", folder);
+	else if (access(folder, W_OK | X_OK) == -1)
+		warn(warnings, "store: folder %s is not writable by this user "
+		    "(%s)", folder, g_strerror(errno));
+	g_free(folder);
+}
+
 void
 daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,
     GPtrArray *warnings)
@@ -105,6 +124,7 @@ daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,
 		warn(warnings, "providers: only %s pages, and without "
 		    "mail.relay nothing takes over when it fails",
 		    cfg->provider_order[0]);
+	warn_store_folder(cfg->store_path, warnings);
 }
 
 /*

@@ -9,6 +9,7 @@ a bad one while pages are due; check-config warns about gaps."""
 
 import datetime
 import os
+import re
 import signal
 import sys
 
@@ -198,6 +199,9 @@ def warnings(world, tap):
         text = f.read()
     text = text.replace(f'start = "', 'start = "2099-01-05T09:00"; # "', 1)
     text = text.replace('phone = "+15550100013"; ', '')
+    missing = os.path.join(world.dir, "missing")
+    text = re.sub(r'store = "[^"]*";', f'store = "{missing}/c.db";', text,
+                  count=1)
     with open(path, "w") as f:
         f.write(text)
     os.chmod(path, 0o600)
@@ -211,6 +215,8 @@ def warnings(world, tap):
               "a rotation that has not started warns", out)
     tap.check("warning: team[2]: \"cy\" has no phone" in out,
               "a member without a phone warns", out)
+    tap.check(f"warning: store: folder {missing} does not exist" in out,
+              "a store in a missing folder warns", out)
 
 
 def body(world, tap):
