@@ -818,8 +818,11 @@ store_message_join(struct store *store, int64_t msg_id,
 	    "repeats = repeats + 1, latest_subject = ? WHERE id = ?", "si",
 	    disp->parsed->subject, disp->incident_id) == -1)
 		return -1;
-	detail = g_strdup_printf("msg=%" PRId64 " %s", msg_id,
-	    disp->reason != NULL ? disp->reason : "");
+	/* Who wrote and about what, so that the timeline alone tells what
+	 * each report added. */
+	detail = g_strdup_printf("msg=%" PRId64 " from=<%s> subject=\"%s\" %s",
+	    msg_id, disp->sender != NULL ? disp->sender : "",
+	    disp->parsed->subject, disp->reason != NULL ? disp->reason : "");
 	rc = store_event_add(store, out->incident_id, 0, disp->class_name,
 	    detail, disp->now_ms);
 	g_free(detail);
