@@ -46,8 +46,8 @@ part_encoded_read(GMimePart *part, size_t max, GMimeContentEncoding *encoding)
 	GMimeDataWrapper	*content;
 	GMimeStream		*stream;
 	GByteArray		*raw;
-	guint8			 buf[16384];
 	gssize			 n;
+	guint			 len = 0, want;
 
 	*encoding = GMIME_CONTENT_ENCODING_DEFAULT;
 	content = g_mime_part_get_content(part);
@@ -57,16 +57,25 @@ part_encoded_read(GMimePart *part, size_t max, GMimeContentEncoding *encoding)
 	stream = g_mime_data_wrapper_get_stream(content);
 	if (stream == NULL || g_mime_stream_reset(stream) == -1)
 		return g_byte_array_new();
-	/* The stream knows its length: one allocation takes all of it. */
+	/*
+	 * The stream knows its length: one allocation takes all of it, and
+	 * one byte more for the NUL part_text may add.  The content is read
+	 * straight into it.
+	 */
 	n = g_mime_stream_length(stream);
-	raw = g_byte_array_sized_new(n > 0 ? (guint)MIN((size_t)n, max) : 0);
-	while (raw->len < max) {
-		n = g_mime_stream_read(stream, (char *)buf,
-		    MIN(sizeof(buf), max - raw->len));
+	want = n > 0 ? (guint)MIN((size_t)n, max) : 16384;
+	raw = g_byte_array_sized_new(want + 1);
+	while (len < max) {
+		if (len == raw->len)
+			g_byte_array_set_size(raw, (guint)MIN((size_t)len + want,
+			    max));
+		n = g_mime_stream_read(stream, (char *)raw->data + len,
+		    raw->len - len);
 		if (n <= 0)
 			break;
-		g_byte_array_append(raw, buf, (guint)n);
+		len += (guint)n;
 	}
+	g_byte_array_set_size(raw, len);
 	return raw;
 }
 
@@ -168,6 +177,15 @@ part_text(GMimePart *part, size_t max, GPtrArray *fallbacks)
 	bytes = part_bytes(part, max, fallbacks);
 	charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part),
 	    "charset");
+	if (parse_charset_is_verbatim(charset, (const char *)bytes->data,
+	    MIN(bytes->len, max))) {
+		/* Plain ASCII: the bytes become the text, with no copy. */
+		g_byte_array_set_size(bytes, MIN(bytes->len, max) + 1);
+		bytes->data[bytes->len - 1] = '\0';
+		text = (char *)g_byte_array_free(bytes, FALSE);
+		parse_newlines_normalise(text);
+		return text;
+	}
 	/* Sized once: growing by doubling would copy the text each time. */
 	out = g_string_sized_new(MIN(bytes->len, max) + 1);
 

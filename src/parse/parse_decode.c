@@ -330,6 +330,16 @@ parse_charset_append(GString *out, const char *charset, const char *s,
 	    "%s", label, how != NULL ? how : "ASCII");
 }
 
+bool
+parse_charset_is_verbatim(const char *charset, const char *s, size_t len)
+{
+	if (charset != NULL && *charset != '\0' &&
+	    !charset_is_utf8_or_ascii(charset))
+		return false;
+	return bytes_are_7bit(s, len) && memchr(s, '\0', len) == NULL &&
+	    memchr(s, '\x1b', len) == NULL;
+}
+
 char *
 parse_gstring_free_valid(GString *out)
 {
@@ -367,18 +377,21 @@ parse_whitespace_collapse(char *s)
 void
 parse_newlines_normalise(char *s)
 {
-	char	*r, *w, *cr;
+	char	*r, *w, *cr, *end = s + strlen(s);
 	size_t	 n;
 
-	/* Moves the text between CRs in blocks rather than byte by byte. */
-	r = w = strchr(s, '\r');
-	while (r != NULL && *r != '\0') {
+	/*
+	 * Moves the text between CRs in blocks rather than byte by byte,
+	 * finding them with memchr, as the end is known.
+	 */
+	r = w = memchr(s, '\r', (size_t)(end - s));
+	while (r != NULL) {
 		if (r[1] == '\n')
 			r++;
 		else
 			*r = '\n';
-		cr = strchr(r + 1, '\r');
-		n = cr != NULL ? (size_t)(cr - r) : strlen(r);
+		cr = memchr(r + 1, '\r', (size_t)(end - r - 1));
+		n = (size_t)((cr != NULL ? cr : end) - r);
 		memmove(w, r, n);
 		w += n;
 		r = cr;

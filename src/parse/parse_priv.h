@@ -34,6 +34,14 @@ void	parse_label_clean(const char *label, char *buf, size_t size);
 void	parse_charset_append(GString *out, const char *charset, const char *s,
 	    size_t len, GPtrArray *fallbacks);
 
+/*
+ * Tells whether s is already the UTF-8 text parse_charset_append would
+ * make of it, with no fallback: ASCII without NUL bytes or ISO-2022-JP
+ * escapes, labelled UTF-8, ASCII or nothing.
+ */
+bool	parse_charset_is_verbatim(const char *charset, const char *s,
+	    size_t len);
+
 /* Decodes a raw header value (RFC 2047 encoded-words, raw 8-bit) to UTF-8. */
 char	*parse_header_decode(const char *raw, GPtrArray *fallbacks);
 
