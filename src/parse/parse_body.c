@@ -58,17 +58,17 @@ part_encoded_read(GMimePart *part, size_t max, GMimeContentEncoding *encoding)
 	if (stream == NULL || g_mime_stream_reset(stream) == -1)
 		return g_byte_array_new();
 	/*
-	 * The stream knows its length: one allocation takes all of it, and
-	 * one byte more for the NUL part_text may add.  The content is read
-	 * straight into it.
+	 * The stream reports its length, so one allocation takes all of it,
+	 * with one byte more for the NUL that part_text may add.  The
+	 * content is read straight into it.
 	 */
 	n = g_mime_stream_length(stream);
 	want = n > 0 ? (guint)MIN((size_t)n, max) : 16384;
 	raw = g_byte_array_sized_new(want + 1);
 	while (len < max) {
 		if (len == raw->len)
-			g_byte_array_set_size(raw, (guint)MIN((size_t)len + want,
-			    max));
+			g_byte_array_set_size(raw,
+			    (guint)MIN((size_t)len + want, max));
 		n = g_mime_stream_read(stream, (char *)raw->data + len,
 		    raw->len - len);
 		if (n <= 0)
