@@ -315,6 +315,9 @@ void		 daemon_mail_stop(struct daemon *d);
 /* Escalation policies and breaches (daemon_esc.c), inside the caller's
  * transaction. */
 void	daemon_esc_tick(struct daemon *d);
+/* The same for the incidents in ids (gint64) only: those new mail just
+ * opened or joined, which may be due at once. */
+void	daemon_esc_tick_some(struct daemon *d, const GArray *ids);
 /* Returns when the round after round of inc is due; INT64_MAX for a
  * breach's pages. */
 int64_t	daemon_esc_next_round_ms(struct daemon *d,
@@ -403,7 +406,11 @@ void	daemon_provider_undelivered(struct daemon *d, const char *sid,
 /* Returns "closed", "open" or "half-open". */
 const char	*daemon_circuit_name(enum daemon_circuit circuit);
 
-/* Intake, escalation and acknowledgement (daemon_page.c). */
+/*
+ * Intake, escalation and acknowledgement (daemon_page.c).  Both
+ * understand new messages and send pending pages; process_messages then
+ * checks the incidents that mail opened or joined, tick every open one.
+ */
 void	daemon_page_process_messages(struct daemon *d);
 void	daemon_page_tick(struct daemon *d);
 void	daemon_page_recover(struct daemon *d);

@@ -270,23 +270,45 @@ esc_incident_breaches(struct daemon *d, const struct store_incident *inc,
 	}
 }
 
+/* Fires what is due for one incident that still pages. */
+static void
+esc_incident(struct daemon *d, const struct store_incident *inc,
+    int64_t now_ms)
+{
+	esc_incident_steps(d, inc, now_ms);
+	if (inc->acked_ms == 0)
+		esc_incident_breaches(d, inc, now_ms);
+}
+
 void
 daemon_esc_tick(struct daemon *d)
 {
-	struct store_incident	*inc;
-	GPtrArray		*open;
-	int64_t			 now = clock_now_ms();
-	guint			 i;
+	GPtrArray	*open;
+	int64_t		 now = clock_now_ms();
+	guint		 i;
 
 	open = store_incidents_paging(d->store);
-	for (i = 0; open != NULL && i < open->len; i++) {
-		inc = g_ptr_array_index(open, i);
-		esc_incident_steps(d, inc, now);
-		if (inc->acked_ms == 0)
-			esc_incident_breaches(d, inc, now);
-	}
+	for (i = 0; open != NULL && i < open->len; i++)
+		esc_incident(d, g_ptr_array_index(open, i), now);
 	if (open != NULL)
 		g_ptr_array_free(open, TRUE);
+}
+
+void
+daemon_esc_tick_some(struct daemon *d, const GArray *ids)
+{
+	struct store_incident	inc;
+	int64_t			now = clock_now_ms();
+	guint			i;
+
+	for (i = 0; i < ids->len; i++) {
+		if (store_incident_get(d->store, g_array_index(ids, gint64, i),
+		    &inc) == -1)
+			continue;
+		if (STORE_INCIDENT_PAGES(&inc))
+			esc_incident(d, &inc, now);
+		store_incident_fini(&inc);
+	}
 }
 
 int64_t

@@ -230,8 +230,12 @@ message_follow_up(struct daemon *d, const struct store_message *msg,
 		    "email", parsed->message_id);
 }
 
+/*
+ * Understands and records one stored message.  Adds the incident it
+ * opened or joined to touched, once.
+ */
 static int
-message_process(struct daemon *d, int64_t msg_id)
+message_process(struct daemon *d, int64_t msg_id, GArray *touched)
 {
 	struct store_disposition	 disp;
 	struct classify_result		 cr;
@@ -264,6 +268,9 @@ message_process(struct daemon *d, int64_t msg_id)
 	disp.sender = sender;
 	if (store_message_process(d->store, msg_id, &disp, &out) == -1)
 		goto out;
+	if (out.incident_id > 0 && (touched->len == 0 || g_array_index(
+	    touched, gint64, touched->len - 1) != out.incident_id))
+		g_array_append_val(touched, out.incident_id);
 	message_log_outcome(&msg, &parsed, &cr, &out);
 	message_follow_up(d, &msg, &parsed, &cr, &out);
 	store_outcome_fini(&out);
@@ -931,22 +938,33 @@ page_prepare_pending(struct daemon *d)
  * costs no flush at all.
  */
 static void
-page_cycle(struct daemon *d, bool is_processing)
+page_cycle(struct daemon *d, bool is_full_tick)
 {
-	GArray		*ids = NULL;
+	GArray		*ids = NULL, *touched;
 	GPtrArray	*jobs = NULL, *mails;
 	guint		 i;
 	bool		 is_committed = true;
 
 	if (d->is_stopping || store_batch_begin_unflushed(d->store) == -1)
 		return;
-	if (is_processing)
-		ids = store_messages_unprocessed(d->store);
+	touched = g_array_new(FALSE, FALSE, sizeof(gint64));
+	ids = store_messages_unprocessed(d->store);
 	for (i = 0; ids != NULL && i < ids->len; i++)
 		/* A failure is logged; the message stays unprocessed and is
 		 * tried again at the next tick. */
-		(void)message_process(d, g_array_index(ids, gint64, i));
-	daemon_esc_tick(d);
+		(void)message_process(d, g_array_index(ids, gint64, i),
+		    touched);
+	/*
+	 * After new mail, only the incidents it opened or joined can be due
+	 * sooner than the last tick left them; the timer's tick checks every
+	 * open incident.  So a pass after mail costs the same with one open
+	 * incident or a thousand.
+	 */
+	if (is_full_tick)
+		daemon_esc_tick(d);
+	else
+		daemon_esc_tick_some(d, touched);
+	g_array_free(touched, TRUE);
 	jobs = page_prepare_pending(d);
 	mails = daemon_mail_prepare(d);
 	if (store_batch_commit(d->store) == -1) {
@@ -973,13 +991,13 @@ page_cycle(struct daemon *d, bool is_processing)
 void
 daemon_page_process_messages(struct daemon *d)
 {
-	page_cycle(d, true);
+	page_cycle(d, false);
 }
 
 void
 daemon_page_tick(struct daemon *d)
 {
-	page_cycle(d, false);
+	page_cycle(d, true);
 }
 
 void
@@ -994,7 +1012,8 @@ daemon_page_recover(struct daemon *d)
 		log_warnx("notify: pages in flight at the last stop count=%d; "
 		    "their outcome is unknown and the next round pages again",
 		    orphans);
-	daemon_page_process_messages(d);
+	/* Also the rounds that fell due while the daemon was stopped. */
+	daemon_page_tick(d);
 }
 
 void

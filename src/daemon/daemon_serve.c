@@ -164,7 +164,7 @@ serve_on_tick(gpointer data)
 
 	/* Also notices acknowledgements that "critgate ack" wrote to the
 	 * store from another process. */
-	daemon_page_process_messages(d);
+	daemon_page_tick(d);
 	return G_SOURCE_CONTINUE;
 }
 

@@ -333,8 +333,8 @@ parse_charset_append(GString *out, const char *charset, const char *s,
 bool
 parse_charset_is_verbatim(const char *charset, const char *s, size_t len)
 {
-	if (charset != NULL && *charset != '\0' &&
-	    !charset_is_utf8_or_ascii(charset))
+	if (len == 0 || (charset != NULL && *charset != '\0' &&
+	    !charset_is_utf8_or_ascii(charset)))
 		return false;
 	return bytes_are_7bit(s, len) && memchr(s, '\0', len) == NULL &&
 	    memchr(s, '\x1b', len) == NULL;
