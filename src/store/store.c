@@ -360,23 +360,12 @@ store_vprepare(struct store *store, const char *sql, const char *types,
 	return stmt;
 }
 
-sqlite3_stmt *
-store_prepare(struct store *store, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt	*stmt;
-	va_list		 ap;
-
-	va_start(ap, types);
-	stmt = store_vprepare(store, sql, types, ap);
-	va_end(ap);
-	return stmt;
-}
-
 /*
  * Returns the statement for sql with its parameters bound, compiled on
  * first use and kept, because SQLite's parser showed up in profiles of
- * message processing.  Pragmas are compiled each time, as SQLite may
- * apply a setting while compiling it.  Release with store_kept_done.
+ * message processing.  Compiled each time instead: pragmas, as SQLite may
+ * apply a setting while compiling it, and a statement whose kept copy is
+ * still being stepped.  Release with store_kept_done.
  */
 static sqlite3_stmt *
 store_kept(struct store *store, const char *sql, const char *types,
@@ -387,6 +376,8 @@ store_kept(struct store *store, const char *sql, const char *types,
 	if (g_str_has_prefix(sql, "PRAGMA"))
 		return store_vprepare(store, sql, types, ap);
 	stmt = g_hash_table_lookup(store->stmts, sql);
+	if (stmt != NULL && sqlite3_stmt_busy(stmt))
+		return store_vprepare(store, sql, types, ap);
 	if (stmt == NULL) {
 		if (sqlite3_prepare_v3(store->db, sql, -1,
 		    SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
@@ -406,16 +397,35 @@ store_kept(struct store *store, const char *sql, const char *types,
 }
 
 /* Resets a kept statement, which then keeps no read snapshot and no
- * bound data, or finalizes a pragma. */
+ * bound data, or finalizes one compiled for this use only. */
 static void
-store_kept_done(sqlite3_stmt *stmt)
+store_kept_done(struct store *store, sqlite3_stmt *stmt)
 {
-	if (g_str_has_prefix(sqlite3_sql(stmt), "PRAGMA")) {
+	if (g_hash_table_lookup(store->stmts, sqlite3_sql(stmt)) != stmt) {
 		sqlite3_finalize(stmt);
 		return;
 	}
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
+}
+
+sqlite3_stmt *
+store_prepare(struct store *store, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt	*stmt;
+	va_list		 ap;
+
+	va_start(ap, types);
+	stmt = store_kept(store, sql, types, ap);
+	va_end(ap);
+	return stmt;
+}
+
+void
+store_finish(struct store *store, sqlite3_stmt *stmt)
+{
+	if (stmt != NULL)
+		store_kept_done(store, stmt);
 }
 
 int
@@ -435,7 +445,7 @@ store_exec(struct store *store, const char *sql, const char *types, ...)
 		log_errorx("store: statement failed path=%s error=\"%s\" "
 		    "sql=\"%.60s\"", store->path, sqlite3_errmsg(store->db),
 		    sql);
-	store_kept_done(stmt);
+	store_kept_done(store, stmt);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -461,7 +471,7 @@ store_query_int(struct store *store, int64_t dflt, const char *sql,
 	else
 		log_errorx("store: query failed path=%s error=\"%s\"",
 		    store->path, sqlite3_errmsg(store->db));
-	store_kept_done(stmt);
+	store_kept_done(store, stmt);
 	return value;
 }
 
@@ -689,7 +699,7 @@ store_messages_list(struct store *store, int64_t limit)
 		row->message_id = store_column_strdup(stmt, 11);
 		g_ptr_array_add(list, row);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		g_ptr_array_free(list, TRUE);
 		return NULL;
@@ -714,7 +724,7 @@ store_messages_unprocessed(struct store *store)
 		id = sqlite3_column_int64(stmt, 0);
 		g_array_append_val(ids, id);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		log_errorx("store: listing messages failed error=\"%s\"",
 		    sqlite3_errmsg(store->db));
@@ -736,7 +746,7 @@ store_message_load_rcpts(struct store *store, struct store_message *out)
 		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		g_ptr_array_add(out->rcpts, store_column_strdup(stmt, 0));
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -765,7 +775,7 @@ store_message_load(struct store *store, int64_t id, struct store_message *out)
 	out->helo = store_column_strdup(stmt, 4);
 	rc = store_message_load_rcpts(store, out);
 out:
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc;
 }
 
@@ -847,7 +857,7 @@ store_imap_state_get(struct store *store, const char *mailbox,
 		*uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 0);
 		*last_uid = (uint32_t)sqlite3_column_int64(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -899,7 +909,7 @@ store_message_outcome(struct store *store, int64_t msg_id,
 		out->duplicate_of = sqlite3_column_int64(stmt, 2);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc;
 }
 
@@ -1078,7 +1088,7 @@ store_state_get(struct store *store, const char *key)
 		return NULL;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		value = store_column_strdup(stmt, 0);
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return value;
 }
 

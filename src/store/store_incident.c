@@ -59,7 +59,7 @@ store_incident_get(struct store *store, int64_t id, struct store_incident *out)
 		store_incident_read(stmt, out);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc;
 }
 
@@ -79,7 +79,7 @@ store_incidents_query(struct store *store, sqlite3_stmt *stmt)
 		store_incident_read(stmt, inc);
 		g_ptr_array_add(list, inc);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		log_errorx("store: listing incidents failed error=\"%s\"",
 		    sqlite3_errmsg(store->db));
@@ -276,7 +276,7 @@ store_events_of_incident(struct store *store, int64_t incident_id)
 		ev->detail = store_column_strdup(stmt, 3);
 		g_ptr_array_add(list, ev);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		g_ptr_array_free(list, TRUE);
 		return NULL;
@@ -310,7 +310,7 @@ store_report_months(struct store *store)
 		m->met = sqlite3_column_int64(stmt, 3);
 		g_ptr_array_add(list, m);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return list;
 }
 
@@ -338,7 +338,7 @@ store_breaches_list(struct store *store)
 		b->at_ms = sqlite3_column_int64(stmt, 3);
 		g_ptr_array_add(list, b);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return list;
 }
 

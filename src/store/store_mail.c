@@ -134,7 +134,7 @@ store_mail_due(struct store *store, int64_t now_ms)
 		id = sqlite3_column_int64(stmt, 0);
 		g_array_append_val(ids, id);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		g_array_free(ids, TRUE);
 		return NULL;
@@ -166,7 +166,7 @@ store_mail_get(struct store *store, int64_t id, struct store_mail *out)
 		    (gsize)sqlite3_column_bytes(stmt, 12));
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc;
 }
 
@@ -188,7 +188,7 @@ store_mails_of_incident(struct store *store, int64_t incident_id)
 		store_mail_read(stmt, mail);
 		g_ptr_array_add(list, mail);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		g_ptr_array_free(list, TRUE);
 		return NULL;
@@ -356,7 +356,7 @@ store_incident_reporters(struct store *store, int64_t incident_id)
 		rep->message_id = store_column_strdup(stmt, 1);
 		g_ptr_array_add(list, rep);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		g_ptr_array_free(list, TRUE);
 		return NULL;

@@ -104,7 +104,7 @@ store_pages_query(struct store *store, sqlite3_stmt *stmt)
 		store_page_read(stmt, page);
 		g_ptr_array_add(list, page);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		log_errorx("store: listing pages failed error=\"%s\"",
 		    sqlite3_errmsg(store->db));
@@ -146,7 +146,7 @@ store_page_get_where(struct store *store, const char *sql, const char *types,
 		store_page_read(stmt, out);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc;
 }
 
@@ -264,7 +264,7 @@ store_message_text(struct store *store, int64_t msg_id, char **message_id,
 		*body_text = store_column_strdup(stmt, 1);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	return rc;
 }
 

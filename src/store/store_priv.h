@@ -17,18 +17,19 @@ struct store {
 	bool	 is_relaxed;	/* the open batch commits without a flush */
 	bool	 is_unflushed;	/* such a batch committed since the last
 				 * flush */
-	GHashTable *stmts;	/* SQL text -> its sqlite3_stmt, kept for
-				 * store_exec and store_query_int */
+	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
 };
 
 /*
  * Prepares sql and binds its parameters, one per character of types:
  * 'i' an int64_t, 's' a const char * (NULL binds NULL), 'b' a pointer and
- * a size_t (a blob).  Returns the statement (caller finalizes) or NULL,
- * logged.
+ * a size_t (a blob).  Returns the statement, to be handed back with
+ * store_finish, or NULL, logged.
  */
 sqlite3_stmt	*store_prepare(struct store *store, const char *sql,
 		    const char *types, ...);
+/* Hands back a statement from store_prepare. */
+void		 store_finish(struct store *store, sqlite3_stmt *stmt);
 
 /* Prepares, binds and steps sql to completion.  Returns 0 or -1, logged. */
 int		 store_exec(struct store *store, const char *sql,

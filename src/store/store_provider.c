@@ -56,7 +56,7 @@ store_provider_health_list(struct store *store)
 		h->updated_ms = sqlite3_column_int64(stmt, 6);
 		g_ptr_array_add(list, h);
 	}
-	sqlite3_finalize(stmt);
+	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
 		log_errorx("store: listing provider health failed error=\"%s\"",
 		    sqlite3_errmsg(store->db));
