@@ -1076,6 +1076,7 @@ def fill_store(db_path, messages, per_incident=10):
                              "s.n * 60000 + (s.n % 97) * 1000 END",
                  "acked_by": "CASE WHEN s.n % 2 = 0 THEN 'm0' END",
                  "acked_channel": "CASE WHEN s.n % 2 = 0 THEN 'sms' END",
+                 "message_count": str(per_incident),
                  }.get(c, c) for c in inc_cols]
     seq = ("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s "
            "WHERE n < ?) ")

@@ -183,6 +183,13 @@ static const char *const store_schema[] = {
 	"ALTER TABLE incidents ADD COLUMN multi_paging INTEGER NOT NULL "
 	"  DEFAULT 0;"
 	"CREATE INDEX incidents_multi_paging ON incidents(multi_paging);",
+
+	/* Each incident's message count, kept as messages join: counting
+	 * them at every load made a storm's copies cost more and more. */
+	"ALTER TABLE incidents ADD COLUMN message_count INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"UPDATE incidents SET message_count = (SELECT count(*) FROM "
+	"  messages m WHERE m.incident_id = incidents.id);",
 };
 
 static void
@@ -931,6 +938,10 @@ store_message_record(struct store *store, int64_t msg_id,
 	    out->duplicate_of, disp->content_hash, disp->fingerprint,
 	    disp->sender, disp->subject_key, (int64_t)!disp->is_not_reporter,
 	    msg_id) == -1)
+		return -1;
+	if (out->incident_id > 0 && store_exec(store, "UPDATE incidents SET "
+	    "message_count = message_count + 1 WHERE id = ?", "i",
+	    out->incident_id) == -1)
 		return -1;
 	if (p->message_id != NULL && out->incident_id > 0)
 		return store_thread_add(store, p->message_id,

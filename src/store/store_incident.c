@@ -12,8 +12,8 @@
 #define INCIDENT_COLUMNS						\
 	"i.id, i.severity, i.subject, i.reporter, i.message, i.opened_ms, "\
 	"i.ack_deadline_ms, coalesce(i.acked_ms, 0), i.acked_by, "	\
-	"i.acked_channel, i.ack_note, (SELECT count(*) FROM messages m "\
-	"WHERE m.incident_id = i.id), i.repeats, i.latest_subject, "	\
+	"i.acked_channel, i.ack_note, i.message_count, i.repeats, "	\
+	"i.latest_subject, "						\
 	"coalesce(i.resolved_ms, 0), i.resolved_by, i.multi_paging"
 
 static void
