@@ -450,9 +450,11 @@ struct store_month {
 	enum cfg_severity	 severity;
 	int64_t			 count;
 	int64_t			 met;	/* acknowledged by the deadline */
+	int64_t			 running; /* unacknowledged, deadline still
+					   * ahead at now_ms: not decided */
 };
 /* Returns the months, oldest first (struct store_month *, owned). */
-GPtrArray	*store_report_months(struct store *store);
+GPtrArray	*store_report_months(struct store *store, int64_t now_ms);
 
 /* One recorded breach of a response promise. */
 struct store_breach {

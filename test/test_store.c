@@ -452,6 +452,41 @@ unflushed_batch_is_committed_and_flushed_later(void)
 	store_close(store);
 }
 
+/* An incident whose deadline is still ahead counts as running, neither
+ * met nor missed; acknowledged in time, it counts as met. */
+static void
+report_month_counts_running_apart(void)
+{
+	struct store		*store = fresh_store("m.db");
+	struct store_month	*m;
+	struct outcome		 out;
+	GPtrArray		*months;
+
+	CHECK_INT(process(store, add_message(store, "1"), "m@n", &out), 0);
+	months = store_report_months(store, 5000);
+	CHECK(months != NULL && months->len == 1);
+	if (months != NULL && months->len == 1) {
+		m = g_ptr_array_index(months, 0);
+		CHECK_INT(m->count, 1);
+		CHECK_INT(m->met, 0);
+		CHECK_INT(m->running, 1);
+	}
+	if (months != NULL)
+		g_ptr_array_free(months, TRUE);
+	CHECK_INT(store_incident_resolve(store, out.incident_id, "ana",
+	    "cli", 6000), 1);
+	months = store_report_months(store, 7000);
+	CHECK(months != NULL && months->len == 1);
+	if (months != NULL && months->len == 1) {
+		m = g_ptr_array_index(months, 0);
+		CHECK_INT(m->met, 1);
+		CHECK_INT(m->running, 0);
+	}
+	if (months != NULL)
+		g_ptr_array_free(months, TRUE);
+	store_close(store);
+}
+
 static void
 open_missing_without_create_fails(void)
 {
@@ -478,5 +513,6 @@ main(void)
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);
 	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
+	TAP_RUN(report_month_counts_running_apart);
 	return tap_done();
 }

@@ -726,15 +726,22 @@ report_print_history(GPtrArray *months, GPtrArray *breaches)
 	char	buf[CLOCK_RFC3339_LEN];
 	guint	i;
 
-	printf("\n%-7s  %-9s  %6s  %6s  %s\n", "MONTH", "SEVERITY", "COUNT",
-	    "MET", "COMPLIANCE");
+	printf("\n%-7s  %-9s  %6s  %6s  %7s  %s\n", "MONTH", "SEVERITY",
+	    "COUNT", "MET", "RUNNING", "COMPLIANCE");
 	for (i = 0; i < months->len; i++) {
 		struct store_month *m = g_ptr_array_index(months, i);
+		int64_t decided = m->count - m->running;
 
-		printf("%-7s  %-9s  %6" PRId64 "  %6" PRId64 "  %5.1f%%\n",
+		/* Incidents whose deadline is still ahead have neither met
+		 * nor missed it yet. */
+		printf("%-7s  %-9s  %6" PRId64 "  %6" PRId64 "  %7" PRId64,
 		    m->month, cfg_severity_name(m->severity), m->count, m->met,
-		    m->count > 0 ? 100.0 * (double)m->met / (double)m->count :
-		    0.0);
+		    m->running);
+		if (decided > 0)
+			printf("  %5.1f%%\n", 100.0 * (double)m->met /
+			    (double)decided);
+		else
+			printf("  %6s\n", "-");
 	}
 	printf("\nbreaches: %u\n", breaches->len);
 	for (i = 0; i < breaches->len; i++) {
@@ -763,6 +770,7 @@ json_add_history(JsonBuilder *b, GPtrArray *months, GPtrArray *breaches)
 		    cfg_severity_name(m->severity));
 		daemon_json_int(b, "count", m->count);
 		daemon_json_int(b, "met", m->met);
+		daemon_json_int(b, "running", m->running);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -841,7 +849,7 @@ daemon_cli_report(int argc, char **argv)
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
 	list = store_incidents_list(store, false);
-	months = store_report_months(store);
+	months = store_report_months(store, now);
 	breaches = store_breaches_list(store);
 	if (list == NULL || months == NULL || breaches == NULL)
 		goto out;

@@ -285,7 +285,7 @@ store_events_of_incident(struct store *store, int64_t incident_id)
 }
 
 GPtrArray *
-store_report_months(struct store *store)
+store_report_months(struct store *store, int64_t now_ms)
 {
 	struct store_month	*m;
 	sqlite3_stmt		*stmt;
@@ -294,8 +294,9 @@ store_report_months(struct store *store)
 
 	stmt = store_prepare(store, "SELECT strftime('%Y-%m', opened_ms / "
 	    "1000, 'unixepoch') AS month, severity, count(*), "
-	    "sum(acked_ms IS NOT NULL AND acked_ms <= ack_deadline_ms) FROM "
-	    "incidents GROUP BY month, severity ORDER BY month, severity", "");
+	    "sum(acked_ms IS NOT NULL AND acked_ms <= ack_deadline_ms), "
+	    "sum(acked_ms IS NULL AND ack_deadline_ms > ?) FROM incidents "
+	    "GROUP BY month, severity ORDER BY month, severity", "i", now_ms);
 	if (stmt == NULL)
 		return NULL;
 	list = g_ptr_array_new_with_free_func(g_free);
@@ -308,6 +309,7 @@ store_report_months(struct store *store)
 			m->severity = CFG_SEVERITY_CRITICAL;
 		m->count = sqlite3_column_int64(stmt, 2);
 		m->met = sqlite3_column_int64(stmt, 3);
+		m->running = sqlite3_column_int64(stmt, 4);
 		g_ptr_array_add(list, m);
 	}
 	store_finish(store, stmt);
