@@ -190,6 +190,21 @@ static const char *const store_schema[] = {
 	"  DEFAULT 0;"
 	"UPDATE incidents SET message_count = (SELECT count(*) FROM "
 	"  messages m WHERE m.incident_id = incidents.id);",
+
+	/*
+	 * Indexes that keep every lookup of a new message from growing with
+	 * the store.  The index of unprocessed messages holds only those:
+	 * over every row, SQLite chose it for "is_processed = 1" and walked
+	 * all processed messages to find one Message-ID.  A sender's mail in
+	 * an incident, and the latest incident of a severity, are found
+	 * without walking the incident's messages or all incidents.
+	 */
+	"DROP INDEX messages_unprocessed;"
+	"CREATE INDEX messages_unprocessed ON messages(id) WHERE "
+	"  is_processed = 0;"
+	"DROP INDEX messages_incident;"
+	"CREATE INDEX messages_incident ON messages(incident_id, sender);"
+	"CREATE INDEX incidents_severity ON incidents(severity, opened_ms);",
 };
 
 static void
