@@ -1441,33 +1441,40 @@ and by reading the flush traces.
   idle probes put the daemon's own part at about 2.5 ms from the final
   dot to the first request. Of that, the message's commit took 0.6 to
   0.8 ms, understanding the message and preparing the round 1.2 ms, and
-  the second flush 0.5 ms. The rest of the 5 ms p50 is the harness: a Python client and a
-  Python simulator on the same two cores. The script gateway, which does
-  one fsync and nothing else, measures 7 ms at p50 in the same harness, so
-  3x one commit plus one POST (3 ms) is below what this harness shows for
-  any gateway. critgate's p99 is below the script gateway's, idle and
-  under load. A profile of the understanding pass showed SQLite compiling
-  statements; the frequent ones are now compiled once per store handle.
-  With the fewer flushes, that took the CPU per 1 KB message at one
-  session from 1.33 to about 0.95 ms.
-- **Intake rate against smtp-sink.** smtp-sink keeps nothing, neither on
-  disk nor in memory, so half of its rate is out of reach for any server
-  that flushes to disk; Postfix, which does, reaches about a twentieth of
-  it. The target that matters for users, Postfix's own queue rate, is met.
-  Against the script gateway critgate is about 1.2x at 20 sessions: the
-  gateway answers 250 and then pages one message at a time, while
-  critgate also parses, classifies and records each message on the main
-  loop (about 0.5 ms of CPU per 1 KB message, mostly GMime and SQLite).
-  3x the gateway would be about 4,400 messages per second. On two cores
-  shared with the load generator, that leaves under half a millisecond
-  of CPU per message for the daemon and smtp-source together, which
-  critgate alone already uses.
+  the second flush 0.5 ms. A profile of that pass then showed two costs
+  that grew with the store: every pass after new mail checked every open
+  incident for due rounds (a hundred probes leave a hundred open), and
+  SQLite compiled each statement again at every call. A pass after mail
+  now checks only the incidents that mail opened or joined (the
+  half-second timer still checks all of them), and statements are
+  compiled once per store handle. The rest of the p50 is the harness. The
+  script gateway with no disk, which keeps nothing and POSTs after its
+  250, is slower than critgate at p50 and p99 in the same run. So 3x one
+  commit plus one POST is below what this harness (a Python client and
+  simulator on the same two cores) shows for any gateway.
+- **Intake rate.** A profile under 20 sessions of copies of one message
+  showed two lookups that grew with the store. Loading an incident counted
+  its messages, so each copy that joined a storm's incident cost more than
+  the one before; the count is now a column, kept as messages join. And
+  the search for an earlier message with the same Message-ID used the
+  index of unprocessed messages, which also listed every processed one,
+  and so walked every processed message; that index now holds only
+  unprocessed messages. With the flush and statement changes above, the
+  CPU per 1 KB message at 20 sessions went from 0.53 to 0.19 ms, and the
+  rate from 1,700 to about 4,000 per second: 3.5x Postfix's queue rate,
+  and 2.1 to 2.8x the script gateway (which answers 250 and pages one
+  message at a time, and whose own rate varied from 1,400 to 1,800 per
+  second between runs). smtp-sink keeps nothing, neither on disk nor in
+  memory, so half of its rate is out of reach for any server that
+  flushes to disk; Postfix, which does, reaches about a twentieth of it.
 - **64 KB intake.** The profile of a 64 KB run showed a sixth of the
   daemon's time in GLib appending DATA text one byte at a time; runs of
-  text between line ends are now copied at once, which took the CPU per
-  64 KB message from about 10 to 8 or 9 ms. Most of what remains is
-  writing: the raw message and its 64 KiB text summary both go into
-  SQLite, through the WAL and back out at checkpoints.
+  text between line ends are now copied at once. The Message-ID lookup
+  above cost most of the rest, as it read each 64 KB row it walked from
+  the file. With it fixed, 64 KB intake went from about 125 to 640
+  messages per second, 1.5 ms of CPU per message. It stays below
+  Postfix's rate at this size, as the raw message and its 64 KiB text
+  summary both go through SQLite's log and back out at checkpoints.
 - **Page storm.** Deduplication by Message-ID only opened one incident per
   message. Now a monitoring system's repeats (same sender, same subject
   but for the values) and other customers writing with the same subject
@@ -1485,23 +1492,22 @@ and by reading the flush traces.
 - **Parse cost.** The first version decoded up to 2 MiB of every text
   part to keep a 64 KiB summary; now it reads twice the kept size, and
   looks for ISO-2022-JP escapes with one memchr instead of three memmem
-  passes (a quarter of the time in the profile). A later profile showed
-  three more costs on plain text: a byte-by-byte test for 8-bit bytes, a
-  UTF-8 validation of text already known to be ASCII, and the decoded
-  text growing by doubling, each step a copy and, past 128 KiB, a fresh
-  mapping from the kernel. The test now reads eight bytes at a time,
-  ASCII skips the validation, and the buffers are sized once. At 1 MB the
-  ratio fell from 10.8 to about 1.1, at 64 KB from 7.8 to 2.1 to 2.8
-  (three runs of the benchmark). The same helper, run alone with 300 to
-  1,000 iterations on a 64 KB message, gives 1.4 to 1.6. What remains is
-  the summary itself: a profile with call stacks puts it at over a
-  quarter of critgate's parse, in GMime's stream writes while decoding
-  the part and in the newline normalisation. Bare GMime does neither, because it never
-  decodes the body.
+  passes (a quarter of the time in the profile). Later profiles showed
+  more costs on plain text: a byte-by-byte test for 8-bit bytes, a UTF-8
+  validation of text already known to be ASCII, and the decoded text
+  growing by doubling. The last profile showed the copy of a 64 KB part
+  into freshly allocated memory, with the heap growing and shrinking
+  (brk) at every message. The test now reads eight
+  bytes at a time, ASCII skips the validation, the content is read
+  straight into one buffer, and a plain ASCII part's bytes become its
+  text without a copy. 64 KB went from 7.8 to about 1.1 times bare GMime,
+  1 MB from 10.8 to about 1.1.
 - **Store growth.** `critgate incidents` now lists the latest 50 by the
   primary key, so its time no longer grows with the store; `critgate
   report` still reads every incident, on purpose, as its figures cover all
-  of them.
+  of them. The intake fixes above matter more here: each new message's
+  lookups no longer walk the processed messages or an incident's
+  messages, so intake no longer slows as the store grows.
 - **Provider slowness.** The simulator's listen backlog of 5 dropped
   connection attempts when a round of 40 requests started at once; with a
   backlog of 128 the whole round goes out in parallel.
