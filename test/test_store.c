@@ -5,6 +5,7 @@
  * the first acknowledgement winning, and statuses that only move forward.
  */
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #include "store.h"
@@ -487,6 +488,22 @@ report_month_counts_running_apart(void)
 	store_close(store);
 }
 
+/* A store a newer critgate made is refused, not written to. */
+static void
+open_newer_schema_refused(void)
+{
+	char	*path = g_build_filename(tmpdir, "newer.db", NULL);
+	sqlite3	*db = NULL;
+
+	store_close(store_open(path, true));
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "PRAGMA user_version = 9999", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(store_open(path, false) == NULL);
+	g_free(path);
+}
+
 static void
 open_missing_without_create_fails(void)
 {
@@ -509,6 +526,7 @@ main(void)
 	TAP_RUN(requeue_clears_provider_status);
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(open_missing_without_create_fails);
+	TAP_RUN(open_newer_schema_refused);
 	TAP_RUN(mail_moves_from_pending_to_sent_once);
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);

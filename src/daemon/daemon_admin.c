@@ -84,7 +84,17 @@ warn_store_folder(const char *store_path, GPtrArray *warnings)
 {
 	char	*folder = g_path_get_dirname(store_path);
 
-	if (!g_file_test(folder, G_FILE_TEST_IS_DIR))
+	if (!g_path_is_absolute(store_path))
+		warn(warnings, "store: %s is a relative path, so it depends "
+		    "on the folder critgate starts in; give a full path",
+		    store_path);
+	if (g_file_test(store_path, G_FILE_TEST_IS_DIR))
+		warn(warnings, "store: %s is a folder; name the database "
+		    "file in it", store_path);
+	else if (g_file_test(folder, G_FILE_TEST_EXISTS) &&
+	    !g_file_test(folder, G_FILE_TEST_IS_DIR))
+		warn(warnings, "store: %s is not a folder", folder);
+	else if (!g_file_test(folder, G_FILE_TEST_IS_DIR))
 		warn(warnings, "store: folder %s does not exist; create it, "
 		    "writable by the user critgate runs as", folder);
 	else if (access(folder, W_OK | X_OK) == -1)

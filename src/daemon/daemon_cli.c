@@ -771,6 +771,13 @@ json_add_history(JsonBuilder *b, GPtrArray *months, GPtrArray *breaches)
 		daemon_json_int(b, "count", m->count);
 		daemon_json_int(b, "met", m->met);
 		daemon_json_int(b, "running", m->running);
+		/* Percent of the decided incidents, null while none is. */
+		json_builder_set_member_name(b, "compliance_percent");
+		if (m->count > m->running)
+			json_builder_add_double_value(b, 100.0 *
+			    (double)m->met / (double)(m->count - m->running));
+		else
+			json_builder_add_null_value(b);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

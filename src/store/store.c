@@ -258,6 +258,15 @@ store_migrate(struct store *store)
 	version = store_query_int(store, 0, "PRAGMA user_version", "");
 	if (version < 0)
 		return -1;
+	/* A newer critgate made it: this one would not keep what the newer
+	 * schema added up to date. */
+	if ((size_t)version > G_N_ELEMENTS(store_schema)) {
+		log_errorx("store: made by a newer critgate path=%s version=%"
+		    PRId64 " known=%zu; run that version, or restore a backup "
+		    "made before it", store->path, version,
+		    G_N_ELEMENTS(store_schema));
+		return -1;
+	}
 	for (i = (size_t)version; i < G_N_ELEMENTS(store_schema); i++) {
 		sql = g_strdup_printf("BEGIN IMMEDIATE; %s PRAGMA user_version"
 		    "=%zu; COMMIT;", store_schema[i], i + 1);

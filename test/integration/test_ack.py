@@ -107,6 +107,11 @@ def body(world, tap):
     rc, out = world.cli("report", "--json")
     tap.check(rc == 0, "report runs", out)
     tap.check('"acknowledged" : 2' in out, "report counts the acks", out)
+    months = harness.json.loads(out)["months"] if rc == 0 else []
+    tap.check(len(months) > 0 and all(
+        (m["compliance_percent"] is None) == (m["count"] == m["running"])
+        for m in months), "compliance is given once an incident is decided",
+        months)
 
 
 if __name__ == "__main__":
