@@ -606,14 +606,22 @@ store_batch_commit(struct store *store)
 int
 store_flush(struct store *store)
 {
+	GDateTime	*now;
+	char		*text;
+	int		 rc;
+
 	if (!store->is_unflushed)
 		return 0;
-	if (store->depth != 0 || store_exec(store, "INSERT OR REPLACE INTO "
-	    "daemon_state (key, value) VALUES ('flushed_at', "
-	    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", "") == -1)
+	if (store->depth != 0)
 		return -1;
-	store->is_unflushed = false;
-	return 0;
+	now = g_date_time_new_now_utc();
+	text = g_date_time_format_iso8601(now);
+	rc = store_state_set(store, "flushed_at", text);
+	g_free(text);
+	g_date_time_unref(now);
+	if (rc == 0)
+		store->is_unflushed = false;
+	return rc;
 }
 
 char *
