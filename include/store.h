@@ -169,8 +169,8 @@ int	store_batch_commit(struct store *store);
  * Begins a batch whose changes can be worked out again from what is
  * already durable, such as messages understood from their stored text:
  * its commit writes them without a disk flush of its own.  A crash of the
- * daemon loses none of it; a power loss may lose it, together with every
- * later batch committed the same way, but nothing flushed after it.
+ * daemon loses none of it.  A power loss may lose it, together with every
+ * later batch committed the same way, but not what was flushed after it.
  * store_flush makes everything committed so far durable, and must come
  * before anything outside the store acts on such a batch.  Return 0 or -1.
  */

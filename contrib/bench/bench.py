@@ -1455,7 +1455,7 @@ and by reading the flush traces.
 - **Intake rate.** A profile under 20 sessions of copies of one message
   showed two lookups that grew with the store. Loading an incident counted
   its messages, so each copy that joined a storm's incident cost more than
-  the one before; the count is now a column, kept as messages join. And
+  the one before. The count is now a column, kept as messages join. And
   the search for an earlier message with the same Message-ID used the
   index of unprocessed messages, which also listed every processed one,
   and so walked every processed message; that index now holds only

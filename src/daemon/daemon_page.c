@@ -955,9 +955,9 @@ page_cycle(struct daemon *d, bool is_full_tick)
 		(void)message_process(d, g_array_index(ids, gint64, i),
 		    touched);
 	/*
-	 * After new mail, only the incidents it opened or joined can be due
-	 * sooner than the last tick left them; the timer's tick checks every
-	 * open incident.  So a pass after mail costs the same with one open
+	 * After new mail, only the incidents it opened or joined can fall
+	 * due sooner than the last tick found.  The timer's tick checks every
+	 * open incident, so a pass after mail costs the same with one open
 	 * incident or a thousand.
 	 */
 	if (is_full_tick)

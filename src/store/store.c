@@ -867,7 +867,7 @@ store_message_join(struct store *store, int64_t msg_id,
 	    "repeats = repeats + 1, latest_subject = ? WHERE id = ?", "si",
 	    disp->parsed->subject, disp->incident_id) == -1)
 		return -1;
-	/* Who wrote and about what, so that the timeline alone tells what
+	/* The sender and subject, so that the timeline alone shows what
 	 * each report added. */
 	detail = g_strdup_printf("msg=%" PRId64 " from=<%s> subject=\"%s\" %s",
 	    msg_id, disp->sender != NULL ? disp->sender : "",
