@@ -202,6 +202,10 @@ const char		*daemon_tls_conn_cipher(
 /* HTTP listener for provider webhooks (daemon_http.c). */
 struct daemon_http	*daemon_http_start(struct daemon *d);
 void			 daemon_http_free(struct daemon_http *http);
+/* Applies a delivery status that arrived for sid before the API response
+ * that named sid was handled.  Call once the page carries sid. */
+void			 daemon_http_status_early(struct daemon *d,
+			    const char *sid);
 
 /* libcurl's multi interface on the GLib loop (daemon_curl.c). */
 typedef void	(*daemon_curl_done_fn)(void *ctx, long http_status,

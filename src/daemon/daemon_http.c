@@ -32,11 +32,24 @@
 #define HTTP_IDLE_S		10
 #define HTTP_CONNECTIONS_MAX	1024
 
+/* How many statuses for unknown sids are kept, and for how long. */
+#define HTTP_EARLY_MAX		256
+#define HTTP_EARLY_MS		(60 * 1000)
+
 struct daemon_http {
 	struct daemon		*d;
 	struct MHD_Daemon	*mhd;
 	guint			 epoll_source;
 	guint			 tick_source;
+	/* sid -> struct early_status: statuses a provider sent before its
+	 * API response was handled. */
+	GHashTable		*early;
+};
+
+struct early_status {
+	char	*status;
+	char	*error;		/* or NULL */
+	int64_t	 at_ms;
 };
 
 /* One request as it arrives; owned by libmicrohttpd's connection. */
@@ -326,8 +339,92 @@ status_is_undelivered(const char *status)
 	return false;
 }
 
+static void
+early_free(gpointer data)
+{
+	struct early_status	*e = data;
+
+	g_free(e->status);
+	g_free(e->error);
+	g_free(e);
+}
+
+static gboolean
+early_is_stale(gpointer key, gpointer value, gpointer now_ms)
+{
+	const struct early_status	*e = value;
+
+	(void)key;
+	return *(const int64_t *)now_ms - e->at_ms > HTTP_EARLY_MS;
+}
+
+/*
+ * Keeps a status for a sid no page carries yet, because a provider may
+ * send it before critgate has handled the API response that named the
+ * sid.  Of several, the one of highest rank is kept.  Returns whether it
+ * was kept.
+ */
+static bool
+early_keep(struct daemon_http *http, const char *sid, const char *status,
+    const char *error, int64_t now_ms)
+{
+	struct early_status	*e;
+
+	if (daemon_curl_in_flight(http->d->curl) == 0)
+		return false;
+	g_hash_table_foreach_remove(http->early, early_is_stale, &now_ms);
+	e = g_hash_table_lookup(http->early, sid);
+	if (e == NULL && g_hash_table_size(http->early) >= HTTP_EARLY_MAX)
+		return false;
+	if (e != NULL && status_rank(e->status) >= status_rank(status))
+		return true;
+	e = g_new0(struct early_status, 1);
+	e->status = g_strdup(status);
+	e->error = g_strdup(error);
+	e->at_ms = now_ms;
+	g_hash_table_replace(http->early, g_strdup(sid), e);
+	return true;
+}
+
 /* Records a delivery status of the request sent as sid; a failed
- * delivery sends its pages through the next provider. */
+ * delivery sends its pages through the next provider.  Returns what
+ * store_page_status returned, and 0 for an unknown sid. */
+static int
+status_apply(struct daemon *d, const char *sid, const char *status,
+    const char *error, int64_t *page_id)
+{
+	int	recorded;
+
+	*page_id = 0;
+	if (error != NULL && error[0] == '\0')
+		error = NULL;
+	recorded = store_page_status(d->store, sid, status,
+	    status_rank(status), error, clock_now_ms(), page_id);
+	if (recorded != 1)
+		return recorded;
+	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",
+	    *page_id, sid, status, error ? " error=" : "", error ? error : "");
+	if (status_is_undelivered(status))
+		daemon_provider_undelivered(d, sid, status);
+	return 1;
+}
+
+void
+daemon_http_status_early(struct daemon *d, const char *sid)
+{
+	struct early_status	*e;
+	int64_t			 page_id;
+
+	if (d->http == NULL || sid == NULL ||
+	    !g_hash_table_steal_extended(d->http->early, sid, NULL,
+	    (gpointer *)&e))
+		return;
+	log_info("notify: status that came before the API response applied "
+	    "sid=%s status=%s", sid, e->status);
+	(void)status_apply(d, sid, e->status, e->error, &page_id);
+	early_free(e);
+}
+
 static void
 status_record(struct http_call *call, const char *sid, const char *status,
     const char *error)
@@ -335,14 +432,17 @@ status_record(struct http_call *call, const char *sid, const char *status,
 	int64_t	page_id = 0;
 	int	recorded;
 
-	if (error != NULL && error[0] == '\0')
-		error = NULL;
-	recorded = store_page_status(call->d->store, sid, status,
-	    status_rank(status), error, clock_now_ms(), &page_id);
+	recorded = status_apply(call->d, sid, status, error, &page_id);
 	if (recorded == -1) {
 		/* Twilio does not retry a 5xx by default; the status is
 		 * only informational, so the loss is logged, not fatal. */
 		call->answer->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		return;
+	}
+	if (page_id == 0 && early_keep(call->d->http, sid, status, error,
+	    clock_now_ms())) {
+		log_info("notify: status for a sid not recorded yet kept "
+		    "sid=%s status=%s", sid, status);
 		return;
 	}
 	if (page_id == 0) {
@@ -357,10 +457,6 @@ status_record(struct http_call *call, const char *sid, const char *status,
 		    "status=%s", page_id, sid, status);
 		return;
 	}
-	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",
-	    page_id, sid, status, error ? " error=" : "", error ? error : "");
-	if (status_is_undelivered(status))
-		daemon_provider_undelivered(call->d, sid, status);
 }
 
 static void
@@ -1123,6 +1219,8 @@ daemon_http_start(struct daemon *d)
 		return NULL;
 	http = g_new0(struct daemon_http, 1);
 	http->d = d;
+	http->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    early_free);
 	http->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, http_on_request, http,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_on_log, http,
@@ -1136,6 +1234,7 @@ daemon_http_start(struct daemon *d)
 		log_errorx("http: libmicrohttpd failed to start addr=%s",
 		    d->cfg->listen_http);
 		close(fd);
+		g_hash_table_destroy(http->early);
 		g_free(http);
 		return NULL;
 	}
@@ -1155,5 +1254,6 @@ daemon_http_free(struct daemon_http *http)
 	if (http->tick_source != 0)
 		g_source_remove(http->tick_source);
 	MHD_stop_daemon(http->mhd);
+	g_hash_table_destroy(http->early);
 	g_free(http);
 }

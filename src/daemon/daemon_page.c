@@ -542,6 +542,7 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 	if (verdict == DAEMON_PROVIDER_OK) {
 		page_log_sent(d, job, resp.sid);
 		job_record(d, job, resp.sid, NULL, false, false);
+		daemon_http_status_early(d, resp.sid);
 	} else {
 		is_alive = page_on_failure(d, job, &page, verdict, &resp,
 		    error);

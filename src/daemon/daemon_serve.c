@@ -365,6 +365,7 @@ serve_stop(struct daemon *d)
 	daemon_smtp_free(d->smtp);
 	daemon_writer_stop(d->writer);
 	daemon_http_free(d->http);
+	d->http = NULL;
 	/* Requests in flight are abandoned before their jobs are freed. */
 	daemon_curl_free(d->curl);
 	daemon_page_stop(d);

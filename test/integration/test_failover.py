@@ -230,8 +230,43 @@ def both_failing(tap):
         world.stop()
 
 
+def status_before_answer(tap):
+    """Twilio's API responses come late and its status callbacks first:
+    each status is applied once the response names the sid."""
+    world = harness.World()
+    try:
+        world.sim_call("POST", "/_sim/config", {"event_delay_ms": 0})
+        twilio_fault(world, {"delay_ms": 700})
+        world.start_daemon()
+        world.send(harness.message(sender="early@example.net",
+                                   message_id="early@example.net"))
+        inc = harness.wait_for(world.incidents, what="incident opened")[0][
+            "id"]
+
+        def sms_statuses():
+            got = [p["provider_status"] for p in world.show(inc)["pages"]
+                   if p["channel"] == "sms"]
+            return got if got and all(s == "delivered" for s in got) \
+                else None
+        got = None
+        try:
+            got = harness.wait_for(sms_statuses, 20, "delivered SMS")
+        except TimeoutError:
+            pass
+        tap.check(got is not None, "early statuses reach their pages",
+                  world.show(inc)["pages"])
+        tap.check("notify: status that came before the API response applied"
+                  in world.log(), "the late response applies them")
+    finally:
+        world.stop()
+
+
 def main():
     tap = harness.Tap()
+    try:
+        status_before_answer(tap)
+    except Exception as exc:
+        tap.check(False, "status before answer: ran to the end", repr(exc))
     for mode in ("5xx", "502 proxy page", "cut mid-body", "hang",
                  "429 storm", "garbage", "undelivered"):
         try:
