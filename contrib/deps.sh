@@ -7,8 +7,8 @@
 critgate_packages="meson ninja-build pkg-config gcc libc6-dev
 	libgmime-3.0-dev libglib2.0-dev libjson-glib-dev libcurl4-gnutls-dev
 	libsqlite3-dev libconfig-dev libmicrohttpd-dev libssl-dev openssl
-	libetpan-dev libgnutls28-dev python3 swaks sqlite3 clang
-	libclang-rt-14-dev dovecot-imapd postfix python3-aiosmtpd strace
+	libetpan-dev libgnutls28-dev python3 swaks libnet-ssleay-perl sqlite3
+	clang libclang-rt-14-dev dovecot-imapd postfix python3-aiosmtpd strace
 	libspf2-dev libopendkim-dev"
 
 critgate_install_missing() {

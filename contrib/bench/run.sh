@@ -35,22 +35,11 @@ fi
 
 # Debian packages install into the system Python, not a pyenv one.
 py=/usr/bin/python3
-missing=""
-command -v smtp-source >/dev/null 2>&1 || [ -x /usr/sbin/smtp-source ] ||
-	missing="$missing postfix"
-"$py" -c 'import aiosmtpd' 2>/dev/null || missing="$missing python3-aiosmtpd"
-command -v strace >/dev/null 2>&1 || missing="$missing strace"
-command -v meson >/dev/null 2>&1 || missing="$missing meson ninja-build"
-if [ -n "$missing" ]; then
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
-	# "No configuration" leaves /etc/postfix without main.cf, so the
-	# system Postfix cannot start or listen on port 25.
-	echo "postfix postfix/main_mailer_type select No configuration" |
-		$sudo debconf-set-selections
-	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
-fi
+# The packages that build and test critgate cover the benchmark's too
+# (Postfix, aiosmtpd, strace); only the missing ones are installed.
+. "$root/contrib/deps.sh"
+critgate_install_missing || { echo "run.sh: could not install" \
+	"the packages it needs" >&2; exit 1; }
 PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 
