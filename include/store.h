@@ -171,8 +171,10 @@ int	store_batch_commit(struct store *store);
  * its commit writes them without a disk flush of its own.  A crash of the
  * daemon loses none of it.  A power loss may lose it, together with every
  * later batch committed the same way, but not what was flushed after it.
- * store_flush makes everything committed so far durable, and must come
- * before anything outside the store acts on such a batch.  Return 0 or -1.
+ * store_flush writes one row with a flush, which makes everything
+ * committed so far on any handle durable; that, or a flushed commit on
+ * another handle, must come before anything outside the store acts on
+ * such a batch.  Return 0 or -1.
  */
 int	store_batch_begin_unflushed(struct store *store);
 int	store_flush(struct store *store);

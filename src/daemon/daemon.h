@@ -128,6 +128,25 @@ struct daemon_writer	*daemon_writer_start(const char *store_path);
 void	daemon_writer_submit(struct daemon_writer *writer,
 	    struct smtp_message *msg, int64_t received_ms,
 	    unsigned busy_sessions, daemon_writer_done_fn done, void *ctx);
+/*
+ * Asks for a flushed commit on the writer's handle, which makes every
+ * commit made before the call on any handle durable.  done, if not NULL,
+ * is called on the main loop afterwards, with msg_id 0 and is_committed
+ * false when the flush failed.
+ */
+void	daemon_writer_flush(struct daemon_writer *writer,
+	    daemon_writer_done_fn done, void *ctx);
+/*
+ * Between these two calls, store writes on the main loop commit without a
+ * flush of their own, and the writer flushes them a moment later.  For
+ * provider outcomes (an accepted request's sid, a delivery status), which
+ * nothing outside the store acts on at once, so that the loop does not
+ * wait for the disk once per outcome.  A power loss in that moment loses
+ * them, and the page's outcome is then unknown, as for a page in flight
+ * at a crash.  begin returns whether it opened a batch, to pass to end.
+ */
+bool	daemon_record_soon_begin(struct daemon *d);
+void	daemon_record_soon_end(struct daemon *d, bool is_batch);
 /* Commits what is queued, then stops the thread and frees the writer. */
 void	daemon_writer_stop(struct daemon_writer *writer);
 

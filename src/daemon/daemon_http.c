@@ -464,6 +464,7 @@ hook_status(struct http_call *call, const char *sid_key,
     const char *status_key)
 {
 	const char	*sid, *status, *error;
+	bool		 is_batch;
 
 	sid = http_form_get(call->form, sid_key);
 	status = http_form_get(call->form, status_key);
@@ -471,7 +472,12 @@ hook_status(struct http_call *call, const char *sid_key,
 	call->answer->status = MHD_HTTP_NO_CONTENT;
 	if (sid == NULL || status == NULL)
 		return;
+	/* Twilio sends a status callback again only when it could not
+	 * connect, so waiting for the disk before the answer would keep
+	 * nothing more. */
+	is_batch = daemon_record_soon_begin(call->d);
 	status_record(call, sid, status, error);
+	daemon_record_soon_end(call->d, is_batch);
 }
 
 static void

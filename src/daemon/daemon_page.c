@@ -528,7 +528,7 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 	enum daemon_provider_verdict	 verdict;
 	struct notify_response		 resp;
 	struct store_page		 page;
-	bool				 is_alive = false;
+	bool				 is_alive = false, is_batch;
 
 	job->is_requesting = false;
 	reply.http_status = http_status;
@@ -541,8 +541,10 @@ page_on_answer(void *ctx, long http_status, const char *body, size_t len,
 		goto out;
 	if (verdict == DAEMON_PROVIDER_OK) {
 		page_log_sent(d, job, resp.sid);
+		is_batch = daemon_record_soon_begin(d);
 		job_record(d, job, resp.sid, NULL, false, false);
 		daemon_http_status_early(d, resp.sid);
+		daemon_record_soon_end(d, is_batch);
 	} else {
 		is_alive = page_on_failure(d, job, &page, verdict, &resp,
 		    error);
@@ -927,24 +929,59 @@ page_prepare_pending(struct daemon *d)
 	return jobs;
 }
 
+/* The pages and mail of one pass, waiting for the flush of its marks. */
+struct page_pass {
+	struct daemon	*d;
+	GPtrArray	*jobs;		/* struct page_job *, each referenced */
+	GPtrArray	*mails;		/* struct mail_job * */
+};
+
+/* Sends what a pass prepared, its marks being on disk (or not, if
+ * is_flushed is false: a page sent twice after a power loss beats a page
+ * never sent). */
+static void
+page_pass_send(void *ctx, bool is_flushed, int64_t unused)
+{
+	struct page_pass	*pass = ctx;
+	struct page_job		*job;
+	guint			 i;
+
+	(void)unused;
+	if (!is_flushed)
+		log_warnx("store: flush before sending failed; sending "
+		    "anyway pages=%u mails=%u", pass->jobs->len,
+		    pass->mails->len);
+	for (i = 0; i < pass->jobs->len; i++) {
+		job = g_ptr_array_index(pass->jobs, i);
+		/* A job goes out even if its incident was acknowledged
+		 * meanwhile, as it would if the request were in flight. */
+		page_post(pass->d, job);
+		job_unref(job);
+	}
+	g_ptr_array_free(pass->jobs, TRUE);
+	daemon_mail_post(pass->d, pass->mails, true);
+	g_free(pass);
+}
+
 /*
  * One pass over the store: new messages understood, due rounds started,
  * pending pages marked as sending, all in one transaction; then the
  * provider requests go out.  The transaction commits without a disk flush
  * of its own: what it records follows from messages already on disk, and
  * is worked out again if a power loss takes it.  Only when pages or mail
- * are about to leave is it flushed first, so that no page is requested
- * before its "sending" mark is on disk and a crash cannot page anyone
- * twice in a round.  A pass that only joins copies to their incident
- * costs no flush at all.
+ * are about to leave is it flushed, by the writer's next commit, and they
+ * leave once that flush is done.  So no page is requested before its
+ * "sending" mark is on disk, a crash cannot page anyone twice in a round,
+ * and the loop goes on while the writer flushes.  A pass that only joins copies
+ * to their incident costs no flush at all.
  */
 static void
 page_cycle(struct daemon *d, bool is_full_tick)
 {
-	GArray		*ids = NULL, *touched;
-	GPtrArray	*jobs = NULL, *mails;
-	guint		 i;
-	bool		 is_committed = true;
+	GArray			*ids = NULL, *touched;
+	GPtrArray		*jobs = NULL, *mails;
+	struct page_pass	*pass;
+	guint			 i;
 
 	if (d->is_stopping || store_batch_begin_unflushed(d->store) == -1)
 		return;
@@ -955,6 +992,8 @@ page_cycle(struct daemon *d, bool is_full_tick)
 		 * tried again at the next tick. */
 		(void)message_process(d, g_array_index(ids, gint64, i),
 		    touched);
+	if (ids != NULL)
+		g_array_free(ids, TRUE);
 	/*
 	 * After new mail, only the incidents it opened or joined can fall
 	 * due sooner than the last tick found.  The timer's tick checks every
@@ -969,24 +1008,25 @@ page_cycle(struct daemon *d, bool is_full_tick)
 	jobs = page_prepare_pending(d);
 	mails = daemon_mail_prepare(d);
 	if (store_batch_commit(d->store) == -1) {
-		is_committed = false;
 		/* Nothing was recorded: the pages are still pending. */
 		for (i = 0; i < jobs->len; i++)
 			job_drop(d, g_ptr_array_index(jobs, i));
-		g_ptr_array_set_size(jobs, 0);
-	} else if ((jobs->len > 0 || mails->len > 0) &&
-	    store_flush(d->store) == -1) {
-		/* The marks are recorded but may not survive a power loss.
-		 * A page sent twice after one beats a page never sent. */
-		log_warnx("store: flush before sending failed; sending "
-		    "anyway pages=%u mails=%u", jobs->len, mails->len);
+		g_ptr_array_free(jobs, TRUE);
+		daemon_mail_post(d, mails, false);
+		return;
 	}
+	if (jobs->len == 0 && mails->len == 0) {
+		g_ptr_array_free(jobs, TRUE);
+		g_ptr_array_free(mails, TRUE);
+		return;
+	}
+	pass = g_new0(struct page_pass, 1);
+	pass->d = d;
+	pass->jobs = jobs;
+	pass->mails = mails;
 	for (i = 0; i < jobs->len; i++)
-		page_post(d, g_ptr_array_index(jobs, i));
-	g_ptr_array_free(jobs, TRUE);
-	daemon_mail_post(d, mails, is_committed);
-	if (ids != NULL)
-		g_array_free(ids, TRUE);
+		((struct page_job *)g_ptr_array_index(jobs, i))->refs++;
+	daemon_writer_flush(d->writer, page_pass_send, pass);
 }
 
 void

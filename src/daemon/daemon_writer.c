@@ -6,6 +6,11 @@
  * commits at once; under load one disk flush covers many senders.  The
  * thread never touches loop-owned objects: jobs carry copies, and results
  * travel through g_main_context_invoke.
+ *
+ * The main loop also queues flush requests here.  It commits a pass
+ * without a flush, and the writer's next commit, which flushes the whole
+ * log, makes the pass durable too, so the loop goes on meanwhile.  A flush
+ * request cuts the wait for other sessions short, as pages wait on it.
  */
 #include <string.h>
 
@@ -31,7 +36,7 @@ struct daemon_writer {
 };
 
 struct writer_job {
-	struct smtp_message	*msg;
+	struct smtp_message	*msg;		/* NULL for a flush request */
 	int64_t			 received_ms;
 	unsigned		 busy_sessions;	/* receiving at submit time,
 						 * this one included */
@@ -65,7 +70,8 @@ writer_on_results(gpointer data)
 
 	for (i = 0; i < batch->jobs->len; i++) {
 		job = g_ptr_array_index(batch->jobs, i);
-		job->done(job->ctx, job->is_committed, job->msg_id);
+		if (job->done != NULL)
+			job->done(job->ctx, job->is_committed, job->msg_id);
 		job_free(job);
 	}
 	g_ptr_array_free(batch->jobs, TRUE);
@@ -79,32 +85,40 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 	struct store_batch_item	*items;
 	struct writer_job	*job;
 	struct writer_batch	*batch;
-	guint			 i;
+	guint			 i, n = 0;
 	bool			 is_committed;
 
 	items = g_new0(struct store_batch_item, jobs->len);
 	for (i = 0; i < jobs->len; i++) {
 		job = g_ptr_array_index(jobs, i);
-		items[i].env.mail_from = job->msg->mail_from;
-		items[i].env.rcpts =
+		if (job->msg == NULL)
+			continue;
+		items[n].env.mail_from = job->msg->mail_from;
+		items[n].env.rcpts =
 		    (const char *const *)job->msg->rcpt_to->pdata;
-		items[i].env.n_rcpts = job->msg->rcpt_to->len;
-		items[i].env.peer = job->msg->peer;
-		items[i].env.helo = job->msg->helo;
-		items[i].env.received_ms = job->received_ms;
-		items[i].raw = job->msg->data->data;
-		items[i].len = job->msg->data->len;
+		items[n].env.n_rcpts = job->msg->rcpt_to->len;
+		items[n].env.peer = job->msg->peer;
+		items[n].env.helo = job->msg->helo;
+		items[n].env.received_ms = job->received_ms;
+		items[n].raw = job->msg->data->data;
+		items[n].len = job->msg->data->len;
+		n++;
 	}
-	is_committed = store_messages_add_batch(w->store, items,
-	    jobs->len) == 0;
-	for (i = 0; i < jobs->len; i++) {
+	/* Flush requests alone still need one flushed write. */
+	if (n > 0)
+		is_committed = store_messages_add_batch(w->store, items,
+		    n) == 0;
+	else
+		is_committed = store_flush(w->store) == 0;
+	for (i = 0, n = 0; i < jobs->len; i++) {
 		job = g_ptr_array_index(jobs, i);
 		job->is_committed = is_committed;
-		job->msg_id = items[i].msg_id;
+		if (job->msg != NULL)
+			job->msg_id = items[n++].msg_id;
 	}
 	g_free(items);
 	w->batches++;
-	w->messages += jobs->len;
+	w->messages += n;
 	batch = g_new0(struct writer_batch, 1);
 	batch->jobs = jobs;
 	g_main_context_invoke(w->context, writer_on_results, batch);
@@ -121,12 +135,14 @@ writer_gather(struct daemon_writer *w, GPtrArray *jobs)
 	struct writer_job	*job;
 	unsigned		 expected = 1;
 	int64_t			 deadline_us = 0;
+	bool			 is_urgent = false;
 
 	while (jobs->len < WRITER_BATCH_MAX) {
 		job = g_ptr_array_index(jobs, jobs->len - 1);
 		expected = MAX(expected, job->busy_sessions);
+		is_urgent = is_urgent || job->msg == NULL;
 		job = g_async_queue_try_pop(w->queue);
-		if (job == NULL && jobs->len < expected) {
+		if (job == NULL && jobs->len < expected && !is_urgent) {
 			if (deadline_us == 0)
 				deadline_us = g_get_monotonic_time() +
 				    WRITER_GATHER_US;
@@ -193,6 +209,30 @@ daemon_writer_submit(struct daemon_writer *w, struct smtp_message *msg,
 	job->done = done;
 	job->ctx = ctx;
 	g_async_queue_push(w->queue, job);
+}
+
+void
+daemon_writer_flush(struct daemon_writer *w, daemon_writer_done_fn done,
+    void *ctx)
+{
+	struct writer_job	*job = g_new0(struct writer_job, 1);
+
+	job->done = done;
+	job->ctx = ctx;
+	g_async_queue_push(w->queue, job);
+}
+
+bool
+daemon_record_soon_begin(struct daemon *d)
+{
+	return d->writer != NULL && store_batch_begin_unflushed(d->store) == 0;
+}
+
+void
+daemon_record_soon_end(struct daemon *d, bool is_batch)
+{
+	if (is_batch && store_batch_commit(d->store) == 0)
+		daemon_writer_flush(d->writer, NULL, NULL);
 }
 
 void

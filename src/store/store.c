@@ -585,10 +585,7 @@ store_batch_commit(struct store *store)
 {
 	int	rc = 0;
 
-	if (store_commit(store) == 0) {
-		if (store->is_relaxed)
-			store->is_unflushed = true;
-	} else {
+	if (store_commit(store) != 0) {
 		/* A failed COMMIT (a full disk) leaves the transaction
 		 * open. */
 		store_rollback(store);
@@ -610,8 +607,6 @@ store_flush(struct store *store)
 	char		*text;
 	int		 rc;
 
-	if (!store->is_unflushed)
-		return 0;
 	if (store->depth != 0)
 		return -1;
 	now = g_date_time_new_now_utc();
@@ -619,8 +614,6 @@ store_flush(struct store *store)
 	rc = store_state_set(store, "flushed_at", text);
 	g_free(text);
 	g_date_time_unref(now);
-	if (rc == 0)
-		store->is_unflushed = false;
 	return rc;
 }
 

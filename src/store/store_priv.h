@@ -15,8 +15,6 @@ struct store {
 	char	*path;
 	int	 depth;		/* open store_begin calls */
 	bool	 is_relaxed;	/* the open batch commits without a flush */
-	bool	 is_unflushed;	/* such a batch committed since the last
-				 * flush */
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
 };
 
