@@ -3,9 +3,10 @@
 """No page is requested before its "sending" mark is on disk.
 
 The main loop records its pass without a flush and requests one from the
-writer thread.  The provider requests may leave only after that flush.  The daemon runs
-under strace, and every provider request in the trace must follow a flush
-of the store's log that came after the main thread's last write to it.
+writer thread.  The provider requests may leave only after that flush.
+The daemon runs under strace, and every provider request in the trace must
+follow a flush of the store's log that came after the main thread's last
+write to it.
 """
 
 import os
