@@ -179,6 +179,20 @@ int	store_batch_commit(struct store *store);
 int	store_batch_begin_unflushed(struct store *store);
 int	store_flush(struct store *store);
 
+/*
+ * A flushed commit that leaves at least this many pages in the log starts
+ * a checkpoint, which copies the log into the database and flushes both,
+ * unless store_checkpoint_later was called on the handle.
+ */
+#define STORE_CHECKPOINT_PAGES	1000
+/* Leaves the checkpoints of this handle's commits to store_checkpoint. */
+void	store_checkpoint_later(struct store *store);
+/* Returns the pages in the log after this handle's last commit. */
+int	store_log_pages(const struct store *store);
+/* Copies what it can of the log into the database (a passive checkpoint,
+ * which waits for no one).  Returns 0 or -1, logged. */
+int	store_checkpoint(struct store *store);
+
 /* One message of a group commit. */
 struct store_batch_item {
 	struct store_envelope	 env;

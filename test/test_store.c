@@ -455,6 +455,51 @@ unflushed_batch_is_committed_and_flushed_later(void)
 	store_close(store);
 }
 
+/* Adds messages of about 8 KiB, each in its own flushed commit, until
+ * the log passes pages; returns the log's length then, or -1. */
+static int
+grow_log(struct store *store, int pages)
+{
+	GString	*raw = g_string_new("Subject: filler\r\n\r\n");
+	int	 n;
+
+	while (raw->len < 8192)
+		g_string_append(raw, "filler text for the log\r\n");
+	for (n = 0; n < 2 * pages && store_log_pages(store) <= pages; n++)
+		if (add_message(store, raw->str) <= 0)
+			break;
+	g_string_free(raw, TRUE);
+	return store_log_pages(store) > pages ? store_log_pages(store) : -1;
+}
+
+/*
+ * A handle left to store_checkpoint lets the log grow past the mark at
+ * which SQLite would copy it into the database.  After one checkpoint,
+ * the next commit starts the log from its beginning again.
+ */
+static void
+checkpoint_later_leaves_log_to_caller(void)
+{
+	struct store	*store = fresh_store("later.db");
+
+	store_checkpoint_later(store);
+	CHECK(grow_log(store, STORE_CHECKPOINT_PAGES + 200) > 0);
+	CHECK_INT(store_checkpoint(store), 0);
+	CHECK(add_message(store, "Subject: after\r\n\r\nx\r\n") > 0);
+	CHECK(store_log_pages(store) < 100);
+	store_close(store);
+}
+
+/* By default a long log is copied into the database at the mark. */
+static void
+checkpoint_runs_at_mark_by_default(void)
+{
+	struct store	*store = fresh_store("auto.db");
+
+	CHECK_INT(grow_log(store, STORE_CHECKPOINT_PAGES + 200), -1);
+	store_close(store);
+}
+
 /* An incident whose deadline is still ahead counts as running, neither
  * met nor missed.  Acknowledged in time, it counts as met. */
 static void
@@ -535,6 +580,8 @@ main(void)
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);
 	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
+	TAP_RUN(checkpoint_later_leaves_log_to_caller);
+	TAP_RUN(checkpoint_runs_at_mark_by_default);
 	TAP_RUN(report_month_counts_running_apart);
 	return tap_done();
 }

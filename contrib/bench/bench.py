@@ -231,11 +231,14 @@ class Simulator:
             text = resp.read().decode()
         return json.loads(text) if text else None
 
-    def pages(self, count=0, timeout_ms=0):
-        reqs = self.call("GET", f"/_sim/requests?count={count}"
+    def requests(self, count=0, timeout_ms=0):
+        """Every API request so far, waiting for count of them."""
+        return self.call("GET", f"/_sim/requests?count={count}"
                          f"&timeout_ms={timeout_ms}")
-        return [r for r in reqs if r["path"].endswith(("/Messages.json",
-                                                       "/Calls.json"))]
+
+    def pages(self, count=0, timeout_ms=0):
+        return [r for r in self.requests(count, timeout_ms)
+                if r["path"].endswith(("/Messages.json", "/Calls.json"))]
 
     def stop(self):
         stop_process(self.proc)
@@ -778,7 +781,7 @@ def first_page_latencies(server, sim, probes, tag, load_pages_from=None):
             pass
     try:
         for n in range(probes):
-            before = len(sim.pages())
+            before = len(sim.requests())
             # Each probe is a new customer: mail from one sender within
             # the dedup window joins that sender's open incident.
             code, dot_at = client.send(crlf_message(
@@ -786,9 +789,13 @@ def first_page_latencies(server, sim, probes, tag, load_pages_from=None):
                 "@bench.example", sender=f"probe-{n}@bench.example"))
             if code != 250:
                 raise RuntimeError(f"probe got reply {code}")
-            new = wait_for(lambda: [r for r in sim.pages()[before:]]
-                           if len(sim.pages()) >= before + expected
-                           else None, 60, "probe pages at the simulator")
+            # One request that waits in the simulator until the pages are
+            # in: polling instead would have the simulator list every
+            # request so far while the pages arrive, and delay them.
+            new = [r for r in sim.requests(before + expected, 60000)[before:]
+                   if r["path"].endswith(("/Messages.json", "/Calls.json"))]
+            if len(new) < expected:
+                raise TimeoutError("probe pages at the simulator")
             latencies.append(min(r["time"] for r in new) - dot_at)
     finally:
         client.close()

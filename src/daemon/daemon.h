@@ -51,6 +51,7 @@ struct daemon {
 	GHashTable		*mail_jobs;	/* mail with the relay */
 	guint			 tick_source;
 	guint			 drain_source;
+	guint			 record_source;	/* flushes provider outcomes */
 	int64_t			 drain_deadline_ms;
 	bool			 is_stopping;
 	GPtrArray		*retired_cfgs;	/* replaced by a reload, freed
@@ -138,15 +139,21 @@ void	daemon_writer_flush(struct daemon_writer *writer,
 	    daemon_writer_done_fn done, void *ctx);
 /*
  * Between these two calls, store writes on the main loop commit without a
- * flush of their own, and the writer flushes them a moment later.  For
- * provider outcomes (an accepted request's sid, a delivery status), which
- * nothing outside the store acts on at once, so that the loop does not
- * wait for the disk once per outcome.  A power loss in that moment loses
- * them, and the page's outcome is then unknown, as for a page in flight
- * at a crash.  begin returns whether it opened a batch, to pass to end.
+ * flush of their own.  Once the loop has handled the events at hand, the
+ * writer flushes them with every outcome recorded meanwhile.  For provider
+ * outcomes (an accepted request's sid, a delivery status), which nothing
+ * outside the store acts on at once, so that a burst of them costs one
+ * flush, made off the loop.  A power loss before that flush loses them,
+ * and the page's outcome is then unknown, as for a page in flight at a
+ * crash.  begin returns whether it opened a batch, to pass to end.
+ *
+ * Waiting longer to gather more would cost more: the next message's
+ * commit would then carry the outcomes' pages to the disk.
  */
 bool	daemon_record_soon_begin(struct daemon *d);
 void	daemon_record_soon_end(struct daemon *d, bool is_batch);
+/* Flushes the outcomes recorded since the last flush at once (at stop). */
+void	daemon_record_flush_now(struct daemon *d);
 /* Commits what is queued, then stops the thread and frees the writer. */
 void	daemon_writer_stop(struct daemon_writer *writer);
 

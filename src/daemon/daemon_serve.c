@@ -334,6 +334,8 @@ serve_start(struct daemon *d)
 	d->store = store_open(d->cfg->store_path, true);
 	if (d->store == NULL)
 		return -1;
+	/* The writer's checkpointer runs them, off the loop. */
+	store_checkpoint_later(d->store);
 	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)
 		return -1;
 	/* "critgate reload" finds the daemon to signal here. */
@@ -363,6 +365,8 @@ serve_stop(struct daemon *d)
 	if (d->drain_source != 0)
 		g_source_remove(d->drain_source);
 	daemon_smtp_free(d->smtp);
+	if (d->writer != NULL)
+		daemon_record_flush_now(d);
 	daemon_writer_stop(d->writer);
 	daemon_http_free(d->http);
 	d->http = NULL;

@@ -11,6 +11,11 @@
  * without a flush, and the writer's next commit, which flushes the whole
  * log, makes the pass durable too, so the loop goes on meanwhile.  A flush
  * request cuts the wait for other sessions short, as pages wait on it.
+ *
+ * Checkpoints run on a thread of their own, with its own handle, so that
+ * no message waits for one: SQLite would otherwise start each one inside
+ * the commit that made the log long, before that commit's senders hear
+ * their 250.
  */
 #include <string.h>
 
@@ -33,6 +38,11 @@ struct daemon_writer {
 	GMainContext	*context;	/* where results are delivered */
 	uint64_t	 batches;	/* commits made, for the stop log */
 	uint64_t	 messages;
+	GThread		*checkpointer;
+	GAsyncQueue	*checkpoints;	/* requests for a checkpoint */
+	struct store	*checkpoint_store; /* used by the checkpointer */
+	gint		 is_checkpoint_due; /* requested, not begun yet */
+	uint64_t	 checkpoints_run;
 };
 
 struct writer_job {
@@ -48,6 +58,8 @@ struct writer_job {
 
 /* Queued last: the thread commits what came before it, then ends. */
 static struct writer_job	writer_stop_job;
+/* What the checkpointer's queue carries. */
+static int			checkpoint_run, checkpoint_stop;
 
 /* The results of one transaction, delivered on the main loop. */
 struct writer_batch {
@@ -122,6 +134,23 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 	batch = g_new0(struct writer_batch, 1);
 	batch->jobs = jobs;
 	g_main_context_invoke(w->context, writer_on_results, batch);
+	if (store_log_pages(w->store) >= STORE_CHECKPOINT_PAGES &&
+	    g_atomic_int_compare_and_exchange(&w->is_checkpoint_due, 0, 1))
+		g_async_queue_push(w->checkpoints, &checkpoint_run);
+}
+
+static gpointer
+checkpointer_run(gpointer data)
+{
+	struct daemon_writer	*w = data;
+
+	while (g_async_queue_pop(w->checkpoints) != &checkpoint_stop) {
+		/* The log may grow past the mark again meanwhile. */
+		g_atomic_int_set(&w->is_checkpoint_due, 0);
+		if (store_checkpoint(w->checkpoint_store) == 0)
+			w->checkpoints_run++;
+	}
+	return NULL;
 }
 
 /*
@@ -186,13 +215,20 @@ daemon_writer_start(const char *store_path)
 
 	w = g_new0(struct daemon_writer, 1);
 	w->store = store_open(store_path, true);
-	if (w->store == NULL) {
+	w->checkpoint_store = store_open(store_path, false);
+	if (w->store == NULL || w->checkpoint_store == NULL) {
+		store_close(w->store);
+		store_close(w->checkpoint_store);
 		g_free(w);
 		return NULL;
 	}
+	store_checkpoint_later(w->store);
 	w->queue = g_async_queue_new();
+	w->checkpoints = g_async_queue_new();
 	w->context = g_main_context_ref(g_main_context_default());
 	w->thread = g_thread_new("critgate-writer", writer_run, w);
+	w->checkpointer = g_thread_new("critgate-checkpoint", checkpointer_run,
+	    w);
 	return w;
 }
 
@@ -228,11 +264,32 @@ daemon_record_soon_begin(struct daemon *d)
 	return d->writer != NULL && store_batch_begin_unflushed(d->store) == 0;
 }
 
+static gboolean
+record_on_idle(gpointer data)
+{
+	struct daemon	*d = data;
+
+	d->record_source = 0;
+	daemon_writer_flush(d->writer, NULL, NULL);
+	return G_SOURCE_REMOVE;
+}
+
 void
 daemon_record_soon_end(struct daemon *d, bool is_batch)
 {
-	if (is_batch && store_batch_commit(d->store) == 0)
-		daemon_writer_flush(d->writer, NULL, NULL);
+	if (!is_batch || store_batch_commit(d->store) == -1)
+		return;
+	if (d->record_source == 0)
+		d->record_source = g_idle_add(record_on_idle, d);
+}
+
+void
+daemon_record_flush_now(struct daemon *d)
+{
+	if (d->record_source == 0)
+		return;
+	g_source_remove(d->record_source);
+	record_on_idle(d);
 }
 
 void
@@ -244,10 +301,15 @@ daemon_writer_stop(struct daemon_writer *w)
 	 * senders get no reply, as the loop has stopped, and send again. */
 	g_async_queue_push(w->queue, &writer_stop_job);
 	g_thread_join(w->thread);
+	g_async_queue_push(w->checkpoints, &checkpoint_stop);
+	g_thread_join(w->checkpointer);
 	log_info("writer: stopped batches=%" G_GUINT64_FORMAT " messages=%"
-	    G_GUINT64_FORMAT, w->batches, w->messages);
+	    G_GUINT64_FORMAT " checkpoints=%" G_GUINT64_FORMAT, w->batches,
+	    w->messages, w->checkpoints_run);
 	g_async_queue_unref(w->queue);
+	g_async_queue_unref(w->checkpoints);
 	g_main_context_unref(w->context);
 	store_close(w->store);
+	store_close(w->checkpoint_store);
 	g_free(w);
 }

@@ -291,6 +291,24 @@ stmt_free(gpointer stmt)
 	sqlite3_finalize(stmt);
 }
 
+/*
+ * Notes the log's length after each commit on this handle, and starts a
+ * checkpoint there as SQLite's own hook would, unless the handle leaves
+ * them to store_checkpoint.
+ */
+static int
+store_on_log_commit(void *data, sqlite3 *db, const char *name, int pages)
+{
+	struct store	*store = data;
+
+	store->log_pages = pages;
+	if (store->autocheckpoint > 0 && !store->is_relaxed &&
+	    pages >= store->autocheckpoint)
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 struct store *
 store_open(const char *path, bool is_create)
 {
@@ -306,6 +324,7 @@ store_open(const char *path, bool is_create)
 		flags |= SQLITE_OPEN_CREATE;
 	store = g_new0(struct store, 1);
 	store->path = g_strdup(path);
+	store->autocheckpoint = STORE_CHECKPOINT_PAGES;
 	store->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    stmt_free);
 	if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
@@ -315,6 +334,7 @@ store_open(const char *path, bool is_create)
 	}
 	if (store_configure(store) == -1 || store_migrate(store) == -1)
 		goto fail;
+	sqlite3_wal_hook(store->db, store_on_log_commit, store);
 	return store;
 fail:
 	store_close(store);
@@ -550,7 +570,6 @@ store_relax_end(struct store *store)
 {
 	store->is_relaxed = false;
 	(void)store_exec(store, "PRAGMA synchronous=FULL", "");
-	(void)store_exec(store, "PRAGMA wal_autocheckpoint=1000", "");
 }
 
 int
@@ -564,14 +583,13 @@ store_batch_begin_unflushed(struct store *store)
 {
 	/*
 	 * SQLite rejects a change of the flush setting inside a
-	 * transaction.  Checkpoints wait too, because each one flushes the
-	 * log and the database.  While other handles still read the log,
-	 * it stays long, so every commit would start another.  The flushed
-	 * commits (the writer's, and store_flush) run them instead.
+	 * transaction.  Checkpoints wait too (store_on_log_commit), because
+	 * each one flushes the log and the database.  While other handles
+	 * still read the log, it stays long, so every commit would start
+	 * another.  The flushed commits run them instead.
 	 */
 	if (store->depth != 0 ||
-	    store_exec(store, "PRAGMA synchronous=NORMAL", "") == -1 ||
-	    store_exec(store, "PRAGMA wal_autocheckpoint=0", "") == -1)
+	    store_exec(store, "PRAGMA synchronous=NORMAL", "") == -1)
 		return -1;
 	store->is_relaxed = true;
 	if (store_begin(store) == 0)
@@ -615,6 +633,32 @@ store_flush(struct store *store)
 	g_free(text);
 	g_date_time_unref(now);
 	return rc;
+}
+
+void
+store_checkpoint_later(struct store *store)
+{
+	store->autocheckpoint = 0;
+}
+
+int
+store_log_pages(const struct store *store)
+{
+	return store->log_pages;
+}
+
+int
+store_checkpoint(struct store *store)
+{
+	int	rc;
+
+	rc = sqlite3_wal_checkpoint_v2(store->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
+		return 0;
+	log_warnx("store: checkpoint failed path=%s error=\"%s\"",
+	    store->path, sqlite3_errmsg(store->db));
+	return -1;
 }
 
 char *
