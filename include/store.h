@@ -171,10 +171,10 @@ int	store_batch_commit(struct store *store);
  * its commit writes them without a disk flush of its own.  A crash of the
  * daemon loses none of it.  A power loss may lose it, together with every
  * later batch committed the same way, but not what was flushed after it.
- * store_flush writes one row with a flush, which makes everything
- * committed so far on any handle durable; that, or a flushed commit on
- * another handle, must come before anything outside the store acts on
- * such a batch.  Return 0 or -1.
+ * store_flush writes one row with a flush.  That makes everything
+ * committed so far on any handle durable, as does a flushed commit on
+ * another handle.  One of the two must come before anything outside the
+ * store acts on such a batch.  Return 0 or -1.
  */
 int	store_batch_begin_unflushed(struct store *store);
 int	store_flush(struct store *store);
@@ -189,8 +189,11 @@ int	store_flush(struct store *store);
 void	store_checkpoint_later(struct store *store);
 /* Returns the pages in the log after this handle's last commit. */
 int	store_log_pages(const struct store *store);
-/* Copies what it can of the log into the database (a passive checkpoint,
- * which waits for no one).  Returns 0 or -1, logged. */
+/*
+ * Copies the log into the database, waiting (up to the busy timeout) for
+ * other handles' transactions to end, so that the next commit starts the
+ * log over.  Returns 0, also when the wait timed out, or -1, logged.
+ */
 int	store_checkpoint(struct store *store);
 
 /* One message of a group commit. */

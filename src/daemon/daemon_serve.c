@@ -334,7 +334,7 @@ serve_start(struct daemon *d)
 	d->store = store_open(d->cfg->store_path, true);
 	if (d->store == NULL)
 		return -1;
-	/* The writer's checkpointer runs them, off the loop. */
+	/* The writer runs them, off the loop. */
 	store_checkpoint_later(d->store);
 	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)
 		return -1;

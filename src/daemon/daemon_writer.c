@@ -12,10 +12,10 @@
  * log, makes the pass durable too, so the loop goes on meanwhile.  A flush
  * request cuts the wait for other sessions short, as pages wait on it.
  *
- * Checkpoints run on a thread of their own, with its own handle, so that
- * no message waits for one: SQLite would otherwise start each one inside
- * the commit that made the log long, before that commit's senders hear
- * their 250.
+ * The writer also runs the checkpoints, which copy the log into the
+ * database, once it has reported a commit: SQLite would otherwise start
+ * each one inside the commit that made the log long, before that commit's
+ * senders hear their 250.  The next commit then starts the log over.
  */
 #include <string.h>
 
@@ -38,11 +38,9 @@ struct daemon_writer {
 	GMainContext	*context;	/* where results are delivered */
 	uint64_t	 batches;	/* commits made, for the stop log */
 	uint64_t	 messages;
-	GThread		*checkpointer;
-	GAsyncQueue	*checkpoints;	/* requests for a checkpoint */
-	struct store	*checkpoint_store; /* used by the checkpointer */
-	gint		 is_checkpoint_due; /* requested, not begun yet */
-	uint64_t	 checkpoints_run;
+	int		 checkpoint_mark; /* log pages that call for one */
+	int		 log_pages;	/* after the last commit */
+	uint64_t	 checkpoints;	/* run, for the stop log */
 };
 
 struct writer_job {
@@ -58,8 +56,6 @@ struct writer_job {
 
 /* Queued last: the thread commits what came before it, then ends. */
 static struct writer_job	writer_stop_job;
-/* What the checkpointer's queue carries. */
-static int			checkpoint_run, checkpoint_stop;
 
 /* The results of one transaction, delivered on the main loop. */
 struct writer_batch {
@@ -89,6 +85,27 @@ writer_on_results(gpointer data)
 	g_ptr_array_free(batch->jobs, TRUE);
 	g_free(batch);
 	return G_SOURCE_REMOVE;
+}
+
+/*
+ * Runs a checkpoint each time the log grows by another
+ * STORE_CHECKPOINT_PAGES.  While a reader keeps the log from starting
+ * over, it stays long after a checkpoint, and running one after every
+ * commit would flush the log and the database again each time.
+ */
+static void
+writer_check_log(struct daemon_writer *w)
+{
+	int	pages = store_log_pages(w->store);
+
+	if (pages < w->log_pages)	/* the log started over */
+		w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
+	w->log_pages = pages;
+	if (pages < w->checkpoint_mark)
+		return;
+	w->checkpoint_mark = pages + STORE_CHECKPOINT_PAGES;
+	if (store_checkpoint(w->store) == 0)
+		w->checkpoints++;
 }
 
 static void
@@ -134,24 +151,9 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 	batch = g_new0(struct writer_batch, 1);
 	batch->jobs = jobs;
 	g_main_context_invoke(w->context, writer_on_results, batch);
-	if (store_log_pages(w->store) >= STORE_CHECKPOINT_PAGES &&
-	    g_atomic_int_compare_and_exchange(&w->is_checkpoint_due, 0, 1))
-		g_async_queue_push(w->checkpoints, &checkpoint_run);
+	writer_check_log(w);
 }
 
-static gpointer
-checkpointer_run(gpointer data)
-{
-	struct daemon_writer	*w = data;
-
-	while (g_async_queue_pop(w->checkpoints) != &checkpoint_stop) {
-		/* The log may grow past the mark again meanwhile. */
-		g_atomic_int_set(&w->is_checkpoint_due, 0);
-		if (store_checkpoint(w->checkpoint_store) == 0)
-			w->checkpoints_run++;
-	}
-	return NULL;
-}
 
 /*
  * Adds to jobs everything that queued up during the last commit, then
@@ -215,20 +217,15 @@ daemon_writer_start(const char *store_path)
 
 	w = g_new0(struct daemon_writer, 1);
 	w->store = store_open(store_path, true);
-	w->checkpoint_store = store_open(store_path, false);
-	if (w->store == NULL || w->checkpoint_store == NULL) {
-		store_close(w->store);
-		store_close(w->checkpoint_store);
+	if (w->store == NULL) {
 		g_free(w);
 		return NULL;
 	}
 	store_checkpoint_later(w->store);
+	w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
 	w->queue = g_async_queue_new();
-	w->checkpoints = g_async_queue_new();
 	w->context = g_main_context_ref(g_main_context_default());
 	w->thread = g_thread_new("critgate-writer", writer_run, w);
-	w->checkpointer = g_thread_new("critgate-checkpoint", checkpointer_run,
-	    w);
 	return w;
 }
 
@@ -301,15 +298,11 @@ daemon_writer_stop(struct daemon_writer *w)
 	 * senders get no reply, as the loop has stopped, and send again. */
 	g_async_queue_push(w->queue, &writer_stop_job);
 	g_thread_join(w->thread);
-	g_async_queue_push(w->checkpoints, &checkpoint_stop);
-	g_thread_join(w->checkpointer);
 	log_info("writer: stopped batches=%" G_GUINT64_FORMAT " messages=%"
 	    G_GUINT64_FORMAT " checkpoints=%" G_GUINT64_FORMAT, w->batches,
-	    w->messages, w->checkpoints_run);
+	    w->messages, w->checkpoints);
 	g_async_queue_unref(w->queue);
-	g_async_queue_unref(w->checkpoints);
 	g_main_context_unref(w->context);
 	store_close(w->store);
-	store_close(w->checkpoint_store);
 	g_free(w);
 }

@@ -653,7 +653,7 @@ store_checkpoint(struct store *store)
 	int	rc;
 
 	rc = sqlite3_wal_checkpoint_v2(store->db, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
 		return 0;
 	log_warnx("store: checkpoint failed path=%s error=\"%s\"",
