@@ -190,9 +190,11 @@ void	store_checkpoint_later(struct store *store);
 /* Returns the pages in the log after this handle's last commit. */
 int	store_log_pages(const struct store *store);
 /*
- * Copies the log into the database, waiting (up to the busy timeout) for
- * other handles' transactions to end, so that the next commit starts the
- * log over.  Returns 0, also when the wait timed out, or -1, logged.
+ * Copies the log into the database, waiting a few milliseconds for other
+ * handles' transactions to end, so that the next commit starts the log
+ * over.  Past that wait it copies what it can without waiting, and the
+ * log starts over at a later checkpoint.  Returns 0, also then, or -1,
+ * logged.
  */
 int	store_checkpoint(struct store *store);
 

@@ -413,12 +413,14 @@ void
 daemon_http_status_early(struct daemon *d, const char *sid)
 {
 	struct early_status	*e;
+	gpointer		 key;
 	int64_t			 page_id;
 
 	if (d->http == NULL || sid == NULL ||
-	    !g_hash_table_steal_extended(d->http->early, sid, NULL,
+	    !g_hash_table_steal_extended(d->http->early, sid, &key,
 	    (gpointer *)&e))
 		return;
+	g_free(key);
 	log_info("notify: status that came before the API response applied "
 	    "sid=%s status=%s", sid, e->status);
 	(void)status_apply(d, sid, e->status, e->error, &page_id);

@@ -411,14 +411,15 @@ daemon_serve_main(int argc, char **argv)
 	g_option_context_free(ctx);
 	log_init(is_verbose ? LOG_DEBUG : LOG_INFO);
 	memset(&d, 0, sizeof(d));
-	d.retired_cfgs = g_ptr_array_new_with_free_func(
-	    (GDestroyNotify)cfg_free);
 	d.cfg = daemon_cfg_load(daemon_cfg_path(config));
 	if (d.cfg == NULL) {
 		log_errorx("critgate: refusing to start: invalid config "
 		    "file=%s", daemon_cfg_path(config));
+		g_free((char *)config);
 		return 1;
 	}
+	d.retired_cfgs = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)cfg_free);
 	signal(SIGPIPE, SIG_IGN);
 	parse_init();
 	d.loop = g_main_loop_new(NULL, FALSE);

@@ -229,6 +229,15 @@ store_sqlite_log(void *arg, int code, const char *msg)
 	}
 }
 
+/* How long a statement waits for another handle's lock. */
+#define STORE_BUSY_MS		5000
+/*
+ * How long a checkpoint waits for other handles' transactions to end.  It
+ * keeps every writer waiting meanwhile, so a reader that stays open (an
+ * sqlite3 shell, a backup tool) must not hold them up for long.
+ */
+#define STORE_CHECKPOINT_WAIT_MS	20
+
 static int
 store_configure(struct store *store)
 {
@@ -238,7 +247,7 @@ store_configure(struct store *store)
 	    "PRAGMA foreign_keys=ON;";
 	char	*err = NULL;
 
-	sqlite3_busy_timeout(store->db, 5000);
+	sqlite3_busy_timeout(store->db, STORE_BUSY_MS);
 	if (sqlite3_exec(store->db, pragmas, NULL, NULL, &err) != SQLITE_OK) {
 		log_errorx("store: configuring failed path=%s error=\"%s\"",
 		    store->path, err);
@@ -652,8 +661,10 @@ store_checkpoint(struct store *store)
 {
 	int	rc;
 
+	sqlite3_busy_timeout(store->db, STORE_CHECKPOINT_WAIT_MS);
 	rc = sqlite3_wal_checkpoint_v2(store->db, NULL,
 	    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	sqlite3_busy_timeout(store->db, STORE_BUSY_MS);
 	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
 		return 0;
 	log_warnx("store: checkpoint failed path=%s error=\"%s\"",

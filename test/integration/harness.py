@@ -409,6 +409,15 @@ mail = {{ domain = "support.example.com";
         return status
 
 
+def stop_world(world, tap, what):
+    """Stops world; under the sanitizers a leak or an error at exit shows
+    up as a failed check named after what."""
+    status = world.stop()
+    if status is not None:
+        tap.check(status == 0, f"{what}: daemon stops cleanly",
+                  f"exit status {status}")
+
+
 def run(test_body, **world_args):
     """Runs test_body(world, tap) and prints logs when a check failed."""
     tap = Tap()

@@ -124,7 +124,7 @@ def fault_world(tap, mode):
             straight_to_vonage(world, tap)
             webhooks(world, tap, inc)
     finally:
-        world.stop()
+        harness.stop_world(world, tap, mode)
 
 
 def straight_to_vonage(world, tap):
@@ -227,7 +227,7 @@ def both_failing(tap):
                   "status counts Vonage's failures", states)
     finally:
         sink.stop()
-        world.stop()
+        harness.stop_world(world, tap, "both failing")
 
 
 def status_before_answer(tap):
@@ -258,7 +258,7 @@ def status_before_answer(tap):
         tap.check("notify: status that came before the API response applied"
                   in world.log(), "the late response applies them")
     finally:
-        world.stop()
+        harness.stop_world(world, tap, "status before answer")
 
 
 def main():

@@ -121,7 +121,7 @@ def check_keypress(tap):
             print("# " + line)
         raise
     finally:
-        world.stop()
+        harness.stop_world(world, tap, "check keypress")
 
 
 def body(world, tap):

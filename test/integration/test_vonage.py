@@ -195,7 +195,7 @@ def keypress_acknowledges(tap):
                   "Not acknowledged" in by_digit["2"]["response"],
                   "the NCCO after 2 says not acknowledged", by_digit["2"])
     finally:
-        world.stop()
+        harness.stop_world(world, tap, "keypress acknowledges")
 
 
 def keypress_rejected(tap):
@@ -259,7 +259,7 @@ def keypress_rejected(tap):
                   shown["acknowledged_channel"] == "voice",
                   "the fresh keypress acknowledges by voice", shown)
     finally:
-        world.stop()
+        harness.stop_world(world, tap, "keypress rejected")
 
 
 def dlr_fails_over(tap):
@@ -314,7 +314,7 @@ def dlr_fails_over(tap):
                   "with Vonage", page_of(world, inc, "bob", "sms"))
         tap.check(not is_acked(world, inc), "nothing acknowledged")
     finally:
-        world.stop()
+        harness.stop_world(world, tap, "dlr fails over")
 
 
 def dlr_mails_when_last(tap):
@@ -357,7 +357,7 @@ def dlr_mails_when_last(tap):
                   "incident's opening", [m.header("Subject") for m in got])
     finally:
         sink.stop()
-        world.stop()
+        harness.stop_world(world, tap, "dlr mails when last")
 
 
 def voice_events(tap):
@@ -446,7 +446,7 @@ def voice_events(tap):
         tap.check(not is_acked(world, inc), "events acknowledge nothing")
     finally:
         sink.stop()
-        world.stop()
+        harness.stop_world(world, tap, "voice events")
 
 
 def main():
