@@ -232,7 +232,7 @@ class Simulator:
         return json.loads(text) if text else None
 
     def requests(self, count=0, timeout_ms=0):
-        """Every API request so far, waiting for count of them."""
+        """Returns every API request so far, once there are count."""
         return self.call("GET", f"/_sim/requests?count={count}"
                          f"&timeout_ms={timeout_ms}")
 
@@ -1427,38 +1427,58 @@ and by reading the flush traces.
   used to flush too, which kept 20 sessions at 0.2 flushes per message and
   1 session at 2. It now commits without a flush of its own: what it
   records follows from messages already on disk, and if a power loss takes
-  it, the same messages are understood again after the restart. Only when
-  pages or mail are about to leave is it flushed first, by one small
-  flushed write, which in WAL mode makes every earlier commit durable.
-  So no page is requested before its "sending" mark is on disk. The strace
-  counts also showed checkpoints started by the main loop's commits. They
-  could not finish while the writer's handle read the log, so each one
-  flushed the log again. The unflushed pass now leaves checkpoints to the
-  flushed commits. The provider health that `critgate status` shows is saved
-  without a flush. The scenario now sends one message before it counts,
-  and lets that message's round of pages finish. A round costs one flush
-  per request answered and per status callback (about 18 for a team of 2)
-  whatever the load; counted against intake, it would charge 400
-  messages with one round.
+  it, the same messages are understood again after the restart. When
+  pages or mail are about to leave, the pass requests a flushed commit
+  from the writer thread, which in WAL mode makes every earlier commit
+  durable, and the requests leave once it is done. So no page is
+  requested before its "sending" mark is on disk, and the loop goes on
+  serving SMTP meanwhile. A test runs the daemon under strace and checks
+  that order for every request. The provider's responses and status
+  callbacks (about a dozen per round for a team of 2) each used to flush
+  on the main loop. They now commit without a flush. Once the loop has
+  handled the events at hand, the writer flushes them all, so a burst
+  costs one flush, made off the loop. The scenario sends one message before it counts, and lets that
+  message's round of pages finish, so that the figure is the cost of
+  intake.
+- **Checkpoints.** SQLite starts a checkpoint (copy the log into the
+  database, flush both) inside the commit that makes the log pass 1,000
+  pages, before that commit's senders get their 250. The writer now runs
+  it itself, after reporting the commit. A first try ran passive
+  checkpoints on a thread of their own: the log then never started over,
+  as new frames always arrived before a checkpoint ended, and it reached
+  450 MB in a burst of 20,000 messages. The writer's checkpoint now waits
+  up to 20 ms for readers, so that the next commit starts the log over
+  (about 4.5 MB at most in the same burst), and runs only each time the
+  log grows by another 1,000 pages, so that a reader that stays open (an
+  sqlite3 shell, a backup tool) costs one short wait per 4 MB, not a
+  flush per commit. A tester found that a 5 s wait there (SQLite's busy
+  timeout) stalled every writer behind such a reader and led to pages
+  sent twice. A test now keeps a reader open across a checkpoint.
 - **Time to first page.** Was 28 ms at p50 (three to five fsyncs between
   the final dot and the request). Now two flushes (the message before its
   250, the "sending" marks before the request), the parse and the
   classification precede the request, and the pass runs ahead of other
-  events on the loop. Timestamps added to the daemon's log for one run of
-  idle probes put the daemon's own part at about 2.5 ms from the final
-  dot to the first request. Of that, the message's commit took 0.6 to
-  0.8 ms, understanding the message and preparing the round 1.2 ms, and
-  the second flush 0.5 ms. A profile of that pass then showed two costs
-  that grew with the store: every pass after new mail checked every open
-  incident for due rounds (a hundred probes leave a hundred open), and
-  SQLite compiled each statement again at every call. A pass after mail
-  now checks only the incidents that mail opened or joined (the
-  half-second timer still checks all of them), and statements are
-  compiled once per store handle. The rest of the p50 is the harness. The
-  script gateway with no disk, which keeps nothing and POSTs after its
-  250, is slower than critgate at p50 and p99 in the same run. So 3x one
-  commit plus one POST is below what this harness (a Python client and
-  simulator on the same two cores) shows for any gateway.
+  events on the loop. A profile of that pass showed two costs that grew
+  with the store: every pass after new mail checked every open incident
+  for due rounds (a hundred probes leave a hundred open), and SQLite
+  compiled each statement again at every call. A pass after mail now
+  checks only the incidents that mail opened or joined (the half-second
+  timer still checks all of them), and statements are compiled once per
+  store handle. Most of the p99 under load was the harness. Each probe
+  polled the simulator every 20 ms for its requests. Each poll had the
+  simulator list every request so far while holding Python's global
+  lock, which delayed the requests arriving meanwhile. critgate answers 250
+  before it sends its requests, so they met the first poll; the script
+  gateway sends before its 250. The probes now make one request that
+  waits in the simulator until the pages are in, and the simulator stamps
+  a request when its first line arrives. Loaded p99 went from 21.5 to
+  about 5.5 to 8 ms. Timestamps added to the daemon for 100 idle probes
+  put its own part at 2.7 ms at p50 and 5 ms at p90: the message's commit
+  0.5 ms, the pass 0.8 ms, the flush of its marks 0.7 to 1 ms, and waits
+  for the writer while it flushed the outcomes of the probe before. That
+  is two flushes and a pass, where the reference is one flush and one
+  POST, so 3x the reference at p99 is below what this design can reach
+  with the marks on disk before the request.
 - **Intake rate.** A profile under 20 sessions of copies of one message
   showed two lookups that grew with the store. Loading an incident counted
   its messages, so each copy that joined a storm's incident cost more than
@@ -1466,14 +1486,17 @@ and by reading the flush traces.
   the search for an earlier message with the same Message-ID used the
   index of unprocessed messages, which also listed every processed one,
   and so walked every processed message; that index now holds only
-  unprocessed messages. With the flush and statement changes above, the
-  CPU per 1 KB message at 20 sessions went from 0.53 to 0.19 ms, and the
-  rate from 1,700 to about 4,000 per second: 3.5x Postfix's queue rate,
-  and 2.1 to 2.8x the script gateway (which answers 250 and pages one
-  message at a time, and whose own rate varied from 1,400 to 1,800 per
-  second between runs). smtp-sink keeps nothing, neither on disk nor in
-  memory, so half of its rate is out of reach for any server that
-  flushes to disk; Postfix, which does, reaches about a twentieth of it.
+  unprocessed messages. With the flush, checkpoint and statement changes
+  above, the CPU per 1 KB message at 20 sessions went from 0.53 to 0.16
+  ms, and the rate from 1,700 to about 4,500 per second: 3.5 to 4.2x
+  Postfix's queue rate, and 2.1 to 2.4x the script gateway (which answers
+  250 and pages one message at a time, and whose own rate varied from
+  1,400 to 2,000 per second between runs). The rest is the pass on the
+  main loop: it runs ahead of SMTP events, so each session's next
+  transaction waits behind it (about 2 ms for 20 copies). smtp-sink keeps
+  nothing, neither on disk nor in memory, so half of its rate is out of
+  reach for any server that flushes to disk; Postfix, which does, reaches
+  about a twentieth of it.
 - **64 KB intake.** The profile of a 64 KB run showed a sixth of the
   daemon's time in GLib appending DATA text one byte at a time; runs of
   text between line ends are now copied at once. The Message-ID lookup
