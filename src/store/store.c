@@ -241,10 +241,16 @@ store_sqlite_log(void *arg, int code, const char *msg)
 static int
 store_configure(struct store *store)
 {
+	/*
+	 * A reader that stays open keeps the log from starting over, so it
+	 * can grow far past its usual 4 MiB.  When it starts over, SQLite
+	 * cuts the file back to 8 MiB.
+	 */
 	static const char *const pragmas =
 	    "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;";
+	    "PRAGMA foreign_keys=ON;"
+	    "PRAGMA journal_size_limit=8388608;";
 	char	*err = NULL;
 
 	sqlite3_busy_timeout(store->db, STORE_BUSY_MS);
