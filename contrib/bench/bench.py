@@ -1488,8 +1488,8 @@ and by reading the flush traces.
   and so walked every processed message; that index now holds only
   unprocessed messages. With the flush, checkpoint and statement changes
   above, the CPU per 1 KB message at 20 sessions went from 0.53 to 0.16
-  ms, and the rate from 1,700 to about 4,500 per second: 3.5 to 4.2x
-  Postfix's queue rate, and 2.1 to 2.4x the script gateway (which answers
+  ms, and the rate from 1,700 to about 4,300 to 4,600 per second: 3.5 to
+  4.3x Postfix's queue rate, and 2.1 to 2.45x the script gateway (which answers
   250 and pages one message at a time, and whose own rate varied from
   1,400 to 2,000 per second between runs). The rest is the pass on the
   main loop: it runs ahead of SMTP events, so each session's next
