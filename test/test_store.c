@@ -500,40 +500,39 @@ checkpoint_runs_at_mark_by_default(void)
 	store_close(store);
 }
 
+/* Checks that the report at now_ms has one month with these counts. */
+static void
+check_one_month(struct store *store, int64_t now_ms, int64_t count,
+    int64_t met, int64_t running)
+{
+	GPtrArray		*months = store_report_months(store, now_ms);
+	struct store_month	*m;
+
+	CHECK(months != NULL);
+	CHECK_INT(months != NULL ? months->len : 0, 1);
+	if (months != NULL && months->len == 1) {
+		m = g_ptr_array_index(months, 0);
+		CHECK_INT(m->count, count);
+		CHECK_INT(m->met, met);
+		CHECK_INT(m->running, running);
+	}
+	if (months != NULL)
+		g_ptr_array_free(months, TRUE);
+}
+
 /* An incident whose deadline is still ahead counts as running, neither
  * met nor missed.  Acknowledged in time, it counts as met. */
 static void
 report_month_counts_running_apart(void)
 {
-	struct store		*store = fresh_store("m.db");
-	struct store_month	*m;
-	struct outcome		 out;
-	GPtrArray		*months;
+	struct store	*store = fresh_store("m.db");
+	struct outcome	 out;
 
 	CHECK_INT(process(store, add_message(store, "1"), "m@n", &out), 0);
-	months = store_report_months(store, 5000);
-	CHECK(months != NULL);
-	CHECK_INT(months != NULL ? months->len : 0, 1);
-	if (months != NULL && months->len == 1) {
-		m = g_ptr_array_index(months, 0);
-		CHECK_INT(m->count, 1);
-		CHECK_INT(m->met, 0);
-		CHECK_INT(m->running, 1);
-	}
-	if (months != NULL)
-		g_ptr_array_free(months, TRUE);
+	check_one_month(store, 5000, 1, 0, 1);
 	CHECK_INT(store_incident_resolve(store, out.incident_id, "ana",
 	    "cli", 6000), 1);
-	months = store_report_months(store, 7000);
-	CHECK(months != NULL);
-	CHECK_INT(months != NULL ? months->len : 0, 1);
-	if (months != NULL && months->len == 1) {
-		m = g_ptr_array_index(months, 0);
-		CHECK_INT(m->met, 1);
-		CHECK_INT(m->running, 0);
-	}
-	if (months != NULL)
-		g_ptr_array_free(months, TRUE);
+	check_one_month(store, 7000, 1, 1, 0);
 	store_close(store);
 }
 

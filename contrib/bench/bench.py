@@ -1467,9 +1467,9 @@ and by reading the flush traces.
   store handle. Most of the p99 under load was the harness. Each probe
   polled the simulator every 20 ms for its requests. Each poll had the
   simulator list every request so far while holding Python's global
-  lock, which delayed the requests arriving meanwhile. critgate answers 250
-  before it sends its requests, so they met the first poll; the script
-  gateway sends before its 250. The probes now make one request that
+  lock, which delayed the requests arriving meanwhile. critgate replies
+  250 before it sends its requests, so they met the first poll. The
+  script gateway sends its requests before its 250. The probes now make one request that
   waits in the simulator until the pages are in, and the simulator stamps
   a request when its first line arrives. Loaded p99 went from 21.5 to
   about 5.5 to 8 ms. Timestamps added to the daemon for 100 idle probes

@@ -476,7 +476,7 @@ hook_status(struct http_call *call, const char *sid_key,
 		return;
 	/* By default Twilio is thought to send a status callback again
 	 * only when it could not connect (not verified), so waiting for the
-	 * disk before the answer would keep little more. */
+	 * disk before the 204 would keep little more. */
 	is_batch = daemon_record_soon_begin(call->d);
 	status_record(call, sid, status, error);
 	daemon_record_soon_end(call->d, is_batch);

@@ -972,8 +972,8 @@ page_pass_send(void *ctx, bool is_flushed, int64_t unused)
  * are about to leave is it flushed, by the writer's next commit, and they
  * leave once that flush is done.  So no page is requested before its
  * "sending" mark is on disk, a crash cannot page anyone twice in a round,
- * and the loop goes on while the writer flushes.  A pass that only joins copies
- * to their incident costs no flush at all.
+ * and the loop goes on while the writer flushes.  A pass that only joins
+ * copies to their incident costs no flush at all.
  */
 static void
 page_cycle(struct daemon *d, bool is_full_tick)

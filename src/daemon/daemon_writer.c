@@ -154,7 +154,6 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 	writer_check_log(w);
 }
 
-
 /*
  * Adds to jobs everything that queued up during the last commit, then
  * waits briefly for the messages other sessions were receiving when these

@@ -317,8 +317,8 @@ store_on_log_commit(void *data, sqlite3 *db, const char *name, int pages)
 	struct store	*store = data;
 
 	store->log_pages = pages;
-	if (store->autocheckpoint > 0 && !store->is_relaxed &&
-	    pages >= store->autocheckpoint)
+	if (!store->is_checkpoint_later && !store->is_relaxed &&
+	    pages >= STORE_CHECKPOINT_PAGES)
 		(void)sqlite3_wal_checkpoint_v2(db, name,
 		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
@@ -339,7 +339,6 @@ store_open(const char *path, bool is_create)
 		flags |= SQLITE_OPEN_CREATE;
 	store = g_new0(struct store, 1);
 	store->path = g_strdup(path);
-	store->autocheckpoint = STORE_CHECKPOINT_PAGES;
 	store->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    stmt_free);
 	if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
@@ -653,7 +652,7 @@ store_flush(struct store *store)
 void
 store_checkpoint_later(struct store *store)
 {
-	store->autocheckpoint = 0;
+	store->is_checkpoint_later = true;
 }
 
 int

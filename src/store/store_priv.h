@@ -15,7 +15,7 @@ struct store {
 	char	*path;
 	int	 depth;		/* open store_begin calls */
 	bool	 is_relaxed;	/* the open batch commits without a flush */
-	int	 autocheckpoint; /* log pages that start a checkpoint, or 0 */
+	bool	 is_checkpoint_later; /* left to store_checkpoint */
 	int	 log_pages;	/* in the log after this handle's last commit */
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
 };

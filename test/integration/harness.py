@@ -409,12 +409,12 @@ mail = {{ domain = "support.example.com";
         return status
 
 
-def stop_world(world, tap, what):
+def stop_world(world, tap, case_name):
     """Stops world; under the sanitizers a leak or an error at exit shows
-    up as a failed check named after what."""
+    up as a failed check named after case_name."""
     status = world.stop()
     if status is not None:
-        tap.check(status == 0, f"{what}: daemon stops cleanly",
+        tap.check(status == 0, f"{case_name}: daemon stops cleanly",
                   f"exit status {status}")
 
 
