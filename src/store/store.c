@@ -244,13 +244,17 @@ store_configure(struct store *store)
 	/*
 	 * A reader that stays open keeps the log from starting over, so it
 	 * can grow far past its usual 4 MiB.  When it starts over, SQLite
-	 * cuts the file back to 8 MiB.
+	 * cuts the file back to 8 MiB.  Temporary data stays in memory.
+	 * Inside a transaction, SQLite copies each page a statement changes
+	 * to a statement journal.  Kept in a file, that took two writes per
+	 * page, about forty per message in the intake benchmark.
 	 */
 	static const char *const pragmas =
 	    "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;"
-	    "PRAGMA journal_size_limit=8388608;";
+	    "PRAGMA journal_size_limit=8388608;"
+	    "PRAGMA temp_store=MEMORY;";
 	char	*err = NULL;
 
 	sqlite3_busy_timeout(store->db, STORE_BUSY_MS);
