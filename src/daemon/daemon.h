@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <glib.h>
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 
 #include "cfg.h"
@@ -112,6 +113,15 @@ const char	*daemon_cfg_path(const char *option);
  * non-blocking and close-on-exec.  Returns the fd, or -1 (logged).
  */
 int	daemon_listen(const char *what, const char *host_port);
+
+/*
+ * Calls fn whenever fd meets cond, as g_unix_fd_add does, and returns the
+ * source id.  The source is not blocked while fn runs, which spares the
+ * loop two wakeups per event (see daemon_serve.c).  fn must not run the
+ * main loop itself.
+ */
+guint	daemon_fd_watch(int fd, GIOCondition cond, GUnixFDSourceFunc fn,
+	    gpointer data);
 
 /* Group commit of received messages on a thread (daemon_writer.c). */
 struct smtp_message;

@@ -75,7 +75,7 @@ curl_on_socket_change(CURL *easy, curl_socket_t fd, int what, void *userp,
 		cond |= G_IO_IN;
 	if (what & CURL_POLL_OUT)
 		cond |= G_IO_OUT;
-	id = g_unix_fd_add(fd, cond | G_IO_ERR | G_IO_HUP, curl_on_socket,
+	id = daemon_fd_watch(fd, cond | G_IO_ERR | G_IO_HUP, curl_on_socket,
 	    curl);
 	g_hash_table_insert(curl->watches, GINT_TO_POINTER(fd),
 	    GUINT_TO_POINTER(id));

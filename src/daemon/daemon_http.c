@@ -1247,7 +1247,7 @@ daemon_http_start(struct daemon *d)
 		return NULL;
 	}
 	info = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	http->epoll_source = g_unix_fd_add(info->epoll_fd, G_IO_IN,
+	http->epoll_source = daemon_fd_watch(info->epoll_fd, G_IO_IN,
 	    http_on_ready, http);
 	http->tick_source = g_timeout_add(HTTP_TICK_MS, http_on_timer, http);
 	return http;

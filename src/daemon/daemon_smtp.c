@@ -224,7 +224,7 @@ conn_read_update(struct smtp_conn *conn, size_t pending)
 		g_source_remove(conn->read_source);
 		conn->read_source = 0;
 	} else if (!is_paused && conn->read_source == 0) {
-		conn->read_source = g_unix_fd_add(conn->fd,
+		conn->read_source = daemon_fd_watch(conn->fd,
 		    conn->read_cond | G_IO_HUP | G_IO_ERR, conn_on_readable,
 		    conn);
 	}
@@ -284,7 +284,7 @@ conn_flush(struct smtp_conn *conn)
 		io = conn_send(conn, out, len, &n);
 		if (io == DAEMON_TLS_WANT_READ || io == DAEMON_TLS_WANT_WRITE) {
 			if (conn->write_source == 0)
-				conn->write_source = g_unix_fd_add(conn->fd,
+				conn->write_source = daemon_fd_watch(conn->fd,
 				    io == DAEMON_TLS_WANT_READ ? G_IO_IN :
 				    G_IO_OUT, conn_on_writable, conn);
 			conn_read_update(conn, len);
@@ -432,7 +432,7 @@ conn_handshake_step(struct smtp_conn *conn)
 
 	io = daemon_tls_conn_handshake(conn->tls);
 	if (io == DAEMON_TLS_WANT_READ || io == DAEMON_TLS_WANT_WRITE) {
-		conn->handshake_source = g_unix_fd_add(conn->fd,
+		conn->handshake_source = daemon_fd_watch(conn->fd,
 		    (io == DAEMON_TLS_WANT_READ ? G_IO_IN : G_IO_OUT) |
 		    G_IO_HUP | G_IO_ERR, conn_on_handshake_ready, conn);
 		return;
@@ -587,7 +587,7 @@ smtp_on_accept_resume(gpointer data)
 	struct smtp_listener	*l = data;
 
 	l->accept_timer = 0;
-	l->source = g_unix_fd_add(l->fd, G_IO_IN, smtp_on_accept, l);
+	l->source = daemon_fd_watch(l->fd, G_IO_IN, smtp_on_accept, l);
 	return G_SOURCE_REMOVE;
 }
 
@@ -606,7 +606,7 @@ conn_start(struct smtp_listener *l, struct smtp_conn *conn)
 	log_debug("%s: connect session=%" PRIu64 " peer=%s", l->name,
 	    conn->id, conn->peer);
 	conn->read_cond = G_IO_IN;
-	conn->read_source = g_unix_fd_add(conn->fd,
+	conn->read_source = daemon_fd_watch(conn->fd,
 	    conn->read_cond | G_IO_HUP | G_IO_ERR, conn_on_readable, conn);
 	conn->total_timer = g_timeout_add(
 	    (guint)smtp->d->cfg->smtp_session_timeout_ms, conn_on_total, conn);
@@ -717,7 +717,7 @@ listener_open(struct daemon_smtp *smtp, const char *name, const char *addr,
 	l->limits.has_starttls = !is_lmtp && smtp->tls != NULL;
 	l->limits.is_tls_required = l->limits.has_starttls &&
 	    cfg->tls_require;
-	l->source = g_unix_fd_add(l->fd, G_IO_IN, smtp_on_accept, l);
+	l->source = daemon_fd_watch(l->fd, G_IO_IN, smtp_on_accept, l);
 	smtp->n_listeners++;
 	return 0;
 }
