@@ -17,6 +17,8 @@ struct store {
 	bool	 is_relaxed;	/* the open batch commits without a flush */
 	bool	 is_checkpoint_later; /* left to store_checkpoint */
 	int	 log_pages;	/* in the log after this handle's last commit */
+	int	 busy_ms;	/* how long a statement waits for a lock */
+	int64_t	 busy_since_us;	/* monotonic, when the wait began */
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
 };
 
