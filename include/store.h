@@ -171,13 +171,20 @@ int	store_batch_commit(struct store *store);
  * its commit writes them without a disk flush of its own.  A crash of the
  * daemon loses none of it.  A power loss may lose it, together with every
  * later batch committed the same way, but not what was flushed after it.
- * store_flush writes one row with a flush.  That makes everything
- * committed so far on any handle durable, as does a flushed commit on
- * another handle.  One of the two must come before anything outside the
- * store acts on such a batch.  Return 0 or -1.
+ * store_flush flushes the log.  That makes everything committed so far on
+ * any handle durable, as does a flushed commit on another handle.  One of
+ * the two must come before anything outside the store acts on such a
+ * batch.  Return 0 or -1.
  */
 int	store_batch_begin_unflushed(struct store *store);
 int	store_flush(struct store *store);
+/*
+ * Leaves the flush of every commit of this handle to store_flush, which
+ * then runs without holding the write lock, so other handles commit while
+ * the disk flushes.  Until it returns, each commit is as durable as an
+ * unflushed batch.
+ */
+void	store_flush_later(struct store *store);
 
 /*
  * A flushed commit that leaves at least this many pages in the log starts

@@ -4,13 +4,15 @@
  * commits every message waiting at that moment in one transaction, then
  * reports each result back to the main loop.  One message alone still
  * commits at once; under load one disk flush covers many senders.  The
- * thread never touches loop-owned objects: jobs carry copies, and results
- * travel through g_main_context_invoke.
+ * flush runs after the commit, outside the write lock, so the main loop
+ * commits meanwhile instead of waiting for the disk.  The thread never
+ * touches loop-owned objects: jobs carry copies, and results travel
+ * through g_main_context_invoke.
  *
  * The main loop also queues flush requests here.  It commits a pass
- * without a flush, and the writer's next commit, which flushes the whole
- * log, makes the pass durable too, so the loop goes on meanwhile.  A flush
- * request cuts the wait for other sessions short, as pages wait on it.
+ * without a flush, and the writer's next flush of the log makes the pass
+ * durable too, so the loop goes on meanwhile.  A flush request cuts the
+ * wait for other sessions short, as pages wait on it.
  *
  * The writer also runs the checkpoints, which copy the log into the
  * database, once it has reported a commit: SQLite would otherwise start
@@ -133,12 +135,10 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 		items[n].len = job->msg->data->len;
 		n++;
 	}
-	/* Flush requests alone still need one flushed write. */
-	if (n > 0)
-		is_committed = store_messages_add_batch(w->store, items,
-		    n) == 0;
-	else
-		is_committed = store_flush(w->store) == 0;
+	/* The flush comes after the commit has let go of the write lock, so
+	 * the main loop's pass can commit meanwhile. */
+	is_committed = (n == 0 || store_messages_add_batch(w->store, items,
+	    n) == 0) && store_flush(w->store) == 0;
 	for (i = 0, n = 0; i < jobs->len; i++) {
 		job = g_ptr_array_index(jobs, i);
 		job->is_committed = is_committed;
@@ -221,6 +221,7 @@ daemon_writer_start(const char *store_path)
 		return NULL;
 	}
 	store_checkpoint_later(w->store);
+	store_flush_later(w->store);
 	w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
 	w->queue = g_async_queue_new();
 	w->context = g_main_context_ref(g_main_context_default());

@@ -610,12 +610,13 @@ store_rollback(struct store *store)
 		store->depth--;
 }
 
-/* Back to a flush at every commit, and to automatic checkpoints. */
+/* Back to the handle's own flush setting, and to automatic checkpoints. */
 static void
 store_relax_end(struct store *store)
 {
 	store->is_relaxed = false;
-	(void)store_exec(store, "PRAGMA synchronous=FULL", "");
+	if (!store->is_flush_later)
+		(void)store_exec(store, "PRAGMA synchronous=FULL", "");
 }
 
 int
@@ -660,24 +661,49 @@ store_batch_commit(struct store *store)
 	return rc;
 }
 
+void
+store_flush_later(struct store *store)
+{
+	if (store_exec(store, "PRAGMA synchronous=NORMAL", "") == 0)
+		store->is_flush_later = true;
+}
+
 /*
- * In WAL mode a flushed commit first flushes the whole log, so writing
- * one row with a flush makes every commit before it durable too.
+ * In WAL mode every commit is in the log, so a flush of the log file makes
+ * all of them durable, whichever handle wrote them.  It needs no lock.
+ * Before this handle has opened the log, a commit with a flush, of one
+ * row, does the same.
  */
 int
 store_flush(struct store *store)
 {
+	sqlite3_file	*log = NULL;
 	GDateTime	*now;
 	char		*text;
 	int		 rc;
 
 	if (store->depth != 0)
 		return -1;
+	if (sqlite3_file_control(store->db, "main",
+	    SQLITE_FCNTL_JOURNAL_POINTER, &log) == SQLITE_OK && log != NULL &&
+	    log->pMethods != NULL) {
+		rc = log->pMethods->xSync(log, SQLITE_SYNC_NORMAL);
+		if (rc == SQLITE_OK)
+			return 0;
+		log_errorx("store: flushing the log failed path=%s "
+		    "error=\"%s\"", store->path, sqlite3_errstr(rc));
+		return -1;
+	}
+	if (store->is_flush_later &&
+	    store_exec(store, "PRAGMA synchronous=FULL", "") == -1)
+		return -1;
 	now = g_date_time_new_now_utc();
 	text = g_date_time_format_iso8601(now);
 	rc = store_state_set(store, "flushed_at", text);
 	g_free(text);
 	g_date_time_unref(now);
+	if (store->is_flush_later)
+		(void)store_exec(store, "PRAGMA synchronous=NORMAL", "");
 	return rc;
 }
 

@@ -16,6 +16,7 @@ struct store {
 	int	 depth;		/* open store_begin calls */
 	bool	 is_relaxed;	/* the open batch commits without a flush */
 	bool	 is_checkpoint_later; /* left to store_checkpoint */
+	bool	 is_flush_later;	/* commits left to store_flush */
 	int	 log_pages;	/* in the log after this handle's last commit */
 	int	 busy_ms;	/* how long a statement waits for a lock */
 	int64_t	 busy_since_us;	/* monotonic, when the wait began */

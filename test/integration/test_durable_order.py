@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
-"""No page is requested before its "sending" mark is on disk.
+"""No message gets its 250, and no page is requested, before it is on
+disk.
 
-The main loop records its pass without a flush and requests one from the
-writer thread.  The provider requests may leave only after that flush.
-The daemon runs under strace, and every provider request in the trace must
-follow a flush of the store's log that came after the main thread's last
-write to it.  The same trace shows that SQLite keeps its statement
-journals in memory rather than in temporary files.
+The writer thread commits each message and then flushes the store's log,
+outside the write lock.  The main loop records its pass without a flush
+and requests one from the writer thread.  The daemon runs under strace:
+every 250 to the end of data must follow a flush that came after the
+writer's last write to the log, and every provider request one that came
+after the main thread's.  The same trace shows that SQLite keeps its
+statement journals in memory rather than in temporary files.
 """
 
 import os
@@ -65,8 +67,9 @@ def read_trace(path):
 def check_order(calls, tap):
     wal_fds, opened = set(), 0
     main_tid = calls[0][0] if calls else None
-    wrote_since_flush = False
-    posts = early = 0
+    # Threads whose writes to the log no flush has followed yet.
+    unflushed = set()
+    posts = early = accepted = early_accepted = 0
     for tid, name, args, result in calls:
         fd = re.match(r"\s*(\d*)", args).group(1)
         if name == "openat" and '-wal"' in args and result.isdigit():
@@ -74,21 +77,31 @@ def check_order(calls, tap):
             opened += 1
         elif name == "close" and fd in wal_fds:
             wal_fds.discard(fd)
-        elif name == "pwrite64" and fd in wal_fds and tid == main_tid:
-            wrote_since_flush = True
+        elif name == "pwrite64" and fd in wal_fds:
+            unflushed.add(tid)
         elif name in ("fdatasync", "fsync") and fd in wal_fds and \
                 result == "0":
-            wrote_since_flush = False
+            unflushed.clear()
         elif name == "sendto" and '"POST /2010-04-01/Accounts/' in args:
             posts += 1
-            if wrote_since_flush:
+            if main_tid in unflushed:
                 early += 1
+        elif name == "sendto" and "message accepted" in args:
+            # The writer thread commits the message and flushes after.
+            accepted += 1
+            if unflushed - {main_tid}:
+                early_accepted += 1
     tap.check(opened >= 2, "the trace shows the main thread and the "
               "writer opening the store's log", f"opened={opened}")
     tap.check(posts >= 12, "the trace holds every provider request",
               f"posts={posts}")
     tap.check(early == 0, "every request follows a flush of the main "
               "thread's writes", f"{early} of {posts} came first")
+    tap.check(accepted == 3, "the trace holds every 250 to the end of "
+              "data", f"accepted={accepted}")
+    tap.check(early_accepted == 0, "every 250 follows a flush of the "
+              "writer thread's commit",
+              f"{early_accepted} of {accepted} came first")
     # SQLite names its temporary files etilqs_*.  A statement journal
     # kept in such a file costs two writes for every page a statement
     # changes.
