@@ -160,7 +160,9 @@ int	store_message_add(struct store *store,
  * Group the store calls between them into one transaction, so one disk
  * flush covers them all; calls inside commit nothing on their own.  A
  * failed call inside rolls back its own part only; a failed
- * store_batch_commit rolls back the whole batch.  Return 0 or -1.
+ * store_batch_commit rolls back the whole batch.  Transactions of all
+ * handles in a process take turns, so a thread must not begin one on
+ * another handle before this one is committed.  Return 0 or -1.
  */
 int	store_batch_begin(struct store *store);
 int	store_batch_commit(struct store *store);
