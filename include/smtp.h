@@ -127,6 +127,9 @@ bool	smtp_session_is_busy(const struct smtp_session *session);
 /* Tells whether the session waits for smtp_session_commit_done. */
 bool	smtp_session_is_committing(const struct smtp_session *session);
 
+/* Tells whether the session has a sender and no message sent yet. */
+bool	smtp_session_is_sending(const struct smtp_session *session);
+
 void	smtp_message_free(struct smtp_message *msg);
 
 #endif

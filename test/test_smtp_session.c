@@ -303,6 +303,37 @@ data_terminator_split_bytewise_ends(void)
 	harness_close(&h);
 }
 
+/*
+ * A session counts as sending from MAIL FROM to the final dot, and the
+ * writer waits briefly for such sessions' messages.  It does not count
+ * before MAIL, while its message commits, or after RSET.
+ */
+static void
+sending_from_mail_to_final_dot(void)
+{
+	struct harness	h;
+
+	harness_open(&h, false);
+	g_free(take(&h));
+	feed(&h, "EHLO client.test\r\n");
+	CHECK(!smtp_session_is_sending(h.session));
+	feed(&h, "MAIL FROM:<dana@customer.test>\r\n");
+	CHECK(smtp_session_is_sending(h.session));
+	feed(&h, "RCPT TO:<critical@support.test>\r\n");
+	CHECK(smtp_session_is_sending(h.session));
+	feed(&h, "DATA\r\n");
+	CHECK(smtp_session_is_sending(h.session));
+	feed(&h, "a\r\n.\r\n");
+	CHECK(!smtp_session_is_sending(h.session));
+	smtp_session_commit_done(h.session, true);
+	CHECK(!smtp_session_is_sending(h.session));
+	feed(&h, "MAIL FROM:<dana@customer.test>\r\n");
+	CHECK(smtp_session_is_sending(h.session));
+	feed(&h, "RSET\r\n");
+	CHECK(!smtp_session_is_sending(h.session));
+	harness_close(&h);
+}
+
 /* Feeds text after 354, then checks the one reply and that no message came. */
 static void
 data_rejection_check(const char *text, size_t len, bool is_bytewise,
@@ -1538,6 +1569,7 @@ main(void)
 	TAP_RUN(data_dot_stuffed_line_unstuffed);
 	TAP_RUN(data_empty_message_delivered);
 	TAP_RUN(data_terminator_split_bytewise_ends);
+	TAP_RUN(sending_from_mail_to_final_dot);
 	TAP_RUN(data_bare_lf_rejected);
 	TAP_RUN(data_bare_cr_rejected);
 	TAP_RUN(data_bare_cr_before_dot_not_end);

@@ -133,8 +133,9 @@ struct daemon_writer	*daemon_writer_start(const char *store_path);
 /*
  * Queues msg (taken over) for the next commit; done is called on the main
  * loop once the transaction holding it has committed or failed.
- * busy_sessions counts the sessions receiving a message right now, this
- * one included: the writer waits a moment for theirs before committing.
+ * busy_sessions counts the sessions with a message under way right now,
+ * this one included: the writer waits a moment for theirs before
+ * committing.
  */
 void	daemon_writer_submit(struct daemon_writer *writer,
 	    struct smtp_message *msg, int64_t received_ms,

@@ -29,7 +29,7 @@
 #define WRITER_BATCH_MAX	256	/* messages per transaction at most */
 /*
  * How long a batch waits for messages that other sessions were still
- * receiving when it began: a little latency buys one flush for many.
+ * sending when it began: a little latency buys one flush for many.
  */
 #define WRITER_GATHER_US	1000
 
@@ -48,7 +48,7 @@ struct daemon_writer {
 struct writer_job {
 	struct smtp_message	*msg;		/* NULL for a flush request */
 	int64_t			 received_ms;
-	unsigned		 busy_sessions;	/* receiving at submit time,
+	unsigned		 busy_sessions;	/* sending at submit time,
 						 * this one included */
 	daemon_writer_done_fn	 done;
 	void			*ctx;
@@ -156,7 +156,7 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 
 /*
  * Adds to jobs everything that queued up during the last commit, then
- * waits briefly for the messages other sessions were receiving when these
+ * waits briefly for the messages other sessions were sending when these
  * were submitted.  Returns whether the stop job was seen.
  */
 static bool

@@ -1106,6 +1106,14 @@ smtp_session_is_committing(const struct smtp_session *session)
 	return session->state == SMTP_STATE_COMMITTING;
 }
 
+bool
+smtp_session_is_sending(const struct smtp_session *session)
+{
+	return session->state == SMTP_STATE_MAIL ||
+	    session->state == SMTP_STATE_RCPT ||
+	    session->state == SMTP_STATE_DATA;
+}
+
 void
 smtp_session_drain(struct smtp_session *session)
 {
