@@ -8,6 +8,7 @@ end.  Waits poll a condition with a bound; nothing sleeps for a timer.
 
 import json
 import os
+import random
 import signal
 import smtplib
 import socket
@@ -76,8 +77,32 @@ class Tap:
         return 0 if self.failed == 0 else 1
 
 
+def ephemeral_low():
+    """Returns the lowest port the kernel gives to outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """Returns a TCP port that was free on 127.0.0.1 a moment ago."""
+    """Returns a TCP port that was free on 127.0.0.1 a moment ago.
+
+    The port lies below the kernel's range for outgoing connections:
+    a port from that range (what binding port 0 gives) could be taken as
+    the local end of any client's connection before the daemon binds it.
+    """
+    rng = random.SystemRandom()
+    low = max(ephemeral_low(), 12000)
+    for _ in range(200):
+        port = rng.randrange(10000, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
