@@ -6,9 +6,11 @@ with ports chosen at run time, in a temporary folder, and stops them at the
 end.  Waits poll a condition with a bound; nothing sleeps for a timer.
 """
 
+import atexit
 import json
 import os
 import random
+import shutil
 import signal
 import smtplib
 import socket
@@ -52,6 +54,30 @@ MESSAGE = (
 )
 
 
+# Folders made with temp_dir, and whether a check of this process failed:
+# their files are kept for reading then, and removed at exit otherwise.
+_temp_dirs = []
+_any_failed = False
+
+
+def temp_dir(prefix):
+    """Returns a new folder in /tmp, removed at exit if every check
+    passed (and CRITGATE_KEEP_TEST_DIRS is unset)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _temp_dirs.append(path)
+    return path
+
+
+@atexit.register
+def _remove_temp_dirs():
+    if _any_failed or os.environ.get("CRITGATE_KEEP_TEST_DIRS"):
+        for path in _temp_dirs:
+            print(f"# kept {path}")
+        return
+    for path in _temp_dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class Tap:
     """TAP output: one line per check, a plan at the end."""
 
@@ -60,9 +86,11 @@ class Tap:
         self.failed = 0
 
     def check(self, condition, name, detail=""):
+        global _any_failed
         self.count += 1
         if not condition:
             self.failed += 1
+            _any_failed = True
             print(f"not ok {self.count} - {name}")
             if detail:
                 for line in str(detail).splitlines():
@@ -182,7 +210,7 @@ class World:
     def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
                  lmtp=None, store_dir=None, relay_port=None,
                  vonage=False):
-        self.dir = tempfile.mkdtemp(prefix="critgate-it-")
+        self.dir = temp_dir("critgate-it-")
         # With relay_port, critgate sends its mail to an SMTP server
         # there, and takes 127.0.0.1 for the company's own MX.
         self.relay_port = relay_port

@@ -16,7 +16,6 @@ import os
 import re
 import sqlite3
 import sys
-import tempfile
 
 import harness
 from imap_server import (Dovecot, Proxy, TlsGreeter, Unavailable,
@@ -432,7 +431,7 @@ def start_servers(base):
 
 
 def main():
-    base = tempfile.mkdtemp(prefix="critgate-imap-")
+    base = harness.temp_dir("critgate-imap-")
     try:
         dovecot, ca_file, greeter = start_servers(base)
     except (Unavailable, OSError) as exc:

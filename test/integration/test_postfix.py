@@ -19,7 +19,6 @@ import smtplib
 import sqlite3
 import subprocess
 import sys
-import tempfile
 
 import harness
 
@@ -291,7 +290,7 @@ def main():
         print(f"1..0 # SKIP {problem}")
         return 77
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    base = tempfile.mkdtemp(prefix="critgate-postfix-")
+    base = harness.temp_dir("critgate-postfix-")
     os.chmod(base, 0o755)
     tap = harness.Tap()
     world = harness.World(lmtp="unix")
