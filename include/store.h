@@ -161,8 +161,9 @@ int	store_message_add(struct store *store,
  * flush covers them all; calls inside commit nothing on their own.  A
  * failed call inside rolls back its own part only; a failed
  * store_batch_commit rolls back the whole batch.  Transactions of all
- * handles in a process take turns, so a thread must not begin one on
- * another handle before this one is committed.  Return 0 or -1.
+ * handles in a process take turns: one that a thread begins on another
+ * handle inside this one waits for itself and fails after 5 s.  Return 0
+ * or -1.
  */
 int	store_batch_begin(struct store *store);
 int	store_batch_commit(struct store *store);

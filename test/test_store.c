@@ -450,6 +450,46 @@ unflushed_batch_is_committed_and_flushed_later(void)
 	store_close(store);
 }
 
+static gpointer
+begin_and_commit(gpointer data)
+{
+	struct store	*store = data;
+
+	return GINT_TO_POINTER(store_batch_begin(store) == 0 &&
+	    store_batch_commit(store) == 0);
+}
+
+/*
+ * Handles of one process take turns at the write lock: a transaction on
+ * another thread waits while this one is open and goes ahead once it is
+ * committed, seeing its message.
+ */
+static void
+turns_pass_between_threads(void)
+{
+	struct store	*store = fresh_store("turns.db");
+	struct store	*other;
+	GThread		*thread;
+	GArray		*ids;
+	char		*path;
+
+	path = g_build_filename(tmpdir, "turns.db", NULL);
+	other = store_open(path, false);
+	CHECK(other != NULL);
+	CHECK_INT(store_batch_begin(store), 0);
+	CHECK(add_message(store, "Subject: turn\r\n\r\nx\r\n") > 0);
+	thread = g_thread_new("turn", begin_and_commit, other);
+	CHECK_INT(store_batch_commit(store), 0);
+	CHECK(GPOINTER_TO_INT(g_thread_join(thread)));
+	ids = store_messages_unprocessed(other);
+	CHECK_INT(ids != NULL ? ids->len : 0, 1);
+	if (ids != NULL)
+		g_array_free(ids, TRUE);
+	store_close(other);
+	store_close(store);
+	g_free(path);
+}
+
 /* Adds messages of about 8 KiB, each in its own flushed commit, until
  * the log passes pages; returns the log's length then, or -1. */
 static int
@@ -574,6 +614,7 @@ main(void)
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);
 	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
+	TAP_RUN(turns_pass_between_threads);
 	TAP_RUN(checkpoint_later_leaves_log_to_caller);
 	TAP_RUN(checkpoint_runs_at_mark_by_default);
 	TAP_RUN(report_month_counts_running_apart);

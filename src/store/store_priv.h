@@ -20,6 +20,8 @@ struct store {
 	int	 log_pages;	/* in the log after this handle's last commit */
 	int	 busy_ms;	/* how long a statement waits for a lock */
 	int64_t	 busy_since_us;	/* monotonic, when the wait began */
+	int64_t	 turn_since_us;	/* when the transaction being begun
+				 * began to wait for its turn, or 0 */
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
 };
 
