@@ -376,11 +376,6 @@ int	store_round_fire(struct store *store, int64_t incident_id, int round,
 	    const struct store_page_want *wants, size_t n_wants,
 	    const char *detail, int64_t now_ms);
 
-/* Reads the Message-ID (or NULL) and text of stored message msg_id into
- * *message_id and *body_text (caller frees both); 0 or -1. */
-int	store_message_text(struct store *store, int64_t msg_id,
-	    char **message_id, char **body_text);
-
 /* Returns the last round fired for the incident, 0 if none. */
 int	store_round_last(struct store *store, int64_t incident_id);
 

@@ -15,6 +15,7 @@
 #include "esc.h"
 #include "log.h"
 #include "mailout.h"
+#include "parse.h"
 
 #define MAIL_GIVE_UP_MS		(INT64_C(24) * 3600 * 1000)
 #define MAIL_CAP_WINDOW_MS	(INT64_C(3600) * 1000)
@@ -378,6 +379,32 @@ out:
 	return rc;
 }
 
+/*
+ * Reads the Message-ID (or NULL) and the text of stored message msg_id
+ * into *message_id and *text (caller frees both), parsing its raw bytes
+ * again: the store keeps no copy of the text.  Returns 0 or -1.
+ */
+static int
+message_text(struct store *store, int64_t msg_id, char **message_id,
+    char **text)
+{
+	struct store_message	msg;
+	struct parse_result	parsed;
+
+	*message_id = *text = NULL;
+	if (store_message_load(store, msg_id, &msg) == -1) {
+		store_message_fini(&msg);
+		return -1;
+	}
+	(void)parse_message(g_bytes_get_data(msg.raw, NULL),
+	    g_bytes_get_size(msg.raw), &parsed);	/* flags, never fails */
+	*message_id = g_strdup(parsed.message_id);
+	*text = g_strdup(parsed.body_text != NULL ? parsed.body_text : "");
+	parse_result_fini(&parsed);
+	store_message_fini(&msg);
+	return 0;
+}
+
 int
 daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
     const struct cfg_member *member, int64_t now_ms)
@@ -392,8 +419,7 @@ daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
 		return 0;
 	if (store_incident_get(ob->store, incident_id, &inc) == -1)
 		return -1;
-	if (store_message_text(ob->store, inc.message_id, &message_id,
-	    &text) == -1)
+	if (message_text(ob->store, inc.message_id, &message_id, &text) == -1)
 		goto out;
 	plan_init(&plan, MAILOUT_PAGE, member->email);
 	plan.rcpt_name = member->full_name;

@@ -247,28 +247,6 @@ fail:
 }
 
 int
-store_message_text(struct store *store, int64_t msg_id, char **message_id,
-    char **body_text)
-{
-	sqlite3_stmt	*stmt;
-	int		 rc = -1;
-
-	*message_id = NULL;
-	*body_text = NULL;
-	stmt = store_prepare(store, "SELECT message_id, coalesce(body_text, "
-	    "'') FROM messages WHERE id = ?", "i", msg_id);
-	if (stmt == NULL)
-		return -1;
-	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		*message_id = store_column_strdup(stmt, 0);
-		*body_text = store_column_strdup(stmt, 1);
-		rc = 0;
-	}
-	store_finish(store, stmt);
-	return rc;
-}
-
-int
 store_round_last(struct store *store, int64_t incident_id)
 {
 	return (int)store_query_int(store, 0, "SELECT max(last_round, "
