@@ -32,6 +32,14 @@ struct notify_page {
 	const char		*to;		/* E.164 */
 };
 
+/*
+ * Page ids that a Twilio status callback URL names at most ("?pages=5,6"),
+ * so that a status names its pages when the daemon stopped before it read
+ * the request's sid.  The pages of a larger bundle past these stay
+ * unknown.
+ */
+#define NOTIFY_STATUS_URL_PAGES	64
+
 /* A POST; every string is owned, released by notify_request_fini. */
 struct notify_request {
 	char	*url;

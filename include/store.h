@@ -410,6 +410,13 @@ int	store_page_sending(struct store *store, int64_t page_id);
 /* Move a page on; each records a timeline event and commits. */
 int	store_page_sent(struct store *store, int64_t page_id, const char *sid,
 	    int64_t now_ms);
+/*
+ * Records sid on a page that was in flight when the daemon stopped
+ * (unknown, without a sid) and moves it to sent, as a provider's status
+ * named it.  Returns 1, 0 when the page is no such page, or -1.
+ */
+int	store_page_found_sent(struct store *store, int64_t page_id,
+	    const char *sid, int64_t now_ms);
 int	store_page_retry(struct store *store, int64_t page_id,
 	    const char *error, int64_t now_ms);
 int	store_page_failed(struct store *store, int64_t page_id,

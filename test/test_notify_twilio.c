@@ -175,7 +175,7 @@ sms_request_fields_encoded(void)
 	CHECK_STR(form_get(fields, "From", 0), "+15005550006");
 	CHECK_STR(form_get(fields, "Body", 0), text);
 	CHECK_STR(form_get(fields, "StatusCallback", 0),
-	    "https://pager.example.net/hooks/twilio/sms/status");
+	    "https://pager.example.net/hooks/twilio/sms/status?pages=7");
 	CHECK_STR(form_get(fields, "ValidityPeriod", 0), "300");
 	g_free(text);
 	g_ptr_array_unref(fields);
@@ -207,7 +207,7 @@ call_request_fields_encoded(void)
 	CHECK_STR(form_get(fields, "From", 0), "+15005550006");
 	CHECK_STR(form_get(fields, "Twiml", 0), twiml);
 	CHECK_STR(form_get(fields, "StatusCallback", 0),
-	    "https://pager.example.net/hooks/twilio/voice/status");
+	    "https://pager.example.net/hooks/twilio/voice/status?pages=7");
 	CHECK_STR(form_get(fields, "StatusCallbackEvent", 0), "initiated");
 	CHECK_STR(form_get(fields, "StatusCallbackEvent", 1), "ringing");
 	CHECK_STR(form_get(fields, "StatusCallbackEvent", 2), "answered");
@@ -866,6 +866,9 @@ bundle_call_request_carries_bundle_twiml(void)
 	    "critical incident 1042, and high priority incident 1043.");
 	CHECK_CONTAINS(form_get(fields, "Twiml", 0),
 	    "gather?page=1042\"");
+	/* The status names every page of the bundle. */
+	CHECK_STR(form_get(fields, "StatusCallback", 0),
+	    "https://pager.example.net/hooks/twilio/voice/status?pages=7,8");
 	g_ptr_array_unref(fields);
 	notify_request_fini(&req);
 }

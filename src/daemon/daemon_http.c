@@ -427,6 +427,38 @@ daemon_http_status_early(struct daemon *d, const char *sid)
 	early_free(e);
 }
 
+/*
+ * Records sid on the pages named in the status callback URL (?pages=5,6)
+ * that were in flight when the daemon last stopped, so it never read the
+ * sid.  Twilio signed the URL, which we wrote for this request.  Returns
+ * how many pages were recorded.
+ */
+static int
+status_find_pages(struct http_call *call, const char *sid)
+{
+	const char	*list;
+	char		**ids;
+	gint64		 id;
+	int		 i, n = 0;
+
+	list = MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND,
+	    "pages");
+	if (list == NULL)
+		return 0;
+	ids = g_strsplit(list, ",", NOTIFY_STATUS_URL_PAGES + 1);
+	for (i = 0; ids[i] != NULL && i < NOTIFY_STATUS_URL_PAGES; i++) {
+		if (!g_ascii_string_to_signed(ids[i], 10, 1, G_MAXINT64, &id,
+		    NULL) || store_page_found_sent(call->d->store, id, sid,
+		    clock_now_ms()) != 1)
+			continue;
+		log_info("notify: page in flight at the last stop was sent "
+		    "page=%" PRId64 " sid=%s", (int64_t)id, sid);
+		n++;
+	}
+	g_strfreev(ids);
+	return n;
+}
+
 static void
 status_record(struct http_call *call, const char *sid, const char *status,
     const char *error)
@@ -435,6 +467,8 @@ status_record(struct http_call *call, const char *sid, const char *status,
 	int	recorded;
 
 	recorded = status_apply(call->d, sid, status, error, &page_id);
+	if (recorded == 0 && page_id == 0 && status_find_pages(call, sid) > 0)
+		recorded = status_apply(call->d, sid, status, error, &page_id);
 	if (recorded == -1) {
 		/* Twilio does not retry a 5xx by default; the status is
 		 * only informational, so the loss is logged, not fatal. */

@@ -490,18 +490,34 @@ resource_url(const struct cfg *cfg, const char *resource)
 	return url;
 }
 
+/* Returns the status callback URL of a request carrying pages, with
+ * their ids in the query (NOTIFY_STATUS_URL_PAGES). */
+static char *
+status_url_build(const struct cfg *cfg, const char *path,
+    const struct notify_page *pages, size_t n)
+{
+	GString	*url = g_string_new(cfg->public_url);
+	size_t	 i;
+
+	g_string_append_printf(url, "%s?pages=", path);
+	for (i = 0; i < n && i < NOTIFY_STATUS_URL_PAGES; i++)
+		g_string_append_printf(url, "%s%" PRId64, i > 0 ? "," : "",
+		    pages[i].page_id);
+	return g_string_free(url, FALSE);
+}
+
 static void
-sms_request_build(const struct cfg *cfg, const char *to, const char *text,
-    struct notify_request *out)
+sms_request_build(const struct cfg *cfg, const struct notify_page *pages,
+    size_t n, const char *text, struct notify_request *out)
 {
 	GString	*form;
 	char	*callback, *validity;
 
-	callback = g_strconcat(cfg->public_url, "/hooks/twilio/sms/status",
-	    NULL);
+	callback = status_url_build(cfg, "/hooks/twilio/sms/status", pages,
+	    n);
 	validity = g_strdup_printf("%d", SMS_VALIDITY_S);
 	form = g_string_new(NULL);
-	form_add(form, "To", to);
+	form_add(form, "To", pages[0].to);
 	form_add(form, "From", cfg->twilio.from);
 	form_add(form, "Body", text);
 	form_add(form, "StatusCallback", callback);
@@ -520,17 +536,17 @@ gather_url_build(const struct cfg *cfg, int64_t incident_id)
 }
 
 static void
-call_request_build(const struct cfg *cfg, const char *to, const char *twiml,
-    struct notify_request *out)
+call_request_build(const struct cfg *cfg, const struct notify_page *pages,
+    size_t n, const char *twiml, struct notify_request *out)
 {
 	GString	*form;
 	char	*callback, *number;
 	size_t	 i;
 
-	callback = g_strconcat(cfg->public_url, "/hooks/twilio/voice/status",
-	    NULL);
+	callback = status_url_build(cfg, "/hooks/twilio/voice/status", pages,
+	    n);
 	form = g_string_new(NULL);
-	form_add(form, "To", to);
+	form_add(form, "To", pages[0].to);
 	form_add(form, "From", cfg->twilio.from);
 	form_add(form, "Twiml", twiml);
 	form_add(form, "StatusCallback", callback);
@@ -572,14 +588,14 @@ notify_twilio_bundle_request(const struct cfg *cfg,
 	if (channel == NOTIFY_CHANNEL_SMS) {
 		text = n == 1 ? notify_twilio_sms_text(pages) :
 		    notify_twilio_bundle_sms_text(pages, n);
-		sms_request_build(cfg, pages[0].to, text, out);
+		sms_request_build(cfg, pages, n, text, out);
 		g_free(text);
 		return;
 	}
 	gather_url = gather_url_build(cfg, pages[0].incident_id);
 	text = n == 1 ? notify_twilio_twiml(pages, gather_url) :
 	    notify_twilio_bundle_twiml(pages, n, gather_url);
-	call_request_build(cfg, pages[0].to, text, out);
+	call_request_build(cfg, pages, n, text, out);
 	g_free(text);
 	g_free(gather_url);
 }

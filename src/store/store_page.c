@@ -334,6 +334,32 @@ store_page_sent(struct store *store, int64_t page_id, const char *sid,
 }
 
 int
+store_page_found_sent(struct store *store, int64_t page_id, const char *sid,
+    int64_t now_ms)
+{
+	int	n;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "UPDATE pages SET state = 'sent', sid = ? WHERE "
+	    "id = ? AND state = 'unknown' AND sid IS NULL", "si", sid,
+	    page_id) == -1)
+		goto fail;
+	n = sqlite3_changes(store->db);
+	if (n > 0 && store_exec(store, "INSERT INTO events (incident, page, "
+	    "at_ms, kind, detail) SELECT incident, id, ?, 'sent', ? || ' (named "
+	    "by a status after the daemon stopped)' FROM pages WHERE id = ?",
+	    "isi", now_ms, sid, page_id) == -1)
+		goto fail;
+	if (store_commit(store) == -1)
+		goto fail;
+	return n > 0 ? 1 : 0;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
 store_page_retry(struct store *store, int64_t page_id, const char *error,
     int64_t now_ms)
 {

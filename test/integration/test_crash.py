@@ -134,8 +134,12 @@ def body(world, tap):
                     ("sent", "unknown")]) < len(world.team) * 2:
                 return False
         return True
-    harness.wait_for(all_paged, 60, "every incident paged")
-    tap.check(True, "every incident paged its team")
+    # An unknown page was in flight at a kill.  Its request may never
+    # have left, and then only the next round pages that member.
+    harness.wait_for(all_paged, 60, "every incident's pages sent or "
+                     "in flight")
+    tap.check(True, "every incident's pages were sent or in flight at a "
+              "kill")
     tap.check(load.errors > 0, "senders saw the kills", load.errors)
 
 
