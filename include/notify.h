@@ -36,7 +36,9 @@ struct notify_page {
  * Page ids that a Twilio status callback URL names at most ("?pages=5,6"),
  * so that a status names its pages when the daemon stopped before it read
  * the request's sid.  The pages of a larger bundle past these stay
- * unknown.
+ * unknown.  A Vonage SMS carries one page, named in its client-ref.
+ * NOTE: a Vonage call's events name no page, so a call in flight when the
+ * daemon stopped stays unknown.
  */
 #define NOTIFY_STATUS_URL_PAGES	64
 

@@ -428,21 +428,19 @@ daemon_http_status_early(struct daemon *d, const char *sid)
 }
 
 /*
- * Records sid on the pages named in the status callback URL (?pages=5,6)
- * that were in flight when the daemon last stopped, so it never read the
- * sid.  Twilio signed the URL, which we wrote for this request.  Returns
- * how many pages were recorded.
+ * Records sid on the pages of list ("5,6") that were in flight when the
+ * daemon last stopped, so it never read the sid.  The list comes signed
+ * with the status: in Twilio's callback URL, or as the client-ref of a
+ * Vonage receipt, both written for that request.  Returns how many pages
+ * were recorded.
  */
 static int
-status_find_pages(struct http_call *call, const char *sid)
+status_find_pages(struct http_call *call, const char *sid, const char *list)
 {
-	const char	*list;
 	char		**ids;
 	gint64		 id;
 	int		 i, n = 0;
 
-	list = MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND,
-	    "pages");
 	if (list == NULL)
 		return 0;
 	ids = g_strsplit(list, ",", NOTIFY_STATUS_URL_PAGES + 1);
@@ -459,15 +457,18 @@ status_find_pages(struct http_call *call, const char *sid)
 	return n;
 }
 
+/* Records a status of the request sent as sid, which carried the pages of
+ * list (NULL when the status names none). */
 static void
 status_record(struct http_call *call, const char *sid, const char *status,
-    const char *error)
+    const char *error, const char *list)
 {
 	int64_t	page_id = 0;
 	int	recorded;
 
 	recorded = status_apply(call->d, sid, status, error, &page_id);
-	if (recorded == 0 && page_id == 0 && status_find_pages(call, sid) > 0)
+	if (recorded == 0 && page_id == 0 &&
+	    status_find_pages(call, sid, list) > 0)
 		recorded = status_apply(call->d, sid, status, error, &page_id);
 	if (recorded == -1) {
 		/* Twilio does not retry a 5xx by default; the status is
@@ -512,7 +513,8 @@ hook_status(struct http_call *call, const char *sid_key,
 	 * only when it could not connect (not verified), so waiting for the
 	 * disk before the 204 would keep little more. */
 	is_batch = daemon_record_soon_begin(call->d);
-	status_record(call, sid, status, error);
+	status_record(call, sid, status, error, MHD_lookup_connection_value(
+	    call->conn, MHD_GET_ARGUMENT_KIND, "pages"));
 	daemon_record_soon_end(call->d, is_batch);
 }
 
@@ -1028,7 +1030,8 @@ hook_vonage_dlr(struct http_call *call)
 	if (is_replay)
 		return;
 	status_record(call, id, status, err != NULL &&
-	    strcmp(err, "0") != 0 ? err : NULL);
+	    strcmp(err, "0") != 0 ? err : NULL, http_form_get(call->form,
+	    "client-ref"));
 }
 
 /* A call event; a machine-detection event names the call "call_uuid". */
@@ -1044,7 +1047,7 @@ hook_vonage_event(struct http_call *call)
 	if (uuid == NULL || status == NULL)
 		return;
 	status_record(call, uuid, status, http_form_get(call->form,
-	    "reason"));
+	    "reason"), NULL);
 }
 
 static void
