@@ -412,8 +412,8 @@ int	store_page_sent(struct store *store, int64_t page_id, const char *sid,
 	    int64_t now_ms);
 /*
  * Records sid on a page that was in flight when the daemon stopped
- * (unknown, without a sid) and moves it to sent, as a provider's status
- * named it.  Returns 1, 0 when the page is no such page, or -1.
+ * (unknown, without a sid) and moves it to sent at now_ms, as a provider's
+ * status named it.  Returns 1, 0 when the page is no such page, or -1.
  */
 int	store_page_found_sent(struct store *store, int64_t page_id,
 	    const char *sid, int64_t now_ms);

@@ -202,7 +202,7 @@ call_request_fields_encoded(void)
 	CHECK(strchr(req.body, '<') == NULL);
 	fields = form_decode(req.body);
 	twiml = notify_twilio_twiml(&page, "https://pager.example.net/hooks/"
-	    "twilio/voice/gather?page=1042");
+	    "twilio/voice/gather?page=1042&pages=7");
 	CHECK_STR(form_get(fields, "To", 0), "+15550100011");
 	CHECK_STR(form_get(fields, "From", 0), "+15005550006");
 	CHECK_STR(form_get(fields, "Twiml", 0), twiml);
@@ -865,7 +865,7 @@ bundle_call_request_carries_bundle_twiml(void)
 	CHECK_CONTAINS(form_get(fields, "Twiml", 0), "2 open incidents: "
 	    "critical incident 1042, and high priority incident 1043.");
 	CHECK_CONTAINS(form_get(fields, "Twiml", 0),
-	    "gather?page=1042\"");
+	    "gather?page=1042&amp;pages=7,8\"");
 	/* The status names every page of the bundle. */
 	CHECK_STR(form_get(fields, "StatusCallback", 0),
 	    "https://pager.example.net/hooks/twilio/voice/status?pages=7,8");

@@ -428,47 +428,101 @@ daemon_http_status_early(struct daemon *d, const char *sid)
 }
 
 /*
+ * Reads the page ids of list into ids, checking that they name pages of
+ * one member on channel, as one request carries.  Returns NULL, or why
+ * not.
+ */
+static const char *
+listed_pages_read(struct store *store, const char *list,
+    enum notify_channel channel, GArray *ids)
+{
+	struct store_page	 page;
+	const char		*why = NULL;
+	char			**items, *member = NULL;
+	gint64			 id;
+	int			 i;
+
+	items = g_strsplit(list, ",", NOTIFY_STATUS_URL_PAGES + 1);
+	for (i = 0; why == NULL && items[i] != NULL &&
+	    i < NOTIFY_STATUS_URL_PAGES; i++) {
+		memset(&page, 0, sizeof(page));
+		if (!g_ascii_string_to_signed(items[i], 10, 1, G_MAXINT64,
+		    &id, NULL))
+			why = "not a page id";
+		else if (store_page_get(store, id, &page) == -1)
+			why = "no such page";
+		else if (page.channel != channel)
+			why = "a page of another channel";
+		else if (member != NULL && strcmp(member, page.member) != 0)
+			why = "pages of two members";
+		if (why == NULL && member == NULL)
+			member = g_strdup(page.member);
+		if (why == NULL)
+			g_array_append_val(ids, id);
+		store_page_fini(&page);
+	}
+	if (why == NULL && ids->len == 0)
+		why = "no page id";
+	g_strfreev(items);
+	g_free(member);
+	return why;
+}
+
+/*
  * Records sid on the pages of list ("5,6") that were in flight when the
  * daemon last stopped, so it never read the sid.  The list comes signed
- * with the status: in Twilio's callback URL, or as the client-ref of a
- * Vonage receipt, both written for that request.  Returns how many pages
- * were recorded.
+ * with the status: in Twilio's URLs, or as the client-ref of a Vonage
+ * receipt, both written for that request.  Returns how many pages were
+ * recorded.
  */
 static int
-status_find_pages(struct http_call *call, const char *sid, const char *list)
+status_find_pages(struct http_call *call, const char *sid, const char *list,
+    enum notify_channel channel)
 {
-	char		**ids;
-	gint64		 id;
-	int		 i, n = 0;
+	GArray		*ids;
+	const char	*why;
+	int64_t		 id;
+	guint		 i;
+	int		 n = 0;
 
 	if (list == NULL)
 		return 0;
-	ids = g_strsplit(list, ",", NOTIFY_STATUS_URL_PAGES + 1);
-	for (i = 0; ids[i] != NULL && i < NOTIFY_STATUS_URL_PAGES; i++) {
-		if (!g_ascii_string_to_signed(ids[i], 10, 1, G_MAXINT64, &id,
-		    NULL) || store_page_found_sent(call->d->store, id, sid,
+	ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	why = listed_pages_read(call->d->store, list, channel, ids);
+	if (why != NULL) {
+		log_warnx("notify: page list of a status ignored sid=%s "
+		    "pages=\"%.80s\" reason=\"%s\"", sid, list, why);
+		goto out;
+	}
+	for (i = 0; i < ids->len; i++) {
+		id = g_array_index(ids, int64_t, i);
+		if (store_page_found_sent(call->d->store, id, sid,
 		    clock_now_ms()) != 1)
 			continue;
 		log_info("notify: page in flight at the last stop was sent "
-		    "page=%" PRId64 " sid=%s", (int64_t)id, sid);
+		    "page=%" PRId64 " sid=%s", id, sid);
 		n++;
 	}
-	g_strfreev(ids);
+	if (n == 0)
+		log_debug("notify: no listed page was in flight at the last "
+		    "stop sid=%s pages=\"%.80s\"", sid, list);
+out:
+	g_array_free(ids, TRUE);
 	return n;
 }
 
-/* Records a status of the request sent as sid, which carried the pages of
- * list (NULL when the status names none). */
+/* Records a status of the request on channel sent as sid, which carried
+ * the pages of list (NULL when the status names none). */
 static void
 status_record(struct http_call *call, const char *sid, const char *status,
-    const char *error, const char *list)
+    const char *error, const char *list, enum notify_channel channel)
 {
 	int64_t	page_id = 0;
 	int	recorded;
 
 	recorded = status_apply(call->d, sid, status, error, &page_id);
 	if (recorded == 0 && page_id == 0 &&
-	    status_find_pages(call, sid, list) > 0)
+	    status_find_pages(call, sid, list, channel) > 0)
 		recorded = status_apply(call->d, sid, status, error, &page_id);
 	if (recorded == -1) {
 		/* Twilio does not retry a 5xx by default; the status is
@@ -498,7 +552,7 @@ status_record(struct http_call *call, const char *sid, const char *status,
 
 static void
 hook_status(struct http_call *call, const char *sid_key,
-    const char *status_key)
+    const char *status_key, enum notify_channel channel)
 {
 	const char	*sid, *status, *error;
 	bool		 is_batch;
@@ -514,20 +568,20 @@ hook_status(struct http_call *call, const char *sid_key,
 	 * disk before the 204 would keep little more. */
 	is_batch = daemon_record_soon_begin(call->d);
 	status_record(call, sid, status, error, MHD_lookup_connection_value(
-	    call->conn, MHD_GET_ARGUMENT_KIND, "pages"));
+	    call->conn, MHD_GET_ARGUMENT_KIND, "pages"), channel);
 	daemon_record_soon_end(call->d, is_batch);
 }
 
 static void
 hook_sms_status(struct http_call *call)
 {
-	hook_status(call, "MessageSid", "MessageStatus");
+	hook_status(call, "MessageSid", "MessageStatus", NOTIFY_CHANNEL_SMS);
 }
 
 static void
 hook_voice_status(struct http_call *call)
 {
-	hook_status(call, "CallSid", "CallStatus");
+	hook_status(call, "CallSid", "CallStatus", NOTIFY_CHANNEL_VOICE);
 }
 
 static char *
@@ -598,8 +652,16 @@ hook_voice_gather(struct http_call *call)
 	sid = http_form_get(call->form, "CallSid");
 	digits = http_form_get(call->form, "Digits");
 	/* The CallSid decides which pages these are: the page parameter in
-	 * the URL only routes and is never trusted alone. */
+	 * the URL only routes and is never trusted alone.  A call placed
+	 * before the daemon last stopped may have had its every status
+	 * meanwhile, so the pages the URL names learn its sid here. */
 	pages = sid != NULL ? store_pages_by_sid(call->d->store, sid) : NULL;
+	if (pages != NULL && pages->len == 0 && status_find_pages(call, sid,
+	    MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND,
+	    "pages"), NOTIFY_CHANNEL_VOICE) > 0) {
+		g_ptr_array_free(pages, TRUE);
+		pages = store_pages_by_sid(call->d->store, sid);
+	}
 	if (pages == NULL || pages->len == 0) {
 		answer_unknown_call(call, sid);
 		goto out;
@@ -1031,7 +1093,7 @@ hook_vonage_dlr(struct http_call *call)
 		return;
 	status_record(call, id, status, err != NULL &&
 	    strcmp(err, "0") != 0 ? err : NULL, http_form_get(call->form,
-	    "client-ref"));
+	    "client-ref"), NOTIFY_CHANNEL_SMS);
 }
 
 /* A call event; a machine-detection event names the call "call_uuid". */
@@ -1047,7 +1109,7 @@ hook_vonage_event(struct http_call *call)
 	if (uuid == NULL || status == NULL)
 		return;
 	status_record(call, uuid, status, http_form_get(call->form,
-	    "reason"), NULL);
+	    "reason"), NULL, NOTIFY_CHANNEL_VOICE);
 }
 
 static void

@@ -490,19 +490,28 @@ resource_url(const struct cfg *cfg, const char *resource)
 	return url;
 }
 
-/* Returns the status callback URL of a request carrying pages, with
- * their ids in the query (NOTIFY_STATUS_URL_PAGES). */
+/* Appends the ids of pages to url as "pages=5,6"
+ * (NOTIFY_STATUS_URL_PAGES). */
+static void
+pages_param_add(GString *url, const struct notify_page *pages, size_t n)
+{
+	size_t	i;
+
+	g_string_append(url, "pages=");
+	for (i = 0; i < n && i < NOTIFY_STATUS_URL_PAGES; i++)
+		g_string_append_printf(url, "%s%" PRId64, i > 0 ? "," : "",
+		    pages[i].page_id);
+}
+
+/* Returns the status callback URL of a request carrying pages. */
 static char *
 status_url_build(const struct cfg *cfg, const char *path,
     const struct notify_page *pages, size_t n)
 {
 	GString	*url = g_string_new(cfg->public_url);
-	size_t	 i;
 
-	g_string_append_printf(url, "%s?pages=", path);
-	for (i = 0; i < n && i < NOTIFY_STATUS_URL_PAGES; i++)
-		g_string_append_printf(url, "%s%" PRId64, i > 0 ? "," : "",
-		    pages[i].page_id);
+	g_string_append_printf(url, "%s?", path);
+	pages_param_add(url, pages, n);
 	return g_string_free(url, FALSE);
 }
 
@@ -528,11 +537,18 @@ sms_request_build(const struct cfg *cfg, const struct notify_page *pages,
 	g_free(callback);
 }
 
+/* Returns the URL of the call's keypress, which names its incident and
+ * pages. */
 static char *
-gather_url_build(const struct cfg *cfg, int64_t incident_id)
+gather_url_build(const struct cfg *cfg, const struct notify_page *pages,
+    size_t n)
 {
-	return g_strdup_printf("%s/hooks/twilio/voice/gather?page=%" PRId64,
-	    cfg->public_url, incident_id);
+	GString	*url = g_string_new(cfg->public_url);
+
+	g_string_append_printf(url, "/hooks/twilio/voice/gather?page=%" PRId64
+	    "&", pages[0].incident_id);
+	pages_param_add(url, pages, n);
+	return g_string_free(url, FALSE);
 }
 
 static void
@@ -592,7 +608,7 @@ notify_twilio_bundle_request(const struct cfg *cfg,
 		g_free(text);
 		return;
 	}
-	gather_url = gather_url_build(cfg, pages[0].incident_id);
+	gather_url = gather_url_build(cfg, pages, n);
 	text = n == 1 ? notify_twilio_twiml(pages, gather_url) :
 	    notify_twilio_bundle_twiml(pages, n, gather_url);
 	call_request_build(cfg, pages, n, text, out);

@@ -341,9 +341,11 @@ store_page_found_sent(struct store *store, int64_t page_id, const char *sid,
 
 	if (store_begin(store) == -1)
 		return -1;
-	if (store_exec(store, "UPDATE pages SET state = 'sent', sid = ? WHERE "
-	    "id = ? AND state = 'unknown' AND sid IS NULL", "si", sid,
-	    page_id) == -1)
+	/* The request left before the stop; sent_ms is when critgate
+	 * learnt it, so that page limits count the page. */
+	if (store_exec(store, "UPDATE pages SET state = 'sent', sid = ?, "
+	    "sent_ms = ? WHERE id = ? AND state = 'unknown' AND sid IS NULL",
+	    "sii", sid, now_ms, page_id) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
 	if (n > 0 && store_exec(store, "INSERT INTO events (incident, page, "

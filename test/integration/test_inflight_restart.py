@@ -8,10 +8,19 @@ every request at the provider and no sid read.  At the restart its pages
 turn unknown.  Twilio's status callbacks carry the page ids in their URL,
 and Vonage's delivery receipts in their client-ref (both signed), and the
 restarted daemon records each page's sid and statuses.  On Twilio, Bob then
-presses 1 on his call, which only works when the call's sid is known.
+presses 1 on his call, which only works when the call's sid is known: also
+when every status of the call came while the daemon was down, as the
+keypress URL names the pages too.  A signed status whose list names pages
+of two members records nothing.
 """
 
+import base64
+import hashlib
+import hmac
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import harness
 from test_vonage import vonage_first
@@ -22,23 +31,41 @@ def requests_at_sim(world):
             if r["path"].endswith(("/Messages.json", "/Calls.json"))]
 
 
-def twilio(world, tap):
-    bob = dict(world.team)["bob"]
-    # Statuses come 2.5 s after each request, its API response after 8 s:
-    # the daemon is killed before it reads a sid and restarted before the
-    # first status.
-    world.sim_call("POST", "/_sim/config", {"event_delay_ms": 2500})
+def kill_in_flight(world, event_delay_ms, press_delay_ms=None):
+    """Opens an incident and kills the daemon once its four requests are
+    at the simulator, which responds to them after 8 s and sends statuses
+    after event_delay_ms.  Bob presses 1 press_delay_ms after answering."""
+    world.sim_call("POST", "/_sim/config", {"event_delay_ms":
+                                            event_delay_ms})
     for suffix in ("Messages.json", "Calls.json"):
         world.sim_call("POST", "/_sim/faults", {
             "method": "POST", "path_suffix": suffix, "count": 4,
             "action": {"delay_ms": 8000}})
-    world.sim_call("POST", "/_sim/callee", {"number": bob, "action": "press",
-                                            "digits": "1", "delay_ms": 500})
+    if press_delay_ms is not None:
+        world.sim_call("POST", "/_sim/callee", {
+            "number": dict(world.team)["bob"], "action": "press",
+            "digits": "1", "delay_ms": press_delay_ms})
     world.start_daemon()
     world.send(harness.message())
     harness.wait_for(lambda: len(requests_at_sim(world)) >= 4, 20,
                      "the four requests at the simulator")
     world.kill_daemon()
+
+
+def acknowledgement(world, inc):
+    """Waits for bob's keypress; returns who acknowledged, and how."""
+    try:
+        harness.wait_for(lambda: world.show(inc)["acknowledged_by"], 20,
+                         "bob's keypress")
+    except TimeoutError:
+        pass
+    final = world.show(inc)
+    return final["acknowledged_by"], final["acknowledged_channel"]
+
+
+def twilio(world, tap):
+    # Killed before it reads a sid, restarted before the first status.
+    kill_in_flight(world, 2500, press_delay_ms=500)
     world.start_daemon()
     inc = world.incidents()[0]["id"]
 
@@ -55,18 +82,13 @@ def twilio(world, tap):
     tap.check(all(p["state"] == "sent" for p in shown),
               "each page is sent, not unknown",
               [(p["id"], p["state"]) for p in shown])
-    try:
-        harness.wait_for(lambda: world.show(inc)["acknowledged_by"], 20,
-                         "bob's keypress")
-    except TimeoutError:
-        pass
-    final = world.show(inc)
-    tap.check(final["acknowledged_by"] == "bob" and
-              final["acknowledged_channel"] == "voice",
-              "a keypress on a call placed before the kill acknowledges",
-              {k: final[k] for k in ("acknowledged_by",
-                                     "acknowledged_channel")})
-    events = [e for e in final["timeline"] if e["kind"] == "sent"]
+    # Page limits count pages by the time they were sent.
+    tap.check(all(p["sent"] for p in shown), "each page has a sent time",
+              [(p["id"], p["sent"]) for p in shown])
+    got = acknowledgement(world, inc)
+    tap.check(got == ("bob", "voice"), "a keypress on a call placed "
+              "before the kill acknowledges", got)
+    events = [e for e in world.show(inc)["timeline"] if e["kind"] == "sent"]
     tap.check(len(events) == 4 and all("named by a status" in e["detail"]
                                        for e in events),
               "the timeline says where each sid came from", events)
@@ -74,6 +96,60 @@ def twilio(world, tap):
                                 "sent") == 4, "the log names each page")
     tap.check(len(requests_at_sim(world)) == 4, "nothing was sent twice",
               len(requests_at_sim(world)))
+
+
+def call_hooks(world, status):
+    return [h for h in world.sim_call("GET", "/_sim/webhooks")
+            if h["kind"] == "call-status" and
+            h["params"].get("CallStatus") == [status]]
+
+
+def twilio_late(world, tap):
+    """The call rings and is answered while the daemon is down; the
+    keypress comes after the restart, before any other status."""
+    kill_in_flight(world, 300, press_delay_ms=4000)
+    harness.wait_for(lambda: len(call_hooks(world, "in-progress")) >= 2,
+                     20, "both calls answered while the daemon is down")
+    world.start_daemon()
+    got = acknowledgement(world, world.incidents()[0]["id"])
+    tap.check(got == ("bob", "voice"), "late: a keypress after every "
+              "status of the call acknowledges", got)
+
+
+def signed_post(world, path, pairs):
+    url = f"http://127.0.0.1:{world.http_port}" + path
+    text = url + "".join(k + v for k, v in sorted(pairs))
+    sig = base64.b64encode(hmac.new(harness.AUTH_TOKEN.encode(),
+                                    text.encode(), hashlib.sha1).digest())
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{world.http_port}{path}",
+        data=urllib.parse.urlencode(pairs).encode(), method="POST",
+        headers={"X-Twilio-Signature": sig.decode(),
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def twilio_mixed(world, tap):
+    """A signed status naming two members' pages records neither."""
+    kill_in_flight(world, 60000)
+    world.start_daemon()
+    inc = world.incidents()[0]["id"]
+    voice = [p["id"] for p in world.show(inc)["pages"]
+             if p["channel"] == "voice"]
+    status = signed_post(world, "/hooks/twilio/voice/status?pages=" +
+                         ",".join(str(i) for i in voice),
+                         [("CallSid", "CA" + "0" * 32),
+                          ("CallStatus", "ringing")])
+    tap.check(status == 204, "mixed: the status gets 204", status)
+    tap.check(all(p["state"] == "unknown" and not p["sid"]
+                  for p in world.show(inc)["pages"]),
+              "mixed: no page takes the sid", world.show(inc)["pages"])
+    tap.check("pages of two members" in world.log(),
+              "mixed: the log says why")
 
 
 def vonage(world, tap):
@@ -114,6 +190,8 @@ def vonage(world, tap):
 def main():
     tap = harness.Tap()
     for name, case, args in (("twilio", twilio, {}),
+                             ("late", twilio_late, {}),
+                             ("mixed", twilio_mixed, {}),
                              ("vonage", vonage, {"vonage": True})):
         world = harness.World(**args)
         try:
