@@ -426,9 +426,9 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 	if (store_begin(store) == -1)
 		return -1;
 	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
-	    "kind, detail) SELECT incident, id, ?, 'unknown', 'request in "
-	    "flight when the daemon stopped' FROM pages WHERE state = "
-	    "'sending'", "i", now_ms) == -1)
+	    "kind, detail) SELECT incident, id, ?, 'unknown', 'being sent "
+	    "when the daemon stopped; the request may not have left' FROM "
+	    "pages WHERE state = 'sending'", "i", now_ms) == -1)
 		goto fail;
 	if (store_exec(store, "UPDATE pages SET state = 'unknown' WHERE "
 	    "state = 'sending'", "") == -1)
