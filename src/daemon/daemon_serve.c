@@ -52,6 +52,9 @@ daemon_cfg_load(const char *path)
 	for (i = 0; i < errors->len; i++)
 		fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));
 	g_ptr_array_free(errors, TRUE);
+	if (cfg == NULL && !g_file_test(path, G_FILE_TEST_EXISTS))
+		fprintf(stderr, "critgate: no config file at %s; give its path "
+		    "with --config FILE or CRITGATE_CONFIG\n", path);
 	if (cfg != NULL && cfg->mail.relay != NULL &&
 	    !cfg_templates_are_usable(cfg)) {
 		cfg_free(cfg);
