@@ -163,7 +163,7 @@ out:
 /*
  * GLib 2.74 blocks a source while its callback runs.  It takes the
  * source's fd out of the poll set and puts it back afterwards, and each
- * change writes to the loop's wakeup fd: perf counted eight such writes
+ * change writes to the loop's wakeup fd.  perf counted eight such writes
  * per message under SMTP load, and a few per hundred without the block.
  * No callback here runs the loop again, so the block guards against
  * nothing.
