@@ -205,6 +205,10 @@ static const char *const store_schema[] = {
 	"DROP INDEX messages_incident;"
 	"CREATE INDEX messages_incident ON messages(incident_id, sender);"
 	"CREATE INDEX incidents_severity ON incidents(severity, opened_ms);",
+
+	/* A member's pages sent on a channel within a page limit's window,
+	 * counted before each request: without it, a scan of every page. */
+	"CREATE INDEX pages_member_sent ON pages(member, channel, sent_ms);",
 };
 
 static void
