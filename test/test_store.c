@@ -170,6 +170,44 @@ message_without_id_opens_own_incident(void)
 	store_close(store);
 }
 
+/*
+ * Mail under the subject of an open incident's first message finds it,
+ * while it is open and was opened in the window; another subject does
+ * not.
+ */
+static void
+subject_key_finds_open_incident(void)
+{
+	struct store			*store = fresh_store("key.db");
+	struct parse_result		 parsed = {
+		.subject = (char *)"Checkout down", .body_text = (char *)"",
+	};
+	struct store_disposition	 disp = {
+		.parsed = &parsed, .severity = CFG_SEVERITY_CRITICAL,
+		.ack_deadline_ms = 1000 + 1800000, .now_ms = 2000,
+		.class_name = "new-incident", .opens_incident = true,
+		.subject_key = "checkout down",
+	};
+	struct store_outcome		 out;
+	int64_t				 id;
+
+	CHECK_INT(store_message_process(store, add_message(store, "1"),
+	    &disp, &out), 0);
+	id = out.incident_id;
+	store_outcome_fini(&out);
+	CHECK(id > 0);
+	CHECK_INT(store_find_incident_by_subject_key(store, "checkout down",
+	    1000), id);
+	CHECK_INT(store_find_incident_by_subject_key(store, "login errors",
+	    1000), 0);
+	CHECK_INT(store_find_incident_by_subject_key(store, "checkout down",
+	    1001), 0);
+	CHECK_INT(store_incident_ack(store, id, "ana", "sms", NULL, 9000), 1);
+	CHECK_INT(store_find_incident_by_subject_key(store, "checkout down",
+	    1000), 0);
+	store_close(store);
+}
+
 static void
 round_created_once(void)
 {
@@ -603,6 +641,7 @@ main(void)
 	TAP_RUN(message_add_is_unprocessed_until_processed);
 	TAP_RUN(message_same_id_joins_incident);
 	TAP_RUN(message_without_id_opens_own_incident);
+	TAP_RUN(subject_key_finds_open_incident);
 	TAP_RUN(round_created_once);
 	TAP_RUN(ack_first_wins_and_cancels_pending);
 	TAP_RUN(status_never_moves_back);

@@ -209,6 +209,15 @@ static const char *const store_schema[] = {
 	/* A member's pages sent on a channel within a page limit's window,
 	 * counted before each request: without it, a scan of every page. */
 	"CREATE INDEX pages_member_sent ON pages(member, channel, sent_ms);",
+
+	/* The subject key of each incident's first message, so that mail
+	 * about the same outage finds the latest open incident without
+	 * walking every open one. */
+	"ALTER TABLE incidents ADD COLUMN subject_key TEXT;"
+	"UPDATE incidents SET subject_key = (SELECT subject_key FROM "
+	"  messages WHERE messages.id = incidents.message);"
+	"CREATE INDEX incidents_open_subject ON incidents(subject_key, id) "
+	"  WHERE acked_ms IS NULL;",
 };
 
 static void
@@ -1030,10 +1039,11 @@ store_message_open_incident(struct store *store, int64_t msg_id,
 	if (received_ms < 0)
 		return -1;
 	if (store_exec(store, "INSERT INTO incidents (severity, subject, "
-	    "reporter, message, opened_ms, ack_deadline_ms) VALUES "
-	    "(?, ?, ?, ?, ?, ?)", "sssiii", cfg_severity_name(disp->severity),
-	    p->subject, p->from_addr, msg_id, received_ms,
-	    disp->ack_deadline_ms) == -1)
+	    "reporter, message, opened_ms, ack_deadline_ms, subject_key) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)", "sssiiis",
+	    cfg_severity_name(disp->severity), p->subject, p->from_addr,
+	    msg_id, received_ms, disp->ack_deadline_ms,
+	    disp->subject_key) == -1)
 		return -1;
 	out->incident_id = sqlite3_last_insert_rowid(store->db);
 	out->is_new_incident = true;
@@ -1272,10 +1282,9 @@ int64_t
 store_find_incident_by_subject_key(struct store *store, const char *key,
     int64_t since_ms)
 {
-	return store_query_int(store, 0, "SELECT i.id FROM incidents i JOIN "
-	    "messages m ON m.id = i.message WHERE m.subject_key = ? AND "
-	    "i.opened_ms >= ? AND i.acked_ms IS NULL ORDER BY i.id DESC "
-	    "LIMIT 1", "si", key, since_ms);
+	return store_query_int(store, 0, "SELECT id FROM incidents WHERE "
+	    "subject_key = ? AND acked_ms IS NULL AND opened_ms >= ? ORDER BY "
+	    "id DESC LIMIT 1", "si", key, since_ms);
 }
 
 int64_t
