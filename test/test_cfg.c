@@ -482,19 +482,47 @@ errors_never_contain_auth_token(void)
 	g_ptr_array_free(errors, TRUE);
 }
 
+/*
+ * The annotated sample, as shipped, names each of its three placeholder
+ * secrets.  Once they are filled in, it loads.
+ */
 static void
 sample_config_loads(void)
 {
 	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
 	struct cfg	*cfg;
+	GString		*text;
+	char		*raw = NULL, *path;
+	guint		 i;
+	int		 fd;
 
 	cfg = load("../etc/critgate.conf", errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 3);
+	for (i = 0; i < errors->len; i++)
+		CHECK_CONTAINS(errors->pdata[i], "example config's placeholder");
+	cfg_free(cfg);
+	g_ptr_array_set_size(errors, 0);
+
+	CHECK(g_file_get_contents("../etc/critgate.conf", &raw, NULL, NULL));
+	text = g_string_new(raw != NULL ? raw : "");
+	g_string_replace(text, "replace-with-", "filled-in-", 0);
+	path = g_build_filename(g_get_tmp_dir(), "critgate-sample-XXXXXX",
+	    NULL);
+	fd = g_mkstemp(path);
+	CHECK(fd != -1);
+	close(fd);
+	CHECK(g_file_set_contents(path, text->str, -1, NULL));
+	cfg = load(path, errors);
 	CHECK(cfg != NULL);
 	CHECK_INT(errors->len, 0);
 	if (cfg != NULL)
-		CHECK_STR(cfg->twilio.auth_token,
-		    "replace-with-your-auth-token");
+		CHECK_STR(cfg->twilio.auth_token, "filled-in-your-auth-token");
 	cfg_free(cfg);
+	unlink(path);
+	g_free(path);
+	g_string_free(text, TRUE);
+	g_free(raw);
 	g_ptr_array_free(errors, TRUE);
 }
 

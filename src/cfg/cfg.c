@@ -631,6 +631,9 @@ struct format {
 	const char	*hint;
 };
 
+/* The start of the example config's placeholder secrets. */
+#define CFG_PLACEHOLDER_PREFIX	"replace-with-"
+
 static const struct format formats[CFG_FORMAT_COUNT] = {
 	[CFG_FORMAT_TEXT] = { is_any, NULL, "text", "a non-empty string" },
 	[CFG_FORMAT_HOSTPORT] = { is_hostport, NULL, "a listen address",
@@ -912,6 +915,13 @@ load_string(struct loader *ld, const struct cfg_key *k,
 		return;
 	if (value[0] == '\0') {
 		report(ld, s, key, "is empty (expected %s)", f->hint);
+		return;
+	}
+	/* The example config's secrets, left as they are, would fail every
+	 * request to the provider. */
+	if (g_str_has_prefix(value, CFG_PLACEHOLDER_PREFIX)) {
+		report(ld, s, key, "is still the example config's placeholder "
+		    "(expected your own value)");
 		return;
 	}
 	if (!f->is_valid(value)) {
