@@ -1824,12 +1824,18 @@ def write_port_file(path, port):
 
 
 def parse_args(argv):
+    routes = "\n".join("  %-6s %s" % route for route in sorted(
+        CONTROL_ROUTES, key=lambda r: (r[1], r[0])))
     parser = argparse.ArgumentParser(
-        description="Twilio REST API simulator bound to 127.0.0.1.")
+        description="Twilio REST API simulator bound to 127.0.0.1.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Control endpoints (JSON, no auth), as the tests in "
+        "test/integration use them:\n" + routes)
     parser.add_argument("--account-sid", help="account SID (AC + 32 hex) "
-                        "accepted in Basic auth and in the path")
+                        "accepted in Basic auth and in the path; "
+                        "required")
     parser.add_argument("--auth-token", help="auth token: Basic auth "
-                        "password and webhook signing key")
+                        "password and webhook signing key; required")
     parser.add_argument("--api-key-sid", help="optional API key SID (SK...) "
                         "accepted as Basic auth user")
     parser.add_argument("--api-key-secret", help="secret for --api-key-sid")
