@@ -171,8 +171,8 @@ message_without_id_opens_own_incident(void)
 }
 
 /*
- * Mail under the subject of an open incident's first message finds it,
- * while it is open and was opened in the window; another subject does
+ * Mail under the subject of an open incident's first message finds it
+ * while it is open and was opened in the window.  Another subject does
  * not.
  */
 static void

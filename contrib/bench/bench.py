@@ -1579,7 +1579,8 @@ and by reading the flush traces.
   each request's page-limit count scanned every page, and the search for
   an open incident with the same subject walked every open incident. Both
   now use an index, and the 3,000 took 4.6 s instead of 8 to 10 s, the
-  rest of the time going to the simulator's answers and status callbacks.
+  rest of the time going to the simulator's responses and status
+  callbacks.
 - **Provider slowness.** The simulator's listen backlog of 5 dropped
   connection attempts when a round of 40 requests started at once; with a
   backlog of 128 the whole round goes out in parallel.
