@@ -429,43 +429,43 @@ daemon_http_status_early(struct daemon *d, const char *sid)
 
 /*
  * Reads the page ids of list into ids, checking that they name pages of
- * one member on channel, as one request carries.  Returns NULL, or why
- * not.
+ * one member on channel, as one request carries.  Returns NULL, or the
+ * reason they do not.
  */
 static const char *
 listed_pages_read(struct store *store, const char *list,
     enum notify_channel channel, GArray *ids)
 {
 	struct store_page	 page;
-	const char		*why = NULL;
+	const char		*reason = NULL;
 	char			**items, *member = NULL;
 	gint64			 id;
 	int			 i;
 
 	items = g_strsplit(list, ",", NOTIFY_STATUS_URL_PAGES + 1);
-	for (i = 0; why == NULL && items[i] != NULL &&
+	for (i = 0; reason == NULL && items[i] != NULL &&
 	    i < NOTIFY_STATUS_URL_PAGES; i++) {
 		memset(&page, 0, sizeof(page));
 		if (!g_ascii_string_to_signed(items[i], 10, 1, G_MAXINT64,
 		    &id, NULL))
-			why = "not a page id";
+			reason = "not a page id";
 		else if (store_page_get(store, id, &page) == -1)
-			why = "no such page";
+			reason = "no such page";
 		else if (page.channel != channel)
-			why = "a page of another channel";
+			reason = "a page of another channel";
 		else if (member != NULL && strcmp(member, page.member) != 0)
-			why = "pages of two members";
-		if (why == NULL && member == NULL)
+			reason = "pages of two members";
+		if (reason == NULL && member == NULL)
 			member = g_strdup(page.member);
-		if (why == NULL)
+		if (reason == NULL)
 			g_array_append_val(ids, id);
 		store_page_fini(&page);
 	}
-	if (why == NULL && ids->len == 0)
-		why = "no page id";
+	if (reason == NULL && ids->len == 0)
+		reason = "no page id";
 	g_strfreev(items);
 	g_free(member);
-	return why;
+	return reason;
 }
 
 /*
@@ -480,7 +480,7 @@ status_find_pages(struct http_call *call, const char *sid, const char *list,
     enum notify_channel channel)
 {
 	GArray		*ids;
-	const char	*why;
+	const char	*reason;
 	int64_t		 id;
 	guint		 i;
 	int		 n = 0;
@@ -488,10 +488,10 @@ status_find_pages(struct http_call *call, const char *sid, const char *list,
 	if (list == NULL)
 		return 0;
 	ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-	why = listed_pages_read(call->d->store, list, channel, ids);
-	if (why != NULL) {
+	reason = listed_pages_read(call->d->store, list, channel, ids);
+	if (reason != NULL) {
 		log_warnx("notify: page list of a status ignored sid=%s "
-		    "pages=\"%.80s\" reason=\"%s\"", sid, list, why);
+		    "pages=\"%.80s\" reason=\"%s\"", sid, list, reason);
 		goto out;
 	}
 	for (i = 0; i < ids->len; i++) {
@@ -509,6 +509,14 @@ status_find_pages(struct http_call *call, const char *sid, const char *list,
 out:
 	g_array_free(ids, TRUE);
 	return n;
+}
+
+/* Returns the page list of the URL Twilio called ("pages=5,6"), or NULL. */
+static const char *
+url_pages(struct http_call *call)
+{
+	return MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND,
+	    "pages");
 }
 
 /* Records a status of the request on channel sent as sid, which carried
@@ -567,8 +575,7 @@ hook_status(struct http_call *call, const char *sid_key,
 	 * only when it could not connect (not verified), so waiting for the
 	 * disk before the 204 would keep little more. */
 	is_batch = daemon_record_soon_begin(call->d);
-	status_record(call, sid, status, error, MHD_lookup_connection_value(
-	    call->conn, MHD_GET_ARGUMENT_KIND, "pages"), channel);
+	status_record(call, sid, status, error, url_pages(call), channel);
 	daemon_record_soon_end(call->d, is_batch);
 }
 
@@ -657,8 +664,7 @@ hook_voice_gather(struct http_call *call)
 	 * meanwhile, so the pages the URL names learn its sid here. */
 	pages = sid != NULL ? store_pages_by_sid(call->d->store, sid) : NULL;
 	if (pages != NULL && pages->len == 0 && status_find_pages(call, sid,
-	    MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND,
-	    "pages"), NOTIFY_CHANNEL_VOICE) > 0) {
+	    url_pages(call), NOTIFY_CHANNEL_VOICE) > 0) {
 		g_ptr_array_free(pages, TRUE);
 		pages = store_pages_by_sid(call->d->store, sid);
 	}

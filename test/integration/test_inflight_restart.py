@@ -76,15 +76,15 @@ def twilio(world, tap):
                          "every page's sid from its status")
     except TimeoutError:
         pass
-    shown = pages()
-    tap.check(len(shown) == 4 and all(p["sid"] for p in shown),
-              "each page in flight has its sid again", shown)
-    tap.check(all(p["state"] == "sent" for p in shown),
+    after_restart = pages()
+    tap.check(len(after_restart) == 4 and all(p["sid"] for p in after_restart),
+              "each page in flight has its sid again", after_restart)
+    tap.check(all(p["state"] == "sent" for p in after_restart),
               "each page is sent, not unknown",
-              [(p["id"], p["state"]) for p in shown])
+              [(p["id"], p["state"]) for p in after_restart])
     # Page limits count pages by the time they were sent.
-    tap.check(all(p["sent"] for p in shown), "each page has a sent time",
-              [(p["id"], p["sent"]) for p in shown])
+    tap.check(all(p["sent"] for p in after_restart), "each page has a sent time",
+              [(p["id"], p["sent"]) for p in after_restart])
     got = acknowledgement(world, inc)
     tap.check(got == ("bob", "voice"), "a keypress on a call placed "
               "before the kill acknowledges", got)
@@ -180,11 +180,11 @@ def vonage(world, tap):
                          "each SMS page's receipt")
     except TimeoutError:
         pass
-    shown = sms_pages()
-    tap.check(len(shown) == 2 and all(
+    sms = sms_pages()
+    tap.check(len(sms) == 2 and all(
         p["sid"] and p["state"] == "sent" and p["provider_status"]
-        for p in shown), "vonage: each SMS in flight is sent with its "
-        "receipt's status", shown)
+        for p in sms), "vonage: each SMS in flight is sent with its "
+        "receipt's status", sms)
 
 
 def main():
