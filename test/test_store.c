@@ -625,6 +625,57 @@ open_newer_schema_refused(void)
 	g_free(path);
 }
 
+/*
+ * A store written while the raw bytes were a column of messages: its
+ * unprocessed message is still read whole after the upgrade.
+ */
+static void
+upgrade_moves_raw_bytes_to_own_table(void)
+{
+	const char		*raw = "Subject: Checkout down\r\n\r\nbody\r\n";
+	char			*path = g_build_filename(tmpdir, "upgrade.db",
+				    NULL), *sql;
+	struct store		*store;
+	struct store_message	 msg;
+	sqlite3			*db = NULL;
+	sqlite3_stmt		*stmt = NULL;
+	GArray			*ids;
+	int			 version = 0;
+	int64_t			 id;
+
+	store = store_open(path, true);
+	id = add_message(store, raw);
+	store_close(store);
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt,
+	    NULL), SQLITE_OK);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sql = g_strdup_printf("ALTER TABLE messages ADD COLUMN raw BLOB;"
+	    "UPDATE messages SET raw = (SELECT raw FROM message_raw WHERE "
+	    "message = messages.id);"
+	    "DROP TABLE message_raw;"
+	    "PRAGMA user_version = %d;", version - 1);
+	CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	g_free(sql);
+	sqlite3_close(db);
+
+	store = store_open(path, false);
+	CHECK(store != NULL);
+	CHECK_INT(store_message_load(store, id, &msg), 0);
+	CHECK(msg.raw != NULL && g_bytes_get_size(msg.raw) == strlen(raw) &&
+	    memcmp(g_bytes_get_data(msg.raw, NULL), raw, strlen(raw)) == 0);
+	ids = store_messages_unprocessed(store);
+	CHECK(ids != NULL && ids->len == 1 &&
+	    g_array_index(ids, gint64, 0) == id);
+	if (ids != NULL)
+		g_array_free(ids, TRUE);
+	store_message_fini(&msg);
+	store_close(store);
+	g_free(path);
+}
+
 static void
 open_missing_without_create_fails(void)
 {
@@ -649,6 +700,7 @@ main(void)
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(open_missing_without_create_fails);
 	TAP_RUN(open_newer_schema_refused);
+	TAP_RUN(upgrade_moves_raw_bytes_to_own_table);
 	TAP_RUN(mail_moves_from_pending_to_sent_once);
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);

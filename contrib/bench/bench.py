@@ -1098,6 +1098,10 @@ def fill_store(db_path, messages, per_incident=10):
     db.execute(seq + f"INSERT INTO messages ({', '.join(msg_cols)}) SELECT "
                f"{', '.join(msg_expr)} FROM s, messages WHERE "
                f"messages.id = {template_msg}", (need_inc * per_incident,))
+    db.execute("INSERT INTO message_raw (message, raw) SELECT m.id, r.raw "
+               "FROM messages m, message_raw r WHERE r.message = ? AND "
+               "m.id > (SELECT max(message) FROM message_raw)",
+               (template_msg,))
     for table in ("pages", "events"):
         tcols = cols(table)
         expr = ["i.id" if c == "incident" else f"t.{c}" for c in tcols]

@@ -218,6 +218,18 @@ static const char *const store_schema[] = {
 	"  messages WHERE messages.id = incidents.message);"
 	"CREATE INDEX incidents_open_subject ON incidents(subject_key, id) "
 	"  WHERE acked_ms IS NULL;",
+
+	/*
+	 * The message as received, in a table of its own.  Recording what a
+	 * message is updates its row, and SQLite writes an updated row out
+	 * whole: with the raw bytes in it, the pass wrote each message a
+	 * second time, a 64 KB one as sixteen overflow pages.
+	 */
+	"CREATE TABLE message_raw ("
+	"  message INTEGER PRIMARY KEY REFERENCES messages(id),"
+	"  raw BLOB NOT NULL);"
+	"INSERT INTO message_raw (message, raw) SELECT id, raw FROM messages;"
+	"ALTER TABLE messages DROP COLUMN raw;",
 };
 
 static void
@@ -836,11 +848,13 @@ store_message_insert(struct store *store, const struct store_envelope *env,
 	size_t	i;
 
 	if (store_exec(store, "INSERT INTO messages (received_ms, peer, helo,"
-	    " mail_from, raw) VALUES (?, ?, ?, ?, ?)", "isssb",
-	    env->received_ms, env->peer, env->helo, env->mail_from,
-	    (const void *)raw, len) == -1)
+	    " mail_from) VALUES (?, ?, ?, ?)", "isss", env->received_ms,
+	    env->peer, env->helo, env->mail_from) == -1)
 		return -1;
 	*msg_id = sqlite3_last_insert_rowid(store->db);
+	if (store_exec(store, "INSERT INTO message_raw (message, raw) VALUES "
+	    "(?, ?)", "ib", *msg_id, (const void *)raw, len) == -1)
+		return -1;
 	for (i = 0; i < env->n_rcpts; i++) {
 		if (store_exec(store, "INSERT OR IGNORE INTO message_rcpts "
 		    "(message, address) VALUES (?, ?)", "is", *msg_id,
@@ -993,8 +1007,9 @@ store_message_load(struct store *store, int64_t id, struct store_message *out)
 
 	memset(out, 0, sizeof(*out));
 	out->rcpts = g_ptr_array_new_with_free_func(g_free);
-	stmt = store_prepare(store, "SELECT received_ms, mail_from, peer, raw, "
-	    "helo FROM messages WHERE id = ?", "i", id);
+	stmt = store_prepare(store, "SELECT m.received_ms, m.mail_from, m.peer, "
+	    "r.raw, m.helo FROM messages m JOIN message_raw r ON r.message = "
+	    "m.id WHERE m.id = ?", "i", id);
 	if (stmt == NULL)
 		return -1;
 	if (sqlite3_step(stmt) != SQLITE_ROW) {

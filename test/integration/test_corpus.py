@@ -157,8 +157,9 @@ def seed_1041(world):
     """Makes the next incident number 1042, as the corpus assumes."""
     db = sqlite3.connect(os.path.join(world.dir, "critgate.db"))
     db.execute("INSERT INTO messages (id, received_ms, peer, mail_from, "
-               "raw, is_processed, class) VALUES (1041, 0, 'seed', '', "
-               "x'', 1, 'rejected')")
+               "is_processed, class) VALUES (1041, 0, 'seed', '', 1, "
+               "'rejected')")
+    db.execute("INSERT INTO message_raw (message, raw) VALUES (1041, x'')")
     db.execute("INSERT INTO incidents (id, severity, subject, message, "
                "opened_ms, ack_deadline_ms, acked_ms, acked_by, "
                "acked_channel) VALUES (1041, 'critical', 'seed', 1041, 0, "
