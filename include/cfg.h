@@ -165,6 +165,9 @@ struct cfg {
 	size_t			 n_routes;
 	int64_t			 ack_deadline_ms[CFG_SEVERITY_COUNT];
 	int64_t			 repeat_ms;	/* escalation.repeat_minutes */
+	int64_t			 resend_unknown_ms; /* escalation.
+						     * resend_unknown_seconds,
+						     * 0: never */
 	struct cfg_member	*team;
 	size_t			 n_team;
 	struct cfg_twilio	 twilio;

@@ -38,7 +38,8 @@ struct notify_page {
  * the request's sid.  The pages of a larger bundle past these stay
  * unknown.  A Vonage SMS carries one page, named in its client-ref.
  * NOTE: a Vonage call's events name no page, so a call in flight when the
- * daemon stopped stays unknown.
+ * daemon stopped stays unknown.  It is placed again after
+ * escalation.resend_unknown_seconds, even when the first call went out.
  */
 #define NOTIFY_STATUS_URL_PAGES	64
 

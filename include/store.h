@@ -446,8 +446,18 @@ int64_t	store_page_requests_since(struct store *store, const char *member,
 int	store_page_capped(struct store *store, int64_t page_id,
 	    const char *detail, int64_t now_ms);
 
-/* Marks pages left in flight by a stopped daemon; returns their count. */
+/* Marks the pages left in flight by a stopped daemon unknown as of now_ms.
+ * Returns their count. */
 int	store_pages_orphaned(struct store *store, int64_t now_ms);
+
+/*
+ * Makes pending again each page unknown since before_ms that no status has
+ * named (it has no sid), when its incident still pages its member and no
+ * later round has paged the member on that channel.  Records an event with
+ * detail on each and commits.  Returns their count.
+ */
+int	store_pages_resend_unknown(struct store *store, int64_t before_ms,
+	    const char *detail, int64_t now_ms);
 
 /*
  * Records a provider status callback for every page with sid, unless a

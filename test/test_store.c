@@ -336,6 +336,42 @@ sending_pages_become_unknown_after_stop(void)
 	store_close(store);
 }
 
+/*
+ * Unknown pages go out again once waited for, unless a status named them
+ * or a later round paged their member on that channel.
+ */
+static void
+unknown_pages_sent_again_after_wait(void)
+{
+	struct store	*store = fresh_store("resend.db");
+	struct outcome	 out;
+	struct cfg	*cfg = team_cfg();
+
+	CHECK_INT(process(store, add_message(store, "1"), "r@p", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 2), 0);
+	CHECK_INT(store_page_sending(store, 3), 0);
+	store_close(store);
+	store = fresh_store("resend.db");
+	CHECK_INT(store_pages_orphaned(store, 100), 3);
+	CHECK_INT(store_page_found_sent(store, 3, "SM1", 150), 1);
+	CHECK_INT(store_pages_resend_unknown(store, 99, "again", 160), 0);
+	CHECK_INT(store_pages_resend_unknown(store, 100, "again", 170), 2);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_PENDING)), 3);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_SENT)), 1);
+
+	CHECK_INT(store_page_sending(store, 1), 0);
+	store_close(store);
+	store = fresh_store("resend.db");
+	CHECK_INT(store_pages_orphaned(store, 300), 1);
+	CHECK_INT(store_round_create(store, out.incident_id, 2, cfg, 310), 4);
+	CHECK_INT(store_pages_resend_unknown(store, 400, "again", 410), 0);
+	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_UNKNOWN)), 1);
+	cfg_free(cfg);
+	store_close(store);
+}
+
 /* Queues one mail about incident to rcpt; returns its id. */
 static int64_t
 queue_mail(struct store *store, int64_t incident, const char *kind,
@@ -698,6 +734,7 @@ main(void)
 	TAP_RUN(status_never_moves_back);
 	TAP_RUN(requeue_clears_provider_status);
 	TAP_RUN(sending_pages_become_unknown_after_stop);
+	TAP_RUN(unknown_pages_sent_again_after_wait);
 	TAP_RUN(open_missing_without_create_fails);
 	TAP_RUN(open_newer_schema_refused);
 	TAP_RUN(upgrade_moves_raw_bytes_to_own_table);

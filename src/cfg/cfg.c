@@ -134,6 +134,8 @@ const struct cfg_key cfg_keys[] = {
 	GROUP("escalation", 0),
 	NUMBER("escalation.repeat_minutes", CFG_KEY_FLOAT, 0.01, 1440, 5,
 	    MS_PER_MIN, CFG(repeat_ms)),
+	NUMBER("escalation.resend_unknown_seconds", CFG_KEY_INT, 0, 3600, 60,
+	    MS_PER_S, CFG(resend_unknown_ms)),
 
 	LIST("team", struct cfg_member, team, n_team),
 	STRING("team[].name", REQ | CFG_KEY_UNIQUE, CFG_FORMAT_NAME, NULL,

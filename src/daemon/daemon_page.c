@@ -231,6 +231,32 @@ message_follow_up(struct daemon *d, const struct store_message *msg,
 }
 
 /*
+ * Sends again the pages of a stopped daemon that no provider status has
+ * named since the start.  A status for a request that reached the provider
+ * usually comes within seconds, so without one the request most likely
+ * never left.  A second call after a crash is the lesser harm, because a
+ * page left unknown waits for the next round, minutes later.
+ */
+static void
+page_resend_unknown(struct daemon *d)
+{
+	int64_t	now = clock_now_ms(), wait_ms = d->cfg->resend_unknown_ms;
+	char	*detail;
+	int	 n;
+
+	if (wait_ms == 0)
+		return;
+	detail = g_strdup_printf("no provider status named it within %" PRId64
+	    " s of the restart; sending it again", wait_ms / 1000);
+	n = store_pages_resend_unknown(d->store, now - wait_ms, detail, now);
+	if (n > 0)
+		log_warnx("notify: pages in flight at the last stop sent again "
+		    "count=%d; no provider status named them within %" PRId64
+		    " s", n, wait_ms / 1000);
+	g_free(detail);
+}
+
+/*
  * Understands and records one stored message.  Adds the incident it
  * opened or joined to touched, once.
  */
@@ -1000,9 +1026,10 @@ page_cycle(struct daemon *d, bool is_full_tick)
 	 * open incident, so a pass after mail costs the same with one open
 	 * incident or a thousand.
 	 */
-	if (is_full_tick)
+	if (is_full_tick) {
 		daemon_esc_tick(d);
-	else
+		page_resend_unknown(d);
+	} else
 		daemon_esc_tick_some(d, touched);
 	g_array_free(touched, TRUE);
 	jobs = page_prepare_pending(d);
@@ -1049,7 +1076,11 @@ daemon_page_recover(struct daemon *d)
 	d->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 	    g_free, job_unref);
 	orphans = store_pages_orphaned(d->store, clock_now_ms());
-	if (orphans > 0)
+	if (orphans > 0 && d->cfg->resend_unknown_ms > 0)
+		log_warnx("notify: pages in flight at the last stop count=%d; "
+		    "those no provider status names within %" PRId64 " s are "
+		    "sent again", orphans, d->cfg->resend_unknown_ms / 1000);
+	else if (orphans > 0)
 		log_warnx("notify: pages in flight at the last stop count=%d; "
 		    "their outcome is unknown and the next round pages again",
 		    orphans);

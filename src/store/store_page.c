@@ -430,8 +430,47 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 	    "when the daemon stopped; the request may not have left' FROM "
 	    "pages WHERE state = 'sending'", "i", now_ms) == -1)
 		goto fail;
-	if (store_exec(store, "UPDATE pages SET state = 'unknown' WHERE "
-	    "state = 'sending'", "") == -1)
+	if (store_exec(store, "UPDATE pages SET state = 'unknown', status_ms "
+	    "= ? WHERE state = 'sending'", "i", now_ms) == -1)
+		goto fail;
+	n = sqlite3_changes(store->db);
+	if (store_commit(store) == -1)
+		goto fail;
+	return n;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+/* The pages that store_pages_resend_unknown sends again.  Parameter ?1 is
+ * before_ms. */
+#define UNKNOWN_TO_RESEND						\
+	"state = 'unknown' AND sid IS NULL AND status_ms <= ?1 AND "	\
+	"incident IN (SELECT id FROM incidents WHERE resolved_ms IS NULL "\
+	"AND (acked_ms IS NULL OR multi_paging = 1)) AND NOT EXISTS "	\
+	"(SELECT 1 FROM member_acks a WHERE a.incident = pages.incident "\
+	"AND a.member = pages.member) AND NOT EXISTS (SELECT 1 FROM pages "\
+	"p WHERE p.incident = pages.incident AND p.member = pages.member "\
+	"AND p.channel = pages.channel AND p.round > pages.round)"
+
+int
+store_pages_resend_unknown(struct store *store, int64_t before_ms,
+    const char *detail, int64_t now_ms)
+{
+	int	n;
+
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
+	    "kind, detail) SELECT incident, id, ?2, 'resend', ?3 FROM pages "
+	    "WHERE " UNKNOWN_TO_RESEND, "iis", before_ms, now_ms,
+	    detail) == -1)
+		goto fail;
+	/* The page goes to the first provider again, because a pending page
+	 * that names a provider goes to the one after it. */
+	if (store_exec(store, "UPDATE pages SET state = 'pending', provider = "
+	    "NULL, status_ms = ?2 WHERE " UNKNOWN_TO_RESEND, "ii", before_ms,
+	    now_ms) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
 	if (store_commit(store) == -1)

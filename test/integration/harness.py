@@ -209,13 +209,14 @@ class World:
 
     def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
                  lmtp=None, store_dir=None, relay_port=None,
-                 vonage=False):
+                 vonage=False, resend_unknown_seconds=60):
         self.dir = temp_dir("critgate-it-")
         # With relay_port, critgate sends its mail to an SMTP server
         # there, and takes 127.0.0.1 for the company's own MX.
         self.relay_port = relay_port
         self.team = team
         self.repeat_minutes = repeat_minutes
+        self.resend_unknown_seconds = resend_unknown_seconds
         self.extra_config = extra_config
         self.store_dir = store_dir or self.dir
         # "unix" puts an LMTP socket in the test folder; "tcp" a port.
@@ -344,7 +345,8 @@ max_message_bytes = 1048576;
 routes = ( {{ address = "critical@support.example.com"; severity = "critical"; }},
            {{ address = "high@support.example.com"; severity = "high"; }} );
 sla = {{ critical_ack_minutes = 30; high_ack_minutes = 720; }};
-escalation = {{ repeat_minutes = {self.repeat_minutes}; }};
+escalation = {{ repeat_minutes = {self.repeat_minutes};
+               resend_unknown_seconds = {self.resend_unknown_seconds}; }};
 team = ( {team} );
 twilio = {{ api_base = "http://127.0.0.1:{self.sim_port}";
            account_sid = "{ACCOUNT_SID}"; auth_token = "{AUTH_TOKEN}";

@@ -12,6 +12,10 @@ presses 1 on his call, which only works when the call's sid is known: also
 when every status of the call came while the daemon was down, as the
 keypress URL names the pages too.  A signed status whose list names pages
 of two members records nothing.
+
+When the provider refused the requests (so no status will ever come), the
+pages are sent again escalation.resend_unknown_seconds after the restart,
+except those of an incident acknowledged meanwhile.
 """
 
 import base64
@@ -187,11 +191,58 @@ def vonage(world, tap):
         "receipt's status", sms)
 
 
+def twilio_never_left(world, tap):
+    """Two incidents' requests die with the daemon and never reach the
+    provider (the simulator returns 503 after 4 s).  The first incident is
+    acknowledged while the daemon is down."""
+    world.sim_call("POST", "/_sim/faults", {
+        "method": "POST", "count": 8,
+        "action": {"delay_ms": 4000, "status": 503}})
+    world.start_daemon()
+    for n, subject in ((4, "Checkout down"), (8, "Logins fail")):
+        world.send(harness.message(subject=subject,
+                                   message_id=f"{n}@customer.example.net",
+                                   sender=f"c{n}@customer.example.net"))
+        harness.wait_for(lambda: len(requests_at_sim(world)) >= n, 20,
+                         f"{n} requests at the simulator")
+    world.kill_daemon()
+    acked, paging = sorted(i["id"] for i in world.incidents())
+    rc, out = world.cli("ack", str(acked), "--by", "alice")
+    tap.check(rc == 0, "never left: acknowledged while stopped", out)
+    world.start_daemon()
+
+    def states(inc):
+        return sorted(p["state"] for p in world.show(inc)["pages"])
+    try:
+        harness.wait_for(lambda: states(paging) == ["sent"] * 4, 20,
+                         "the open incident's pages sent again")
+    except TimeoutError:
+        pass
+    tap.check(states(paging) == ["sent"] * 4,
+              "never left: the open incident's pages are sent again",
+              world.show(paging)["pages"])
+    resends = [e for e in world.show(paging)["timeline"]
+               if e["kind"] == "resend"]
+    tap.check(len(resends) == 4 and all("no provider status named it" in
+                                        e["detail"] for e in resends),
+              "never left: the timeline says why each went again", resends)
+    tap.check(states(acked) == ["unknown"] * 4,
+              "never left: the acknowledged incident pages nobody again",
+              world.show(acked)["pages"])
+    tap.check(len(requests_at_sim(world)) == 12,
+              "never left: four requests more, no other",
+              len(requests_at_sim(world)))
+    tap.check("sent again count=4" in world.log(),
+              "never left: the log counts the pages sent again")
+
+
 def main():
     tap = harness.Tap()
     for name, case, args in (("twilio", twilio, {}),
                              ("late", twilio_late, {}),
                              ("mixed", twilio_mixed, {}),
+                             ("never left", twilio_never_left,
+                              {"resend_unknown_seconds": 1}),
                              ("vonage", vonage, {"vonage": True})):
         world = harness.World(**args)
         try:
