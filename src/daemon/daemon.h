@@ -25,6 +25,7 @@ struct daemon_curl;
 struct daemon_providers;
 struct imap_poller;
 struct daemon_writer;
+struct daemon_pass;
 struct mailout_templates;
 struct parse_result;
 
@@ -45,6 +46,7 @@ struct daemon {
 	struct daemon_curl	*curl;
 	struct imap_poller	*imap;		/* or NULL */
 	struct daemon_writer	*writer;
+	struct daemon_pass	*pass;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
 	struct daemon_providers	*providers;
 	struct daemon_outbox	 outbox;
@@ -316,8 +318,9 @@ void	daemon_classify_settings(const struct cfg *cfg,
  * classify_result_fini), or -1 when a store query failed: the message is
  * then left for the next attempt.
  */
-int	daemon_classify(struct daemon *d, const struct store_message *msg,
-	    const struct parse_result *parsed, struct classify_result *out);
+int	daemon_classify(struct store *store, const struct cfg *cfg,
+	    const struct store_message *msg, const struct parse_result *parsed,
+	    struct classify_result *out);
 
 /*
  * Outbound mail (daemon_mail.c).  daemon_outbox_open loads the templates
@@ -448,11 +451,26 @@ void	daemon_provider_undelivered(struct daemon *d, const char *sid,
 const char	*daemon_circuit_name(enum daemon_circuit circuit);
 
 /*
- * Intake, escalation and acknowledgement (daemon_page.c).  Both
- * understand new messages and send pending pages; process_messages then
- * checks the incidents that mail opened or joined, tick every open one.
+ * The pass that understands new mail on a thread (daemon_pass.c).  start
+ * returns NULL when its store handle or templates fail to open (logged).
+ * kick tells it that mail may be waiting; set_cfg hands it a reloaded
+ * config, which must stay allocated until the daemon exits.
+ */
+struct daemon_pass	*daemon_pass_start(struct daemon *d);
+void			 daemon_pass_kick(struct daemon_pass *pass);
+void			 daemon_pass_set_cfg(struct daemon_pass *pass,
+			    const struct cfg *cfg);
+/* Lets a batch under way end, then stops the thread and frees pass. */
+void			 daemon_pass_stop(struct daemon_pass *pass);
+
+/*
+ * Escalation and acknowledgement (daemon_page.c).  process_messages has
+ * the pass understand new mail.  after_pass, on the loop, checks the
+ * incidents that a batch of it opened or joined (touched, gint64) and
+ * sends pending pages.  tick does both for every open incident.
  */
 void	daemon_page_process_messages(struct daemon *d);
+void	daemon_page_after_pass(struct daemon *d, const GArray *touched);
 void	daemon_page_tick(struct daemon *d);
 void	daemon_page_recover(struct daemon *d);
 void	daemon_page_stop(struct daemon *d);
@@ -462,7 +480,7 @@ void	daemon_page_stop(struct daemon *d);
  * Returns 1 when this was the first acknowledgement, 0 when it was already
  * acknowledged or unknown, -1 on a store failure.
  */
-int	daemon_page_ack(struct daemon *d, int64_t incident_id,
+int	daemon_page_ack(struct daemon_outbox *ob, int64_t incident_id,
 	    const char *member, const char *channel, const char *note);
 /*
  * Under a multi_ack policy, records member's own acknowledgement and keeps
@@ -475,7 +493,7 @@ int	daemon_ack_member(struct store *store, const struct cfg *cfg,
 
 /* Resolves (and acknowledges, if still open) incident id, returning as
  * daemon_page_ack does, and mails the reporters. */
-int	daemon_page_resolve(struct daemon *d, int64_t incident_id,
+int	daemon_page_resolve(struct daemon_outbox *ob, int64_t incident_id,
 	    const char *member, const char *channel);
 
 #endif

@@ -173,15 +173,16 @@ daemon_classify_settings(const struct cfg *cfg, struct classify_settings *out)
 }
 
 int
-daemon_classify(struct daemon *d, const struct store_message *msg,
-    const struct parse_result *parsed, struct classify_result *out)
+daemon_classify(struct store *store, const struct cfg *cfg,
+    const struct store_message *msg, const struct parse_result *parsed,
+    struct classify_result *out)
 {
 	struct classify_settings	settings;
 	struct classify_input		in;
-	struct lookup_ctx		lc = { .store = d->store,
+	struct lookup_ctx		lc = { .store = store,
 					    .msg_id = msg->id };
 
-	daemon_classify_settings(d->cfg, &settings);
+	daemon_classify_settings(cfg, &settings);
 	memset(&in, 0, sizeof(in));
 	in.parsed = parsed;
 	in.mail_from = msg->mail_from != NULL ? msg->mail_from : "";
@@ -190,7 +191,7 @@ daemon_classify(struct daemon *d, const struct store_message *msg,
 	in.received_ms = msg->received_ms;
 	in.raw = g_bytes_get_data(msg->raw, NULL);
 	in.raw_len = g_bytes_get_size(msg->raw);
-	if (classify_message(d->cfg, &settings, &in, &store_lookup, &lc,
+	if (classify_message(cfg, &settings, &in, &store_lookup, &lc,
 	    out) == -1) {
 		log_errorx("classify: failed msg=%" G_GINT64_FORMAT, msg->id);
 		return -1;

@@ -206,8 +206,8 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 		g_ptr_array_free(open, TRUE);
 		return text;
 	}
-	rc = daemon_page_ack(call->d, target->id, member->name, "sms",
-	    reply->note);
+	rc = daemon_page_ack(&call->d->outbox, target->id, member->name,
+	    "sms", reply->note);
 	if (rc == -1)
 		text = g_strdup("critgate could not record your "
 		    "acknowledgement. Please try again.");
@@ -632,8 +632,8 @@ gather_ack(struct http_call *call, GPtrArray *pages)
 
 	for (i = 0; i < pages->len; i++) {
 		page = g_ptr_array_index(pages, i);
-		if (daemon_page_ack(call->d, page->incident_id, page->member,
-		    "voice", NULL) == -1)
+		if (daemon_page_ack(&call->d->outbox, page->incident_id,
+		    page->member, "voice", NULL) == -1)
 			is_failed = true;
 		g_string_append_printf(ids, "%s%" PRId64, i == 0 ? "" :
 		    (i + 1 == pages->len ? " and " : ", "), page->incident_id);

@@ -48,188 +48,6 @@ struct page_job {
 
 static void	page_send(struct daemon *d, struct page_job *job);
 
-static void
-message_log_outcome(const struct store_message *msg,
-    const struct parse_result *parsed, const struct classify_result *cr,
-    const struct store_outcome *out)
-{
-	if (out->is_new_incident) {
-		log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
-		    " severity=%s from=<%s> subject=\"%s\"%s",
-		    out->incident_id, msg->id, cfg_severity_name(cr->severity),
-		    parsed->from_addr ? parsed->from_addr : "",
-		    parsed->subject,
-		    parsed->is_unparseable ? " unparseable" : "");
-		return;
-	}
-	log_info("classify: %s msg=%" PRId64 " inc=%" PRId64 " original=%"
-	    PRId64 " message_id=<%s> reason=\"%s\"",
-	    classify_class_name(cr->class), msg->id, out->incident_id,
-	    out->duplicate_of, parsed->message_id ? parsed->message_id : "",
-	    cr->reason);
-}
-
-/*
- * Cuts an overlong subject on a character boundary: it goes into every
- * log line, SMS, call and listing about the incident, and the raw message
- * keeps the whole of it.
- */
-static void
-subject_cap(char **subject)
-{
-	const char	*end;
-	char		*capped;
-
-	if (g_utf8_strlen(*subject, -1) <= SUBJECT_MAX_CHARS)
-		return;
-	end = g_utf8_offset_to_pointer(*subject, SUBJECT_MAX_CHARS);
-	capped = g_strdup_printf("%.*s...", (int)(end - *subject), *subject);
-	g_free(*subject);
-	*subject = capped;
-}
-
-/*
- * Mail to a more severe route must not sit in a less severe incident: an
- * open incident is raised to it, and a closed one gives way to a new
- * incident that pages.  Returns 0, or -1 on a store failure.
- */
-static int
-message_check_severity(struct daemon *d, const struct store_message *msg,
-    struct store_disposition *disp)
-{
-	struct store_incident	inc;
-	int			rc = 0;
-
-	if (disp->opens_incident || disp->incident_id <= 0 ||
-	    store_incident_get(d->store, disp->incident_id, &inc) == -1)
-		return 0;
-	if (disp->severity >= inc.severity)
-		goto out;
-	if (inc.acked_ms == 0) {
-		log_info("incident: raised inc=%" PRId64 " msg=%" PRId64
-		    " severity=%s", inc.id, msg->id,
-		    cfg_severity_name(disp->severity));
-		rc = store_incident_raise(d->store, inc.id, disp->severity,
-		    disp->ack_deadline_ms, disp->now_ms);
-		goto out;
-	}
-	disp->class_name = "new-incident";
-	disp->reason = "more severe than the closed incident it named";
-	disp->opens_incident = true;
-	disp->incident_id = 0;
-	disp->duplicate_of = 0;
-out:
-	store_incident_fini(&inc);
-	return rc;
-}
-
-/* Turns a classification into what the store records. */
-static void
-message_disposition(const struct store_message *msg,
-    const struct parse_result *parsed, const struct classify_result *cr,
-    const struct cfg *cfg, struct store_disposition *disp)
-{
-	memset(disp, 0, sizeof(*disp));
-	disp->parsed = parsed;
-	disp->class_name = classify_class_name(cr->class);
-	disp->reason = cr->reason;
-	disp->opens_incident = cr->class == CLASSIFY_NEW_INCIDENT;
-	disp->severity = cr->severity;
-	disp->ack_deadline_ms = msg->received_ms +
-	    cfg->ack_deadline_ms[cr->severity];
-	disp->incident_id = cr->incident_id;
-	disp->duplicate_of = cr->duplicate_of;
-	disp->fingerprint = cr->fingerprint;
-	disp->subject_key = cr->subject_key;
-	disp->content_hash = cr->content_hash;
-	disp->is_repeat = cr->is_repeat;
-	disp->is_not_reporter = cr->is_not_reporter;
-	disp->now_ms = clock_now_ms();
-}
-
-/* The address part of a stored peer, "" when it is no IP peer. */
-static char *
-peer_address(const char *peer)
-{
-	const char	*colon;
-
-	if (peer == NULL)
-		return g_strdup("");
-	if (peer[0] == '[' && strchr(peer, ']') != NULL)
-		return g_strndup(peer + 1, (gsize)(strchr(peer, ']') - peer -
-		    1));
-	colon = strchr(peer, ':');
-	if (colon == NULL || strchr(colon + 1, ':') != NULL ||
-	    !g_ascii_isdigit(peer[0]))
-		return g_strdup("");
-	return g_strndup(peer, (gsize)(colon - peer));
-}
-
-/*
- * Demotes an acknowledgement by mail to an update unless its sender is
- * authenticated for the domain of its From address, so that the paging
- * goes on.
- */
-static void
-message_check_ack_sender(struct daemon *d, const struct store_message *msg,
-    const struct parse_result *parsed, struct classify_result *cr)
-{
-	struct auth_settings	 s;
-	struct auth_input	 in;
-	struct auth_result	 res;
-	char			*peer = peer_address(msg->peer), *reason;
-
-	memset(&s, 0, sizeof(s));
-	s.authserv_id = d->cfg->mail.authserv_id;
-	s.trusted_relays = (const char *const *)d->cfg->mail.trusted_relays;
-	s.n_trusted_relays = g_strv_length(d->cfg->mail.trusted_relays);
-	s.dns_timeout_s = AUTH_DNS_TIMEOUT_S;
-	memset(&in, 0, sizeof(in));
-	in.peer_addr = peer;
-	in.helo = msg->helo != NULL ? msg->helo : "";
-	in.mail_from = msg->mail_from != NULL ? msg->mail_from : "";
-	in.from_addr = parsed->from_addr;
-	in.raw = g_bytes_get_data(msg->raw, &in.raw_len);
-	(void)auth_check(&s, &in, NULL, &res);
-	log_info("auth: %s msg=%" PRId64 " from=<%s> peer=%s method=%s "
-	    "reason=\"%s\"", res.is_authenticated ? "passed" : "failed",
-	    msg->id, parsed->from_addr, peer[0] != '\0' ? peer : "local",
-	    res.method != NULL ? res.method : "none", res.reason);
-	if (!res.is_authenticated) {
-		reason = g_strdup_printf("%s from member %s, but the sender is "
-		    "not authenticated: %s", cr->is_resolve ? "resolve" :
-		    "acknowledgement", cr->ack_member, res.reason);
-		g_free(cr->reason);
-		cr->reason = reason;
-		cr->class = CLASSIFY_UPDATE;
-	}
-	auth_result_fini(&res);
-	g_free(peer);
-}
-
-/* What an incident's timeline and its reporters hear of one message. */
-static void
-message_follow_up(struct daemon *d, const struct store_message *msg,
-    const struct parse_result *parsed, const struct classify_result *cr,
-    const struct store_outcome *out)
-{
-	int64_t	now = clock_now_ms();
-
-	if (out->is_new_incident)
-		(void)daemon_outbox_opened(&d->outbox, out->incident_id, msg,
-		    parsed, now);
-	else if (cr->class == CLASSIFY_UPDATE && out->incident_id > 0 &&
-	    !cr->is_not_reporter)
-		(void)daemon_outbox_joined(&d->outbox, out->incident_id, msg,
-		    parsed, now);
-	else if (cr->class == CLASSIFY_ACK && cr->is_resolve)
-		(void)daemon_page_resolve(d, out->incident_id, cr->ack_member,
-		    "email");
-	else if (cr->class == CLASSIFY_ACK)
-		(void)daemon_page_ack(d, out->incident_id, cr->ack_member,
-		    "email", parsed->message_id);
-}
-
 /*
  * Sends again the pages of a stopped daemon that no provider status has
  * named since the start.  A status for a request that reached the provider
@@ -254,60 +72,6 @@ page_resend_unknown(struct daemon *d)
 		    "count=%d; no provider status named them within %" PRId64
 		    " s", n, wait_ms / 1000);
 	g_free(detail);
-}
-
-/*
- * Understands and records one stored message.  Adds the incident it
- * opened or joined to touched, once.
- */
-static int
-message_process(struct daemon *d, int64_t msg_id, GArray *touched)
-{
-	struct store_disposition	 disp;
-	struct classify_result		 cr;
-	struct store_outcome		 out;
-	struct store_message		 msg;
-	struct parse_result		 parsed;
-	char				*sender = NULL;
-	int				 rc = -1;
-
-	if (store_message_load(d->store, msg_id, &msg) == -1) {
-		store_message_fini(&msg);
-		return -1;
-	}
-	(void)parse_message(g_bytes_get_data(msg.raw, NULL),
-	    g_bytes_get_size(msg.raw), &parsed);	/* flags, never fails */
-	subject_cap(&parsed.subject);
-	if (daemon_classify(d, &msg, &parsed, &cr) == -1)
-		goto out_parsed;
-	if (cr.class == CLASSIFY_ACK)
-		message_check_ack_sender(d, &msg, &parsed, &cr);
-	message_disposition(&msg, &parsed, &cr, d->cfg, &disp);
-	if (message_check_severity(d, &msg, &disp) == -1)
-		goto out;
-	/* The sender a later mail is matched on, as the classifier reads
-	 * it: the From address, else the envelope sender. */
-	if (parsed.from_addr != NULL || (msg.mail_from != NULL &&
-	    msg.mail_from[0] != '\0'))
-		sender = g_ascii_strdown(parsed.from_addr != NULL ?
-		    parsed.from_addr : msg.mail_from, -1);
-	disp.sender = sender;
-	if (store_message_process(d->store, msg_id, &disp, &out) == -1)
-		goto out;
-	if (out.incident_id > 0 && (touched->len == 0 || g_array_index(
-	    touched, gint64, touched->len - 1) != out.incident_id))
-		g_array_append_val(touched, out.incident_id);
-	message_log_outcome(&msg, &parsed, &cr, &out);
-	message_follow_up(d, &msg, &parsed, &cr, &out);
-	store_outcome_fini(&out);
-	rc = 0;
-out:
-	g_free(sender);
-	classify_result_fini(&cr);
-out_parsed:
-	parse_result_fini(&parsed);
-	store_message_fini(&msg);
-	return rc;
 }
 
 static void
@@ -955,83 +719,71 @@ page_prepare_pending(struct daemon *d)
 	return jobs;
 }
 
-/* The pages and mail of one pass, waiting for the flush of its marks. */
-struct page_pass {
+/* The pages and mail of one cycle, waiting for the flush of its marks. */
+struct page_outgoing {
 	struct daemon	*d;
 	GPtrArray	*jobs;		/* struct page_job *, each referenced */
 	GPtrArray	*mails;		/* struct mail_job * */
 };
 
-/* Sends what a pass prepared, its marks being on disk (or not, if
+/* Sends what a cycle prepared, its marks being on disk (or not, if
  * is_flushed is false: a page sent twice after a power loss beats a page
  * never sent). */
 static void
-page_pass_send(void *ctx, bool is_flushed, int64_t unused)
+page_outgoing_send(void *ctx, bool is_flushed, int64_t unused)
 {
-	struct page_pass	*pass = ctx;
+	struct page_outgoing	*out = ctx;
 	struct page_job		*job;
 	guint			 i;
 
 	(void)unused;
 	if (!is_flushed)
 		log_warnx("store: flush before sending failed; sending "
-		    "anyway pages=%u mails=%u", pass->jobs->len,
-		    pass->mails->len);
-	for (i = 0; i < pass->jobs->len; i++) {
-		job = g_ptr_array_index(pass->jobs, i);
+		    "anyway pages=%u mails=%u", out->jobs->len,
+		    out->mails->len);
+	for (i = 0; i < out->jobs->len; i++) {
+		job = g_ptr_array_index(out->jobs, i);
 		/* A job goes out even if its incident was acknowledged
 		 * meanwhile, as it would if the request were in flight. */
-		page_post(pass->d, job);
+		page_post(out->d, job);
 		job_unref(job);
 	}
-	g_ptr_array_free(pass->jobs, TRUE);
-	daemon_mail_post(pass->d, pass->mails, true);
-	g_free(pass);
+	g_ptr_array_free(out->jobs, TRUE);
+	daemon_mail_post(out->d, out->mails, true);
+	g_free(out);
 }
 
 /*
- * One pass over the store: new messages understood, due rounds started,
- * pending pages marked as sending, all in one transaction; then the
- * provider requests go out.  The transaction commits without a disk flush
- * of its own: what it records follows from messages already on disk, and
- * is worked out again if a power loss takes it.  Only when pages or mail
- * are about to leave is it flushed, by the writer's next commit, and they
- * leave once that flush is done.  So no page is requested before its
- * "sending" mark is on disk, a crash cannot page anyone twice in a round,
- * and the loop goes on while the writer flushes.  A pass that only joins
- * copies to their incident costs no flush at all.
+ * Due rounds started and pending pages marked as sending, in one
+ * transaction; then the provider requests go out.  The transaction
+ * commits without a disk flush of its own: what it records follows from
+ * messages already on disk, and is worked out again if a power loss takes
+ * it.  Only when pages or mail are about to leave is it flushed, by the
+ * writer's next commit, and they leave once that flush is done.  So no
+ * page is requested before its "sending" mark is on disk, a crash cannot
+ * page anyone twice in a round, and the loop goes on while the writer
+ * flushes.  A batch of mail that only joins copies to their incident costs
+ * no flush at all.
+ *
+ * After new mail, only the incidents it opened or joined (touched) can
+ * fall due sooner than the last tick found.  The timer's tick (touched
+ * NULL) checks every open incident, so paging after mail costs the same
+ * with one open incident or a thousand.
  */
 static void
-page_cycle(struct daemon *d, bool is_full_tick)
+page_cycle(struct daemon *d, const GArray *touched)
 {
-	GArray			*ids = NULL, *touched;
-	GPtrArray		*jobs = NULL, *mails;
-	struct page_pass	*pass;
+	GPtrArray		*jobs, *mails;
+	struct page_outgoing	*out;
 	guint			 i;
 
 	if (d->is_stopping || store_batch_begin_unflushed(d->store) == -1)
 		return;
-	touched = g_array_new(FALSE, FALSE, sizeof(gint64));
-	ids = store_messages_unprocessed(d->store);
-	for (i = 0; ids != NULL && i < ids->len; i++)
-		/* A failure is logged; the message stays unprocessed and is
-		 * tried again at the next tick. */
-		(void)message_process(d, g_array_index(ids, gint64, i),
-		    touched);
-	if (ids != NULL)
-		g_array_free(ids, TRUE);
-	/*
-	 * After new mail, only the incidents it opened or joined can fall
-	 * due sooner than the last tick found.  The timer's tick checks every
-	 * open incident, so a pass after mail costs the same with one open
-	 * incident or a thousand.
-	 */
-	if (is_full_tick) {
+	if (touched == NULL) {
 		daemon_esc_tick(d);
 		page_resend_unknown(d);
 	} else
 		daemon_esc_tick_some(d, touched);
-	g_array_free(touched, TRUE);
 	jobs = page_prepare_pending(d);
 	mails = daemon_mail_prepare(d);
 	if (store_batch_commit(d->store) == -1) {
@@ -1047,25 +799,35 @@ page_cycle(struct daemon *d, bool is_full_tick)
 		g_ptr_array_free(mails, TRUE);
 		return;
 	}
-	pass = g_new0(struct page_pass, 1);
-	pass->d = d;
-	pass->jobs = jobs;
-	pass->mails = mails;
+	out = g_new0(struct page_outgoing, 1);
+	out->d = d;
+	out->jobs = jobs;
+	out->mails = mails;
 	for (i = 0; i < jobs->len; i++)
 		((struct page_job *)g_ptr_array_index(jobs, i))->refs++;
-	daemon_writer_flush(d->writer, page_pass_send, pass);
+	daemon_writer_flush(d->writer, page_outgoing_send, out);
 }
 
 void
 daemon_page_process_messages(struct daemon *d)
 {
-	page_cycle(d, false);
+	if (!d->is_stopping)
+		daemon_pass_kick(d->pass);
+}
+
+void
+daemon_page_after_pass(struct daemon *d, const GArray *touched)
+{
+	page_cycle(d, touched);
 }
 
 void
 daemon_page_tick(struct daemon *d)
 {
-	page_cycle(d, true);
+	/* Also mail that an earlier batch failed to record, and mail that
+	 * "critgate deliver" stored from another process. */
+	daemon_page_process_messages(d);
+	page_cycle(d, NULL);
 }
 
 void
@@ -1122,21 +884,21 @@ daemon_ack_member(struct store *store, const struct cfg *cfg,
 }
 
 int
-daemon_page_ack(struct daemon *d, int64_t incident_id, const char *member,
-    const char *channel, const char *note)
+daemon_page_ack(struct daemon_outbox *ob, int64_t incident_id,
+    const char *member, const char *channel, const char *note)
 {
 	struct store_incident	inc;
 	int64_t			now = clock_now_ms();
 	int			rc;
 
-	if (daemon_ack_member(d->store, d->cfg, incident_id, member, channel,
+	if (daemon_ack_member(ob->store, ob->cfg, incident_id, member, channel,
 	    now) == -1)
 		return -1;
-	rc = store_incident_ack(d->store, incident_id, member, channel, note,
+	rc = store_incident_ack(ob->store, incident_id, member, channel, note,
 	    now);
 	if (rc != 1)
 		return rc;
-	if (store_incident_get(d->store, incident_id, &inc) == 0) {
+	if (store_incident_get(ob->store, incident_id, &inc) == 0) {
 		log_info("incident: acknowledged inc=%" PRId64 " by=%s "
 		    "channel=%s after_s=%" PRId64 " sla=%s", incident_id,
 		    member, channel, (now - inc.opened_ms) / 1000,
@@ -1144,25 +906,25 @@ daemon_page_ack(struct daemon *d, int64_t incident_id, const char *member,
 		    "breached");
 		store_incident_fini(&inc);
 	}
-	(void)daemon_outbox_update(&d->outbox, incident_id,
-	    MAILOUT_ACKNOWLEDGED, NULL, now);
+	(void)daemon_outbox_update(ob, incident_id, MAILOUT_ACKNOWLEDGED,
+	    NULL, now);
 	return 1;
 }
 
 int
-daemon_page_resolve(struct daemon *d, int64_t incident_id,
+daemon_page_resolve(struct daemon_outbox *ob, int64_t incident_id,
     const char *member, const char *channel)
 {
 	int64_t	now = clock_now_ms();
 	int	rc;
 
-	rc = store_incident_resolve(d->store, incident_id, member, channel,
+	rc = store_incident_resolve(ob->store, incident_id, member, channel,
 	    now);
 	if (rc != 1)
 		return rc;
 	log_info("incident: resolved inc=%" PRId64 " by=%s channel=%s",
 	    incident_id, member, channel);
-	(void)daemon_outbox_update(&d->outbox, incident_id, MAILOUT_RESOLVED,
-	    NULL, now);
+	(void)daemon_outbox_update(ob, incident_id, MAILOUT_RESOLVED, NULL,
+	    now);
 	return 1;
 }

@@ -313,6 +313,7 @@ daemon_reload(struct daemon *d)
 	/* Sessions and the IMAP thread may still point into the old one. */
 	g_ptr_array_add(d->retired_cfgs, d->cfg);
 	d->cfg = cfg;
+	daemon_pass_set_cfg(d->pass, cfg);
 	daemon_smtp_tls_reload(d->smtp);
 	log_info("critgate: config reloaded file=%s team=%zu rotations=%zu "
 	    "policies=%zu", cfg->path, cfg->n_team, cfg->n_rotations,
@@ -371,6 +372,9 @@ serve_start(struct daemon *d)
 	d->writer = daemon_writer_start(d->cfg->store_path);
 	if (d->writer == NULL)
 		return -1;
+	d->pass = daemon_pass_start(d);
+	if (d->pass == NULL)
+		return -1;
 	d->smtp = daemon_smtp_start(d);
 	if (d->smtp == NULL)
 		return -1;
@@ -383,8 +387,10 @@ serve_start(struct daemon *d)
 static void
 serve_stop(struct daemon *d)
 {
-	/* First: the poller's thread uses its own store handle and cfg. */
+	/* First: the poller's and the pass's threads use their own store
+	 * handles and cfg. */
 	imap_poller_stop(d->imap);
+	daemon_pass_stop(d->pass);
 	if (d->tick_source != 0)
 		g_source_remove(d->tick_source);
 	if (d->drain_source != 0)

@@ -49,7 +49,6 @@ struct daemon_smtp {
 	struct daemon		*d;
 	struct smtp_listener	 listeners[2];
 	size_t			 n_listeners;
-	guint			 process_source;
 	GList			*conns;
 	GHashTable		*by_id;		/* session id -> conn */
 	unsigned		 n_conns;
@@ -92,16 +91,6 @@ smtp_rcpt_is_routed(void *ctx, const char *address)
 	return cfg_route_find(conn->smtp->d->cfg, address) != NULL;
 }
 
-static gboolean
-smtp_on_process(gpointer data)
-{
-	struct daemon_smtp	*smtp = data;
-
-	smtp->process_source = 0;
-	daemon_page_process_messages(smtp->d);
-	return G_SOURCE_REMOVE;
-}
-
 /* The destination of a commit result; the session may be gone by then. */
 struct commit_ctx {
 	struct daemon_smtp	*smtp;
@@ -137,11 +126,8 @@ smtp_on_committed(void *data, bool is_committed, int64_t msg_id)
 		log_info("smtp: sender left before the commit ended msg=%"
 		    PRId64 " peer=%s", msg_id, cc->peer);
 	}
-	/* Ahead of other events: the time from the final dot to the first
-	 * page is the figure that matters most. */
-	if (is_committed && smtp->process_source == 0)
-		smtp->process_source = g_idle_add_full(G_PRIORITY_HIGH,
-		    smtp_on_process, smtp, NULL);
+	if (is_committed)
+		daemon_page_process_messages(smtp->d);
 	g_free(cc->peer);
 	g_free(cc->mail_from);
 	g_free(cc);
@@ -830,8 +816,6 @@ daemon_smtp_free(struct daemon_smtp *smtp)
 	daemon_smtp_shutdown(smtp);
 	while (smtp->conns != NULL)
 		conn_close(smtp->conns->data);
-	if (smtp->process_source != 0)
-		g_source_remove(smtp->process_source);
 	g_hash_table_destroy(smtp->per_client);
 	g_hash_table_destroy(smtp->by_id);
 	daemon_tls_free(smtp->tls);

@@ -224,9 +224,11 @@ def run_case(world, tap, sink, case):
         send_file(world, "baseline-critical", "dana@customer.example.net",
                   [CRITICAL])
         already = 1
-        # Page mail to each member and the confirmation to Dana.
-        harness.wait_for(lambda: len(world.show(1042)["mails"]) ==
-                         len(world.team) + 1, 20, f"{name}: our mail")
+        # Page mail to each member and the confirmation to Dana, once
+        # the incident is open.
+        harness.wait_for(lambda: len((world.show(1042) or {"mails": []})
+                                     ["mails"]) == len(world.team) + 1, 20,
+                         f"{name}: our mail")
         mails_before = len(world.show(1042)["mails"])
     for i, (file, sender, rcpts, _) in enumerate(feed):
         send_file(world, file, sender, rcpts)
