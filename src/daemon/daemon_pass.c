@@ -170,18 +170,17 @@ peer_address(const char *peer)
 }
 
 /*
- * Demotes an acknowledgement by mail to an update unless its sender is
- * authenticated for the domain of its From address, so that the paging
- * goes on.
+ * Checks whether the sender of msg is authenticated for the domain of its
+ * From address, into res (release with auth_result_fini).  May wait for
+ * DNS answers.
  */
 static void
-message_check_ack_sender(const struct cfg *cfg, const struct store_message *msg,
-    const struct parse_result *parsed, struct classify_result *cr)
+message_authenticate(const struct cfg *cfg, const struct store_message *msg,
+    const struct parse_result *parsed, struct auth_result *res)
 {
 	struct auth_settings	 s;
 	struct auth_input	 in;
-	struct auth_result	 res;
-	char			*peer = peer_address(msg->peer), *reason;
+	char			*peer = peer_address(msg->peer);
 
 	memset(&s, 0, sizeof(s));
 	s.authserv_id = cfg->mail.authserv_id;
@@ -194,21 +193,45 @@ message_check_ack_sender(const struct cfg *cfg, const struct store_message *msg,
 	in.mail_from = msg->mail_from != NULL ? msg->mail_from : "";
 	in.from_addr = parsed->from_addr;
 	in.raw = g_bytes_get_data(msg->raw, &in.raw_len);
-	(void)auth_check(&s, &in, NULL, &res);
+	(void)auth_check(&s, &in, NULL, res);
 	log_info("auth: %s msg=%" PRId64 " from=<%s> peer=%s method=%s "
-	    "reason=\"%s\"", res.is_authenticated ? "passed" : "failed",
+	    "reason=\"%s\"", res->is_authenticated ? "passed" : "failed",
 	    msg->id, parsed->from_addr, peer[0] != '\0' ? peer : "local",
-	    res.method != NULL ? res.method : "none", res.reason);
-	if (!res.is_authenticated) {
-		reason = g_strdup_printf("%s from member %s, but the sender is "
-		    "not authenticated: %s", cr->is_resolve ? "resolve" :
-		    "acknowledgement", cr->ack_member, res.reason);
-		g_free(cr->reason);
-		cr->reason = reason;
-		cr->class = CLASSIFY_UPDATE;
-	}
-	auth_result_fini(&res);
+	    res->method != NULL ? res->method : "none", res->reason);
 	g_free(peer);
+}
+
+/* Tells whether address is a member's, who may acknowledge by mail. */
+static bool
+is_member_address(const struct cfg *cfg, const char *address)
+{
+	size_t	i;
+
+	for (i = 0; address != NULL && i < cfg->n_team; i++)
+		if (cfg->team[i].email != NULL &&
+		    g_ascii_strcasecmp(cfg->team[i].email, address) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Demotes an acknowledgement by mail to an update unless its sender is
+ * authenticated (res), so that the paging goes on.
+ */
+static void
+message_check_ack_sender(const struct auth_result *res,
+    struct classify_result *cr)
+{
+	char	*reason;
+
+	if (res->is_authenticated)
+		return;
+	reason = g_strdup_printf("%s from member %s, but the sender is not "
+	    "authenticated: %s", cr->is_resolve ? "resolve" :
+	    "acknowledgement", cr->ack_member, res->reason);
+	g_free(cr->reason);
+	cr->reason = reason;
+	cr->class = CLASSIFY_UPDATE;
 }
 
 /* What an incident's timeline and its reporters hear of one message. */
@@ -236,16 +259,22 @@ message_follow_up(struct daemon_outbox *ob, const struct store_message *msg,
 
 /*
  * A stored message, loaded and parsed before the transaction that records
- * it, so that the transaction holds the write lock for less time.
+ * it, so that the transaction holds the write lock for less time.  Only a
+ * member's mail can acknowledge, and its sender is authenticated then
+ * too: the DNS lookups can take seconds, and the writer's commits, which
+ * senders wait for, would wait as long.
  */
 struct pass_item {
 	bool			 is_loaded;
 	struct store_message	 msg;
 	struct parse_result	 parsed;
+	bool			 has_auth;
+	struct auth_result	 auth;
 };
 
 static void
-message_load(struct store *store, int64_t msg_id, struct pass_item *item)
+message_load(struct store *store, const struct cfg *cfg, int64_t msg_id,
+    struct pass_item *item)
 {
 	item->is_loaded = store_message_load(store, msg_id, &item->msg) == 0;
 	if (!item->is_loaded)
@@ -253,6 +282,11 @@ message_load(struct store *store, int64_t msg_id, struct pass_item *item)
 	(void)parse_message(g_bytes_get_data(item->msg.raw, NULL),
 	    g_bytes_get_size(item->msg.raw), &item->parsed); /* never fails */
 	subject_cap(&item->parsed.subject);
+	if (is_member_address(cfg, item->parsed.from_addr)) {
+		message_authenticate(cfg, &item->msg, &item->parsed,
+		    &item->auth);
+		item->has_auth = true;
+	}
 }
 
 static void
@@ -260,6 +294,8 @@ message_unload(struct pass_item *item)
 {
 	if (item->is_loaded)
 		parse_result_fini(&item->parsed);
+	if (item->has_auth)
+		auth_result_fini(&item->auth);
 	store_message_fini(&item->msg);
 }
 
@@ -282,8 +318,14 @@ message_process(struct daemon_outbox *ob, struct pass_item *item,
 	if (!item->is_loaded ||
 	    daemon_classify(ob->store, ob->cfg, msg, parsed, &cr) == -1)
 		return -1;
+	/* An acknowledgement comes from a member's address, so its sender
+	 * was authenticated at the load; the check here is a fallback. */
+	if (cr.class == CLASSIFY_ACK && !item->has_auth) {
+		message_authenticate(ob->cfg, msg, parsed, &item->auth);
+		item->has_auth = true;
+	}
 	if (cr.class == CLASSIFY_ACK)
-		message_check_ack_sender(ob->cfg, msg, parsed, &cr);
+		message_check_ack_sender(&item->auth, &cr);
 	message_disposition(msg, parsed, &cr, ob->cfg, &disp);
 	if (message_check_severity(ob, msg, &disp) == -1)
 		goto out;
@@ -362,8 +404,8 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 
 	memset(items, 0, sizeof(items));
 	for (i = 0; i < n && (i == 0 || bytes < PASS_BATCH_BYTES); i++) {
-		message_load(p->store, g_array_index(ids, gint64, *next + i),
-		    &items[i]);
+		message_load(p->store, p->outbox.cfg, g_array_index(ids,
+		    gint64, *next + i), &items[i]);
 		if (items[i].is_loaded)
 			bytes += g_bytes_get_size(items[i].msg.raw);
 	}
