@@ -59,10 +59,19 @@ def size(name, quick):
     return SIZES[name][0 if quick else 1]
 
 
+PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Returns a free port, never one returned before: one handed out may
+    not be bound yet, and the kernel could give it again."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in PORTS_GIVEN:
+            PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_for(condition, timeout_s, what):

@@ -114,6 +114,9 @@ def ephemeral_low():
         return 32768
 
 
+PORTS_GIVEN = set()
+
+
 def free_port():
     """Returns a TCP port that was free on 127.0.0.1 a moment ago.
 
@@ -125,11 +128,16 @@ def free_port():
     low = max(ephemeral_low(), 12000)
     for _ in range(200):
         port = rng.randrange(10000, low)
+        # A port handed out before may not be bound yet: a world's SMTP
+        # and HTTP ports once came out the same.
+        if port in PORTS_GIVEN:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            PORTS_GIVEN.add(port)
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
