@@ -256,7 +256,7 @@ serve_on_stop(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Reloads the TLS certificate and key; the config is read only at start. */
+/* Rereads the config file, and the TLS certificate and key. */
 static gboolean
 serve_on_hup(gpointer data)
 {

@@ -169,14 +169,17 @@ def reload(world, tap):
               "after a refused reload the old policy pages", rounds)
     world.cli("ack", str(second), "--by", "bob")
 
-    # A good file: alice alone, by voice.
+    # A good file: alice alone, by voice, and one more address.
     with open(world.config, "w") as f:
         f.write(good.replace('targets = [ "rotation:primary" ];\n'
                              '                           channels = '
                              '[ "voice", "sms" ];',
                              'targets = [ "alice" ];\n'
                              '                           channels = '
-                             '[ "voice" ];'))
+                             '[ "voice" ];').replace(
+            'severity = "high"; } );',
+            'severity = "high"; },\n  { address = '
+            '"outage@support.example.com"; severity = "high"; } );'))
     rc, out = world.cli("reload")
     tap.check(rc == 0 and "asked critgate" in out,
               "critgate reload signals the daemon", out)
@@ -191,6 +194,16 @@ def reload(world, tap):
     tap.check(rounds == {("alice", "voice")},
               "after a good reload the new policy pages", rounds)
     world.cli("ack", str(third), "--by", "alice")
+    # The pass that understands mail runs on a thread with a config of
+    # its own, which the reload replaces too.
+    world.send(harness.message("Exports stuck", "export-1@shop.example.net",
+                               "Mo <mo@shop.example.net>"),
+               rcpts=("outage@support.example.com",),
+               sender="mo@shop.example.net")
+    fourth = by_subject(world, "Exports stuck")
+    severity = [i["severity"] for i in world.incidents() if i["id"] == fourth]
+    tap.check(severity == ["high"], "mail to an address the reload added "
+              "opens an incident of its severity", severity)
 
 
 def warnings(world, tap):
