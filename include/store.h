@@ -224,27 +224,33 @@ struct store_batch_item {
 int	store_messages_add_batch(struct store *store,
 	    struct store_batch_item *items, size_t n);
 
-/* One processed or waiting message, as "critgate messages" lists it. */
+/* One processed or waiting message, as "critgate messages" lists it;
+ * the strings are borrowed. */
 struct store_message_row {
-	int64_t	 id;
-	int64_t	 received_ms;
-	char	*mail_from;
-	char	*peer;
-	char	*from_addr;	/* or NULL */
-	char	*message_id;	/* NULL until processed, or if none */
-	char	*subject;	/* NULL until processed */
-	char	*class_name;	/* NULL until processed */
-	char	*reason;
-	int64_t	 incident_id;	/* or 0 */
-	int64_t	 duplicate_of;	/* or 0 */
-	bool	 is_unparseable;
+	int64_t		 id;
+	int64_t		 received_ms;
+	const char	*mail_from;
+	const char	*peer;
+	const char	*from_addr;	/* or NULL */
+	const char	*message_id;	/* NULL until processed, or if none */
+	const char	*subject;	/* NULL until processed */
+	const char	*class_name;	/* NULL until processed */
+	const char	*reason;
+	int64_t		 incident_id;	/* or 0 */
+	int64_t		 duplicate_of;	/* or 0 */
+	bool		 is_unparseable;
 };
 
 /*
- * Returns the latest limit messages, oldest first (struct
- * store_message_row *, owned), or NULL on error.
+ * Calls fn with each of the latest limit messages, oldest first, one row
+ * at a time, so that a listing of a million keeps one row in memory.  The
+ * row is valid during the call only.  Returns how many rows fn saw, or -1 on a
+ * store failure (fn may have seen some).
  */
-GPtrArray	*store_messages_list(struct store *store, int64_t limit);
+typedef void	(*store_message_row_fn)(const struct store_message_row *row,
+		    void *ctx);
+int64_t		 store_messages_each(struct store *store, int64_t limit,
+		    store_message_row_fn fn, void *ctx);
 
 /* Returns the ids (gint64 *, owned by the array) of messages not yet
  * processed, oldest first, or NULL on error. */
@@ -332,8 +338,12 @@ int	store_thread_add(struct store *store, const char *message_id,
 int		 store_incident_get(struct store *store, int64_t id,
 		    struct store_incident *out);	/* -1 if not found */
 GPtrArray	*store_incidents_list(struct store *store, bool only_open);
-/* Returns the latest limit incidents, oldest first. */
-GPtrArray	*store_incidents_latest(struct store *store, int64_t limit);
+/* Calls fn with each of the latest limit incidents, oldest first, as
+ * store_messages_each does. */
+typedef void	(*store_incident_fn)(const struct store_incident *inc,
+		    void *ctx);
+int64_t		 store_incidents_each(struct store *store, int64_t limit,
+		    store_incident_fn fn, void *ctx);
 void		 store_incident_fini(struct store_incident *inc);
 void		 store_incident_free(struct store_incident *inc);
 

@@ -71,6 +71,14 @@ void	daemon_json_strings(JsonBuilder *b, const char *name,
 void	daemon_json_int(JsonBuilder *b, const char *name, int64_t value);
 /* Prints the builder's document on standard output and frees it. */
 void	daemon_json_print(JsonBuilder *b);
+/*
+ * Prints a JSON array one element at a time, so that a long listing is
+ * never held whole: begin, then add for each element (b holds one value,
+ * printed and freed), then end.  count is how many were added.
+ */
+void	daemon_json_array_begin(void);
+void	daemon_json_array_add(JsonBuilder *b, int64_t count);
+void	daemon_json_array_end(int64_t count);
 /* Formats ms as "2026-12-24 09:00 UTC" for people to read; caller frees
  * the new string. */
 char	*daemon_minute_text(int64_t ms);

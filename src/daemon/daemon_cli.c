@@ -247,107 +247,50 @@ daemon_cli_check_config(int argc, char **argv)
 	return rc;
 }
 
+/* A listing printed as its rows come from the store. */
+struct listing {
+	bool	 is_json;
+	int64_t	 now_ms;
+	int64_t	 count;		/* rows printed */
+};
+
 static void
-incidents_print_text(GPtrArray *list, int64_t now_ms)
+incident_print(const struct store_incident *inc, void *ctx)
 {
-	char	buf[CLOCK_RFC3339_LEN], *tta;
-	guint	i;
-
-	if (list->len == 0) {
-		printf("no incidents\n");
-		return;
-	}
-	printf("%6s  %-8s  %-12s  %-24s  %-8s  %s\n", "ID", "SEVERITY",
-	    "STATE", "RECEIVED (UTC)", "TTA", "SUBJECT");
-	for (i = 0; i < list->len; i++) {
-		struct store_incident *inc = g_ptr_array_index(list, i);
-
-		tta = inc->acked_ms != 0 ? duration_text(inc->acked_ms -
-		    inc->opened_ms) : g_strdup("-");
-		printf("%6" PRId64 "  %-8s  %-12s  %-24s  %-8s  %s%s\n",
-		    inc->id, cfg_severity_name(inc->severity),
-		    incident_state(inc), clock_format(inc->opened_ms, buf),
-		    tta, incident_is_breached(inc, now_ms) ?
-		    "[SLA breached] " : "", inc->subject);
-		g_free(tta);
-	}
-}
-
-int
-daemon_cli_incidents(int argc, char **argv)
-{
-	struct cli_opts	 opts;
-	struct store	*store;
-	struct cfg	*cfg;
-	GPtrArray	*list = NULL;
+	struct listing	*l = ctx;
 	JsonBuilder	*b;
-	int64_t		 now = clock_now_ms();
-	guint		 i;
-	int		 rc = 1;
+	char		 buf[CLOCK_RFC3339_LEN], *tta;
 
-	if (cli_parse(argc, argv, "- list incidents", CLI_LIMIT, &opts) == -1)
-		return 2;
-	if (cli_open(&opts, &cfg, &store) == -1)
-		goto out;
-	list = store_incidents_latest(store, opts.limit);
-	if (list == NULL)
-		goto out;
-	if (opts.is_json) {
+	if (l->is_json) {
 		b = json_builder_new();
-		json_builder_begin_array(b);
-		for (i = 0; i < list->len; i++) {
-			json_builder_begin_object(b);
-			json_add_incident(b, g_ptr_array_index(list, i), now);
-			json_builder_end_object(b);
-		}
-		json_builder_end_array(b);
-		daemon_json_print(b);
-	} else {
-		incidents_print_text(list, now);
-	}
-	rc = 0;
-out:
-	if (list != NULL)
-		g_ptr_array_free(list, TRUE);
-	cli_close(cfg, store);
-	cli_opts_fini(&opts);
-	return rc;
-}
-
-static void
-messages_print_text(GPtrArray *list)
-{
-	char	buf[CLOCK_RFC3339_LEN];
-	guint	i;
-
-	if (list->len == 0) {
-		printf("no messages\n");
+		json_builder_begin_object(b);
+		json_add_incident(b, inc, l->now_ms);
+		json_builder_end_object(b);
+		daemon_json_array_add(b, l->count++);
 		return;
 	}
-	printf("%6s  %-24s  %-13s  %6s  %-28s  %s\n", "ID", "RECEIVED (UTC)",
-	    "CLASS", "INC", "FROM", "SUBJECT / REASON");
-	for (i = 0; i < list->len; i++) {
-		struct store_message_row *m = g_ptr_array_index(list, i);
-
-		printf("%6" PRId64 "  %-24s  %-13s  %6" PRId64 "  %-28.28s  "
-		    "%s%s%s%s\n", m->id, clock_format(m->received_ms, buf),
-		    m->class_name ? m->class_name : "(waiting)",
-		    m->incident_id, m->from_addr ? m->from_addr : m->mail_from,
-		    m->subject ? m->subject : "", m->reason ? " [" : "",
-		    m->reason ? m->reason : "", m->reason ? "]" : "");
-	}
+	if (l->count++ == 0)
+		printf("%6s  %-8s  %-12s  %-24s  %-8s  %s\n", "ID", "SEVERITY",
+		    "STATE", "RECEIVED (UTC)", "TTA", "SUBJECT");
+	tta = inc->acked_ms != 0 ? duration_text(inc->acked_ms -
+	    inc->opened_ms) : g_strdup("-");
+	printf("%6" PRId64 "  %-8s  %-12s  %-24s  %-8s  %s%s\n", inc->id,
+	    cfg_severity_name(inc->severity), incident_state(inc),
+	    clock_format(inc->opened_ms, buf), tta,
+	    incident_is_breached(inc, l->now_ms) ? "[SLA breached] " : "",
+	    inc->subject);
+	g_free(tta);
 }
 
 static void
-messages_print_json(GPtrArray *list)
+message_print(const struct store_message_row *m, void *ctx)
 {
-	JsonBuilder	*b = json_builder_new();
-	guint		 i;
+	struct listing	*l = ctx;
+	JsonBuilder	*b;
+	char		 buf[CLOCK_RFC3339_LEN];
 
-	json_builder_begin_array(b);
-	for (i = 0; i < list->len; i++) {
-		struct store_message_row *m = g_ptr_array_index(list, i);
-
+	if (l->is_json) {
+		b = json_builder_new();
 		json_builder_begin_object(b);
 		daemon_json_int(b, "id", m->id);
 		daemon_json_time(b, "received", m->received_ms);
@@ -363,39 +306,71 @@ messages_print_json(GPtrArray *list)
 		json_builder_set_member_name(b, "unparseable");
 		json_builder_add_boolean_value(b, m->is_unparseable);
 		json_builder_end_object(b);
+		daemon_json_array_add(b, l->count++);
+		return;
 	}
-	json_builder_end_array(b);
-	daemon_json_print(b);
+	if (l->count++ == 0)
+		printf("%6s  %-24s  %-13s  %6s  %-28s  %s\n", "ID",
+		    "RECEIVED (UTC)", "CLASS", "INC", "FROM",
+		    "SUBJECT / REASON");
+	printf("%6" PRId64 "  %-24s  %-13s  %6" PRId64 "  %-28.28s  "
+	    "%s%s%s%s\n", m->id, clock_format(m->received_ms, buf),
+	    m->class_name ? m->class_name : "(waiting)",
+	    m->incident_id, m->from_addr ? m->from_addr : m->mail_from,
+	    m->subject ? m->subject : "", m->reason ? " [" : "",
+	    m->reason ? m->reason : "", m->reason ? "]" : "");
+}
+
+/*
+ * Prints the latest --limit incidents (or messages) in JSON or text, each
+ * as the store reads it.  The word what names them in the output.
+ * Returns the exit status.
+ */
+static int
+listing_main(int argc, char **argv, const char *summary, const char *what,
+    bool is_incidents)
+{
+	struct listing	 l = { .now_ms = clock_now_ms() };
+	struct cli_opts	 opts;
+	struct store	*store;
+	struct cfg	*cfg;
+	int64_t		 n = -1;
+
+	if (cli_parse(argc, argv, summary, CLI_LIMIT, &opts) == -1)
+		return 2;
+	if (cli_open(&opts, &cfg, &store) == -1)
+		goto out;
+	l.is_json = opts.is_json;
+	if (l.is_json)
+		daemon_json_array_begin();
+	n = is_incidents ? store_incidents_each(store, opts.limit,
+	    incident_print, &l) : store_messages_each(store, opts.limit,
+	    message_print, &l);
+	if (l.is_json)
+		daemon_json_array_end(l.count);
+	else if (n == 0)
+		printf("no %s\n", what);
+	if (n == -1)
+		fprintf(stderr, "critgate %s: reading the store failed; the "
+		    "listing is incomplete (see the log above)\n", what);
+out:
+	cli_close(cfg, store);
+	cli_opts_fini(&opts);
+	return n == -1 ? 1 : 0;
+}
+
+int
+daemon_cli_incidents(int argc, char **argv)
+{
+	return listing_main(argc, argv, "- list incidents", "incidents",
+	    true);
 }
 
 int
 daemon_cli_messages(int argc, char **argv)
 {
-	struct cli_opts	 opts;
-	struct store	*store;
-	struct cfg	*cfg;
-	GPtrArray	*list = NULL;
-	int		 rc = 1;
-
-	if (cli_parse(argc, argv, "- list received messages and their class",
-	    CLI_LIMIT, &opts) == -1)
-		return 2;
-	if (cli_open(&opts, &cfg, &store) == -1)
-		goto out;
-	list = store_messages_list(store, opts.limit);
-	if (list == NULL)
-		goto out;
-	if (opts.is_json)
-		messages_print_json(list);
-	else
-		messages_print_text(list);
-	rc = 0;
-out:
-	if (list != NULL)
-		g_ptr_array_free(list, TRUE);
-	cli_close(cfg, store);
-	cli_opts_fini(&opts);
-	return rc;
+	return listing_main(argc, argv, "- list received messages and their "
+	    "class", "messages", false);
 }
 
 static const struct store_page *

@@ -5,6 +5,7 @@
  * that text for people shows.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -65,6 +66,42 @@ daemon_json_print(JsonBuilder *b)
 	json_node_unref(root);
 	g_object_unref(gen);
 	g_object_unref(b);
+}
+
+void
+daemon_json_array_begin(void)
+{
+	fputs("[", stdout);
+}
+
+void
+daemon_json_array_add(JsonBuilder *b, int64_t count)
+{
+	JsonGenerator	*gen = json_generator_new();
+	JsonNode	*root = json_builder_get_root(b);
+	char		*text, *line, *next;
+
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	text = json_generator_to_data(gen, NULL);
+	/* Indented one level, as inside the array. */
+	fputs(count == 0 ? "\n" : ",\n", stdout);
+	for (line = text; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		printf("  %s%s", line, next != NULL ? "\n" : "");
+	}
+	g_free(text);
+	json_node_unref(root);
+	g_object_unref(gen);
+	g_object_unref(b);
+}
+
+void
+daemon_json_array_end(int64_t count)
+{
+	fputs(count == 0 ? "]\n" : "\n]\n", stdout);
 }
 
 char *

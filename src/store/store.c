@@ -902,58 +902,50 @@ fail:
 	return -1;
 }
 
-static void
-store_message_row_free(struct store_message_row *row)
+int64_t
+store_messages_each(struct store *store, int64_t limit,
+    store_message_row_fn fn, void *ctx)
 {
-	g_free(row->mail_from);
-	g_free(row->peer);
-	g_free(row->from_addr);
-	g_free(row->message_id);
-	g_free(row->subject);
-	g_free(row->class_name);
-	g_free(row->reason);
-	g_free(row);
-}
-
-GPtrArray *
-store_messages_list(struct store *store, int64_t limit)
-{
-	struct store_message_row	*row;
+	struct store_message_row	 row;
 	sqlite3_stmt			*stmt;
-	GPtrArray			*list;
+	int64_t				 first, n = 0;
 	int				 rc;
 
-	stmt = store_prepare(store, "SELECT * FROM (SELECT id, received_ms, "
-	    "mail_from, peer, from_addr, subject, class, reason, "
-	    "coalesce(incident_id, 0), coalesce(duplicate_of, 0), "
-	    "is_unparseable, message_id FROM messages ORDER BY id DESC LIMIT "
-	    "?) ORDER BY id", "i", limit);
+	/* As store_incidents_each: no row is held beyond its call. */
+	first = store_query_int(store, 0, "SELECT id FROM messages ORDER BY "
+	    "id DESC LIMIT 1 OFFSET ?", "i", limit - 1);
+	if (first < 0)
+		return -1;
+	stmt = store_prepare(store, "SELECT id, received_ms, mail_from, peer, "
+	    "from_addr, subject, class, reason, coalesce(incident_id, 0), "
+	    "coalesce(duplicate_of, 0), is_unparseable, message_id FROM "
+	    "messages WHERE id >= ? ORDER BY id LIMIT ?", "ii", first, limit);
 	if (stmt == NULL)
-		return NULL;
-	list = g_ptr_array_new_with_free_func(
-	    (GDestroyNotify)store_message_row_free);
+		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		row = g_new0(struct store_message_row, 1);
-		row->id = sqlite3_column_int64(stmt, 0);
-		row->received_ms = sqlite3_column_int64(stmt, 1);
-		row->mail_from = store_column_strdup(stmt, 2);
-		row->peer = store_column_strdup(stmt, 3);
-		row->from_addr = store_column_strdup(stmt, 4);
-		row->subject = store_column_strdup(stmt, 5);
-		row->class_name = store_column_strdup(stmt, 6);
-		row->reason = store_column_strdup(stmt, 7);
-		row->incident_id = sqlite3_column_int64(stmt, 8);
-		row->duplicate_of = sqlite3_column_int64(stmt, 9);
-		row->is_unparseable = sqlite3_column_int(stmt, 10) != 0;
-		row->message_id = store_column_strdup(stmt, 11);
-		g_ptr_array_add(list, row);
+		memset(&row, 0, sizeof(row));
+		row.id = sqlite3_column_int64(stmt, 0);
+		row.received_ms = sqlite3_column_int64(stmt, 1);
+		row.mail_from = (const char *)sqlite3_column_text(stmt, 2);
+		row.peer = (const char *)sqlite3_column_text(stmt, 3);
+		row.from_addr = (const char *)sqlite3_column_text(stmt, 4);
+		row.subject = (const char *)sqlite3_column_text(stmt, 5);
+		row.class_name = (const char *)sqlite3_column_text(stmt, 6);
+		row.reason = (const char *)sqlite3_column_text(stmt, 7);
+		row.incident_id = sqlite3_column_int64(stmt, 8);
+		row.duplicate_of = sqlite3_column_int64(stmt, 9);
+		row.is_unparseable = sqlite3_column_int(stmt, 10) != 0;
+		row.message_id = (const char *)sqlite3_column_text(stmt, 11);
+		fn(&row, ctx);
+		n++;
 	}
 	store_finish(store, stmt);
 	if (rc != SQLITE_DONE) {
-		g_ptr_array_free(list, TRUE);
-		return NULL;
+		log_errorx("store: listing messages failed error=\"%s\"",
+		    sqlite3_errmsg(store->db));
+		return -1;
 	}
-	return list;
+	return n;
 }
 
 GArray *

@@ -108,13 +108,39 @@ store_incidents_paging(struct store *store)
 	    "i.resolved_ms IS NULL ORDER BY 1", ""));
 }
 
-GPtrArray *
-store_incidents_latest(struct store *store, int64_t limit)
+int64_t
+store_incidents_each(struct store *store, int64_t limit,
+    store_incident_fn fn, void *ctx)
 {
-	/* The index on the primary key makes this cheap on any size. */
-	return store_incidents_query(store, store_prepare(store,
-	    "SELECT * FROM (SELECT " INCIDENT_COLUMNS " FROM incidents i "
-	    "ORDER BY i.id DESC LIMIT ?) ORDER BY 1", "i", limit));
+	struct store_incident	 inc;
+	sqlite3_stmt		*stmt;
+	int64_t			 first, n = 0;
+	int			 rc;
+
+	/* The primary key finds the oldest of the latest limit on any size
+	 * of store; the rows from it on are read in order. */
+	first = store_query_int(store, 0, "SELECT id FROM incidents ORDER BY "
+	    "id DESC LIMIT 1 OFFSET ?", "i", limit - 1);
+	if (first < 0)
+		return -1;
+	stmt = store_prepare(store, "SELECT " INCIDENT_COLUMNS " FROM "
+	    "incidents i WHERE i.id >= ? ORDER BY i.id LIMIT ?", "ii", first,
+	    limit);
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		store_incident_read(stmt, &inc);
+		fn(&inc, ctx);
+		store_incident_fini(&inc);
+		n++;
+	}
+	store_finish(store, stmt);
+	if (rc != SQLITE_DONE) {
+		log_errorx("store: listing incidents failed error=\"%s\"",
+		    sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return n;
 }
 
 GPtrArray *
