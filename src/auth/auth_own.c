@@ -91,8 +91,10 @@ spf_zone_make(const struct auth_dns *dns)
  * new zone resolver of dns's records.  libspf2 has no timeout of its own:
  * its resolver waits as long as the system resolver's timeouts and retries
  * allow (resolv.conf "options timeout:N attempts:N").
- * NOTE: so the check blocks its caller for up to that long; the caller
- * runs it only for a message that would acknowledge an incident.
+ * NOTE: so the check blocks its caller for up to that long.  The daemon
+ * runs it on its pass thread, for mail from a member's address, before
+ * the batch's transaction: the mail behind it waits that long to be
+ * understood, while intake goes on.
  */
 static SPF_server_t *
 spf_server_make(const struct auth_dns *dns, SPF_dns_server_t **zone)
