@@ -191,6 +191,8 @@ struct cfg {
 	size_t			 n_policies;
 	struct cfg_severity_rule severities[CFG_SEVERITY_COUNT];
 	char			**provider_order; /* "twilio", "vonage" */
+	int64_t			 circuit_cool_ms; /* providers.
+						   * cool_down_seconds */
 	char			**includes;	/* files named by @include,
 						 * NULL-terminated */
 	struct cfg_vonage	 vonage;

@@ -203,6 +203,8 @@ const struct cfg_key cfg_keys[] = {
 	{ .path = "providers.order", .type = CFG_KEY_STRINGS,
 	  .format = CFG_FORMAT_PROVIDER, .def_strings = default_providers,
 	  .offset = CFG(provider_order) },
+	NUMBER("providers.cool_down_seconds", CFG_KEY_INT, 1, 3600, 60,
+	    MS_PER_S, CFG(circuit_cool_ms)),
 	GROUP("providers.vonage", 0),
 	STRING("providers.vonage.api_base", 0, CFG_FORMAT_URL,
 	    "https://rest.nexmo.com", CFG(vonage.api_base)),

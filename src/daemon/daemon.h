@@ -381,7 +381,6 @@ int64_t	daemon_esc_next_round_ms(struct daemon *d,
  * order.
  */
 #define DAEMON_CIRCUIT_FAILURES	3	/* failures in a row that open it */
-#define DAEMON_CIRCUIT_COOL_MS	60000	/* open before a trial request */
 
 enum daemon_circuit {
 	DAEMON_CIRCUIT_CLOSED,
@@ -411,6 +410,9 @@ struct daemon_provider_reply {
 struct daemon_providers	*daemon_providers_new(const struct cfg *cfg,
 			    struct store *store);
 void			 daemon_providers_free(struct daemon_providers *ps);
+/* Takes a reloaded providers.cool_down_seconds. */
+void			 daemon_providers_reload(struct daemon_providers *ps,
+			    const struct cfg *cfg);
 int			 daemon_provider_count(
 			    const struct daemon_providers *ps);
 /* Returns the provider's name, "none" for an index out of range. */

@@ -2,7 +2,7 @@
 /*
  * The phone providers of providers.order and a circuit breaker for each:
  * after DAEMON_CIRCUIT_FAILURES failures in a row a provider's circuit
- * opens and pages skip it for DAEMON_CIRCUIT_COOL_MS, then one trial
+ * opens and pages skip it for providers.cool_down_seconds, then one trial
  * request (half-open) decides whether it closes again.  The state lives
  * in memory; every change is also written to the store for "critgate
  * status".
@@ -60,6 +60,7 @@ struct daemon_providers {
 	struct provider	*list;
 	int		 n;
 	struct store	*store;
+	int64_t		 cool_ms;	/* providers.cool_down_seconds */
 };
 
 static int	twilio_build(struct daemon *d, enum notify_channel channel,
@@ -195,15 +196,16 @@ provider_save(struct daemon_providers *ps, const struct provider *p)
 }
 
 static void
-circuit_move(struct provider *p, enum daemon_circuit circuit, int64_t now_ms)
+circuit_move(const struct daemon_providers *ps, struct provider *p,
+    enum daemon_circuit circuit, int64_t now_ms)
 {
 	p->circuit = circuit;
 	p->since_ms = now_ms;
 	p->is_trial_out = false;
 	if (circuit == DAEMON_CIRCUIT_OPEN)
 		log_warnx("notify: circuit opened provider=%s failures=%"
-		    PRId64 " cool_down_s=%d", p->ops->name, p->consecutive,
-		    DAEMON_CIRCUIT_COOL_MS / 1000);
+		    PRId64 " cool_down_s=%" PRId64, p->ops->name,
+		    p->consecutive, ps->cool_ms / 1000);
 	else
 		log_info("notify: circuit %s provider=%s",
 		    circuit == DAEMON_CIRCUIT_CLOSED ? "closed" : "half-open",
@@ -220,6 +222,7 @@ daemon_providers_new(const struct cfg *cfg, struct store *store)
 
 	ps = g_new0(struct daemon_providers, 1);
 	ps->store = store;
+	ps->cool_ms = cfg->circuit_cool_ms;
 	ps->list = g_new0(struct provider, g_strv_length(cfg->provider_order));
 	for (i = 0; cfg->provider_order[i] != NULL; i++) {
 		ops = ops_find(cfg->provider_order[i]);
@@ -232,6 +235,12 @@ daemon_providers_new(const struct cfg *cfg, struct store *store)
 		ps->n++;
 	}
 	return ps;
+}
+
+void
+daemon_providers_reload(struct daemon_providers *ps, const struct cfg *cfg)
+{
+	ps->cool_ms = cfg->circuit_cool_ms;
 }
 
 void
@@ -276,12 +285,12 @@ provider_admits(struct daemon_providers *ps, struct provider *p,
 {
 	if (p->circuit == DAEMON_CIRCUIT_CLOSED)
 		return true;
-	if (now_ms - p->since_ms < DAEMON_CIRCUIT_COOL_MS &&
+	if (now_ms - p->since_ms < ps->cool_ms &&
 	    (p->circuit == DAEMON_CIRCUIT_OPEN || p->is_trial_out))
 		return false;
 	/* The cool down is over, or a trial went unanswered as long (its
 	 * request may never have been sent): one more trial. */
-	circuit_move(p, DAEMON_CIRCUIT_HALF_OPEN, now_ms);
+	circuit_move(ps, p, DAEMON_CIRCUIT_HALF_OPEN, now_ms);
 	provider_save(ps, p);
 	p->is_trial_out = true;
 	return true;
@@ -367,7 +376,7 @@ provider_count(struct daemon_providers *ps, struct provider *p, bool is_ok,
 	if (is_ok) {
 		p->consecutive = 0;
 		if (p->circuit != DAEMON_CIRCUIT_CLOSED)
-			circuit_move(p, DAEMON_CIRCUIT_CLOSED, now_ms);
+			circuit_move(ps, p, DAEMON_CIRCUIT_CLOSED, now_ms);
 		provider_save(ps, p);
 		return;
 	}
@@ -376,7 +385,7 @@ provider_count(struct daemon_providers *ps, struct provider *p, bool is_ok,
 	if (p->circuit == DAEMON_CIRCUIT_HALF_OPEN ||
 	    (p->circuit == DAEMON_CIRCUIT_CLOSED &&
 	    p->consecutive >= DAEMON_CIRCUIT_FAILURES))
-		circuit_move(p, DAEMON_CIRCUIT_OPEN, now_ms);
+		circuit_move(ps, p, DAEMON_CIRCUIT_OPEN, now_ms);
 	provider_save(ps, p);
 }
 

@@ -314,6 +314,7 @@ daemon_reload(struct daemon *d)
 	g_ptr_array_add(d->retired_cfgs, d->cfg);
 	d->cfg = cfg;
 	daemon_pass_set_cfg(d->pass, cfg);
+	daemon_providers_reload(d->providers, cfg);
 	daemon_smtp_tls_reload(d->smtp);
 	log_info("critgate: config reloaded file=%s team=%zu rotations=%zu "
 	    "policies=%zu", cfg->path, cfg->n_team, cfg->n_rotations,

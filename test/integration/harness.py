@@ -217,7 +217,8 @@ class World:
 
     def __init__(self, repeat_minutes=10, team=TEAM, extra_config="",
                  lmtp=None, store_dir=None, relay_port=None,
-                 vonage=False, resend_unknown_seconds=60):
+                 vonage=False, resend_unknown_seconds=60,
+                 cool_down_seconds=60):
         self.dir = temp_dir("critgate-it-")
         # With relay_port, critgate sends its mail to an SMTP server
         # there, and takes 127.0.0.1 for the company's own MX.
@@ -225,6 +226,7 @@ class World:
         self.team = team
         self.repeat_minutes = repeat_minutes
         self.resend_unknown_seconds = resend_unknown_seconds
+        self.cool_down_seconds = cool_down_seconds
         self.extra_config = extra_config
         self.store_dir = store_dir or self.dir
         # "unix" puts an LMTP socket in the test folder; "tcp" a port.
@@ -294,6 +296,7 @@ class World:
     def vonage_config(self):
         return f"""
 providers = {{ order = [ "twilio", "vonage" ];
+  cool_down_seconds = {self.cool_down_seconds};
   vonage = {{ api_base = "http://127.0.0.1:{self.vonage_port}";
              voice_api_base = "http://127.0.0.1:{self.vonage_port}";
              application_id = "{VONAGE_APP_ID}";

@@ -3,8 +3,9 @@
 """Failover from Twilio to Vonage through the running daemon.
 
 For each way Twilio fails, every page of a round still reaches its member
-through Vonage exactly once, and Twilio's circuit opens. With both
-providers failing, the members get page mail. A signed Vonage SMS
+through Vonage exactly once, and Twilio's circuit opens. Once Twilio
+works again, a trial page after the cool down closes its circuit. With
+both providers failing, the members get page mail. A signed Vonage SMS
 acknowledges, a forged one is rejected, and "critgate status" shows the
 circuits."""
 
@@ -147,6 +148,51 @@ def straight_to_vonage(world, tap):
               text)
 
 
+def circuit_recovers(tap):
+    """Rounds every 1.2 s, a cool down of 1 s: once Twilio's faults are
+    gone, a later round's trial page closes its circuit."""
+    world = harness.World(vonage=True, repeat_minutes=0.02,
+                          cool_down_seconds=1)
+    try:
+        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
+                                                   "digits": "2"})
+        twilio_fault(world, FAULTS["5xx"])
+        world.start_daemon()
+        world.send(harness.message(message_id="recovery@example.net"))
+        inc = harness.wait_for(world.incidents, what="incident")[0]["id"]
+        state = None
+        try:
+            state = harness.wait_for(
+                lambda: (circuit(world, "twilio") or {}).get("circuit") ==
+                "open" and circuit(world, "twilio"), 30, "open circuit")
+        except TimeoutError:
+            pass
+        tap.check(state is not None, "recovery: Twilio's circuit opened",
+                  circuit(world, "twilio"))
+        world.sim_call("DELETE", "/_sim/faults")
+        try:
+            harness.wait_for(lambda: "circuit closed provider=twilio" in
+                             world.log(), 30, "Twilio's circuit closed")
+        except TimeoutError:
+            pass
+        log = world.log()
+        opened = log.find("circuit opened provider=twilio")
+        trial = log.find("circuit half-open provider=twilio", opened)
+        tap.check(0 <= opened < trial, "recovery: after the cool down one "
+                  "page tries Twilio again")
+        tap.check(log.find("circuit closed provider=twilio", trial) > trial,
+                  "recovery: the trial's success closes the circuit")
+        state = circuit(world, "twilio")
+        tap.check(state is not None and state["circuit"] == "closed",
+                  "recovery: status shows the circuit closed", state)
+        sent = [p for p in world.show(inc)["pages"]
+                if p["provider"] == "twilio" and p["state"] == "sent"]
+        tap.check(len(sent) > 0, "recovery: a later round went out "
+                  "through Twilio", world.show(inc)["pages"])
+    finally:
+        harness.stop_world(world, tap, "recovery")
+
+
 def post_form(world, path, pairs, headers=None):
     req = urllib.request.Request(
         f"http://127.0.0.1:{world.http_port}{path}",
@@ -287,6 +333,10 @@ def main():
             fault_world(tap, mode)
         except Exception as exc:
             tap.check(False, f"{mode}: ran to the end", repr(exc))
+    try:
+        circuit_recovers(tap)
+    except Exception as exc:
+        tap.check(False, "recovery: ran to the end", repr(exc))
     try:
         both_failing(tap)
     except Exception as exc:
