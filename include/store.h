@@ -451,6 +451,15 @@ int	store_page_requeue(struct store *store, int64_t page_id,
 int64_t	store_page_requests_since(struct store *store, const char *member,
 	    enum notify_channel channel, int64_t since_ms);
 
+/* Marks a pending page canceled (not sent) with a "canceled" event whose
+ * detail gives the reason; commits. */
+int	store_page_canceled(struct store *store, int64_t page_id,
+	    const char *detail, int64_t now_ms);
+/* Sends a pending page to the number to instead of the one it was made
+ * for, with an event whose detail gives the reason; commits. */
+int	store_page_readdressed(struct store *store, int64_t page_id,
+	    const char *to, const char *detail, int64_t now_ms);
+
 /* Marks a pending page capped (not sent) with a "capped" event whose
  * detail names the limit; commits. */
 int	store_page_capped(struct store *store, int64_t page_id,
@@ -461,13 +470,14 @@ int	store_page_capped(struct store *store, int64_t page_id,
 int	store_pages_orphaned(struct store *store, int64_t now_ms);
 
 /*
- * Makes pending again each page unknown since before_ms that no status has
- * named (it has no sid), when its incident still pages its member and no
- * later round has paged the member on that channel.  Records an event with
- * detail on each and commits.  Returns their count.
+ * Makes pending again each page that turned unknown between since_ms and
+ * before_ms and that no status has named (it has no sid), when its
+ * incident still pages its member and no later round has paged the member
+ * on that channel.  Records an event with detail on each and commits.
+ * Returns their count.
  */
-int	store_pages_resend_unknown(struct store *store, int64_t before_ms,
-	    const char *detail, int64_t now_ms);
+int	store_pages_resend_unknown(struct store *store, int64_t since_ms,
+	    int64_t before_ms, const char *detail, int64_t now_ms);
 
 /*
  * Records a provider status callback for every page with sid, unless a

@@ -337,8 +337,9 @@ sending_pages_become_unknown_after_stop(void)
 }
 
 /*
- * Unknown pages go out again once waited for, unless a status named them
- * or a later round paged their member on that channel.
+ * Unknown pages go out again once waited for, unless a status named them,
+ * a later round paged their member on that channel, or they turned
+ * unknown before the current start.
  */
 static void
 unknown_pages_sent_again_after_wait(void)
@@ -356,8 +357,10 @@ unknown_pages_sent_again_after_wait(void)
 	store = fresh_store("resend.db");
 	CHECK_INT(store_pages_orphaned(store, 100), 3);
 	CHECK_INT(store_page_found_sent(store, 3, "SM1", 150), 1);
-	CHECK_INT(store_pages_resend_unknown(store, 99, "again", 160), 0);
-	CHECK_INT(store_pages_resend_unknown(store, 100, "again", 170), 2);
+	CHECK_INT(store_pages_resend_unknown(store, 100, 99, "again", 160), 0);
+	/* Unknown since a start before the current one. */
+	CHECK_INT(store_pages_resend_unknown(store, 101, 200, "again", 165), 0);
+	CHECK_INT(store_pages_resend_unknown(store, 100, 100, "again", 170), 2);
 	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_PENDING)), 3);
 	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_SENT)), 1);
 
@@ -366,7 +369,7 @@ unknown_pages_sent_again_after_wait(void)
 	store = fresh_store("resend.db");
 	CHECK_INT(store_pages_orphaned(store, 300), 1);
 	CHECK_INT(store_round_create(store, out.incident_id, 2, cfg, 310), 4);
-	CHECK_INT(store_pages_resend_unknown(store, 400, "again", 410), 0);
+	CHECK_INT(store_pages_resend_unknown(store, 300, 400, "again", 410), 0);
 	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_UNKNOWN)), 1);
 	cfg_free(cfg);
 	store_close(store);

@@ -48,6 +48,9 @@ struct daemon {
 	struct daemon_writer	*writer;
 	struct daemon_pass	*pass;
 	GHashTable		*in_flight;	/* page id -> struct page_job */
+	int64_t			 orphaned_ms;	/* when the start marked the
+						 * pages in flight at the last
+						 * stop unknown */
 	struct daemon_providers	*providers;
 	struct daemon_outbox	 outbox;
 	struct daemon_relay	*relay;

@@ -59,18 +59,23 @@ static void
 page_resend_unknown(struct daemon *d)
 {
 	int64_t	now = clock_now_ms(), wait_ms = d->cfg->resend_unknown_ms;
+	int64_t	waited_s = (now - d->orphaned_ms) / 1000;
 	char	*detail;
 	int	 n;
 
-	if (wait_ms == 0)
+	/* Only the pages this start found in flight: those of an earlier
+	 * start, if any, were paged by a later round or sent again then. */
+	if (wait_ms == 0 || d->orphaned_ms == 0 ||
+	    now - d->orphaned_ms < wait_ms)
 		return;
-	detail = g_strdup_printf("no provider status named it within %" PRId64
-	    " s of the restart; sending it again", wait_ms / 1000);
-	n = store_pages_resend_unknown(d->store, now - wait_ms, detail, now);
+	detail = g_strdup_printf("no provider status named it in the %" PRId64
+	    " s since the restart; sending it again", waited_s);
+	n = store_pages_resend_unknown(d->store, d->orphaned_ms, now -
+	    wait_ms, detail, now);
 	if (n > 0)
 		log_warnx("notify: pages in flight at the last stop sent again "
-		    "count=%d; no provider status named them within %" PRId64
-		    " s", n, wait_ms / 1000);
+		    "count=%d; no provider status named them in the %" PRId64
+		    " s since the restart", n, waited_s);
 	g_free(detail);
 }
 
@@ -347,9 +352,47 @@ out:
 }
 
 /*
- * Reads page_id and tells whether it should still go out: pending, and
- * its incident unacknowledged.  Fills page and inc (the caller releases
- * both) and returns 0, or -1.
+ * Follows the config as it is now.  A page waiting to go out (a retry, a
+ * failover, a page sent again after a restart) goes to its member's
+ * current number.  It is canceled once the member has left the team.
+ * Returns 0, or -1 when the page was canceled.
+ */
+static int
+page_follow_member(struct daemon *d, struct store_page *page)
+{
+	const struct cfg_member	*member;
+	const char		*reason = NULL;
+	int64_t			 now = clock_now_ms();
+
+	member = cfg_member_by_name(d->cfg, page->member);
+	if (member == NULL)
+		reason = "the member left the team";
+	else if (member->phone == NULL)
+		reason = "the member has no phone number any more";
+	if (reason != NULL) {
+		log_info("notify: page canceled inc=%" PRId64 " page=%" PRId64
+		    " member=%s reason=\"%s\"", page->incident_id, page->id,
+		    page->member, reason);
+		(void)store_page_canceled(d->store, page->id, reason, now);
+		return -1;
+	}
+	if (strcmp(member->phone, page->to) == 0)
+		return 0;
+	if (store_page_readdressed(d->store, page->id, member->phone,
+	    "the member's number changed in the config", now) == -1)
+		return -1;
+	log_info("notify: page to the member's new number inc=%" PRId64
+	    " page=%" PRId64 " member=%s", page->incident_id, page->id,
+	    page->member);
+	g_free(page->to);
+	page->to = g_strdup(member->phone);
+	return 0;
+}
+
+/*
+ * Reads page_id and checks that it should still go out: pending, its
+ * incident unacknowledged and its member in the team.  Fills page and inc
+ * (the caller releases both) and returns 0, or -1.
  */
 static int
 page_load_live(struct daemon *d, int64_t page_id, struct store_page *page,
@@ -362,7 +405,7 @@ page_load_live(struct daemon *d, int64_t page_id, struct store_page *page,
 	    store_incident_get(d->store, page->incident_id, inc) == -1 ||
 	    !STORE_INCIDENT_PAGES(inc))
 		return -1;
-	return 0;
+	return page_follow_member(d, page);
 }
 
 /* Keeps the pages of job that should still go out, in np/pages/incs;
@@ -837,7 +880,8 @@ daemon_page_recover(struct daemon *d)
 
 	d->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 	    g_free, job_unref);
-	orphans = store_pages_orphaned(d->store, clock_now_ms());
+	d->orphaned_ms = clock_now_ms();
+	orphans = store_pages_orphaned(d->store, d->orphaned_ms);
 	if (orphans > 0 && d->cfg->resend_unknown_ms > 0)
 		log_warnx("notify: pages in flight at the last stop count=%d; "
 		    "those no provider status names within %" PRId64 " s are "

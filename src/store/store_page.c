@@ -419,6 +419,34 @@ store_page_capped(struct store *store, int64_t page_id, const char *detail,
 }
 
 int
+store_page_canceled(struct store *store, int64_t page_id, const char *detail,
+    int64_t now_ms)
+{
+	return store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'canceled', error = ?, status_ms = ? WHERE id = ? AND state = "
+	    "'pending'", "sii", detail, now_ms, "canceled");
+}
+
+int
+store_page_readdressed(struct store *store, int64_t page_id, const char *to,
+    const char *detail, int64_t now_ms)
+{
+	int64_t	incident;
+
+	if (store_begin(store) == -1)
+		return -1;
+	incident = store_query_int(store, -1, "SELECT incident FROM pages "
+	    "WHERE id = ?", "i", page_id);
+	if (incident > 0 && store_exec(store, "UPDATE pages SET to_number = ? "
+	    "WHERE id = ?", "si", to, page_id) == 0 &&
+	    store_event_add(store, incident, page_id, "readdressed", detail,
+	    now_ms) == 0 && store_commit(store) == 0)
+		return 0;
+	store_rollback(store);
+	return -1;
+}
+
+int
 store_pages_orphaned(struct store *store, int64_t now_ms)
 {
 	int	n;
@@ -442,10 +470,12 @@ fail:
 	return -1;
 }
 
-/* The pages that store_pages_resend_unknown sends again.  Parameter ?1 is
- * before_ms. */
+/* The pages that store_pages_resend_unknown sends again.  Parameters ?1
+ * and ?4 are before_ms and since_ms; ?2 and ?3, now_ms and the detail,
+ * are bound in both of its statements. */
 #define UNKNOWN_TO_RESEND						\
 	"state = 'unknown' AND sid IS NULL AND status_ms <= ?1 AND "	\
+	"status_ms >= ?4 AND "						\
 	"incident IN (SELECT id FROM incidents WHERE resolved_ms IS NULL "\
 	"AND (acked_ms IS NULL OR multi_paging = 1)) AND NOT EXISTS "	\
 	"(SELECT 1 FROM member_acks a WHERE a.incident = pages.incident "\
@@ -454,8 +484,8 @@ fail:
 	"AND p.channel = pages.channel AND p.round > pages.round)"
 
 int
-store_pages_resend_unknown(struct store *store, int64_t before_ms,
-    const char *detail, int64_t now_ms)
+store_pages_resend_unknown(struct store *store, int64_t since_ms,
+    int64_t before_ms, const char *detail, int64_t now_ms)
 {
 	int	n;
 
@@ -463,14 +493,14 @@ store_pages_resend_unknown(struct store *store, int64_t before_ms,
 		return -1;
 	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
 	    "kind, detail) SELECT incident, id, ?2, 'resend', ?3 FROM pages "
-	    "WHERE " UNKNOWN_TO_RESEND, "iis", before_ms, now_ms,
-	    detail) == -1)
+	    "WHERE " UNKNOWN_TO_RESEND, "iisi", before_ms, now_ms,
+	    detail, since_ms) == -1)
 		goto fail;
 	/* The page goes to the first provider again, because a pending page
 	 * that names a provider goes to the one after it. */
 	if (store_exec(store, "UPDATE pages SET state = 'pending', provider = "
-	    "NULL, status_ms = ?2 WHERE " UNKNOWN_TO_RESEND, "ii", before_ms,
-	    now_ms) == -1)
+	    "NULL, status_ms = ?2 WHERE " UNKNOWN_TO_RESEND, "iisi",
+	    before_ms, now_ms, detail, since_ms) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
 	if (store_commit(store) == -1)

@@ -80,11 +80,25 @@ def body(world, tap):
     harness.wait_for(
         lambda: len(world.incidents_all()) == incidents, 30,
         "every report opened its incident")
-    harness.wait_for(
-        lambda: world.log().count("notify: page sent") >= 4 * incidents, 30,
-        "every page answered")
-    tap.check(len(world.pages_at_sim()) == 4 * incidents, "each member was "
+    # Under load, pages of several incidents due for one member at once
+    # go out as one request: the store's pages are counted, not requests.
+    def pages(state=None):
+        db = sqlite3.connect(os.path.join(world.dir, "critgate.db"))
+        try:
+            return db.execute("SELECT count(*) FROM pages WHERE "
+                              "coalesce(?, state) = state",
+                              (state,)).fetchone()[0]
+        finally:
+            db.close()
+    try:
+        harness.wait_for(lambda: pages("sent") >= 4 * incidents, 30,
+                         "every page answered")
+    except TimeoutError:
+        pass
+    tap.check(pages("sent") == pages() == 4 * incidents and
+              len(world.pages_at_sim()) <= 4 * incidents, "each member was "
               "paged once per incident on each channel",
+              f"{pages('sent')} of {pages()} pages sent in "
               f"{len(world.pages_at_sim())} requests for {incidents} "
               "incidents")
     tap.check("database is locked" not in world.log(), "no statement "

@@ -191,21 +191,29 @@ def vonage(world, tap):
         "receipt's status", sms)
 
 
-def twilio_never_left(world, tap):
-    """Two incidents' requests die with the daemon and never reach the
-    provider (the simulator returns 503 after 4 s).  The first incident is
-    acknowledged while the daemon is down."""
+def requests_die(world, subjects):
+    """Opens an incident per subject and kills the daemon once their
+    requests are at the simulator, which never takes them (it returns 503
+    after 4 s)."""
     world.sim_call("POST", "/_sim/faults", {
-        "method": "POST", "count": 8,
+        "method": "POST", "count": 4 * len(subjects),
         "action": {"delay_ms": 4000, "status": 503}})
     world.start_daemon()
-    for n, subject in ((4, "Checkout down"), (8, "Logins fail")):
+    for i, subject in enumerate(subjects):
+        n = 4 * (i + 1)
         world.send(harness.message(subject=subject,
                                    message_id=f"{n}@customer.example.net",
                                    sender=f"c{n}@customer.example.net"))
         harness.wait_for(lambda: len(requests_at_sim(world)) >= n, 20,
                          f"{n} requests at the simulator")
     world.kill_daemon()
+
+
+def twilio_never_left(world, tap):
+    """Two incidents' requests die with the daemon and never reach the
+    provider.  The first incident is acknowledged while the daemon is
+    down."""
+    requests_die(world, ("Checkout down", "Logins fail"))
     acked, paging = sorted(i["id"] for i in world.incidents())
     rc, out = world.cli("ack", str(acked), "--by", "alice")
     tap.check(rc == 0, "never left: acknowledged while stopped", out)
@@ -236,12 +244,49 @@ def twilio_never_left(world, tap):
               "never left: the log counts the pages sent again")
 
 
+def twilio_team_changed(world, tap):
+    """While the daemon is down, bob leaves the team and alice gets a new
+    number: what is sent again follows the config."""
+    requests_die(world, ("Checkout down",))
+    world.team = [("alice", "+15550100021")]
+    world.write_config()
+    world.start_daemon()
+    inc = world.incidents()[0]["id"]
+
+    def states():
+        return sorted((p["member"], p["state"])
+                      for p in world.show(inc)["pages"])
+    want = [("alice", "sent"), ("alice", "sent"), ("bob", "canceled"),
+            ("bob", "canceled")]
+    try:
+        harness.wait_for(lambda: states() == want, 20,
+                         "alice's pages sent again, bob's canceled")
+    except TimeoutError:
+        pass
+    tap.check(states() == want, "team changed: only the members still in "
+              "the team are paged again", world.show(inc)["pages"])
+    again = requests_at_sim(world)[4:]
+    tap.check(len(again) == 2 and all(
+        r.get("form", {}).get("To") == ["+15550100021"] for r in again),
+              "team changed: alice's pages go to her new number", again)
+    kinds = [(e["kind"], e["detail"]) for e in world.show(inc)["timeline"]
+             if e["kind"] in ("canceled", "readdressed")]
+    tap.check(sorted(k for k, _ in kinds) == ["canceled", "canceled",
+                                               "readdressed",
+                                               "readdressed"] and
+              all("left the team" in d for k, d in kinds
+                  if k == "canceled"),
+              "team changed: the timeline says why", kinds)
+
+
 def main():
     tap = harness.Tap()
     for name, case, args in (("twilio", twilio, {}),
                              ("late", twilio_late, {}),
                              ("mixed", twilio_mixed, {}),
                              ("never left", twilio_never_left,
+                              {"resend_unknown_seconds": 1}),
+                             ("team changed", twilio_team_changed,
                               {"resend_unknown_seconds": 1}),
                              ("vonage", vonage, {"vonage": True})):
         world = harness.World(**args)
