@@ -437,6 +437,17 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 	return 0;
 }
 
+static bool
+pass_is_stopping(struct daemon_pass *p)
+{
+	bool	is_stopping;
+
+	g_mutex_lock(&p->lock);
+	is_stopping = p->is_stopping;
+	g_mutex_unlock(&p->lock);
+	return is_stopping;
+}
+
 static gpointer
 pass_run(gpointer data)
 {
@@ -458,7 +469,9 @@ pass_run(gpointer data)
 			break;
 		pass_use_cfg(p, cfg);
 		ids = store_messages_unprocessed(p->store);
-		for (next = 0; ids != NULL && next < ids->len;)
+		/* A stop waits for one batch, not for a whole backlog. */
+		for (next = 0; ids != NULL && next < ids->len &&
+		    (next == 0 || !pass_is_stopping(p));)
 			if (pass_batch(p, ids, &next) == -1)
 				break;
 		if (ids != NULL)
