@@ -312,6 +312,29 @@ int	store_incident_has_sender(struct store *store, int64_t id,
  * does, whether it is unacknowledged. */
 int	store_incident_exists(struct store *store, int64_t id, bool *is_open);
 
+/* One part of a long SMS that arrives in parts; all borrowed. */
+struct store_sms_part {
+	const char	*sender;	/* the phone number it came from */
+	const char	*ref;		/* names the parts of one SMS */
+	int		 part;		/* 1 to total */
+	int		 total;
+	const char	*text;
+};
+
+/* How long the parts of an SMS wait for the rest: as long as Vonage
+ * sends a webhook again. */
+#define STORE_SMS_PART_KEEP_MS	(24 * 60 * 60 * 1000)
+
+/*
+ * Keeps a part (a part received twice counts once).  Returns 1 when it was
+ * the last one missing, with the SMS's whole text, joined in part order,
+ * in *joined (the caller frees it), and the parts forgotten.  Returns 0
+ * while parts are missing, -1 on a store failure.  Parts older than
+ * STORE_SMS_PART_KEEP_MS are dropped.
+ */
+int	store_sms_part_add(struct store *store,
+	    const struct store_sms_part *sp, int64_t now_ms, char **joined);
+
 /*
  * Records that the webhook identified by key (a provider's message id) was
  * acted on.  Returns 0 the first time, 1 when key was seen before (a

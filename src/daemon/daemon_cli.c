@@ -197,6 +197,7 @@ json_add_incident(JsonBuilder *b, const struct store_incident *inc,
 	daemon_json_time(b, "acknowledged", inc->acked_ms);
 	daemon_json_string(b, "acknowledged_by", inc->acked_by);
 	daemon_json_string(b, "acknowledged_channel", inc->acked_channel);
+	daemon_json_string(b, "acknowledged_note", inc->ack_note);
 	json_builder_set_member_name(b, "time_to_ack_s");
 	if (inc->acked_ms != 0)
 		json_builder_add_int_value(b, (inc->acked_ms -

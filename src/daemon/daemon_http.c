@@ -36,6 +36,10 @@
 #define HTTP_EARLY_MAX		256
 #define HTTP_EARLY_MS		(60 * 1000)
 
+/* Parts of one SMS at most: a concatenated SMS's header counts them in
+ * one byte. */
+#define VONAGE_SMS_PARTS_MAX	255
+
 struct daemon_http {
 	struct daemon		*d;
 	struct MHD_Daemon	*mhd;
@@ -1033,23 +1037,71 @@ vonage_is_replay(struct http_call *call, const char *kind, const char *id)
 	return seen != 0;
 }
 
+/* Reads a positive number of a form field; 0 when missing or not one. */
+static int
+form_count(const struct http_form *form, const char *name)
+{
+	const char	*value = http_form_get(form, name);
+	guint64		 n;
+
+	if (value == NULL || !g_ascii_string_to_unsigned(value, 10, 1,
+	    VONAGE_SMS_PARTS_MAX, &n, NULL))
+		return 0;
+	return (int)n;
+}
+
+/*
+ * Keeps one part of a long SMS.  Returns 1 with *text set to the whole
+ * SMS (the caller frees it) once every part has come, 0 while some are
+ * missing.  A part that could not be kept also returns 0, and the
+ * response is 503 so that Vonage sends it again.
+ */
+static int
+vonage_sms_join(struct http_call *call, const char *msisdn,
+    const char *member, char **text)
+{
+	struct store_sms_part	sp = {
+		.sender = msisdn,
+		.ref = http_form_get(call->form, "concat-ref"),
+		.part = form_count(call->form, "concat-part"),
+		.total = form_count(call->form, "concat-total"),
+		.text = http_form_get(call->form, "text"),
+	};
+	int			rc;
+
+	if (sp.ref == NULL || sp.part == 0 || sp.part > sp.total ||
+	    sp.text == NULL) {
+		/* Read alone rather than dropped. */
+		log_warnx("http: vonage sms part without a valid concat-ref, "
+		    "concat-part or concat-total, read alone member=%s",
+		    member);
+		*text = g_strdup(sp.text != NULL ? sp.text : "");
+		return 1;
+	}
+	rc = store_sms_part_add(call->d->store, &sp, clock_now_ms(), text);
+	if (rc == -1)
+		call->answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	else if (rc == 0)
+		log_info("http: vonage sms part kept member=%s ref=%s part=%d "
+		    "total=%d", member, sp.ref, sp.part, sp.total);
+	return rc == 1 ? 1 : 0;
+}
+
 /*
  * An engineer's SMS to our Vonage number.  Vonage takes no reply in the
- * answer, so the text an SMS to Twilio would get back is only logged.
+ * answer, so the text an SMS to Twilio would get back is only logged.  A
+ * long SMS comes in parts, one webhook each, and is read once joined.
  */
 static void
 hook_vonage_sms(struct http_call *call)
 {
 	const struct cfg_member	*member = NULL;
 	struct http_sms_reply	 reply;
-	const char		*msisdn, *text;
-	char			*e164, *answer_text = NULL;
+	const char		*msisdn, *concat;
+	char			*e164, *text = NULL, *answer_text = NULL;
 	char			 phone[LOG_PHONE_LEN];
 
-	/* NOTE: the parts of a multi-part SMS (concat-ref) are read one by
-	 * one, not joined; an acknowledgement fits in one part. */
 	msisdn = http_form_get(call->form, "msisdn");
-	text = http_form_get(call->form, "text");
 	/* The whole number with "+" added: never a match on its last
 	 * digits, which another country's number can share. */
 	e164 = msisdn != NULL ? notify_vonage_msisdn_to_e164(msisdn) : NULL;
@@ -1060,9 +1112,16 @@ hook_vonage_sms(struct http_call *call)
 		    "from=%s", log_phone(e164, phone));
 		goto out;
 	}
-	if (vonage_is_replay(call, "vonage-sms:",
+	/* A part sent again is kept once, by its number among the parts. */
+	concat = http_form_get(call->form, "concat");
+	if (concat != NULL && strcmp(concat, "true") == 0) {
+		if (vonage_sms_join(call, msisdn, member->name, &text) == 0)
+			goto out;
+	} else if (vonage_is_replay(call, "vonage-sms:",
 	    http_form_get(call->form, "messageId")))
 		goto out;
+	else
+		text = g_strdup(http_form_get(call->form, "text"));
 	http_sms_reply_parse(text != NULL ? text : "", &reply);
 	if (reply.kind == HTTP_SMS_ACK)
 		answer_text = sms_ack(call, member, &reply);
@@ -1075,6 +1134,7 @@ hook_vonage_sms(struct http_call *call)
 	g_free(answer_text);
 	http_sms_reply_fini(&reply);
 out:
+	g_free(text);
 	g_free(e164);
 }
 

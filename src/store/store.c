@@ -230,6 +230,17 @@ static const char *const store_schema[] = {
 	"  raw BLOB NOT NULL);"
 	"INSERT INTO message_raw (message, raw) SELECT id, raw FROM messages;"
 	"ALTER TABLE messages DROP COLUMN raw;",
+
+	/* The parts of a long SMS that Vonage delivers one by one, until
+	 * the last one arrives. */
+	"CREATE TABLE sms_parts ("
+	"  sender TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  part INTEGER NOT NULL,"
+	"  total INTEGER NOT NULL,"
+	"  text TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (sender, ref, part));",
 };
 
 static void
@@ -1122,6 +1133,55 @@ store_webhook_seen(struct store *store, const char *key, int64_t now_ms)
 	    "at_ms) VALUES (?, ?)", "si", key, now_ms) == -1)
 		return -1;
 	return sqlite3_changes(store->db) == 0 ? 1 : 0;
+}
+
+int
+store_sms_part_add(struct store *store, const struct store_sms_part *sp,
+    int64_t now_ms, char **joined)
+{
+	sqlite3_stmt	*stmt;
+	GString		*text;
+	int64_t		 have;
+	int		 rc;
+
+	*joined = NULL;
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, "DELETE FROM sms_parts WHERE at_ms < ?", "i",
+	    now_ms - STORE_SMS_PART_KEEP_MS) == -1 ||
+	    store_exec(store, "INSERT OR IGNORE INTO sms_parts (sender, ref, "
+	    "part, total, text, at_ms) VALUES (?, ?, ?, ?, ?, ?)", "ssiisi",
+	    sp->sender, sp->ref, (int64_t)sp->part, (int64_t)sp->total,
+	    sp->text, now_ms) == -1)
+		goto fail;
+	have = store_query_int(store, -1, "SELECT count(*) FROM sms_parts "
+	    "WHERE sender = ? AND ref = ? AND total = ?", "ssi", sp->sender,
+	    sp->ref, (int64_t)sp->total);
+	if (have < 0)
+		goto fail;
+	if (have < sp->total)
+		return store_commit(store) == 0 ? 0 : -1;
+	stmt = store_prepare(store, "SELECT text FROM sms_parts WHERE sender = "
+	    "? AND ref = ? AND total = ? ORDER BY part", "ssi", sp->sender,
+	    sp->ref, (int64_t)sp->total);
+	if (stmt == NULL)
+		goto fail;
+	text = g_string_new(NULL);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		g_string_append(text, (const char *)sqlite3_column_text(stmt,
+		    0));
+	store_finish(store, stmt);
+	if (rc != SQLITE_DONE || store_exec(store, "DELETE FROM sms_parts "
+	    "WHERE sender = ? AND ref = ?", "ss", sp->sender, sp->ref) == -1 ||
+	    store_commit(store) == -1) {
+		g_string_free(text, TRUE);
+		goto fail;
+	}
+	*joined = g_string_free(text, FALSE);
+	return 1;
+fail:
+	store_rollback(store);
+	return -1;
 }
 
 int

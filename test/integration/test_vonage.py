@@ -7,7 +7,8 @@ digit, a replayed token (same jti) and a forged one do not. A failed SMS
 delivery receipt sends the page through the next provider. With Vonage
 last, the timeline records page mail for it instead, and the member keeps
 the one page mail sent when the incident opened. Call events with a valid
-JWT move a page's provider status forward only."""
+JWT move a page's provider status forward only. A long SMS, which Vonage
+delivers in parts, is read once joined."""
 
 import base64
 import hashlib
@@ -449,10 +450,40 @@ def voice_events(tap):
         harness.stop_world(world, tap, "voice events")
 
 
+def sms_in_parts(tap):
+    """A long acknowledgement comes as three webhooks, the last part first,
+    and is read once whole."""
+    world = harness.World(vonage=True)
+    try:
+        vonage_first(world)
+        inc = open_incident(world)
+        alice = dict(world.team)["alice"]
+        note = ("on it, the payment provider answers 502 since 09:12 and "
+                "their status page is silent; I have called their support "
+                "line and will write again in fifteen minutes. Tail words.")
+        world.vonage_call("POST", "/_sim/inbound", {
+            "msisdn": alice[1:], "text": f"ACK {inc} {note}", "parts": 3,
+            "reverse": True})
+        try:
+            harness.wait_for(lambda: is_acked(world, inc), 10, "ack")
+        except TimeoutError:
+            pass
+        shown = world.show(inc)
+        tap.check((shown["acknowledged_by"],
+                   shown["acknowledged_channel"]) == ("alice", "sms"),
+                  "parts: the joined SMS acknowledges", shown)
+        tap.check(shown["acknowledged_note"] == note, "parts: the note is "
+                  "the whole text, in order", shown["acknowledged_note"])
+        tap.check(world.log().count("vonage sms part kept") == 2,
+                  "parts: the first two parts wait for the last")
+    finally:
+        harness.stop_world(world, tap, "sms in parts")
+
+
 def main():
     tap = harness.Tap()
     for case in (keypress_acknowledges, keypress_rejected, dlr_fails_over,
-                 dlr_mails_when_last, voice_events):
+                 dlr_mails_when_last, voice_events, sms_in_parts):
         try:
             case(tap)
         except Exception as exc:

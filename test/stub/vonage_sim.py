@@ -24,7 +24,10 @@ Control endpoints (JSON bodies):
   POST /_sim/numbers {number, barred, status, dlr_status, err_code, callee}
   POST /_sim/callee  {outcome answer|human|machine|busy|unanswered|timeout|
        failed|rejected|cancelled, digits, delay_ms, hangup_during_talk}
-  POST /_sim/inbound {msisdn, text, to, messageId, url, method}
+  POST /_sim/inbound {msisdn, text, to, messageId, url, method, parts,
+       reverse}                        parts > 1 splits text into that many
+       webhooks with concat, concat-ref, concat-total and concat-part
+       (last part first with reverse)
   POST /_sim/refuse  {ms}              close the listener for ms
   GET  /_sim/messages, /_sim/calls
 """
@@ -1205,19 +1208,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not url:
             raise ValueError("no url and no inbound_url configured")
         text = str(data.get("text", ""))
-        pairs = [("msisdn", str(data["msisdn"])),
-                 ("to", str(data.get("to") or state.args.our_number)),
-                 ("messageId", str(data.get("messageId") or
-                                   uuid.uuid4().hex[:16].upper())),
-                 ("text", text),
-                 ("type", "text" if is_gsm7(text) else "unicode"),
-                 ("keyword", (text.split() or [""])[0].upper()),
-                 ("api-key", state.args.api_key),
-                 ("message-timestamp", utc_now())]
+        parts = int(data.get("parts") or 1)
+        if not 1 <= parts <= min(255, max(1, len(text))):
+            raise ValueError("parts must be between 1 and the text's "
+                             "length (255 at most)")
+        size = -(-len(text) // parts)
+        chunks = [text[i:i + size] for i in range(0, len(text), size)] \
+            or [""]
+        ref = format(random.randrange(256), "02X")
+        order = list(range(len(chunks)))
+        if data.get("reverse"):
+            order.reverse()
         method = data.get("method") or state.config.get("webhook_method")
-        record = deliver_copies(state, "inbound", url, pairs,
-                                method=method or "POST")
-        return 200, record
+        records = []
+        for i in order:
+            chunk = chunks[i]
+            pairs = [("msisdn", str(data["msisdn"])),
+                     ("to", str(data.get("to") or state.args.our_number)),
+                     ("messageId", str(data.get("messageId") or
+                                       uuid.uuid4().hex[:16].upper())
+                      if len(chunks) == 1 else
+                      uuid.uuid4().hex[:16].upper()),
+                     ("text", chunk),
+                     ("type", "text" if is_gsm7(chunk) else "unicode"),
+                     ("keyword", (chunk.split() or [""])[0].upper()),
+                     ("api-key", state.args.api_key),
+                     ("message-timestamp", utc_now())]
+            if len(chunks) > 1:
+                pairs += [("concat", "true"), ("concat-ref", ref),
+                          ("concat-total", str(len(chunks))),
+                          ("concat-part", str(i + 1))]
+            records.append(deliver_copies(state, "inbound", url, pairs,
+                                          method=method or "POST"))
+        return 200, records[0] if len(records) == 1 else records
 
     def ctl_refuse(self, data):
         """Close the listener for ms milliseconds (connection refused)."""
