@@ -140,6 +140,7 @@ struct cfg_rate {
 };
 
 struct cfg {
+	int			 holds;		/* cfg_load gives the first */
 	char			*path;
 	char			*listen_smtp;	/* "host:port" */
 	char			*listen_http;	/* "host:port" */
@@ -211,6 +212,13 @@ struct cfg	*cfg_load(const char *path, GPtrArray *errors);
 
 /* Frees cfg and wipes its secrets; cfg_free(NULL) does nothing. */
 void		 cfg_free(struct cfg *cfg);
+/*
+ * Take and let go of a hold on a loaded cfg, from any thread.  Whatever
+ * keeps cfg past a reload takes a hold, and the last release frees it.
+ * cfg_hold returns cfg; cfg_release(NULL) does nothing.
+ */
+const struct cfg *cfg_hold(const struct cfg *cfg);
+void		 cfg_release(const struct cfg *cfg);
 
 /*
  * Checks that the file at path is owned by the current user and closed to

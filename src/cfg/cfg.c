@@ -1812,6 +1812,7 @@ cfg_load(const char *path, GPtrArray *errors)
 
 	ld.lines = read_lines(path);
 	cfg = g_new0(struct cfg, 1);
+	cfg->holds = 1;
 	cfg->path = g_strdup(path);
 	cfg->includes = find_includes(ld.lines);
 	load_group(&ld, config_root_setting(&lc), "", "", (char *)cfg);
@@ -1867,6 +1868,21 @@ release_group(const char *pattern, char *base)
 			*(size_t *)(base + k->count_offset) = 0;
 		}
 	}
+}
+
+const struct cfg *
+cfg_hold(const struct cfg *cfg)
+{
+	g_atomic_int_inc(&((struct cfg *)cfg)->holds);
+	return cfg;
+}
+
+void
+cfg_release(const struct cfg *cfg)
+{
+	if (cfg != NULL && g_atomic_int_dec_and_test(&((struct cfg *)cfg)->
+	    holds))
+		cfg_free((struct cfg *)cfg);
 }
 
 void

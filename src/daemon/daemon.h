@@ -60,8 +60,9 @@ struct daemon {
 	guint			 record_source;	/* flushes provider outcomes */
 	int64_t			 drain_deadline_ms;
 	bool			 is_stopping;
-	GPtrArray		*retired_cfgs;	/* replaced by a reload, freed
-						 * at exit */
+	const struct cfg	*first_cfg;	/* held for the listeners and
+						 * the IMAP poller, which keep
+						 * pointers into it */
 	int			 signals;	/* SIGTERM/SIGINT seen */
 };
 
@@ -466,8 +467,8 @@ const char	*daemon_circuit_name(enum daemon_circuit circuit);
 /*
  * The pass that understands new mail on a thread (daemon_pass.c).  start
  * returns NULL when its store handle or templates fail to open (logged).
- * kick tells it that mail may be waiting; set_cfg hands it a reloaded
- * config, which must stay allocated until the daemon exits.
+ * kick wakes it because mail may be waiting; set_cfg hands it a reloaded
+ * config, on which it takes a hold (cfg_hold) for as long as it uses it.
  */
 struct daemon_pass	*daemon_pass_start(struct daemon *d);
 void			 daemon_pass_kick(struct daemon_pass *pass);

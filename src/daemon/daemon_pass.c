@@ -34,14 +34,16 @@ struct daemon_pass {
 	GCond			 wake;
 	bool			 is_due;	/* new mail may be waiting */
 	bool			 is_stopping;
-	const struct cfg	*cfg;		/* the running config */
+	const struct cfg	*cfg;		/* the running config, held */
 	struct daemon		*d;		/* for results on the loop */
 	GMainContext		*context;
 	/* Used by the thread only: */
 	struct store		*store;
 	struct daemon_outbox	 outbox;	/* on store */
 	const struct cfg	*outbox_cfg;	/* the config it was opened
-						 * with */
+						 * with, held */
+	const struct cfg	*rejected_cfg;	/* held, or NULL: its
+						 * templates failed to load */
 	uint64_t		 batches;	/* for the stop log */
 	uint64_t		 messages;
 };
@@ -364,26 +366,32 @@ pass_on_result(gpointer data)
 }
 
 /*
- * Reopens the thread's outbox on a config that a reload put in place.  A
- * config whose templates fail to load here (the files changed after the
- * reload checked them) leaves the old outbox in use.
+ * Reopens the thread's outbox on a config that a reload put in place,
+ * taking over the caller's hold on cfg.  A config whose templates fail to
+ * load here (the files changed after the reload checked them) leaves the
+ * old outbox in use.
  */
 static void
 pass_use_cfg(struct daemon_pass *p, const struct cfg *cfg)
 {
 	struct daemon_outbox	ob;
 
-	if (cfg == p->outbox_cfg)
+	if (cfg == p->outbox_cfg || cfg == p->rejected_cfg) {
+		cfg_release(cfg);
 		return;
-	p->outbox_cfg = cfg;
+	}
 	if (daemon_outbox_open(&ob, p->store, cfg) == -1) {
 		log_warnx("pass: mail templates of the reloaded config failed "
 		    "to load; new mail is understood under the previous "
 		    "config until the next reload");
+		cfg_release(p->rejected_cfg);
+		p->rejected_cfg = cfg;
 		return;
 	}
 	daemon_outbox_close(&p->outbox);
 	p->outbox = ob;
+	cfg_release(p->outbox_cfg);
+	p->outbox_cfg = cfg;
 }
 
 /*
@@ -462,8 +470,8 @@ pass_run(gpointer data)
 		while (!p->is_due && !p->is_stopping)
 			g_cond_wait(&p->wake, &p->lock);
 		p->is_due = false;
-		cfg = p->cfg;
 		is_stopping = p->is_stopping;
+		cfg = is_stopping ? NULL : cfg_hold(p->cfg);
 		g_mutex_unlock(&p->lock);
 		if (is_stopping)
 			break;
@@ -498,8 +506,8 @@ daemon_pass_start(struct daemon *d)
 		g_free(p);
 		return NULL;
 	}
-	p->outbox_cfg = d->cfg;
-	p->cfg = d->cfg;
+	p->outbox_cfg = cfg_hold(d->cfg);
+	p->cfg = cfg_hold(d->cfg);
 	p->d = d;
 	g_mutex_init(&p->lock);
 	g_cond_init(&p->wake);
@@ -511,13 +519,18 @@ daemon_pass_start(struct daemon *d)
 static void
 pass_signal(struct daemon_pass *p, const struct cfg *cfg, bool is_stopping)
 {
+	const struct cfg	*old = NULL;
+
 	g_mutex_lock(&p->lock);
-	if (cfg != NULL)
-		p->cfg = cfg;
+	if (cfg != NULL) {
+		old = p->cfg;
+		p->cfg = cfg_hold(cfg);
+	}
 	p->is_due = true;
 	p->is_stopping = p->is_stopping || is_stopping;
 	g_cond_signal(&p->wake);
 	g_mutex_unlock(&p->lock);
+	cfg_release(old);
 }
 
 void
@@ -546,6 +559,9 @@ daemon_pass_stop(struct daemon_pass *p)
 	log_info("pass: stopped batches=%" G_GUINT64_FORMAT " messages=%"
 	    G_GUINT64_FORMAT, p->batches, p->messages);
 	daemon_outbox_close(&p->outbox);
+	cfg_release(p->outbox_cfg);
+	cfg_release(p->rejected_cfg);
+	cfg_release(p->cfg);
 	store_close(p->store);
 	g_main_context_unref(p->context);
 	g_mutex_clear(&p->lock);

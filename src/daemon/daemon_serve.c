@@ -310,8 +310,9 @@ daemon_reload(struct daemon *d)
 	}
 	daemon_outbox_close(&d->outbox);
 	d->outbox = ob;
-	/* Sessions and the IMAP thread may still point into the old one. */
-	g_ptr_array_add(d->retired_cfgs, d->cfg);
+	/* The old one lives on while the pass thread or the first config's
+	 * holders use it. */
+	cfg_release(d->cfg);
 	d->cfg = cfg;
 	daemon_pass_set_cfg(d->pass, cfg);
 	daemon_providers_reload(d->providers, cfg);
@@ -408,9 +409,8 @@ serve_stop(struct daemon *d)
 	daemon_mail_stop(d);
 	daemon_providers_free(d->providers);
 	store_close(d->store);
-	if (d->retired_cfgs != NULL)
-		g_ptr_array_free(d->retired_cfgs, TRUE);
-	cfg_free(d->cfg);
+	cfg_release(d->cfg);
+	cfg_release(d->first_cfg);
 	if (d->loop != NULL)
 		g_main_loop_unref(d->loop);
 }
@@ -450,8 +450,7 @@ daemon_serve_main(int argc, char **argv)
 		g_free((char *)config);
 		return 1;
 	}
-	d.retired_cfgs = g_ptr_array_new_with_free_func(
-	    (GDestroyNotify)cfg_free);
+	d.first_cfg = cfg_hold(d.cfg);
 	signal(SIGPIPE, SIG_IGN);
 	parse_init();
 	d.loop = g_main_loop_new(NULL, FALSE);
