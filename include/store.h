@@ -318,18 +318,25 @@ struct store_sms_part {
 	const char	*ref;		/* names the parts of one SMS */
 	int		 part;		/* 1 to total */
 	int		 total;
+	const char	*message_id;	/* the provider's, one per part */
 	const char	*text;
 };
 
-/* How long the parts of an SMS wait for the rest: as long as Vonage
- * sends a webhook again. */
-#define STORE_SMS_PART_KEEP_MS	(24 * 60 * 60 * 1000)
+/*
+ * How long the parts of an SMS wait for the rest, which usually come
+ * within seconds.  A phone numbers its long SMS with a reference that is
+ * often a single byte, so a part kept for long could be joined to a later
+ * SMS that reuses it.
+ */
+#define STORE_SMS_PART_KEEP_MS	(10 * 60 * 1000)
 
 /*
- * Keeps a part (a part received twice counts once).  Returns 1 when it was
- * the last one missing, with the SMS's whole text, joined in part order,
- * in *joined (the caller frees it), and the parts forgotten.  Returns 0
- * while parts are missing, -1 on a store failure.  Parts older than
+ * Keeps a part.  Returns 1 when it was the last one missing, with the
+ * SMS's whole text, joined in part order, in *joined (the caller frees it),
+ * and the parts forgotten.  Returns 0 while parts are missing, 2 when the
+ * part's message id was seen before (a webhook sent again, also after the
+ * join), and -1 on a store failure.  A part whose place was taken under
+ * another message id starts its SMS over.  Parts older than
  * STORE_SMS_PART_KEEP_MS are dropped.
  */
 int	store_sms_part_add(struct store *store,

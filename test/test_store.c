@@ -375,44 +375,58 @@ unknown_pages_sent_again_after_wait(void)
 	store_close(store);
 }
 
+/* Keeps one part of sender's SMS ref; returns as store_sms_part_add. */
+static int
+sms_part(struct store *store, const char *ref, int part, int total,
+    const char *message_id, const char *text, int64_t now_ms, char **joined)
+{
+	struct store_sms_part	sp = { .sender = "+15550100011", .ref = ref,
+				    .part = part, .total = total,
+				    .message_id = message_id, .text = text };
+
+	return store_sms_part_add(store, &sp, now_ms, joined);
+}
+
 /*
- * The parts of a long SMS are joined in order once all have come, a part
- * received twice counts once, and a part left waiting a day is dropped.
+ * The parts of a long SMS are joined in order once all have come.  A part
+ * sent again is recognised by its message id, also after the join.  A
+ * part left waiting too long is dropped, and a part whose place is taken
+ * under another message id starts the SMS over.
  */
 static void
 sms_parts_join_in_order(void)
 {
-	struct store		*store = fresh_store("parts.db");
-	struct store_sms_part	 sp = { .sender = "+15550100011", .ref = "A7",
-				    .total = 3 };
-	char			*joined = NULL;
-	const int64_t		 day = STORE_SMS_PART_KEEP_MS;
+	struct store	*store = fresh_store("parts.db");
+	char		*joined = NULL;
+	const int64_t	 keep = STORE_SMS_PART_KEEP_MS;
 
-	sp.part = 3;
-	sp.text = "three";
-	CHECK_INT(store_sms_part_add(store, &sp, 1000, &joined), 0);
-	CHECK_INT(store_sms_part_add(store, &sp, 1001, &joined), 0);
-	sp.part = 1;
-	sp.text = "one ";
-	CHECK_INT(store_sms_part_add(store, &sp, 1002, &joined), 0);
-	sp.part = 2;
-	sp.text = "two ";
-	CHECK_INT(store_sms_part_add(store, &sp, 1003, &joined), 1);
+	CHECK_INT(sms_part(store, "A7", 3, 3, "m3", "three", 1000, &joined),
+	    0);
+	CHECK_INT(sms_part(store, "A7", 3, 3, "m3", "three", 1001, &joined),
+	    2);
+	CHECK_INT(sms_part(store, "A7", 1, 3, "m1", "one ", 1002, &joined), 0);
+	CHECK_INT(sms_part(store, "A7", 2, 3, "m2", "two ", 1003, &joined), 1);
 	CHECK_STR(joined, "one two three");
 	g_free(joined);
-
-	/* Another SMS's first part waits too long for the rest. */
-	sp.ref = "B1";
-	sp.part = 1;
-	sp.text = "stale ";
-	CHECK_INT(store_sms_part_add(store, &sp, 1000, &joined), 0);
-	sp.part = 2;
-	sp.text = "late ";
-	CHECK_INT(store_sms_part_add(store, &sp, 1001 + day, &joined), 0);
-	sp.part = 3;
-	sp.text = "end";
-	CHECK_INT(store_sms_part_add(store, &sp, 1002 + day, &joined), 0);
+	joined = NULL;
+	CHECK_INT(sms_part(store, "A7", 2, 3, "m2", "two ", 1004, &joined), 2);
 	CHECK(joined == NULL);
+
+	/* A first part waits too long for the rest. */
+	CHECK_INT(sms_part(store, "B1", 1, 2, "n1", "stale ", 1000, &joined),
+	    0);
+	CHECK_INT(sms_part(store, "B1", 2, 2, "n2", "late", 1001 + keep,
+	    &joined), 0);
+	CHECK(joined == NULL);
+
+	/* The reference comes back for another SMS. */
+	CHECK_INT(sms_part(store, "C1", 1, 2, "p1", "ACK 3 old-", 2000,
+	    &joined), 0);
+	CHECK_INT(sms_part(store, "C1", 1, 2, "q1", "ACK 4 new-", 3000,
+	    &joined), 0);
+	CHECK_INT(sms_part(store, "C1", 2, 2, "q2", "tail", 3001, &joined), 1);
+	CHECK_STR(joined, "ACK 4 new-tail");
+	g_free(joined);
 	store_close(store);
 }
 

@@ -35,6 +35,14 @@ struct cli_opts {
 #define CLI_LIMIT	0x04	/* --limit N */
 #define CLI_FILE	0x08	/* --message-file FILE, required */
 
+static void
+cli_opts_fini(struct cli_opts *opts)
+{
+	g_clear_pointer(&opts->config, g_free);
+	g_clear_pointer(&opts->by, g_free);
+	g_clear_pointer(&opts->message_file, g_free);
+}
+
 static int
 cli_parse(int argc, char **argv, const char *summary, unsigned takes,
     struct cli_opts *opts)
@@ -75,23 +83,23 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 		fprintf(stderr, "critgate %s: %s\n", argv[0], err->message);
 		g_error_free(err);
 		g_option_context_free(ctx);
-		return -1;
+		goto fail;
 	}
 	g_option_context_free(ctx);
 	if (opts->limit <= 0) {
 		fprintf(stderr, "critgate %s: --limit must be 1 or more\n",
 		    argv[0]);
-		return -1;
+		goto fail;
 	}
 	if (wants_by && opts->by == NULL) {
 		fprintf(stderr, "critgate %s: --by NAME is required: the team "
 		    "member who acts\n", argv[0]);
-		return -1;
+		goto fail;
 	}
 	if ((takes & CLI_FILE) != 0 && opts->message_file == NULL) {
 		fprintf(stderr, "critgate %s: --message-file FILE is required: "
 		    "the text to send\n", argv[0]);
-		return -1;
+		goto fail;
 	}
 	if (wants_id) {
 		errno = 0;
@@ -102,23 +110,19 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 			fprintf(stderr, "critgate %s: expected one incident "
 			    "number, e.g. \"critgate %s 42\"\n", argv[0],
 			    argv[0]);
-			return -1;
+			goto fail;
 		}
 	} else if (argc != 1) {
 		fprintf(stderr, "critgate %s: unexpected argument \"%s\"\n",
 		    argv[0], argv[1]);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	cli_opts_fini(opts);
+	return -1;
 }
 
-static void
-cli_opts_fini(struct cli_opts *opts)
-{
-	g_free(opts->config);
-	g_free(opts->by);
-	g_free(opts->message_file);
-}
 
 /* Loads the config and opens its store; returns 0 or -1 (reported). */
 static int

@@ -39,6 +39,13 @@
 /* Parts of one SMS at most: a concatenated SMS's header counts them in
  * one byte. */
 #define VONAGE_SMS_PARTS_MAX	255
+/*
+ * Bytes of an SMS's text read at most, the rest cut off: the length of
+ * the longest Twilio SMS, in characters, and far beyond what an
+ * acknowledgement needs.  Without it, a webhook could make a note of
+ * megabytes out of many parts.
+ */
+#define SMS_TEXT_MAX		1600
 
 struct daemon_http {
 	struct daemon		*d;
@@ -1050,41 +1057,74 @@ form_count(const struct http_form *form, const char *name)
 	return (int)n;
 }
 
+/* Returns text cut to SMS_TEXT_MAX bytes on a character boundary; the
+ * caller frees it. */
+static char *
+sms_text_dup(const char *text)
+{
+	const char	*end;
+
+	if (text == NULL)
+		return g_strdup("");
+	if (strlen(text) <= SMS_TEXT_MAX)
+		return g_strdup(text);
+	end = g_utf8_find_prev_char(text, text + SMS_TEXT_MAX + 1);
+	return g_strndup(text, end != NULL ? (gsize)(end - text) : 0);
+}
+
 /*
  * Keeps one part of a long SMS.  Returns 1 with *text set to the whole
  * SMS (the caller frees it) once every part has come, 0 while some are
- * missing.  A part that could not be kept also returns 0, and the
- * response is 503 so that Vonage sends it again.
+ * missing or when the part was seen before.  A part that could not be
+ * kept also returns 0, and the response is 503 so that Vonage sends it
+ * again.
  */
 static int
 vonage_sms_join(struct http_call *call, const char *msisdn,
     const char *member, char **text)
 {
-	struct store_sms_part	sp = {
+	struct store_sms_part	 sp = {
 		.sender = msisdn,
 		.ref = http_form_get(call->form, "concat-ref"),
 		.part = form_count(call->form, "concat-part"),
 		.total = form_count(call->form, "concat-total"),
-		.text = http_form_get(call->form, "text"),
+		.message_id = http_form_get(call->form, "messageId"),
 	};
-	int			rc;
+	char			*part_text, *joined = NULL;
+	int			 rc;
 
-	if (sp.ref == NULL || sp.part == 0 || sp.part > sp.total ||
-	    sp.text == NULL) {
-		/* Read alone rather than dropped. */
+	if (sp.ref == NULL || sp.part == 0 || sp.part > sp.total) {
+		/* Read alone rather than dropped, once. */
 		log_warnx("http: vonage sms part without a valid concat-ref, "
 		    "concat-part or concat-total, read alone member=%s",
 		    member);
-		*text = g_strdup(sp.text != NULL ? sp.text : "");
+		if (vonage_is_replay(call, "vonage-sms:", sp.message_id))
+			return 0;
+		*text = sms_text_dup(http_form_get(call->form, "text"));
 		return 1;
 	}
-	rc = store_sms_part_add(call->d->store, &sp, clock_now_ms(), text);
+	if (sp.message_id == NULL || sp.message_id[0] == '\0') {
+		log_warnx("http: vonage sms part without a messageId, ignored "
+		    "member=%s", member);
+		return 0;
+	}
+	part_text = sms_text_dup(http_form_get(call->form, "text"));
+	sp.text = part_text;
+	rc = store_sms_part_add(call->d->store, &sp, clock_now_ms(), &joined);
+	g_free(part_text);
 	if (rc == -1)
 		call->answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	else if (rc == 0)
 		log_info("http: vonage sms part kept member=%s ref=%s part=%d "
 		    "total=%d", member, sp.ref, sp.part, sp.total);
-	return rc == 1 ? 1 : 0;
+	else if (rc == 2)
+		log_info("http: vonage webhook replayed, ignored key=vonage-sms:"
+		    "%s", sp.message_id);
+	if (rc != 1)
+		return 0;
+	*text = sms_text_dup(joined);
+	g_free(joined);
+	return 1;
 }
 
 /*
@@ -1112,7 +1152,8 @@ hook_vonage_sms(struct http_call *call)
 		    "from=%s", log_phone(e164, phone));
 		goto out;
 	}
-	/* A part sent again is kept once, by its number among the parts. */
+	/* A part sent again is recognised by its messageId, as a whole SMS
+	 * is. */
 	concat = http_form_get(call->form, "concat");
 	if (concat != NULL && strcmp(concat, "true") == 0) {
 		if (vonage_sms_join(call, msisdn, member->name, &text) == 0)
@@ -1121,8 +1162,8 @@ hook_vonage_sms(struct http_call *call)
 	    http_form_get(call->form, "messageId")))
 		goto out;
 	else
-		text = g_strdup(http_form_get(call->form, "text"));
-	http_sms_reply_parse(text != NULL ? text : "", &reply);
+		text = sms_text_dup(http_form_get(call->form, "text"));
+	http_sms_reply_parse(text, &reply);
 	if (reply.kind == HTTP_SMS_ACK)
 		answer_text = sms_ack(call, member, &reply);
 	else

@@ -236,11 +236,12 @@ static const char *const store_schema[] = {
 	"CREATE TABLE sms_parts ("
 	"  sender TEXT NOT NULL,"
 	"  ref TEXT NOT NULL,"
-	"  part INTEGER NOT NULL,"
 	"  total INTEGER NOT NULL,"
+	"  part INTEGER NOT NULL,"
+	"  message_id TEXT NOT NULL,"
 	"  text TEXT NOT NULL,"
 	"  at_ms INTEGER NOT NULL,"
-	"  PRIMARY KEY (sender, ref, part));",
+	"  PRIMARY KEY (sender, ref, total, part));",
 };
 
 static void
@@ -1149,10 +1150,26 @@ store_sms_part_add(struct store *store, const struct store_sms_part *sp,
 		return -1;
 	if (store_exec(store, "DELETE FROM sms_parts WHERE at_ms < ?", "i",
 	    now_ms - STORE_SMS_PART_KEEP_MS) == -1 ||
-	    store_exec(store, "INSERT OR IGNORE INTO sms_parts (sender, ref, "
-	    "part, total, text, at_ms) VALUES (?, ?, ?, ?, ?, ?)", "ssiisi",
-	    sp->sender, sp->ref, (int64_t)sp->part, (int64_t)sp->total,
-	    sp->text, now_ms) == -1)
+	    store_exec(store, "INSERT OR IGNORE INTO webhooks_seen (key, "
+	    "at_ms) VALUES ('vonage-sms:' || ?, ?)", "si", sp->message_id,
+	    now_ms) == -1)
+		goto fail;
+	if (sqlite3_changes(store->db) == 0) {
+		store_rollback(store);
+		return 2;
+	}
+	/* A part of that number came before under another message id: the
+	 * sender's phone has started over with its references, and what was
+	 * kept under this one belongs to an SMS that never came whole. */
+	if (store_exec(store, "DELETE FROM sms_parts WHERE sender = ?1 AND "
+	    "ref = ?2 AND total = ?3 AND EXISTS (SELECT 1 FROM sms_parts "
+	    "WHERE sender = ?1 AND ref = ?2 AND total = ?3 AND part = ?4)",
+	    "ssii", sp->sender, sp->ref, (int64_t)sp->total,
+	    (int64_t)sp->part) == -1 ||
+	    store_exec(store, "INSERT INTO sms_parts (sender, ref, total, part, "
+	    "message_id, text, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    "ssiissi", sp->sender, sp->ref, (int64_t)sp->total,
+	    (int64_t)sp->part, sp->message_id, sp->text, now_ms) == -1)
 		goto fail;
 	have = store_query_int(store, -1, "SELECT count(*) FROM sms_parts "
 	    "WHERE sender = ? AND ref = ? AND total = ?", "ssi", sp->sender,
@@ -1172,7 +1189,8 @@ store_sms_part_add(struct store *store, const struct store_sms_part *sp,
 		    0));
 	store_finish(store, stmt);
 	if (rc != SQLITE_DONE || store_exec(store, "DELETE FROM sms_parts "
-	    "WHERE sender = ? AND ref = ?", "ss", sp->sender, sp->ref) == -1 ||
+	    "WHERE sender = ? AND ref = ? AND total = ?", "ssi", sp->sender,
+	    sp->ref, (int64_t)sp->total) == -1 ||
 	    store_commit(store) == -1) {
 		g_string_free(text, TRUE);
 		goto fail;

@@ -14,6 +14,8 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import sqlite3
 import sys
 import time
 import urllib.error
@@ -452,12 +454,13 @@ def voice_events(tap):
 
 def sms_in_parts(tap):
     """A long acknowledgement comes as three webhooks, the last part first,
-    and is read once whole."""
+    each sent three times, and is read once whole."""
     world = harness.World(vonage=True)
     try:
         vonage_first(world)
         inc = open_incident(world)
         alice = dict(world.team)["alice"]
+        world.vonage_call("POST", "/_sim/config", {"duplicate_webhooks": 2})
         note = ("on it, the payment provider answers 502 since 09:12 and "
                 "their status page is silent; I have called their support "
                 "line and will write again in fifteen minutes. Tail words.")
@@ -476,6 +479,13 @@ def sms_in_parts(tap):
                   "the whole text, in order", shown["acknowledged_note"])
         tap.check(world.log().count("vonage sms part kept") == 2,
                   "parts: the first two parts wait for the last")
+        tap.check(world.log().count("incident: acknowledged") == 1 and
+                  "sms ack not applied" not in world.log(),
+                  "parts: the copies of each part are not read again")
+        db = sqlite3.connect(os.path.join(world.dir, "critgate.db"))
+        left = db.execute("SELECT count(*) FROM sms_parts").fetchone()[0]
+        db.close()
+        tap.check(left == 0, "parts: no copy is left waiting", left)
     finally:
         harness.stop_world(world, tap, "sms in parts")
 
