@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -307,6 +309,20 @@ providers = {{ order = [ "twilio", "vonage" ];
              signature_method = "md5hash";
              from = "{VONAGE_NUMBER}"; timeout_s = 5; }}; }};
 """
+
+    def post_form(self, path, pairs, headers=None):
+        """POSTs form pairs to the daemon's webhook path; returns the HTTP
+        status."""
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            data=urllib.parse.urlencode(pairs).encode(), method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
 
     def sim_call(self, method, path, body=None, port=None):
         data = json.dumps(body).encode() if body is not None else None

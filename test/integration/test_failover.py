@@ -11,9 +11,7 @@ circuits."""
 
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import harness
 import mail_sink
@@ -193,19 +191,6 @@ def circuit_recovers(tap):
         harness.stop_world(world, tap, "recovery")
 
 
-def post_form(world, path, pairs, headers=None):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{world.http_port}{path}",
-        data=urllib.parse.urlencode(pairs).encode(), method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def is_acked(world, inc):
     return world.show(inc)["acknowledged_by"]
 
@@ -216,11 +201,11 @@ def webhooks(world, tap, inc):
               ("messageId", "FORGED01"), ("text", f"ACK {inc}"),
               ("type", "text"), ("timestamp", "1768471200"),
               ("nonce", "n1"), ("sig", "0" * 32)]
-    status = post_form(world, "/hooks/vonage/sms/inbound", forged)
+    status = world.post_form("/hooks/vonage/sms/inbound", forged)
     tap.check(status == 403, "a forged Vonage SMS gets 403", status)
-    status = post_form(world, "/hooks/vonage/sms/inbound", forged[:-3])
+    status = world.post_form("/hooks/vonage/sms/inbound", forged[:-3])
     tap.check(status == 401, "an unsigned Vonage SMS gets 401", status)
-    status = post_form(world, "/hooks/vonage/voice/input?page=1", [])
+    status = world.post_form("/hooks/vonage/voice/input?page=1", [])
     tap.check(status == 401, "an unsigned keypress gets 401", status)
     tap.check(not is_acked(world, inc), "forged webhooks changed nothing")
 

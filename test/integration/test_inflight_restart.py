@@ -22,9 +22,6 @@ import base64
 import hashlib
 import hmac
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import harness
 from test_vonage import vonage_first
@@ -125,16 +122,8 @@ def signed_post(world, path, pairs):
     text = url + "".join(k + v for k, v in sorted(pairs))
     sig = base64.b64encode(hmac.new(harness.AUTH_TOKEN.encode(),
                                     text.encode(), hashlib.sha1).digest())
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{world.http_port}{path}",
-        data=urllib.parse.urlencode(pairs).encode(), method="POST",
-        headers={"X-Twilio-Signature": sig.decode(),
-                 "Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return world.post_form(path, pairs,
+                           {"X-Twilio-Signature": sig.decode()})
 
 
 def twilio_mixed(world, tap):
