@@ -733,6 +733,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	struct store_message	 msg;
 	sqlite3			*db = NULL;
 	GArray			*ids;
+	GBytes			*want = g_bytes_new_static(raw, strlen(raw));
 	int64_t			 id;
 
 	store = store_open(path, true);
@@ -751,14 +752,19 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	store = store_open(path, false);
 	CHECK(store != NULL);
 	CHECK_INT(store_message_load(store, id, &msg), 0);
-	CHECK(msg.raw != NULL && g_bytes_get_size(msg.raw) == strlen(raw) &&
-	    memcmp(g_bytes_get_data(msg.raw, NULL), raw, strlen(raw)) == 0);
+	CHECK(msg.raw != NULL);
+	if (msg.raw != NULL)
+		CHECK(g_bytes_equal(msg.raw, want));
 	ids = store_messages_unprocessed(store);
-	CHECK(ids != NULL && ids->len == 1 &&
-	    g_array_index(ids, gint64, 0) == id);
-	if (ids != NULL)
+	CHECK(ids != NULL);
+	if (ids != NULL) {
+		CHECK_INT(ids->len, 1);
+		if (ids->len == 1)
+			CHECK_INT(g_array_index(ids, gint64, 0), id);
 		g_array_free(ids, TRUE);
+	}
 	store_message_fini(&msg);
+	g_bytes_unref(want);
 	store_close(store);
 	g_free(path);
 }

@@ -77,8 +77,9 @@ void	daemon_json_int(JsonBuilder *b, const char *name, int64_t value);
 void	daemon_json_print(JsonBuilder *b);
 /*
  * Prints a JSON array one element at a time, so that a long listing is
- * never held whole: begin, then add for each element (b holds one value,
- * printed and freed), then end.  count is how many were added.
+ * never kept whole in memory.  Call begin, then add for each element (b
+ * contains one value, printed and freed), then end.  count is how many
+ * elements came before, or for end in all.
  */
 void	daemon_json_array_begin(void);
 void	daemon_json_array_add(JsonBuilder *b, int64_t count);
@@ -467,7 +468,7 @@ const char	*daemon_circuit_name(enum daemon_circuit circuit);
 /*
  * The pass that understands new mail on a thread (daemon_pass.c).  start
  * returns NULL when its store handle or templates fail to open (logged).
- * kick wakes it because mail may be waiting; set_cfg hands it a reloaded
+ * kick wakes it because mail may be waiting.  set_cfg hands it a reloaded
  * config, on which it takes a hold (cfg_hold) for as long as it uses it.
  */
 struct daemon_pass	*daemon_pass_start(struct daemon *d);

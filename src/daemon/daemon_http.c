@@ -1129,8 +1129,8 @@ vonage_sms_join(struct http_call *call, const char *msisdn,
 
 /*
  * An engineer's SMS to our Vonage number.  Vonage takes no reply in the
- * answer, so the text an SMS to Twilio would get back is only logged.  A
- * long SMS comes in parts, one webhook each, and is read once joined.
+ * response, so the text an SMS to Twilio would get back is only logged.
+ * A long SMS comes in parts, one webhook each, and is read once joined.
  */
 static void
 hook_vonage_sms(struct http_call *call)

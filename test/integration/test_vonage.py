@@ -471,12 +471,12 @@ def sms_in_parts(tap):
             harness.wait_for(lambda: is_acked(world, inc), 10, "ack")
         except TimeoutError:
             pass
-        shown = world.show(inc)
-        tap.check((shown["acknowledged_by"],
-                   shown["acknowledged_channel"]) == ("alice", "sms"),
-                  "parts: the joined SMS acknowledges", shown)
-        tap.check(shown["acknowledged_note"] == note, "parts: the note is "
-                  "the whole text, in order", shown["acknowledged_note"])
+        incident = world.show(inc)
+        tap.check((incident["acknowledged_by"],
+                   incident["acknowledged_channel"]) == ("alice", "sms"),
+                  "parts: the joined SMS acknowledges", incident)
+        tap.check(incident["acknowledged_note"] == note, "parts: the note is "
+                  "the whole text, in order", incident["acknowledged_note"])
         tap.check(world.log().count("vonage sms part kept") == 2,
                   "parts: the first two parts wait for the last")
         tap.check(world.log().count("incident: acknowledged") == 1 and
