@@ -58,6 +58,8 @@ struct daemon {
 	guint			 tick_source;
 	guint			 drain_source;
 	guint			 record_source;	/* flushes provider outcomes */
+	uint64_t		 record_mark;	/* writer jobs queued before
+						 * the last outcome */
 	int64_t			 drain_deadline_ms;
 	bool			 is_stopping;
 	const struct cfg	*first_cfg;	/* held for the listeners and
@@ -145,6 +147,10 @@ typedef void	(*daemon_writer_done_fn)(void *ctx, bool is_committed,
 /* Starts the writer with its own handle on the store; NULL if it cannot
  * be opened (logged). */
 struct daemon_writer	*daemon_writer_start(const char *store_path);
+/* Makes the writer wake pass after each commit of mail, before the
+ * commit's flush.  NULL stops that. */
+void	daemon_writer_set_pass(struct daemon_writer *writer,
+	    struct daemon_pass *pass);
 /*
  * Queues msg (taken over) for the next commit; done is called on the main
  * loop once the transaction holding it has committed or failed.
@@ -165,16 +171,17 @@ void	daemon_writer_flush(struct daemon_writer *writer,
 	    daemon_writer_done_fn done, void *ctx);
 /*
  * Between these two calls, store writes on the main loop commit without a
- * flush of their own.  Once the loop has handled the events at hand, the
- * writer flushes them with every outcome recorded meanwhile.  For provider
- * outcomes (an accepted request's sid, a delivery status), which nothing
- * outside the store acts on at once, so that a burst of them costs one
- * flush, made off the loop.  A power loss before that flush loses them,
- * and the page's outcome is then unknown, as for a page in flight at a
- * crash.  begin returns whether it opened a batch, to pass to end.
- *
- * Waiting longer to gather more would cost more: the next message's
- * commit would then carry the outcomes' pages to the disk.
+ * flush of their own.  They are for provider outcomes (an accepted
+ * request's sid, a delivery status), which nothing outside the store acts
+ * on at once.  The
+ * next flush of the log makes them durable: the commit of the next
+ * message, the marks of the next page, or, when neither comes within a
+ * tenth of a second, a flush they ask the writer for.  So a burst of them
+ * costs one flush at most, made off the loop, and mail arriving meanwhile
+ * does not wait behind flushes of theirs.  A power loss before the flush
+ * loses them, and the page's outcome is then unknown, as for a page in
+ * flight at a crash.  begin returns whether it opened a batch, to pass to
+ * end.
  */
 bool	daemon_record_soon_begin(struct daemon *d);
 void	daemon_record_soon_end(struct daemon *d, bool is_batch);

@@ -377,6 +377,7 @@ serve_start(struct daemon *d)
 	d->pass = daemon_pass_start(d);
 	if (d->pass == NULL)
 		return -1;
+	daemon_writer_set_pass(d->writer, d->pass);
 	d->smtp = daemon_smtp_start(d);
 	if (d->smtp == NULL)
 		return -1;
@@ -392,6 +393,8 @@ serve_stop(struct daemon *d)
 	/* First: the poller's and the pass's threads use their own store
 	 * handles and cfg. */
 	imap_poller_stop(d->imap);
+	if (d->writer != NULL)
+		daemon_writer_set_pass(d->writer, NULL);
 	daemon_pass_stop(d->pass);
 	if (d->tick_source != 0)
 		g_source_remove(d->tick_source);

@@ -126,8 +126,6 @@ smtp_on_committed(void *data, bool is_committed, int64_t msg_id)
 		log_info("smtp: sender left before the commit ended msg=%"
 		    PRId64 " peer=%s", msg_id, cc->peer);
 	}
-	if (is_committed)
-		daemon_page_process_messages(smtp->d);
 	g_free(cc->peer);
 	g_free(cc->mail_from);
 	g_free(cc);

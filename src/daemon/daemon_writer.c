@@ -32,6 +32,12 @@
  * sending when it began: a little latency buys one flush for many.
  */
 #define WRITER_GATHER_US	1000
+/*
+ * How long provider outcomes wait for a flush that other work makes
+ * anyway (a message's commit, the marks of a page) before asking for one
+ * of their own.
+ */
+#define RECORD_FLUSH_MS		100
 
 struct daemon_writer {
 	GThread		*thread;
@@ -43,6 +49,9 @@ struct daemon_writer {
 	int		 checkpoint_mark; /* log pages that call for one */
 	int		 log_pages;	/* after the last commit */
 	uint64_t	 checkpoints;	/* run, for the stop log */
+	uint64_t	 submitted;	/* jobs queued, on the main loop */
+	GMutex		 pass_lock;
+	struct daemon_pass *pass;	/* woken after each commit of mail */
 };
 
 struct writer_job {
@@ -135,10 +144,20 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 		items[n].len = job->msg->data->len;
 		n++;
 	}
-	/* The flush comes after the commit has let go of the write lock, so
-	 * the main loop's pass can commit meanwhile. */
-	is_committed = (n == 0 || store_messages_add_batch(w->store, items,
-	    n) == 0) && store_flush(w->store) == 0;
+	/*
+	 * The flush comes after the commit has let go of the write lock, so
+	 * that the pass reads the mail meanwhile.  What it records follows
+	 * from the mail, and the pages it opens leave only after a later
+	 * flush, which carries the mail to the disk too if this one fails.
+	 */
+	is_committed = n == 0 || store_messages_add_batch(w->store, items,
+	    n) == 0;
+	if (is_committed && n > 0) {
+		g_mutex_lock(&w->pass_lock);
+		daemon_pass_kick(w->pass);
+		g_mutex_unlock(&w->pass_lock);
+	}
+	is_committed = is_committed && store_flush(w->store) == 0;
 	for (i = 0, n = 0; i < jobs->len; i++) {
 		job = g_ptr_array_index(jobs, i);
 		job->is_committed = is_committed;
@@ -224,9 +243,18 @@ daemon_writer_start(const char *store_path)
 	store_flush_later(w->store);
 	w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
 	w->queue = g_async_queue_new();
+	g_mutex_init(&w->pass_lock);
 	w->context = g_main_context_ref(g_main_context_default());
 	w->thread = g_thread_new("critgate-writer", writer_run, w);
 	return w;
+}
+
+void
+daemon_writer_set_pass(struct daemon_writer *w, struct daemon_pass *pass)
+{
+	g_mutex_lock(&w->pass_lock);
+	w->pass = pass;
+	g_mutex_unlock(&w->pass_lock);
 }
 
 void
@@ -241,6 +269,7 @@ daemon_writer_submit(struct daemon_writer *w, struct smtp_message *msg,
 	job->busy_sessions = busy_sessions;
 	job->done = done;
 	job->ctx = ctx;
+	w->submitted++;
 	g_async_queue_push(w->queue, job);
 }
 
@@ -252,6 +281,7 @@ daemon_writer_flush(struct daemon_writer *w, daemon_writer_done_fn done,
 
 	job->done = done;
 	job->ctx = ctx;
+	w->submitted++;
 	g_async_queue_push(w->queue, job);
 }
 
@@ -261,13 +291,18 @@ daemon_record_soon_begin(struct daemon *d)
 	return d->writer != NULL && store_batch_begin_unflushed(d->store) == 0;
 }
 
+/*
+ * Every job queued after the outcomes' commit ends in a flush of the log,
+ * which makes them durable too: then they need no flush of their own.
+ */
 static gboolean
-record_on_idle(gpointer data)
+record_on_timeout(gpointer data)
 {
 	struct daemon	*d = data;
 
 	d->record_source = 0;
-	daemon_writer_flush(d->writer, NULL, NULL);
+	if (d->writer->submitted == d->record_mark)
+		daemon_writer_flush(d->writer, NULL, NULL);
 	return G_SOURCE_REMOVE;
 }
 
@@ -276,8 +311,10 @@ daemon_record_soon_end(struct daemon *d, bool is_batch)
 {
 	if (!is_batch || store_batch_commit(d->store) == -1)
 		return;
+	d->record_mark = d->writer->submitted;
 	if (d->record_source == 0)
-		d->record_source = g_idle_add(record_on_idle, d);
+		d->record_source = g_timeout_add(RECORD_FLUSH_MS,
+		    record_on_timeout, d);
 }
 
 void
@@ -286,7 +323,7 @@ daemon_record_flush_now(struct daemon *d)
 	if (d->record_source == 0)
 		return;
 	g_source_remove(d->record_source);
-	record_on_idle(d);
+	record_on_timeout(d);
 }
 
 void
@@ -302,6 +339,7 @@ daemon_writer_stop(struct daemon_writer *w)
 	    G_GUINT64_FORMAT " checkpoints=%" G_GUINT64_FORMAT, w->batches,
 	    w->messages, w->checkpoints);
 	g_async_queue_unref(w->queue);
+	g_mutex_clear(&w->pass_lock);
 	g_main_context_unref(w->context);
 	store_close(w->store);
 	g_free(w);
