@@ -173,15 +173,14 @@ void	daemon_writer_flush(struct daemon_writer *writer,
  * Between these two calls, store writes on the main loop commit without a
  * flush of their own.  They are for provider outcomes (an accepted
  * request's sid, a delivery status), which nothing outside the store acts
- * on at once.  The
- * next flush of the log makes them durable: the commit of the next
- * message, the marks of the next page, or, when neither comes within a
- * tenth of a second, a flush they ask the writer for.  So a burst of them
- * costs one flush at most, made off the loop, and mail arriving meanwhile
- * does not wait behind flushes of theirs.  A power loss before the flush
- * loses them, and the page's outcome is then unknown, as for a page in
- * flight at a crash.  begin returns whether it opened a batch, to pass to
- * end.
+ * on at once.  The next flush of the log makes them durable: the commit of
+ * the next message, the marks of the next page, or, when neither comes
+ * within a tenth of a second, a flush they ask the writer for.  So a burst
+ * of them costs one flush at most, made off the loop, and mail arriving
+ * meanwhile does not wait behind flushes of theirs.  A power loss before
+ * the flush loses them, and the page's outcome is then unknown, as for a
+ * page in flight at a crash.  begin returns whether it opened a batch, to
+ * pass to end.
  */
 bool	daemon_record_soon_begin(struct daemon *d);
 void	daemon_record_soon_end(struct daemon *d, bool is_batch);
