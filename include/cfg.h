@@ -165,6 +165,8 @@ struct cfg {
 	struct cfg_route	*routes;
 	size_t			 n_routes;
 	int64_t			 ack_deadline_ms[CFG_SEVERITY_COUNT];
+	int64_t			 fix_due_ms;	/* after the root-cause
+						 * analysis: sla.fix_days */
 	int64_t			 repeat_ms;	/* escalation.repeat_minutes */
 	int64_t			 resend_unknown_ms; /* escalation.
 						     * resend_unknown_seconds,

@@ -95,6 +95,11 @@ struct store_incident {
 	char			*resolved_by;	/* member name, or NULL */
 	bool			 is_multi_paging; /* acknowledged, still paging
 						  * under multi_ack */
+	int64_t			 analysed_ms;	/* root cause found, or 0 */
+	char			*analysed_by;	/* member name, or NULL */
+	int64_t			 fix_due_ms;	/* set by the analysis, or 0 */
+	int64_t			 fixed_ms;	/* fix deployed, or 0 */
+	char			*fixed_by;	/* member name, or NULL */
 };
 
 /* Tells whether the incident still pages anyone. */
@@ -610,6 +615,17 @@ void		 store_provider_health_free(struct store_provider_health *h);
  */
 int	store_incident_resolve(struct store *store, int64_t id,
 	    const char *member, const char *channel, int64_t now_ms);
+
+/*
+ * Record that member found the root cause of incident id, and the date
+ * by which its fix is then due, or that member deployed the fix.  Each is
+ * recorded once.  They return 1 when this call recorded it, 0 when it was
+ * recorded before or the incident does not exist, -1 on failure.
+ */
+int	store_incident_analysed(struct store *store, int64_t id,
+	    const char *member, int64_t fix_due_ms, int64_t now_ms);
+int	store_incident_fixed(struct store *store, int64_t id,
+	    const char *member, int64_t now_ms);
 
 /*
  * The outbox: every mail critgate sends, committed with its exact bytes

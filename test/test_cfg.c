@@ -141,6 +141,7 @@ minimal_config_takes_defaults(void)
 	CHECK_INT(cfg->routes[0].severity, CFG_SEVERITY_CRITICAL);
 	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_CRITICAL], 30 * 60000);
 	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_HIGH], 720 * 60000);
+	CHECK_INT(cfg->fix_due_ms, 5 * 86400000LL);
 	CHECK_INT(cfg->repeat_ms, 5 * 60000);
 	CHECK_INT(cfg->n_team, 1);
 	CHECK_STR(cfg->team[0].name, "ana");
@@ -194,6 +195,7 @@ full_config_reads_every_value(void)
 	CHECK_INT(cfg->routes[1].severity, CFG_SEVERITY_HIGH);
 	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_CRITICAL], 15 * 60000);
 	CHECK_INT(cfg->ack_deadline_ms[CFG_SEVERITY_HIGH], 240 * 60000);
+	CHECK_INT(cfg->fix_due_ms, 3 * 86400000LL);
 	CHECK_INT(cfg->repeat_ms, 3000);
 	CHECK_INT(cfg->n_team, 2);
 	CHECK_STR(cfg->team[1].name, "joerg.k");

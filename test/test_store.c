@@ -548,6 +548,70 @@ resolve_acknowledges_and_counts_once(void)
 	store_close(store);
 }
 
+static void
+follow_up_recorded_once_each(void)
+{
+	struct store		*store = fresh_store("follow-up.db");
+	struct store_incident	 inc;
+	struct outcome		 out;
+
+	CHECK_INT(process(store, add_message(store, "1"), "s@t", &out), 0);
+	CHECK_INT(store_incident_analysed(store, out.incident_id, "ana",
+	    9000, 500), 1);
+	CHECK_INT(store_incident_analysed(store, out.incident_id, "ben",
+	    9900, 600), 0);
+	CHECK_INT(store_incident_fixed(store, out.incident_id, "ben", 700),
+	    1);
+	CHECK_INT(store_incident_fixed(store, out.incident_id, "ana", 800),
+	    0);
+	CHECK_INT(store_incident_get(store, out.incident_id, &inc), 0);
+	CHECK_INT(inc.analysed_ms, 500);
+	CHECK_STR(inc.analysed_by, "ana");
+	CHECK_INT(inc.fix_due_ms, 9000);
+	CHECK_INT(inc.fixed_ms, 700);
+	CHECK_STR(inc.fixed_by, "ben");
+	/* Neither acknowledges: only a member taking it does. */
+	CHECK_INT(inc.acked_ms, 0);
+	store_incident_fini(&inc);
+	CHECK_INT(store_incident_analysed(store, 999, "ana", 9000, 500), 0);
+	CHECK_INT(store_incident_fixed(store, 999, "ana", 500), 0);
+	store_close(store);
+}
+
+static void
+follow_up_events_in_timeline(void)
+{
+	struct store		*store = fresh_store("follow-up-events.db");
+	struct store_event	*ev;
+	struct outcome		 out;
+	GPtrArray		*events;
+	guint			 i, analysed = 0, fixed = 0;
+
+	CHECK_INT(process(store, add_message(store, "1"), "s@t", &out), 0);
+	CHECK_INT(store_incident_analysed(store, out.incident_id, "ana",
+	    86400000, 500), 1);
+	CHECK_INT(store_incident_fixed(store, out.incident_id, "ben", 700),
+	    1);
+	events = store_events_of_incident(store, out.incident_id);
+	CHECK(events != NULL);
+	for (i = 0; events != NULL && i < events->len; i++) {
+		ev = g_ptr_array_index(events, i);
+		if (strcmp(ev->kind, "analysed") == 0) {
+			analysed++;
+			CHECK_STR(ev->detail,
+			    "by=ana fix_due=1970-01-02T00:00:00.000Z");
+		} else if (strcmp(ev->kind, "fix-deployed") == 0) {
+			fixed++;
+			CHECK_STR(ev->detail, "by=ben");
+		}
+	}
+	CHECK_INT(analysed, 1);
+	CHECK_INT(fixed, 1);
+	if (events != NULL)
+		g_ptr_array_free(events, TRUE);
+	store_close(store);
+}
+
 /*
  * A batch committed without a flush is visible at once, also to another
  * handle, and a flush on that handle makes it durable (in WAL mode it
@@ -746,6 +810,11 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "message = messages.id);"
 	    "DROP TABLE message_raw;"
 	    "DROP TABLE sms_parts;"
+	    "ALTER TABLE incidents DROP COLUMN analysed_ms;"
+	    "ALTER TABLE incidents DROP COLUMN analysed_by;"
+	    "ALTER TABLE incidents DROP COLUMN fix_due_ms;"
+	    "ALTER TABLE incidents DROP COLUMN fixed_ms;"
+	    "ALTER TABLE incidents DROP COLUMN fixed_by;"
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -799,6 +868,8 @@ main(void)
 	TAP_RUN(mail_moves_from_pending_to_sent_once);
 	TAP_RUN(mail_body_sent_becomes_unknown_after_stop);
 	TAP_RUN(resolve_acknowledges_and_counts_once);
+	TAP_RUN(follow_up_recorded_once_each);
+	TAP_RUN(follow_up_events_in_timeline);
 	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
 	TAP_RUN(turns_pass_between_threads);
 	TAP_RUN(checkpoint_later_leaves_log_to_caller);

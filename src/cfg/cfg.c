@@ -59,6 +59,7 @@
 #define RESTART		CFG_KEY_RESTART
 #define MS_PER_S	1000
 #define MS_PER_MIN	60000
+#define MS_PER_DAY	86400000
 
 /* The keys of one severity's group, severities.NAME. */
 #define SEVERITY_KEYS(name, sev)					\
@@ -130,6 +131,8 @@ const struct cfg_key cfg_keys[] = {
 	    MS_PER_MIN, CFG(ack_deadline_ms[CFG_SEVERITY_CRITICAL])),
 	NUMBER("sla.high_ack_minutes", CFG_KEY_INT, 1, 10080, 720,
 	    MS_PER_MIN, CFG(ack_deadline_ms[CFG_SEVERITY_HIGH])),
+	NUMBER("sla.fix_days", CFG_KEY_INT, 1, 365, 5, MS_PER_DAY,
+	    CFG(fix_due_ms)),
 
 	GROUP("escalation", 0),
 	NUMBER("escalation.repeat_minutes", CFG_KEY_FLOAT, 0.01, 1440, 5,

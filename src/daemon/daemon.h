@@ -100,6 +100,8 @@ int	daemon_cli_report(int argc, char **argv);
 int	daemon_cli_status(int argc, char **argv);
 int	daemon_cli_ack(int argc, char **argv);
 int	daemon_cli_resolve(int argc, char **argv);
+int	daemon_cli_analysed(int argc, char **argv);
+int	daemon_cli_fixed(int argc, char **argv);
 int	daemon_cli_notify(int argc, char **argv);
 int	daemon_cli_oncall(int argc, char **argv);
 int	daemon_cli_reload(int argc, char **argv);

@@ -186,6 +186,17 @@ incident_is_breached(const struct store_incident *inc, int64_t now_ms)
 	return now_ms > inc->ack_deadline_ms;
 }
 
+/* Tells whether the fix that the analysis promised came, or is still
+ * missing, after its due date. */
+static bool
+incident_fix_is_late(const struct store_incident *inc, int64_t now_ms)
+{
+	if (inc->fix_due_ms == 0)
+		return false;
+	return (inc->fixed_ms != 0 ? inc->fixed_ms : now_ms) >
+	    inc->fix_due_ms;
+}
+
 static void
 json_add_incident(JsonBuilder *b, const struct store_incident *inc,
     int64_t now_ms)
@@ -212,6 +223,13 @@ json_add_incident(JsonBuilder *b, const struct store_incident *inc,
 	json_builder_add_boolean_value(b, incident_is_breached(inc, now_ms));
 	daemon_json_time(b, "resolved", inc->resolved_ms);
 	daemon_json_string(b, "resolved_by", inc->resolved_by);
+	daemon_json_time(b, "analysed", inc->analysed_ms);
+	daemon_json_string(b, "analysed_by", inc->analysed_by);
+	daemon_json_time(b, "fix_due", inc->fix_due_ms);
+	daemon_json_time(b, "fixed", inc->fixed_ms);
+	daemon_json_string(b, "fixed_by", inc->fixed_by);
+	json_builder_set_member_name(b, "fix_late");
+	json_builder_add_boolean_value(b, incident_fix_is_late(inc, now_ms));
 }
 
 static void
@@ -392,6 +410,27 @@ page_find(GPtrArray *pages, int64_t id)
 	return NULL;
 }
 
+/* Prints the root-cause analysis and the fix it promised, once there is
+ * either. */
+static void
+show_print_follow_up(const struct store_incident *inc, int64_t now_ms)
+{
+	char	buf[CLOCK_RFC3339_LEN], due[CLOCK_RFC3339_LEN];
+
+	if (inc->analysed_ms != 0)
+		printf("  analysed:      %s by %s\n",
+		    clock_format(inc->analysed_ms, buf), inc->analysed_by);
+	if (inc->fixed_ms != 0)
+		printf("  fix deployed:  %s by %s%s\n",
+		    clock_format(inc->fixed_ms, buf), inc->fixed_by,
+		    inc->fix_due_ms == 0 ? "" : incident_fix_is_late(inc,
+		    now_ms) ? ", after its due date" : ", on time");
+	else if (inc->fix_due_ms != 0)
+		printf("  fix deployed:  not yet; due %s%s\n",
+		    clock_format(inc->fix_due_ms, due),
+		    incident_fix_is_late(inc, now_ms) ? ", OVERDUE" : "");
+}
+
 static void
 show_print_header(const struct store_incident *inc, int64_t now_ms)
 {
@@ -421,6 +460,10 @@ show_print_header(const struct store_incident *inc, int64_t now_ms)
 	printf("  time to ack:   %s, SLA %s\n", tta,
 	    incident_is_breached(inc, now_ms) ? "BREACHED" : "met");
 	g_free(tta);
+	if (inc->resolved_ms != 0)
+		printf("  resolved:      %s by %s\n",
+		    clock_format(inc->resolved_ms, buf), inc->resolved_by);
+	show_print_follow_up(inc, now_ms);
 }
 
 static void
@@ -607,6 +650,67 @@ out:
 	return rc;
 }
 
+/* The fixes that root-cause analyses promised, for "critgate report". */
+struct report_fixes {
+	int64_t		 analysed;
+	int64_t		 deployed;
+	int64_t		 deployed_late;
+	GArray		*overdue;	/* int64_t incident ids */
+};
+
+static void
+report_collect_fixes(GPtrArray *list, int64_t now_ms,
+    struct report_fixes *fixes)
+{
+	guint	i;
+
+	for (i = 0; i < list->len; i++) {
+		struct store_incident *inc = g_ptr_array_index(list, i);
+
+		if (inc->analysed_ms != 0)
+			fixes->analysed++;
+		if (inc->fixed_ms != 0) {
+			fixes->deployed++;
+			if (incident_fix_is_late(inc, now_ms))
+				fixes->deployed_late++;
+		} else if (incident_fix_is_late(inc, now_ms))
+			g_array_append_val(fixes->overdue, inc->id);
+	}
+}
+
+static void
+report_print_fixes(const struct report_fixes *fixes)
+{
+	guint	i;
+
+	printf("\nfixes: %" PRId64 " analysed, %" PRId64 " deployed (%"
+	    PRId64 " after the due date), %u overdue", fixes->analysed,
+	    fixes->deployed, fixes->deployed_late, fixes->overdue->len);
+	for (i = 0; i < fixes->overdue->len; i++)
+		printf("%s%" PRId64, i == 0 ? " (" : ", ",
+		    g_array_index(fixes->overdue, int64_t, i));
+	printf("%s\n", fixes->overdue->len > 0 ? ")" : "");
+}
+
+static void
+json_add_fixes(JsonBuilder *b, const struct report_fixes *fixes)
+{
+	guint	i;
+
+	json_builder_set_member_name(b, "fixes");
+	json_builder_begin_object(b);
+	daemon_json_int(b, "analysed", fixes->analysed);
+	daemon_json_int(b, "deployed", fixes->deployed);
+	daemon_json_int(b, "deployed_late", fixes->deployed_late);
+	json_builder_set_member_name(b, "overdue");
+	json_builder_begin_array(b);
+	for (i = 0; i < fixes->overdue->len; i++)
+		json_builder_add_int_value(b, g_array_index(fixes->overdue,
+		    int64_t, i));
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
 /* Per-severity figures of "critgate report". */
 struct report_row {
 	int64_t		 count;
@@ -779,13 +883,15 @@ json_add_history(JsonBuilder *b, GPtrArray *months, GPtrArray *breaches)
 
 static void
 report_print_json(const struct cfg *cfg, struct report_row *rows,
-    GPtrArray *months, GPtrArray *breaches, int64_t now_ms)
+    GPtrArray *months, GPtrArray *breaches,
+    const struct report_fixes *fixes, int64_t now_ms)
 {
 	JsonBuilder	*b = json_builder_new();
 	guint		 i, j;
 
 	json_builder_begin_object(b);
 	json_add_history(b, months, breaches);
+	json_add_fixes(b, fixes);
 	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
 		struct report_row *row = &rows[i];
 
@@ -818,6 +924,7 @@ int
 daemon_cli_report(int argc, char **argv)
 {
 	struct report_row	 rows[CFG_SEVERITY_COUNT];
+	struct report_fixes	 fixes = { .analysed = 0 };
 	struct cli_opts		 opts;
 	struct store		*store;
 	struct cfg		*cfg;
@@ -825,10 +932,11 @@ daemon_cli_report(int argc, char **argv)
 	int64_t			 now = clock_now_ms();
 	int			 i, rc = 1;
 
-	if (cli_parse(argc, argv, "- time to acknowledge per severity", 0,
+	if (cli_parse(argc, argv, "- time to acknowledge per severity, and fixes due", 0,
 	    &opts) == -1)
 		return 2;
 	memset(rows, 0, sizeof(rows));
+	fixes.overdue = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	for (i = 0; i < CFG_SEVERITY_COUNT; i++) {
 		rows[i].tta_ms = g_array_new(FALSE, FALSE, sizeof(int64_t));
 		rows[i].breached = g_ptr_array_new();
@@ -841,10 +949,12 @@ daemon_cli_report(int argc, char **argv)
 	if (list == NULL || months == NULL || breaches == NULL)
 		goto out;
 	report_collect(list, now, rows);
+	report_collect_fixes(list, now, &fixes);
 	if (opts.is_json)
-		report_print_json(cfg, rows, months, breaches, now);
+		report_print_json(cfg, rows, months, breaches, &fixes, now);
 	else {
 		report_print_text(cfg, rows);
+		report_print_fixes(&fixes);
 		report_print_history(months, breaches);
 	}
 	rc = 0;
@@ -859,18 +969,27 @@ out:
 	}
 	if (list != NULL)
 		g_ptr_array_free(list, TRUE);
+	g_array_free(fixes.overdue, TRUE);
 	cli_close(cfg, store);
 	cli_opts_fini(&opts);
 	return rc;
 }
 
-/* The change "ack" and "resolve" make, and the mail it triggers. */
+/*
+ * A change that a team member makes to an incident by name: acknowledge,
+ * resolve, or record a milestone that follows the resolution.
+ */
 struct cli_action {
-	const char	*verb;		/* "acknowledge" */
-	const char	*done;		/* "acknowledged" */
+	const char	*verb;		/* "acknowledge", for the usage line */
 	int		(*act)(struct store *, const struct cfg *, int64_t,
 			    const char *, const char *, int64_t);
-	enum mailout_kind mail;		/* what the reporters are sent */
+	/* Prints the change made, or the one that was made before. */
+	void		(*print)(const struct store_incident *inc,
+			    bool is_changed, int64_t now_ms);
+	enum mailout_kind mail;		/* what the reporters are sent, or
+					 * MAILOUT_KIND_COUNT: nothing */
+	bool		 needs_ack;	/* refused while nobody has taken
+					 * the incident */
 };
 
 static int
@@ -882,6 +1001,16 @@ cli_ack_store(struct store *store, const struct cfg *cfg, int64_t id,
 	return store_incident_ack(store, id, member, channel, NULL, now_ms);
 }
 
+static void
+cli_ack_print(const struct store_incident *inc, bool is_changed,
+    int64_t now_ms)
+{
+	(void)now_ms;
+	printf("incident %" PRId64 " %sacknowledged by %s via %s\n", inc->id,
+	    is_changed ? "" : "was already ", inc->acked_by,
+	    inc->acked_channel);
+}
+
 static int
 cli_resolve_store(struct store *store, const struct cfg *cfg, int64_t id,
     const char *member, const char *channel, int64_t now_ms)
@@ -890,45 +1019,89 @@ cli_resolve_store(struct store *store, const struct cfg *cfg, int64_t id,
 	return store_incident_resolve(store, id, member, channel, now_ms);
 }
 
+static void
+cli_resolve_print(const struct store_incident *inc, bool is_changed,
+    int64_t now_ms)
+{
+	(void)now_ms;
+	printf("incident %" PRId64 " %sresolved by %s\n", inc->id,
+	    is_changed ? "" : "was already ", inc->resolved_by);
+}
+
+static int
+cli_analysed_store(struct store *store, const struct cfg *cfg, int64_t id,
+    const char *member, const char *channel, int64_t now_ms)
+{
+	(void)channel;
+	return store_incident_analysed(store, id, member,
+	    now_ms + cfg->fix_due_ms, now_ms);
+}
+
+static void
+cli_analysed_print(const struct store_incident *inc, bool is_changed,
+    int64_t now_ms)
+{
+	char	at[CLOCK_RFC3339_LEN], due[CLOCK_RFC3339_LEN];
+
+	(void)now_ms;
+	printf("incident %" PRId64 " %sanalysed by %s at %s; fix due %s\n",
+	    inc->id, is_changed ? "" : "was already ", inc->analysed_by,
+	    clock_format(inc->analysed_ms, at),
+	    clock_format(inc->fix_due_ms, due));
+}
+
+static int
+cli_fixed_store(struct store *store, const struct cfg *cfg, int64_t id,
+    const char *member, const char *channel, int64_t now_ms)
+{
+	(void)cfg;
+	(void)channel;
+	return store_incident_fixed(store, id, member, now_ms);
+}
+
+static void
+cli_fixed_print(const struct store_incident *inc, bool is_changed,
+    int64_t now_ms)
+{
+	char	at[CLOCK_RFC3339_LEN];
+
+	printf("incident %" PRId64 ": fix %sdeployed by %s at %s%s\n",
+	    inc->id, is_changed ? "" : "was already ", inc->fixed_by,
+	    clock_format(inc->fixed_ms, at), inc->fix_due_ms == 0 ? "" :
+	    incident_fix_is_late(inc, now_ms) ? ", after its due date" :
+	    ", on time");
+}
+
 static const struct cli_action cli_ack_action = {
-	"acknowledge", "acknowledged", cli_ack_store, MAILOUT_ACKNOWLEDGED
+	"acknowledge", cli_ack_store, cli_ack_print, MAILOUT_ACKNOWLEDGED,
+	false
 };
 static const struct cli_action cli_resolve_action = {
-	"resolve", "resolved", cli_resolve_store, MAILOUT_RESOLVED
+	"resolve", cli_resolve_store, cli_resolve_print, MAILOUT_RESOLVED,
+	false
 };
-
-/* Says who changed the incident first, and how. */
-static void
-cli_print_already(struct store *store, int64_t id,
-    const struct cli_action *action)
-{
-	struct store_incident	inc;
-	bool			is_resolve = action->mail == MAILOUT_RESOLVED;
-
-	if (store_incident_get(store, id, &inc) == -1) {
-		printf("incident %" PRId64 " was already %s\n", id,
-		    action->done);
-		return;
-	}
-	if (is_resolve)
-		printf("incident %" PRId64 " was already resolved by %s\n", id,
-		    inc.resolved_by);
-	else
-		printf("incident %" PRId64 " was already acknowledged by %s "
-		    "via %s\n", id, inc.acked_by, inc.acked_channel);
-	store_incident_fini(&inc);
-}
+static const struct cli_action cli_analysed_action = {
+	"record the root-cause analysis of", cli_analysed_store,
+	cli_analysed_print, MAILOUT_KIND_COUNT, true
+};
+static const struct cli_action cli_fixed_action = {
+	"record the deployed fix of", cli_fixed_store, cli_fixed_print,
+	MAILOUT_KIND_COUNT, true
+};
 
 static int
 cli_act(int argc, char **argv, const struct cli_action *action)
 {
 	const struct cfg_member	*member;
 	struct daemon_outbox	 ob = { .templates = NULL };
+	struct store_incident	 inc;
 	struct cli_opts		 opts;
 	struct store		*store;
 	struct cfg		*cfg;
 	char			*summary;
+	int64_t			 now = clock_now_ms();
 	int			 rc = 1, changed;
+	bool			 is_acked;
 
 	summary = g_strdup_printf("N --by NAME - %s incident N", action->verb);
 	changed = cli_parse(argc, argv, summary, CLI_ID | CLI_BY, &opts);
@@ -944,24 +1117,33 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 		    "of %s (got \"%s\")\n", argv[0], cfg->path, opts.by);
 		goto out;
 	}
-	if (store_incident_exists(store, opts.incident_id, NULL) != 1) {
+	if (store_incident_get(store, opts.incident_id, &inc) == -1) {
 		fprintf(stderr, "critgate %s: no incident %" PRId64 "\n",
 		    argv[0], opts.incident_id);
 		goto out;
 	}
+	is_acked = inc.acked_ms != 0;
+	store_incident_fini(&inc);
+	if (action->needs_ack && !is_acked) {
+		fprintf(stderr, "critgate %s: incident %" PRId64 " is not "
+		    "acknowledged yet; acknowledge it first with \"critgate "
+		    "ack %" PRId64 " --by NAME\"\n", argv[0],
+		    opts.incident_id, opts.incident_id);
+		goto out;
+	}
 	changed = action->act(store, cfg, opts.incident_id, member->name,
-	    "cli", clock_now_ms());
+	    "cli", now);
 	if (changed == -1)
 		goto out;
-	if (changed == 1 && daemon_outbox_update(&ob, opts.incident_id,
-	    action->mail, NULL, clock_now_ms()) == -1)
+	if (changed == 1 && action->mail != MAILOUT_KIND_COUNT &&
+	    daemon_outbox_update(&ob, opts.incident_id, action->mail, NULL,
+	    now) == -1)
 		fprintf(stderr, "critgate %s: the reporters' update could not "
 		    "be queued\n", argv[0]);
-	if (changed == 1)
-		printf("incident %" PRId64 " %s by %s\n", opts.incident_id,
-		    action->done, member->name);
-	else
-		cli_print_already(store, opts.incident_id, action);
+	if (store_incident_get(store, opts.incident_id, &inc) == 0) {
+		action->print(&inc, changed == 1, now);
+		store_incident_fini(&inc);
+	}
 	rc = 0;
 out:
 	daemon_outbox_close(&ob);
@@ -980,6 +1162,18 @@ int
 daemon_cli_resolve(int argc, char **argv)
 {
 	return cli_act(argc, argv, &cli_resolve_action);
+}
+
+int
+daemon_cli_analysed(int argc, char **argv)
+{
+	return cli_act(argc, argv, &cli_analysed_action);
+}
+
+int
+daemon_cli_fixed(int argc, char **argv)
+{
+	return cli_act(argc, argv, &cli_fixed_action);
 }
 
 int

@@ -25,7 +25,7 @@ static const struct {
 	  "show N [--config FILE] [--json]     print one incident's timeline" },
 	{ "report", daemon_cli_report,
 	  "report [--config FILE] [--json]     time to acknowledge per "
-	  "severity" },
+	  "severity, fixes due" },
 	{ "status", daemon_cli_status,
 	  "status [--config FILE] [--json]     phone providers' health and "
 	  "circuits" },
@@ -33,6 +33,12 @@ static const struct {
 	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
 	{ "resolve", daemon_cli_resolve,
 	  "resolve N --by NAME [--config FILE] resolve incident N" },
+	{ "analysed", daemon_cli_analysed,
+	  "analysed N --by NAME                record incident N's root "
+	  "cause as found" },
+	{ "fixed", daemon_cli_fixed,
+	  "fixed N --by NAME                   record incident N's fix as "
+	  "deployed" },
 	{ "oncall", daemon_cli_oncall,
 	  "oncall [--at TIME] [--json]         who is on call in each "
 	  "rotation" },

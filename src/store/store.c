@@ -242,6 +242,14 @@ static const char *const store_schema[] = {
 	"  text TEXT NOT NULL,"
 	"  at_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (sender, ref, total, part));",
+
+	/* What follows a resolution: the root-cause analysis, the date by
+	 * which it promises the fix, and the fix's deployment. */
+	"ALTER TABLE incidents ADD COLUMN analysed_ms INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN analysed_by TEXT;"
+	"ALTER TABLE incidents ADD COLUMN fix_due_ms INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN fixed_ms INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN fixed_by TEXT;",
 };
 
 static void

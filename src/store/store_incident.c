@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store_priv.h"
 
@@ -14,7 +15,9 @@
 	"i.ack_deadline_ms, coalesce(i.acked_ms, 0), i.acked_by, "	\
 	"i.acked_channel, i.ack_note, i.message_count, i.repeats, "	\
 	"i.latest_subject, "						\
-	"coalesce(i.resolved_ms, 0), i.resolved_by, i.multi_paging"
+	"coalesce(i.resolved_ms, 0), i.resolved_by, i.multi_paging, "	\
+	"coalesce(i.analysed_ms, 0), i.analysed_by, "			\
+	"coalesce(i.fix_due_ms, 0), coalesce(i.fixed_ms, 0), i.fixed_by"
 
 static void
 store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
@@ -42,6 +45,11 @@ store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
 	out->resolved_ms = sqlite3_column_int64(stmt, 14);
 	out->resolved_by = store_column_strdup(stmt, 15);
 	out->is_multi_paging = sqlite3_column_int(stmt, 16) != 0;
+	out->analysed_ms = sqlite3_column_int64(stmt, 17);
+	out->analysed_by = store_column_strdup(stmt, 18);
+	out->fix_due_ms = sqlite3_column_int64(stmt, 19);
+	out->fixed_ms = sqlite3_column_int64(stmt, 20);
+	out->fixed_by = store_column_strdup(stmt, 21);
 }
 
 int
@@ -163,6 +171,8 @@ store_incident_fini(struct store_incident *inc)
 	g_free(inc->ack_note);
 	g_free(inc->latest_subject);
 	g_free(inc->resolved_by);
+	g_free(inc->analysed_by);
+	g_free(inc->fixed_by);
 	memset(inc, 0, sizeof(*inc));
 }
 
@@ -243,6 +253,61 @@ store_incident_resolve(struct store *store, int64_t id, const char *member,
 fail:
 	store_rollback(store);
 	return -1;
+}
+
+/*
+ * Records a milestone of incident id once: fills column_ms and column_by
+ * while they are empty, sets fix_due_ms unless it is 0, and adds the
+ * event kind.
+ */
+static int
+incident_milestone(struct store *store, int64_t id, const char *column,
+    const char *kind, const char *member, int64_t fix_due_ms, int64_t now_ms)
+{
+	char	 sql[160], buf[CLOCK_RFC3339_LEN], *detail;
+	int	 changed;
+
+	g_snprintf(sql, sizeof(sql), "UPDATE incidents SET %s_ms = ?, %s_by = "
+	    "?, fix_due_ms = coalesce(nullif(?, 0), fix_due_ms) WHERE id = ? "
+	    "AND %s_ms IS NULL", column, column, column);
+	if (store_begin(store) == -1)
+		return -1;
+	if (store_exec(store, sql, "isii", now_ms, member, fix_due_ms,
+	    id) == -1)
+		goto fail;
+	if (sqlite3_changes(store->db) == 0) {
+		store_rollback(store);
+		return 0;
+	}
+	if (fix_due_ms != 0)
+		detail = g_strdup_printf("by=%s fix_due=%s", member,
+		    clock_format(fix_due_ms, buf));
+	else
+		detail = g_strdup_printf("by=%s", member);
+	changed = store_event_add(store, id, 0, kind, detail, now_ms);
+	g_free(detail);
+	if (changed == -1 || store_commit(store) == -1)
+		goto fail;
+	return 1;
+fail:
+	store_rollback(store);
+	return -1;
+}
+
+int
+store_incident_analysed(struct store *store, int64_t id, const char *member,
+    int64_t fix_due_ms, int64_t now_ms)
+{
+	return incident_milestone(store, id, "analysed", "analysed", member,
+	    fix_due_ms, now_ms);
+}
+
+int
+store_incident_fixed(struct store *store, int64_t id, const char *member,
+    int64_t now_ms)
+{
+	return incident_milestone(store, id, "fixed", "fix-deployed", member,
+	    0, now_ms);
 }
 
 int
