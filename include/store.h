@@ -626,6 +626,12 @@ int	store_incident_analysed(struct store *store, int64_t id,
 	    const char *member, int64_t fix_due_ms, int64_t now_ms);
 int	store_incident_fixed(struct store *store, int64_t id,
 	    const char *member, int64_t now_ms);
+/*
+ * Marks the fixes that fell overdue by now_ms, each once, with a
+ * "fix-overdue" event.  Returns their incidents' ids (int64_t; caller
+ * frees), or NULL on failure.
+ */
+GArray	*store_fixes_overdue_mark(struct store *store, int64_t now_ms);
 
 /*
  * The outbox: every mail critgate sends, committed with its exact bytes

@@ -612,6 +612,57 @@ follow_up_events_in_timeline(void)
 	store_close(store);
 }
 
+static void
+fix_overdue_marked_once(void)
+{
+	struct store	*store = fresh_store("fix-overdue.db");
+	struct outcome	 late, fixed, ahead;
+	GPtrArray	*events;
+	GArray		*ids;
+	guint		 i, marks = 0;
+
+	CHECK_INT(process(store, add_message(store, "1"), "a@t", &late), 0);
+	CHECK_INT(process(store, add_message(store, "2"), "b@t", &fixed), 0);
+	CHECK_INT(process(store, add_message(store, "3"), "c@t", &ahead), 0);
+	CHECK_INT(store_incident_analysed(store, late.incident_id, "ana",
+	    1000, 100), 1);
+	CHECK_INT(store_incident_analysed(store, fixed.incident_id, "ana",
+	    1000, 100), 1);
+	CHECK_INT(store_incident_fixed(store, fixed.incident_id, "ben", 900),
+	    1);
+	CHECK_INT(store_incident_analysed(store, ahead.incident_id, "ana",
+	    5000, 100), 1);
+	ids = store_fixes_overdue_mark(store, 1000);
+	CHECK(ids != NULL && ids->len == 0);
+	if (ids != NULL)
+		g_array_free(ids, TRUE);
+	ids = store_fixes_overdue_mark(store, 1001);
+	CHECK(ids != NULL);
+	if (ids != NULL) {
+		CHECK_INT(ids->len, 1);
+		if (ids->len == 1)
+			CHECK_INT(g_array_index(ids, int64_t, 0),
+			    late.incident_id);
+		g_array_free(ids, TRUE);
+	}
+	ids = store_fixes_overdue_mark(store, 2000);
+	CHECK(ids != NULL);
+	if (ids != NULL) {
+		CHECK_INT(ids->len, 0);
+		g_array_free(ids, TRUE);
+	}
+	events = store_events_of_incident(store, late.incident_id);
+	CHECK(events != NULL);
+	for (i = 0; events != NULL && i < events->len; i++)
+		if (strcmp(((struct store_event *)events->pdata[i])->kind,
+		    "fix-overdue") == 0)
+			marks++;
+	CHECK_INT(marks, 1);
+	if (events != NULL)
+		g_ptr_array_free(events, TRUE);
+	store_close(store);
+}
+
 /*
  * A batch committed without a flush is visible at once, also to another
  * handle, and a flush on that handle makes it durable (in WAL mode it
@@ -810,6 +861,8 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "message = messages.id);"
 	    "DROP TABLE message_raw;"
 	    "DROP TABLE sms_parts;"
+	    "DROP INDEX incidents_fix_due;"
+	    "ALTER TABLE incidents DROP COLUMN fix_overdue_ms;"
 	    "ALTER TABLE incidents DROP COLUMN analysed_ms;"
 	    "ALTER TABLE incidents DROP COLUMN analysed_by;"
 	    "ALTER TABLE incidents DROP COLUMN fix_due_ms;"
@@ -870,6 +923,7 @@ main(void)
 	TAP_RUN(resolve_acknowledges_and_counts_once);
 	TAP_RUN(follow_up_recorded_once_each);
 	TAP_RUN(follow_up_events_in_timeline);
+	TAP_RUN(fix_overdue_marked_once);
 	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
 	TAP_RUN(turns_pass_between_threads);
 	TAP_RUN(checkpoint_later_leaves_log_to_caller);

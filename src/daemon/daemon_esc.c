@@ -284,6 +284,7 @@ void
 daemon_esc_tick(struct daemon *d)
 {
 	GPtrArray	*open;
+	GArray		*overdue;
 	int64_t		 now = clock_now_ms();
 	guint		 i;
 
@@ -292,6 +293,14 @@ daemon_esc_tick(struct daemon *d)
 		esc_incident(d, g_ptr_array_index(open, i), now);
 	if (open != NULL)
 		g_ptr_array_free(open, TRUE);
+	overdue = store_fixes_overdue_mark(d->store, now);
+	for (i = 0; overdue != NULL && i < overdue->len; i++)
+		log_warnx("incident: fix overdue inc=%" PRId64 "; once it is "
+		    "deployed, run \"critgate fixed %" PRId64 " --by NAME\"",
+		    g_array_index(overdue, int64_t, i),
+		    g_array_index(overdue, int64_t, i));
+	if (overdue != NULL)
+		g_array_free(overdue, TRUE);
 }
 
 void

@@ -244,12 +244,17 @@ static const char *const store_schema[] = {
 	"  PRIMARY KEY (sender, ref, total, part));",
 
 	/* What follows a resolution: the root-cause analysis, the date by
-	 * which it promises the fix, and the fix's deployment. */
+	 * which it promises the fix, the fix's deployment, and when a fix
+	 * still missing fell overdue. */
 	"ALTER TABLE incidents ADD COLUMN analysed_ms INTEGER;"
 	"ALTER TABLE incidents ADD COLUMN analysed_by TEXT;"
 	"ALTER TABLE incidents ADD COLUMN fix_due_ms INTEGER;"
 	"ALTER TABLE incidents ADD COLUMN fixed_ms INTEGER;"
-	"ALTER TABLE incidents ADD COLUMN fixed_by TEXT;",
+	"ALTER TABLE incidents ADD COLUMN fixed_by TEXT;"
+	"ALTER TABLE incidents ADD COLUMN fix_overdue_ms INTEGER;"
+	"CREATE INDEX incidents_fix_due ON incidents(fix_due_ms) WHERE "
+	"  fix_due_ms IS NOT NULL AND fixed_ms IS NULL AND "
+	"  fix_overdue_ms IS NULL;",
 };
 
 static void

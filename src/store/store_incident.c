@@ -310,6 +310,44 @@ store_incident_fixed(struct store *store, int64_t id, const char *member,
 	    0, now_ms);
 }
 
+GArray *
+store_fixes_overdue_mark(struct store *store, int64_t now_ms)
+{
+	sqlite3_stmt	*stmt;
+	GArray		*ids;
+	int64_t		 id;
+	guint		 i;
+	int		 rc;
+
+	ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	if (store_begin(store) == -1)
+		goto fail;
+	stmt = store_prepare(store, "UPDATE incidents SET fix_overdue_ms = ? "
+	    "WHERE fix_due_ms < ? AND fix_due_ms IS NOT NULL AND fixed_ms IS "
+	    "NULL AND fix_overdue_ms IS NULL RETURNING id", "ii", now_ms,
+	    now_ms);
+	if (stmt == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(stmt, 0);
+		g_array_append_val(ids, id);
+	}
+	store_finish(store, stmt);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	for (i = 0; i < ids->len; i++)
+		if (store_event_add(store, g_array_index(ids, int64_t, i), 0,
+		    "fix-overdue", NULL, now_ms) == -1)
+			goto fail;
+	if (store_commit(store) == -1)
+		goto fail;
+	return ids;
+fail:
+	store_rollback(store);
+	g_array_free(ids, TRUE);
+	return NULL;
+}
+
 int
 store_incident_raise(struct store *store, int64_t id,
     enum cfg_severity severity, int64_t ack_deadline_ms, int64_t now_ms)

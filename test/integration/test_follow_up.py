@@ -4,7 +4,8 @@
 analysis and the date its fix is due (sla.fix_days later), "critgate
 fixed" the fix's deployment.  Each is recorded once, only for an incident
 someone has taken, and "show" and "report" tell a fix that is overdue or
-came late from one on time."""
+came late from one on time.  The daemon marks a fix that falls overdue
+in the timeline and its log."""
 
 import datetime
 import sqlite3
@@ -27,6 +28,11 @@ def move_fix_due(world, incident, seconds):
         db.execute("UPDATE incidents SET fix_due_ms = fix_due_ms + ? "
                    "WHERE id = ?", (seconds * 1000, incident))
     db.close()
+
+
+def timeline_kinds(world, incident):
+    shown = world.show(incident)
+    return [e["kind"] for e in shown["timeline"]] if shown else []
 
 
 def report_fixes(world):
@@ -94,6 +100,14 @@ def body(world, tap):
     shown = world.show(inc["id"])
     tap.check(shown["fix_late"] is True, "fix past its due date is late",
               shown["fix_due"])
+    harness.wait_for(lambda: "fix-overdue" in timeline_kinds(world,
+                                                             inc["id"]),
+                     what="the daemon marks the fix overdue")
+    tap.check(timeline_kinds(world, inc["id"]).count("fix-overdue") == 1,
+              "overdue fix in the timeline once",
+              timeline_kinds(world, inc["id"]))
+    tap.check(f"fix overdue inc={n}" in world.log(),
+              "the daemon logs the overdue fix")
     rc, out = world.cli("show", n)
     tap.check(rc == 0 and "OVERDUE" in out, "show marks the fix overdue",
               out)
