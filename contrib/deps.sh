@@ -9,7 +9,7 @@ critgate_packages="meson ninja-build pkg-config gcc libc6-dev
 	libsqlite3-dev libconfig-dev libmicrohttpd-dev libssl-dev openssl
 	libetpan-dev libgnutls28-dev python3 swaks libnet-ssleay-perl sqlite3
 	clang libclang-rt-14-dev dovecot-imapd postfix python3-aiosmtpd strace
-	libspf2-dev libopendkim-dev"
+	libspf2-dev libopendkim-dev libpsl-dev"
 
 critgate_install_missing() {
 	missing=""

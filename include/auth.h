@@ -79,9 +79,9 @@ int		 auth_check(const struct auth_settings *settings,
 void		 auth_result_fini(struct auth_result *result);
 
 /*
- * Tells whether two domains are aligned in DMARC's relaxed mode: equal
- * (case and a trailing dot ignored), or one under the other while both
- * share at least their last two labels.
+ * Tells whether two domains are aligned in DMARC's relaxed mode: their
+ * organisational domains, found with the public suffix list, are equal
+ * (case and a trailing dot ignored).
  */
 bool		 auth_domain_is_aligned(const char *a, const char *b);
 

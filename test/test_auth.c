@@ -312,9 +312,20 @@ align_other_domains_not_aligned(void)
 	CHECK(!auth_domain_is_aligned("com", "example.com"));
 	CHECK(!auth_domain_is_aligned("", "example.com"));
 	CHECK(!auth_domain_is_aligned(NULL, "example.com"));
-	/* siblings share an organisational domain but neither contains the
-	 * other; see the note at auth_domain_is_aligned */
-	CHECK(!auth_domain_is_aligned("eu.example.com", "us.example.com"));
+}
+
+static void
+align_follows_public_suffixes(void)
+{
+	/* Siblings share their organisational domain. */
+	CHECK(auth_domain_is_aligned("eu.example.com", "bounce.example.com"));
+	CHECK(auth_domain_is_aligned("mail.example.co.uk", "example.co.uk"));
+	/* Under a public suffix of two labels, a domain is its own. */
+	CHECK(!auth_domain_is_aligned("shop.co.uk", "bank.co.uk"));
+	CHECK(!auth_domain_is_aligned("x.co.uk", "co.uk"));
+	/* A public suffix that anyone can register under, not only a
+	 * country's. */
+	CHECK(!auth_domain_is_aligned("alice.github.io", "mallory.github.io"));
 }
 
 static void
@@ -942,6 +953,7 @@ main(void)
 	TAP_RUN(align_equal_ignores_case_and_dot);
 	TAP_RUN(align_subdomain_either_way_aligned);
 	TAP_RUN(align_other_domains_not_aligned);
+	TAP_RUN(align_follows_public_suffixes);
 	TAP_RUN(relay_spf_pass_aligned_authenticated);
 	TAP_RUN(relay_dkim_pass_aligned_authenticated);
 	TAP_RUN(relay_pass_other_domain_not_authenticated);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <libpsl.h>
 
 #include "auth.h"
 #include "auth_priv.h"
@@ -50,25 +51,41 @@ domain_normalise(const char *d)
 	return s;
 }
 
-/* Tells whether sub ends in "." followed by parent, which has a dot. */
-static bool
-is_subdomain(const char *sub, const char *parent)
+/*
+ * Returns the public suffix list: the newer of the one built into libpsl
+ * and the one a package installed (Debian's publicsuffix).
+ */
+static const psl_ctx_t *
+public_suffixes(void)
 {
-	size_t	sub_len = strlen(sub);
-	size_t	parent_len = strlen(parent);
+	static gsize		 once;
+	static psl_ctx_t	*psl;
 
-	if (strchr(parent, '.') == NULL || sub_len <= parent_len + 1)
-		return false;
-	return sub[sub_len - parent_len - 1] == '.' &&
-	    strcmp(sub + sub_len - parent_len, parent) == 0;
+	if (g_once_init_enter(&once)) {
+		psl = psl_latest(NULL);
+		g_once_init_leave(&once, 1);
+	}
+	return psl;
 }
 
 /*
- * NOTE: this uses no public suffix list.  It approximates the
- * organisational domain by requiring at least two shared labels, so
- * "x.co.uk" and "co.uk" count as aligned.  Siblings such as
- * "eu.example.com" and "bounce.example.com", which DMARC aligns, do not.
+ * Returns the organisational domain of the normalised domain d (RFC 7489
+ * section 3.2): its public suffix and one more label, or d itself when d
+ * is a public suffix or no list could be loaded.
  */
+static const char *
+organisational_domain(const char *d)
+{
+	const psl_ctx_t	*psl = public_suffixes();
+	const char	*registrable;
+
+	if (psl == NULL)
+		return d;
+	registrable = psl_registrable_domain(psl, d);
+	return registrable != NULL ? registrable : d;
+}
+
+/* Relaxed alignment: a and b share their organisational domain. */
 bool
 auth_domain_is_aligned(const char *a, const char *b)
 {
@@ -81,8 +98,8 @@ auth_domain_is_aligned(const char *a, const char *b)
 	na = domain_normalise(a);
 	nb = domain_normalise(b);
 	if (*na != '\0' && *nb != '\0')
-		is_aligned = strcmp(na, nb) == 0 || is_subdomain(na, nb) ||
-		    is_subdomain(nb, na);
+		is_aligned = strcmp(organisational_domain(na),
+		    organisational_domain(nb)) == 0;
 	g_free(na);
 	g_free(nb);
 	return is_aligned;
