@@ -171,6 +171,8 @@ void	daemon_writer_submit(struct daemon_writer *writer,
  */
 void	daemon_writer_flush(struct daemon_writer *writer,
 	    daemon_writer_done_fn done, void *ctx);
+/* Tells the writer that the main loop flushed the log itself. */
+void	daemon_writer_flushed(struct daemon_writer *writer);
 /*
  * Between these two calls, store writes on the main loop commit without a
  * flush of their own.  They are for provider outcomes (an accepted

@@ -9,10 +9,9 @@
  * touches loop-owned objects: jobs carry copies, and results travel
  * through g_main_context_invoke.
  *
- * The main loop also queues flush requests here.  It commits a pass
- * without a flush, and the writer's next flush of the log makes the pass
- * durable too, so the loop goes on meanwhile.  A flush request cuts the
- * wait for other sessions short, as pages wait on it.
+ * The main loop also queues flush requests here, for provider outcomes
+ * that it committed without a flush and that no other flush made durable
+ * meanwhile.
  *
  * The writer also runs the checkpoints, which copy the log into the
  * database, once it has reported a commit: SQLite would otherwise start
@@ -49,7 +48,8 @@ struct daemon_writer {
 	int		 checkpoint_mark; /* log pages that call for one */
 	int		 log_pages;	/* after the last commit */
 	uint64_t	 checkpoints;	/* run, for the stop log */
-	uint64_t	 submitted;	/* jobs queued, on the main loop */
+	uint64_t	 submitted;	/* jobs queued and flushes of the
+					 * main loop, counted there */
 	GMutex		 pass_lock;
 	struct daemon_pass *pass;	/* woken after each commit of mail */
 };
@@ -184,14 +184,12 @@ writer_gather(struct daemon_writer *w, GPtrArray *jobs)
 	struct writer_job	*job;
 	unsigned		 expected = 1;
 	int64_t			 deadline_us = 0;
-	bool			 is_urgent = false;
 
 	while (jobs->len < WRITER_BATCH_MAX) {
 		job = g_ptr_array_index(jobs, jobs->len - 1);
 		expected = MAX(expected, job->busy_sessions);
-		is_urgent = is_urgent || job->msg == NULL;
 		job = g_async_queue_try_pop(w->queue);
-		if (job == NULL && jobs->len < expected && !is_urgent) {
+		if (job == NULL && jobs->len < expected) {
 			if (deadline_us == 0)
 				deadline_us = g_get_monotonic_time() +
 				    WRITER_GATHER_US;
@@ -258,6 +256,13 @@ daemon_writer_set_pass(struct daemon_writer *w, struct daemon_pass *pass)
 }
 
 void
+daemon_writer_flushed(struct daemon_writer *w)
+{
+	if (w != NULL)
+		w->submitted++;
+}
+
+void
 daemon_writer_submit(struct daemon_writer *w, struct smtp_message *msg,
     int64_t received_ms, unsigned busy_sessions, daemon_writer_done_fn done,
     void *ctx)
@@ -293,7 +298,8 @@ daemon_record_soon_begin(struct daemon *d)
 
 /*
  * Every job queued after the outcomes' commit ends in a flush of the log,
- * which makes them durable too: then they need no flush of their own.
+ * which makes them durable too, as does a flush of the main loop's own:
+ * then they need no flush of their own.
  */
 static gboolean
 record_on_timeout(gpointer data)
