@@ -164,5 +164,9 @@ say "Incident 1's timeline, with the time to acknowledge against the SLA"
 say "Joerg acknowledges incident 2 from the command line"
 "$critgate" ack 2 --by joerg --config "$conf"
 
+say "Bob resolves incident 1, finds its root cause, and has a fix due"
+"$critgate" resolve 1 --by bob --config "$conf"
+"$critgate" analysed 1 --by bob --config "$conf"
+
 say "The SLA report"
 "$critgate" report --config "$conf"
