@@ -4,12 +4,14 @@
 disk.
 
 The writer thread commits each message and then flushes the store's log,
-outside the write lock.  The main loop records its pass without a flush
-and requests one from the writer thread.  The daemon runs under strace:
+outside the write lock.  The pass thread records what the message is
+meanwhile, without a flush, and the main loop marks the pages and flushes
+the log itself before it requests them.  The daemon runs under strace:
 every 250 to the end of data must follow a flush that came after the
 writer's last write to the log, and every provider request one that came
-after the main thread's.  The same trace shows that SQLite keeps its
-statement journals in memory rather than in temporary files.
+after the main thread's and the pass thread's.  The same trace shows that
+SQLite keeps its statement journals in memory rather than in temporary
+files.
 """
 
 import os
@@ -45,6 +47,15 @@ def traced_pid(strace_pid):
         return int(f.read().split()[0])
 
 
+def thread_ids(pid):
+    """Returns the daemon's thread ids by thread name."""
+    tids = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            tids[f.read().strip()] = tid
+    return tids
+
+
 def read_trace(path):
     """Returns the completed calls in order: (tid, name, args, result)."""
     calls, pending = [], {}
@@ -64,9 +75,13 @@ def read_trace(path):
     return calls
 
 
-def check_order(calls, tap):
+def check_order(calls, tids, tap):
     wal_fds, opened = set(), 0
     main_tid = calls[0][0] if calls else None
+    writer_tid = tids.get("critgate-writer")
+    pass_tid = tids.get("critgate-pass")
+    tap.check(writer_tid is not None and pass_tid is not None,
+              "the writer and the pass threads are found", tids)
     # Threads whose writes to the log no flush has followed yet.
     unflushed = set()
     posts = early = accepted = early_accepted = 0
@@ -84,19 +99,20 @@ def check_order(calls, tap):
             unflushed.clear()
         elif name == "sendto" and '"POST /2010-04-01/Accounts/' in args:
             posts += 1
-            if main_tid in unflushed:
+            if unflushed & {main_tid, pass_tid}:
                 early += 1
         elif name == "sendto" and "message accepted" in args:
             # The writer thread commits the message and flushes after.
             accepted += 1
-            if unflushed - {main_tid}:
+            if writer_tid in unflushed:
                 early_accepted += 1
     tap.check(opened >= 2, "the trace shows the main thread and the "
               "writer opening the store's log", f"opened={opened}")
     tap.check(posts >= 12, "the trace holds every provider request",
               f"posts={posts}")
     tap.check(early == 0, "every request follows a flush of the main "
-              "thread's writes", f"{early} of {posts} came first")
+              "and the pass threads' writes",
+              f"{early} of {posts} came first")
     tap.check(accepted == 3, "the trace holds every 250 to the end of "
               "data", f"accepted={accepted}")
     tap.check(early_accepted == 0, "every 250 follows a flush of the "
@@ -114,10 +130,11 @@ def check_order(calls, tap):
 def body(world, tap):
     trace_path = os.path.join(world.dir, "strace.out")
     # Without status callbacks, and with one incident at a time, the main
-    # thread's only writes to the log are the passes that prepare pages
-    # and the records of the provider's responses.
+    # thread's only writes to the log are the marks of the pages and the
+    # records of the provider's responses.
     world.sim_call("POST", "/_sim/config", {"event_delay_ms": 60000})
     start_traced(world, trace_path)
+    tids = thread_ids(traced_pid(world.daemon.pid))
     for n in range(3):
         world.send(harness.message(
             subject=f"Checkout down, report {n}",
@@ -131,7 +148,7 @@ def body(world, tap):
     # it directly, and strace then ends with the daemon's status.
     os.kill(traced_pid(world.daemon.pid), signal.SIGTERM)
     world.daemon.wait(timeout=30)
-    check_order(read_trace(trace_path), tap)
+    check_order(read_trace(trace_path), tids, tap)
 
 
 if __name__ == "__main__":
