@@ -480,7 +480,8 @@ int	store_page_requeue(struct store *store, int64_t page_id,
 	    const char *error, int64_t now_ms);
 
 /*
- * Counts the requests accepted for member on channel after since_ms: pages
+ * Counts the requests accepted for member on channel after since_ms, and
+ * those in flight at a stop that a start after since_ms found: pages
  * sharing a sid were one request.  Returns the count, or -1 on failure.
  */
 int64_t	store_page_requests_since(struct store *store, const char *member,

@@ -336,6 +336,30 @@ sending_pages_become_unknown_after_stop(void)
 	store_close(store);
 }
 
+/* A request in flight at a stop may have gone out: it counts towards the
+ * member's page limit from the start that found it. */
+static void
+unknown_pages_count_towards_limit(void)
+{
+	struct store		*store = fresh_store("limit.db");
+	struct store_page	 page;
+	struct outcome		 out;
+	struct cfg		*cfg = team_cfg();
+
+	CHECK_INT(process(store, add_message(store, "1"), "o@p", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_pages_orphaned(store, 50), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    50), 0);
+	store_page_fini(&page);
+	cfg_free(cfg);
+	store_close(store);
+}
+
 /*
  * Unknown pages go out again once waited for, unless a status named them,
  * a later round paged their member on that channel, or they turned
@@ -913,6 +937,7 @@ main(void)
 	TAP_RUN(status_never_moves_back);
 	TAP_RUN(requeue_clears_provider_status);
 	TAP_RUN(sending_pages_become_unknown_after_stop);
+	TAP_RUN(unknown_pages_count_towards_limit);
 	TAP_RUN(unknown_pages_sent_again_after_wait);
 	TAP_RUN(sms_parts_join_in_order);
 	TAP_RUN(open_missing_without_create_fails);

@@ -401,11 +401,16 @@ int64_t
 store_page_requests_since(struct store *store, const char *member,
     enum notify_channel channel, int64_t since_ms)
 {
-	/* A page accepted without a readable sid is told apart by when it
-	 * was accepted. */
-	return store_query_int(store, -1, "SELECT count(DISTINCT "
-	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ? "
-	    "AND channel = ? AND sent_ms > ?", "ssi", member,
+	/*
+	 * A page accepted without a readable sid is told apart by when it
+	 * was accepted.  A page whose request was in flight at a stop may
+	 * have gone out: it counts from the start that found it.
+	 */
+	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
+	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
+	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(*) FROM "
+	    "pages WHERE member = ?1 AND channel = ?2 AND state = 'unknown' "
+	    "AND sent_ms IS NULL AND status_ms > ?3)", "ssi", member,
 	    notify_channel_name(channel), since_ms);
 }
 
