@@ -466,9 +466,9 @@ enum daemon_provider_verdict daemon_provider_answer(struct daemon *d,
 void	daemon_provider_mail_instead(struct daemon *d, int64_t page_id);
 /*
  * Handles a status callback that says the request sent as sid was not
- * delivered: counts it against the provider that carried it, and puts its
- * pages back for the next provider, or pages their members by mail when
- * none is left.
+ * delivered: counts it against the provider that carried it, unless the
+ * callee was busy or did not answer, and puts its pages back for the next
+ * provider, or pages their members by mail when none is left.
  */
 void	daemon_provider_undelivered(struct daemon *d, const char *sid,
 	    const char *status);

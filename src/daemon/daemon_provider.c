@@ -463,6 +463,24 @@ page_is_open(struct daemon *d, const struct store_page *page)
 	return is_open;
 }
 
+/*
+ * Tells whether status says that the member did not take the call (busy,
+ * not answered, ringing too long), which is no fault of the provider's.
+ */
+static bool
+status_is_callee_outcome(const char *status)
+{
+	static const char *const names[] = {
+		"busy", "no-answer", "unanswered", "timeout",
+	};
+	size_t	i;
+
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		if (strcmp(status, names[i]) == 0)
+			return true;
+	return false;
+}
+
 void
 daemon_provider_undelivered(struct daemon *d, const char *sid,
     const char *status)
@@ -478,7 +496,7 @@ daemon_provider_undelivered(struct daemon *d, const char *sid,
 		goto out;
 	page = g_ptr_array_index(pages, 0);
 	index = daemon_provider_find(d->providers, page->provider);
-	if (index != -1)
+	if (index != -1 && !status_is_callee_outcome(status))
 		provider_count(d->providers, &d->providers->list[index], false,
 		    clock_now_ms());
 	detail = g_strdup_printf("%s: not delivered, status %s",

@@ -447,6 +447,12 @@ def voice_events(tap):
                       f"records page mail for {member}'s call")
 
         tap.check(not is_acked(world, inc), "events acknowledge nothing")
+        rc, out = world.cli("status", "--json")
+        vonage = [p for p in harness.json.loads(out)["providers"]
+                  if p["name"] == "vonage"] if rc == 0 else []
+        tap.check(len(vonage) == 1 and vonage[0]["failures"] == 1,
+                  "only dave's failed call counts against Vonage, not a "
+                  "busy or unanswered callee", vonage)
     finally:
         sink.stop()
         harness.stop_world(world, tap, "voice events")
