@@ -266,7 +266,8 @@ daemon_cli_reload(int argc, char **argv)
 	GError		*err = NULL;
 	struct store	*store = NULL;
 	struct cfg	*cfg = NULL;
-	char		*pid_text = NULL;
+	struct daemon_outbox ob = { .templates = NULL };
+	char		*pid_text = NULL, *problem = NULL;
 	long		 pid = 0;
 	int		 rc = 1;
 
@@ -277,11 +278,22 @@ daemon_cli_reload(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	/* A bad file is reported here; the daemon would refuse it too. */
+	/* A file that the daemon would refuse is reported here. */
 	cfg = daemon_cfg_load(daemon_cfg_path(config));
 	if (cfg == NULL)
 		goto out;
+	if (cfg_check_files_secrecy(cfg, &problem) == -1) {
+		fprintf(stderr, "critgate reload: %s: %s\n", cfg->path,
+		    problem);
+		goto out;
+	}
 	store = store_open(cfg->store_path, false);
+	if (store != NULL && daemon_outbox_open(&ob, store, cfg) == -1) {
+		fprintf(stderr, "critgate reload: %s: the mail templates "
+		    "cannot be loaded\n", cfg->path);
+		goto out;
+	}
+	daemon_outbox_close(&ob);
 	pid_text = store != NULL ? store_state_get(store, "pid") : NULL;
 	if (pid_text != NULL)
 		pid = strtol(pid_text, NULL, 10);
@@ -299,7 +311,9 @@ daemon_cli_reload(int argc, char **argv)
 	    "it did\n", pid, cfg->path);
 	rc = 0;
 out:
+	daemon_outbox_close(&ob);
 	g_free(pid_text);
+	g_free(problem);
 	g_free(config);
 	store_close(store);
 	cfg_free(cfg);

@@ -159,6 +159,13 @@ def reload(world, tap):
     # The commands read the file too: put the running one back.
     with open(world.config, "w") as f:
         f.write(good)
+    # A file that others can read, which the daemon refuses too.
+    mode = os.stat(world.config).st_mode
+    os.chmod(world.config, 0o644)
+    rc, out = world.cli("reload")
+    tap.check(rc == 1 and "readable by group or others" in out,
+              "critgate reload reports a file others can read", out)
+    os.chmod(world.config, mode)
     world.send(harness.message("Search down", "search-1@shop.example.com",
                                "Kim <kim@shop.example.com>"),
                sender="kim@shop.example.com")
