@@ -1178,6 +1178,63 @@ included_file_secrecy_checked(void)
 	g_ptr_array_free(errors, TRUE);
 }
 
+/* A comment line one byte longer than a config file may be. */
+static char *
+long_comment(void)
+{
+	char	*text = g_malloc(CFG_FILE_MAX + 2);
+
+	memset(text, 'x', CFG_FILE_MAX);
+	text[0] = '#';
+	text[CFG_FILE_MAX] = '\n';
+	text[CFG_FILE_MAX + 1] = '\0';
+	return text;
+}
+
+static void
+oversized_file_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	char		*comment = long_comment();
+	struct cfg	*cfg;
+
+	cfg = load_with_extra(comment, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len == 1)
+		CHECK_CONTAINS(errors->pdata[0], "more than the 1048576 a "
+		    "config file may have");
+	cfg_free(cfg);
+	g_free(comment);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
+oversized_include_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	char		*comment = long_comment(), *inc, *extra;
+	struct cfg	*cfg;
+
+	inc = g_build_filename(g_get_tmp_dir(), "critgate-inc-XXXXXX", NULL);
+	close(g_mkstemp(inc));
+	CHECK(g_file_set_contents(inc, comment, -1, NULL));
+	extra = g_strdup_printf("@include \"%s\"", inc);
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len == 1) {
+		CHECK_CONTAINS(errors->pdata[0], inc);
+		CHECK_CONTAINS(errors->pdata[0], "more than the 1048576");
+	}
+	cfg_free(cfg);
+	unlink(inc);
+	g_free(extra);
+	g_free(inc);
+	g_free(comment);
+	g_ptr_array_free(errors, TRUE);
+}
+
 int
 main(void)
 {
@@ -1236,5 +1293,7 @@ main(void)
 	TAP_RUN(escalation_bad_values_rejected);
 	TAP_RUN(escalation_same_line_values_kept_apart);
 	TAP_RUN(included_file_secrecy_checked);
+	TAP_RUN(oversized_file_rejected);
+	TAP_RUN(oversized_include_rejected);
 	return tap_done();
 }

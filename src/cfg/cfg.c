@@ -1800,6 +1800,42 @@ cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	check_escalation(ld, lc, cfg);
 }
 
+/* Tells whether the file at path is small enough to parse, reporting it
+ * when it is not. */
+static bool
+file_size_is_ok(struct loader *ld, const char *path)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= CFG_FILE_MAX)
+		return true;
+	g_ptr_array_add(ld->errors, g_strdup_printf("%s: %jd bytes, more "
+	    "than the %d a config file may have", path, (intmax_t)st.st_size,
+	    CFG_FILE_MAX));
+	ld->n_errors++;
+	return false;
+}
+
+/* Checks the size of the file at path and of the files it includes. */
+static bool
+file_sizes_are_ok(struct loader *ld, const char *path)
+{
+	char	**lines, **includes;
+	bool	  is_ok = true;
+	size_t	  i;
+
+	if (!file_size_is_ok(ld, path))
+		return false;
+	lines = read_lines(path);
+	includes = find_includes(lines);
+	for (i = 0; includes[i] != NULL; i++)
+		is_ok = file_size_is_ok(ld, includes[i]) && is_ok;
+	g_strfreev(includes);
+	free_lines(lines);
+	return is_ok;
+}
+
 struct cfg *
 cfg_load(const char *path, GPtrArray *errors)
 {
@@ -1808,6 +1844,8 @@ cfg_load(const char *path, GPtrArray *errors)
 	config_t	 lc;
 
 	config_init(&lc);
+	if (!file_sizes_are_ok(&ld, path))
+		goto out;
 	if (config_read_file(&lc, path) == CONFIG_FALSE) {
 		report_read_error(&ld, &lc);
 		goto out;
