@@ -176,6 +176,8 @@ oncall_print(const struct cfg *cfg, int64_t at_ms, bool is_json)
 		g_free(until);
 	}
 	json_builder_end_array(b);
+	if (!is_json && cfg->n_rotations == 0)
+		printf("no rotations in %s\n", cfg->path);
 	if (is_json)
 		daemon_json_print(b);
 	else

@@ -14,25 +14,25 @@ static const struct {
 	const char	*usage;
 } commands[] = {
 	{ "serve", daemon_serve_main,
-	  "serve [--config FILE] [--verbose]   run the gateway" },
+	  "serve [--verbose]                   run the gateway" },
 	{ "check-config", daemon_cli_check_config,
-	  "check-config [--config FILE]        validate a config file" },
+	  "check-config                        validate a config file" },
 	{ "incidents", daemon_cli_incidents,
 	  "incidents [--json] [--limit N]      list the latest incidents" },
 	{ "messages", daemon_cli_messages,
 	  "messages [--json] [--limit N]       list messages and their class" },
 	{ "show", daemon_cli_show,
-	  "show N [--config FILE] [--json]     print one incident's timeline" },
+	  "show N [--json]                     print one incident's timeline" },
 	{ "report", daemon_cli_report,
-	  "report [--config FILE] [--json]     time to acknowledge per "
+	  "report [--json]                     time to acknowledge per "
 	  "severity, fixes due" },
 	{ "status", daemon_cli_status,
-	  "status [--config FILE] [--json]     phone providers' health and "
+	  "status [--json]                     phone providers' health and "
 	  "circuits" },
 	{ "ack", daemon_cli_ack,
-	  "ack N --by NAME [--config FILE]     acknowledge incident N" },
+	  "ack N --by NAME                     acknowledge incident N" },
 	{ "resolve", daemon_cli_resolve,
-	  "resolve N --by NAME [--config FILE] resolve incident N" },
+	  "resolve N --by NAME                 resolve incident N" },
 	{ "analysed", daemon_cli_analysed,
 	  "analysed N --by NAME                record incident N's root "
 	  "cause as found" },
@@ -43,7 +43,7 @@ static const struct {
 	  "oncall [--at TIME] [--json]         who is on call in each "
 	  "rotation" },
 	{ "reload", daemon_cli_reload,
-	  "reload [--config FILE]              check the config, then have "
+	  "reload                              check the config, then have "
 	  "the daemon reread it" },
 	{ "notify", daemon_cli_notify,
 	  "notify N --message-file FILE        mail a status update to "
@@ -63,8 +63,8 @@ usage(FILE *out)
 	fprintf(out, "usage: critgate COMMAND [OPTIONS]\n\ncommands:\n");
 	for (i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %s\n", commands[i].usage);
-	fprintf(out, "\nThe config file defaults to $CRITGATE_CONFIG, then "
-	    "%s.\n", DAEMON_CFG_DEFAULT);
+	fprintf(out, "\nEvery command takes --config FILE.  The config file "
+	    "defaults to $CRITGATE_CONFIG,\nthen %s.\n", DAEMON_CFG_DEFAULT);
 }
 
 int

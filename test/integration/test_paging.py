@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
 """A customer's mail pages every team member by call and SMS once per
-round, and a second copy of the same message pages nobody."""
+round, and a second copy of the same message pages nobody.  Without
+rotations, "critgate oncall" says so."""
 
 import collections
 import sys
@@ -19,6 +20,9 @@ def per_member(requests):
 
 
 def body(world, tap):
+    rc, out = world.cli("oncall")
+    tap.check(rc == 0 and out.startswith("no rotations in "),
+              "oncall says there are no rotations", out)
     world.start_daemon()
     reply = world.send(harness.message())
     tap.check(reply == {}, "smtplib message accepted for the one recipient")
