@@ -40,8 +40,8 @@ CLI_LIMIT_S = 60
 
 # Sizes per mode: (quick, full).
 SIZES = {
-    # 1,500 copies of 1 KB took critgate 0.15 s at 20 sessions, and one
-    # stall of the disk moved the rate by a fifth from run to run.
+    # 1,500 copies of 1 KB took critgate 0.15 s at 20 sessions, and its
+    # rate moved by a fifth from run to run.
     "intake_count_1k": (40, 6000),
     "intake_count_64k": (20, 1000),
     "intake_sessions": ((1, 20), (1, 8, 20)),
