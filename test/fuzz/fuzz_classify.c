@@ -107,8 +107,13 @@ exists(void *ctx, int64_t incident_id, bool *is_open)
 }
 
 static const struct classify_lookup lookup = {
-	by_message_id, by_content_hash, of_message, incident_by_id,
-	by_fingerprint, by_sender, exists,
+	.message_by_message_id = by_message_id,
+	.message_by_content_hash = by_content_hash,
+	.incident_of_message = of_message,
+	.incident_by_message_id = incident_by_id,
+	.incident_by_fingerprint = by_fingerprint,
+	.incident_by_sender = by_sender,
+	.incident_exists = exists,
 };
 
 static void

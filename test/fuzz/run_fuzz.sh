@@ -46,7 +46,7 @@ if ! "$cc" -fsanitize=fuzzer -o "$work/probe" "$work/probe.c" \
 fi
 
 packages="gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libcurl"
-packages="$packages sqlite3 libconfig libmicrohttpd opendkim openssl"
+packages="$packages sqlite3 libconfig libmicrohttpd opendkim openssl libpsl"
 if ! deps=$(pkg-config --cflags --libs $packages); then
 	echo "run_fuzz: pkg-config cannot find: $packages" >&2
 	exit 1

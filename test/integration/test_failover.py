@@ -34,12 +34,14 @@ def twilio_fault(world, action):
 
 
 def twilio_undelivered(world):
+    """Twilio accepts every page and then fails it: SMS undelivered, calls
+    failed in the network (a busy callee would be no fault of Twilio's)."""
     for _, phone in world.team:
         world.sim_call("POST", "/_sim/numbers", {
             "number": phone, "delivery": "undelivered",
             "error_code": 30003})
         world.sim_call("POST", "/_sim/callee", {
-            "number": phone, "action": "busy"})
+            "number": phone, "action": "failed"})
 
 
 def vonage_pages(world):
