@@ -228,9 +228,6 @@ int
 store_incident_resolve(struct store *store, int64_t id, const char *member,
     const char *channel, int64_t now_ms)
 {
-	char	*detail;
-	int	 changed;
-
 	if (store_begin(store) == -1)
 		return -1;
 	if (store_incident_ack(store, id, member, channel, "resolved",
@@ -239,17 +236,12 @@ store_incident_resolve(struct store *store, int64_t id, const char *member,
 	    "resolved_by = ? WHERE id = ? AND resolved_ms IS NULL", "isi",
 	    now_ms, member, id) == -1)
 		goto fail;
-	changed = sqlite3_changes(store->db);
-	if (changed == 0) {
+	if (sqlite3_changes(store->db) == 0) {
 		store_rollback(store);
 		return 0;
 	}
-	detail = g_strdup_printf("by=%s channel=%s", member, channel);
-	changed = store_event_add(store, id, 0, "resolved", detail, now_ms);
-	g_free(detail);
-	if (changed == -1 || store_commit(store) == -1)
-		goto fail;
-	return 1;
+	return store_event_commit(store, id, "resolved",
+	    g_strdup_printf("by=%s channel=%s", member, channel), now_ms);
 fail:
 	store_rollback(store);
 	return -1;
@@ -265,7 +257,6 @@ incident_milestone(struct store *store, int64_t id, const char *column,
     const char *kind, const char *member, int64_t fix_due_ms, int64_t now_ms)
 {
 	char	 sql[160], buf[CLOCK_RFC3339_LEN], *detail;
-	int	 changed;
 
 	g_snprintf(sql, sizeof(sql), "UPDATE incidents SET %s_ms = ?, %s_by = "
 	    "?, fix_due_ms = coalesce(nullif(?, 0), fix_due_ms) WHERE id = ? "
@@ -284,11 +275,7 @@ incident_milestone(struct store *store, int64_t id, const char *column,
 		    clock_format(fix_due_ms, buf));
 	else
 		detail = g_strdup_printf("by=%s", member);
-	changed = store_event_add(store, id, 0, kind, detail, now_ms);
-	g_free(detail);
-	if (changed == -1 || store_commit(store) == -1)
-		goto fail;
-	return 1;
+	return store_event_commit(store, id, kind, detail, now_ms);
 fail:
 	store_rollback(store);
 	return -1;
@@ -373,6 +360,21 @@ store_event_add(struct store *store, int64_t incident_id, int64_t page_id,
 	return store_exec(store, "INSERT INTO events (incident, page, at_ms, "
 	    "kind, detail) VALUES (?, nullif(?, 0), ?, ?, ?)", "iiiss",
 	    incident_id, page_id, now_ms, kind, detail);
+}
+
+int
+store_event_commit(struct store *store, int64_t incident_id,
+    const char *kind, char *detail, int64_t now_ms)
+{
+	int	rc;
+
+	rc = store_event_add(store, incident_id, 0, kind, detail, now_ms);
+	g_free(detail);
+	if (rc == -1 || store_commit(store) == -1) {
+		store_rollback(store);
+		return -1;
+	}
+	return 1;
 }
 
 static void

@@ -258,27 +258,18 @@ int
 store_breach_add(struct store *store, int64_t incident_id, int64_t percent,
     int64_t now_ms)
 {
-	char	*detail;
-	int	 changed;
-
 	if (store_begin(store) == -1)
 		return -1;
 	if (store_exec(store, "INSERT OR IGNORE INTO breaches (incident, "
 	    "percent, at_ms) VALUES (?, ?, ?)", "iii", incident_id, percent,
 	    now_ms) == -1)
 		goto fail;
-	changed = sqlite3_changes(store->db);
-	if (changed == 0) {
+	if (sqlite3_changes(store->db) == 0) {
 		store_rollback(store);
 		return 0;
 	}
-	detail = g_strdup_printf("percent=%" G_GINT64_FORMAT, percent);
-	changed = store_event_add(store, incident_id, 0, "breach", detail,
-	    now_ms);
-	g_free(detail);
-	if (changed == -1 || store_commit(store) == -1)
-		goto fail;
-	return 1;
+	return store_event_commit(store, incident_id, "breach",
+	    g_strdup_printf("percent=%" G_GINT64_FORMAT, percent), now_ms);
 fail:
 	store_rollback(store);
 	return -1;

@@ -56,4 +56,12 @@ void	store_rollback(struct store *store);
 /* Returns a column as a new string (caller frees with g_free) or NULL. */
 char	*store_column_strdup(sqlite3_stmt *stmt, int col);
 
+/*
+ * Ends a transaction that changed incident_id: adds the event kind with
+ * detail (taken over and freed), then commits.  Returns 1, or -1 after
+ * rolling back.
+ */
+int	store_event_commit(struct store *store, int64_t incident_id,
+	    const char *kind, char *detail, int64_t now_ms);
+
 #endif
