@@ -75,6 +75,7 @@ void	daemon_json_string(JsonBuilder *b, const char *name,
 void	daemon_json_strings(JsonBuilder *b, const char *name,
 	    GPtrArray *values);
 void	daemon_json_int(JsonBuilder *b, const char *name, int64_t value);
+void	daemon_json_bool(JsonBuilder *b, const char *name, bool value);
 /* Prints the builder's document on standard output and frees it. */
 void	daemon_json_print(JsonBuilder *b);
 /*

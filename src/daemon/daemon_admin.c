@@ -161,8 +161,7 @@ oncall_print(const struct cfg *cfg, int64_t at_ms, bool is_json)
 		daemon_json_time(b, "since", shift.member != NULL ?
 		    shift.since_ms : 0);
 		daemon_json_time(b, "until", shift.until_ms);
-		json_builder_set_member_name(b, "is_override");
-		json_builder_add_boolean_value(b, shift.is_override);
+		daemon_json_bool(b, "is_override", shift.is_override);
 		json_builder_end_object(b);
 		if (is_json)
 			continue;

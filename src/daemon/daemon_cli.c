@@ -219,8 +219,7 @@ json_add_incident(JsonBuilder *b, const struct store_incident *inc,
 		    inc->opened_ms) / 1000);
 	else
 		json_builder_add_null_value(b);
-	json_builder_set_member_name(b, "sla_breached");
-	json_builder_add_boolean_value(b, incident_is_breached(inc, now_ms));
+	daemon_json_bool(b, "sla_breached", incident_is_breached(inc, now_ms));
 	daemon_json_time(b, "resolved", inc->resolved_ms);
 	daemon_json_string(b, "resolved_by", inc->resolved_by);
 	daemon_json_time(b, "analysed", inc->analysed_ms);
@@ -228,8 +227,7 @@ json_add_incident(JsonBuilder *b, const struct store_incident *inc,
 	daemon_json_time(b, "fix_due", inc->fix_due_ms);
 	daemon_json_time(b, "fixed", inc->fixed_ms);
 	daemon_json_string(b, "fixed_by", inc->fixed_by);
-	json_builder_set_member_name(b, "fix_late");
-	json_builder_add_boolean_value(b, incident_fix_is_late(inc, now_ms));
+	daemon_json_bool(b, "fix_late", incident_fix_is_late(inc, now_ms));
 }
 
 static void
@@ -326,8 +324,7 @@ message_print(const struct store_message_row *m, void *ctx)
 		daemon_json_string(b, "reason", m->reason);
 		daemon_json_int(b, "incident", m->incident_id);
 		daemon_json_int(b, "duplicate_of", m->duplicate_of);
-		json_builder_set_member_name(b, "unparseable");
-		json_builder_add_boolean_value(b, m->is_unparseable);
+		daemon_json_bool(b, "unparseable", m->is_unparseable);
 		json_builder_end_object(b);
 		daemon_json_array_add(b, l->count++);
 		return;

@@ -52,6 +52,13 @@ daemon_json_int(JsonBuilder *b, const char *name, int64_t value)
 }
 
 void
+daemon_json_bool(JsonBuilder *b, const char *name, bool value)
+{
+	json_builder_set_member_name(b, name);
+	json_builder_add_boolean_value(b, value);
+}
+
+void
 daemon_json_print(JsonBuilder *b)
 {
 	JsonGenerator	*gen = json_generator_new();

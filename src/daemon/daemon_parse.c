@@ -129,8 +129,7 @@ print_json(const struct parse_result *p, const struct classify_result *cr,
 	daemon_json_string(b, "auto_submitted", p->auto_submitted);
 	daemon_json_string(b, "fingerprint", cr->fingerprint);
 	daemon_json_string(b, "content_hash", cr->content_hash);
-	json_builder_set_member_name(b, "unparseable");
-	json_builder_add_boolean_value(b, p->is_unparseable);
+	daemon_json_bool(b, "unparseable", p->is_unparseable);
 	daemon_json_strings(b, "fallbacks", p->fallbacks);
 	daemon_json_string(b, "body_text", p->body_text);
 	json_builder_end_object(b);
