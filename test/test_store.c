@@ -355,6 +355,14 @@ unknown_pages_count_towards_limit(void)
 	    40), 1);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
 	    50), 0);
+	/* Sent again, it was two requests: the one before the stop too. */
+	CHECK_INT(store_pages_resend_unknown(store, 50, 60, "resend", 70), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sent(store, 1, "SID1", 80), 0);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 2);
 	store_page_fini(&page);
 	cfg_free(cfg);
 	store_close(store);
@@ -886,6 +894,8 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "DROP TABLE message_raw;"
 	    "DROP TABLE sms_parts;"
 	    "DROP INDEX incidents_fix_due;"
+	    "DROP INDEX pages_resent;"
+	    "ALTER TABLE pages DROP COLUMN resent_ms;"
 	    "ALTER TABLE incidents DROP COLUMN fix_overdue_ms;"
 	    "ALTER TABLE incidents DROP COLUMN analysed_ms;"
 	    "ALTER TABLE incidents DROP COLUMN analysed_by;"

@@ -254,7 +254,12 @@ static const char *const store_schema[] = {
 	"ALTER TABLE incidents ADD COLUMN fix_overdue_ms INTEGER;"
 	"CREATE INDEX incidents_fix_due ON incidents(fix_due_ms) WHERE "
 	"  fix_due_ms IS NOT NULL AND fixed_ms IS NULL AND "
-	"  fix_overdue_ms IS NULL;",
+	"  fix_overdue_ms IS NULL;"
+	/* A page sent again after a stop: its request from before may have
+	 * gone out, and counts towards its member's page limit. */
+	"ALTER TABLE pages ADD COLUMN resent_ms INTEGER;"
+	"CREATE INDEX pages_resent ON pages(member, channel, resent_ms) "
+	"  WHERE resent_ms IS NOT NULL;",
 };
 
 static void

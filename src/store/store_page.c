@@ -394,15 +394,17 @@ store_page_requests_since(struct store *store, const char *member,
 {
 	/*
 	 * A page accepted without a readable sid is told apart by when it
-	 * was accepted.  A page whose request was in flight at a stop may
-	 * have gone out: it counts from the start that found it.
+	 * was accepted.  A request in flight at a stop may have gone out:
+	 * it counts from the start that found it, while its page is
+	 * unknown, and from its sending again once it is.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
 	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(*) FROM "
 	    "pages WHERE member = ?1 AND channel = ?2 AND state = 'unknown' "
-	    "AND sent_ms IS NULL AND status_ms > ?3)", "ssi", member,
-	    notify_channel_name(channel), since_ms);
+	    "AND sent_ms IS NULL AND status_ms > ?3) + (SELECT count(*) FROM "
+	    "pages WHERE member = ?1 AND channel = ?2 AND resent_ms > ?3)",
+	    "ssi", member, notify_channel_name(channel), since_ms);
 }
 
 int
@@ -495,7 +497,8 @@ store_pages_resend_unknown(struct store *store, int64_t since_ms,
 	/* The page goes to the first provider again, because a pending page
 	 * that names a provider goes to the one after it. */
 	if (store_exec(store, "UPDATE pages SET state = 'pending', provider = "
-	    "NULL, status_ms = ?2 WHERE " UNKNOWN_TO_RESEND, "iisi",
+	    "NULL, status_ms = ?2, resent_ms = ?2 WHERE " UNKNOWN_TO_RESEND,
+	    "iisi",
 	    before_ms, now_ms, detail, since_ms) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
