@@ -197,6 +197,7 @@ struct cfg {
 	int64_t			 circuit_cool_ms; /* providers.
 						   * cool_down_seconds */
 	char			**includes;	/* files named by @include,
+						 * at any depth,
 						 * NULL-terminated */
 	struct cfg_vonage	 vonage;
 	int64_t			 bundle_ms;	/* page_limits.bundle_seconds */

@@ -1235,6 +1235,80 @@ oversized_include_rejected(void)
 	g_ptr_array_free(errors, TRUE);
 }
 
+/* A file two includes deep is checked for size and secrecy too. */
+static void
+nested_include_checked(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	char		*comment = long_comment(), *outer, *inner, *extra, *text;
+	char		*problem = NULL;
+	struct cfg	*cfg;
+
+	outer = g_build_filename(g_get_tmp_dir(), "critgate-inc-XXXXXX",
+	    NULL);
+	inner = g_build_filename(g_get_tmp_dir(), "critgate-inc-XXXXXX",
+	    NULL);
+	close(g_mkstemp(outer));
+	close(g_mkstemp(inner));
+	text = g_strdup_printf("@include \"%s\"\n", inner);
+	CHECK(g_file_set_contents(outer, text, -1, NULL));
+	CHECK(g_file_set_contents(inner, "dedup = { window_minutes = 5; };\n",
+	    -1, NULL));
+	chmod(outer, 0600);
+	chmod(inner, 0644);
+	extra = g_strdup_printf("@include \"%s\"", outer);
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK(cfg->includes[0] != NULL && cfg->includes[1] != NULL);
+		/* The main file is gone by now; the outer include stands in. */
+		g_free(cfg->path);
+		cfg->path = g_strdup(outer);
+		CHECK_INT(cfg_check_files_secrecy(cfg, &problem), -1);
+		if (problem != NULL)
+			CHECK_CONTAINS(problem, inner);
+	}
+	cfg_free(cfg);
+	CHECK(g_file_set_contents(inner, comment, -1, NULL));
+	cfg = load_with_extra(extra, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len == 1)
+		CHECK_CONTAINS(errors->pdata[0], "more than the 1048576");
+	unlink(inner);
+	unlink(outer);
+	g_free(problem);
+	g_free(text);
+	g_free(extra);
+	g_free(inner);
+	g_free(outer);
+	g_free(comment);
+	g_ptr_array_free(errors, TRUE);
+}
+
+/* A FIFO would block the read for ever. */
+static void
+fifo_config_rejected(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	char		*dir, *path;
+	struct cfg	*cfg;
+
+	dir = g_dir_make_tmp("critgate-fifo-XXXXXX", NULL);
+	path = g_build_filename(dir, "critgate.conf", NULL);
+	CHECK_INT(mkfifo(path, 0600), 0);
+	cfg = cfg_load(path, errors);
+	CHECK(cfg == NULL);
+	CHECK_INT(errors->len, 1);
+	if (errors->len == 1)
+		CHECK_CONTAINS(errors->pdata[0], "expected a regular file");
+	unlink(path);
+	rmdir(dir);
+	g_free(path);
+	g_free(dir);
+	g_ptr_array_free(errors, TRUE);
+}
+
 int
 main(void)
 {
@@ -1295,5 +1369,7 @@ main(void)
 	TAP_RUN(included_file_secrecy_checked);
 	TAP_RUN(oversized_file_rejected);
 	TAP_RUN(oversized_include_rejected);
+	TAP_RUN(nested_include_checked);
+	TAP_RUN(fifo_config_rejected);
 	return tap_done();
 }

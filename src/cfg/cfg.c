@@ -1800,39 +1800,63 @@ cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	check_escalation(ld, lc, cfg);
 }
 
-/* Tells whether the file at path is small enough to parse, reporting it
- * when it is not. */
+/* libconfig reads files included ten deep at most (tried with 1.5). */
+#define CFG_INCLUDE_DEPTH	10
+
+/*
+ * Tells whether the file at path can be parsed: a regular file of
+ * CFG_FILE_MAX bytes at most.  A missing one is left to libconfig, which
+ * reports the line that names it.
+ */
 static bool
-file_size_is_ok(struct loader *ld, const char *path)
+file_is_parseable(struct loader *ld, const char *path)
 {
 	struct stat	st;
 
-	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= CFG_FILE_MAX)
+	if (stat(path, &st) == -1)
 		return true;
-	g_ptr_array_add(ld->errors, g_strdup_printf("%s: %jd bytes, more "
-	    "than the %d a config file may have", path, (intmax_t)st.st_size,
-	    CFG_FILE_MAX));
+	if (!S_ISREG(st.st_mode))
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s: cannot be "
+		    "read (expected a regular file)", path));
+	else if (st.st_size > CFG_FILE_MAX)
+		g_ptr_array_add(ld->errors, g_strdup_printf("%s: %jd bytes, "
+		    "more than the %d a config file may have", path,
+		    (intmax_t)st.st_size, CFG_FILE_MAX));
+	else
+		return true;
 	ld->n_errors++;
 	return false;
 }
 
-/* Checks the size of the file at path and of the files it includes. */
+/*
+ * Checks the file at path and the files it includes, at any depth, and
+ * adds the names of those to files, each once.  Returns whether every one
+ * can be parsed.
+ */
 static bool
-file_sizes_are_ok(struct loader *ld, const char *path)
+collect_includes(struct loader *ld, const char *path, int depth,
+    GPtrArray *files)
 {
-	char	**lines, **includes;
+	char	**lines, **names;
 	bool	  is_ok = true;
 	size_t	  i;
 
-	if (!file_size_is_ok(ld, path))
+	if (!file_is_parseable(ld, path))
 		return false;
+	if (depth == CFG_INCLUDE_DEPTH)
+		return true;
 	lines = read_lines(path);
-	includes = find_includes(lines);
-	for (i = 0; includes[i] != NULL; i++)
-		is_ok = file_size_is_ok(ld, includes[i]) && is_ok;
-	g_strfreev(includes);
+	names = find_includes(lines);
 	free_lines(lines);
+	for (i = 0; names[i] != NULL; i++) {
+		if (g_ptr_array_find_with_equal_func(files, names[i],
+		    g_str_equal, NULL))
+			continue;
+		g_ptr_array_add(files, g_strdup(names[i]));
+		is_ok = collect_includes(ld, names[i], depth + 1, files) &&
+		    is_ok;
+	}
+	g_strfreev(names);
 	return is_ok;
 }
 
@@ -1841,10 +1865,11 @@ cfg_load(const char *path, GPtrArray *errors)
 {
 	struct loader	 ld = { .path = path, .errors = errors };
 	struct cfg	*cfg = NULL;
+	GPtrArray	*includes = g_ptr_array_new_with_free_func(g_free);
 	config_t	 lc;
 
 	config_init(&lc);
-	if (!file_sizes_are_ok(&ld, path))
+	if (!collect_includes(&ld, path, 0, includes))
 		goto out;
 	if (config_read_file(&lc, path) == CONFIG_FALSE) {
 		report_read_error(&ld, &lc);
@@ -1855,7 +1880,9 @@ cfg_load(const char *path, GPtrArray *errors)
 	cfg = g_new0(struct cfg, 1);
 	cfg->holds = 1;
 	cfg->path = g_strdup(path);
-	cfg->includes = find_includes(ld.lines);
+	g_ptr_array_add(includes, NULL);
+	cfg->includes = (char **)g_ptr_array_free(includes, FALSE);
+	includes = NULL;
 	load_group(&ld, config_root_setting(&lc), "", "", (char *)cfg);
 	if (ld.n_errors == 0)
 		cross_check(&ld, &lc, cfg);
@@ -1864,6 +1891,8 @@ cfg_load(const char *path, GPtrArray *errors)
 		cfg = NULL;
 	}
 out:
+	if (includes != NULL)
+		g_ptr_array_free(includes, TRUE);
 	free_lines(ld.lines);
 	wipe_parsed_secrets(&lc);
 	config_destroy(&lc);
