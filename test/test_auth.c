@@ -329,6 +329,15 @@ align_follows_public_suffixes(void)
 }
 
 static void
+align_malformed_domain_refused(void)
+{
+	CHECK(!auth_domain_is_aligned("evil..example.com", "example.com"));
+	CHECK(!auth_domain_is_aligned(".example.com", "example.com"));
+	CHECK(!auth_domain_is_aligned("ex ample.com", "example.com"));
+	CHECK(!auth_domain_is_aligned("example.com", "example.com.."));
+}
+
+static void
 relay_spf_pass_aligned_authenticated(void)
 {
 	struct auth_result	r;
@@ -954,6 +963,7 @@ main(void)
 	TAP_RUN(align_subdomain_either_way_aligned);
 	TAP_RUN(align_other_domains_not_aligned);
 	TAP_RUN(align_follows_public_suffixes);
+	TAP_RUN(align_malformed_domain_refused);
 	TAP_RUN(relay_spf_pass_aligned_authenticated);
 	TAP_RUN(relay_dkim_pass_aligned_authenticated);
 	TAP_RUN(relay_pass_other_domain_not_authenticated);

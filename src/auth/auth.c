@@ -85,6 +85,33 @@ organisational_domain(const char *d)
 	return registrable != NULL ? registrable : d;
 }
 
+/*
+ * Tells whether the normalised domain d is a host name: labels of 1 to 63
+ * letters, digits, hyphens or underscores, 253 bytes at most.  The public
+ * suffix list would map "evil..example.com" to "example.com".
+ */
+static bool
+domain_is_valid(const char *d)
+{
+	size_t		 label = 0, len = strlen(d);
+	const char	*p;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (p = d; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (g_ascii_isalnum(*p) || *p == '-' || *p == '_') {
+			if (++label > 63)
+				return false;
+		} else
+			return false;
+	}
+	return label > 0;
+}
+
 /* Relaxed alignment: a and b share their organisational domain. */
 bool
 auth_domain_is_aligned(const char *a, const char *b)
@@ -97,7 +124,7 @@ auth_domain_is_aligned(const char *a, const char *b)
 		return false;
 	na = domain_normalise(a);
 	nb = domain_normalise(b);
-	if (*na != '\0' && *nb != '\0')
+	if (domain_is_valid(na) && domain_is_valid(nb))
 		is_aligned = strcmp(organisational_domain(na),
 		    organisational_domain(nb)) == 0;
 	g_free(na);
