@@ -1261,7 +1261,7 @@ nested_include_checked(void)
 	CHECK(cfg != NULL);
 	if (cfg != NULL) {
 		CHECK(cfg->includes[0] != NULL && cfg->includes[1] != NULL);
-		/* The main file is gone by now; the outer include stands in. */
+		/* The main file is gone; the outer include stands in. */
 		g_free(cfg->path);
 		cfg->path = g_strdup(outer);
 		CHECK_INT(cfg_check_files_secrecy(cfg, &problem), -1);
