@@ -1240,8 +1240,8 @@ static void
 nested_include_checked(void)
 {
 	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
-	char		*comment = long_comment(), *outer, *inner, *extra, *text;
-	char		*problem = NULL;
+	char		*comment = long_comment(), *outer, *inner, *extra;
+	char		*text, *problem = NULL;
 	struct cfg	*cfg;
 
 	outer = g_build_filename(g_get_tmp_dir(), "critgate-inc-XXXXXX",
