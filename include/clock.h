@@ -19,8 +19,11 @@ void	clock_set_source(clock_source_fn fn);
 /*
  * Formats ms since the epoch as RFC 3339 UTC with milliseconds
  * ("2026-01-15T10:00:00.000Z") into buf of at least CLOCK_RFC3339_LEN bytes.
+ * A time before 1970 or after 9999 is formatted as the nearer of the two.
  */
 #define CLOCK_RFC3339_LEN	32
+#define CLOCK_MAX_MS		INT64_C(253402300799999)	/* 9999-12-31,
+								 * last ms */
 const char	*clock_format(int64_t ms, char *buf);
 
 #endif

@@ -30,11 +30,17 @@ clock_set_source(clock_source_fn fn)
 const char *
 clock_format(int64_t ms, char *buf)
 {
-	time_t		secs = (time_t)(ms / 1000);
+	time_t		secs;
 	struct tm	tm;
-
 	char		date[CLOCK_RFC3339_LEN];
 
+	/* RFC 3339 has four-digit years; a store edited by hand may hold
+	 * any number. */
+	if (ms < 0)
+		ms = 0;
+	else if (ms > CLOCK_MAX_MS)
+		ms = CLOCK_MAX_MS;
+	secs = (time_t)(ms / 1000);
 	gmtime_r(&secs, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, CLOCK_RFC3339_LEN, "%.20s.%03dZ", date,
