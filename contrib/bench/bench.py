@@ -1538,8 +1538,9 @@ and by reading the flush traces.
   start to its first line at the simulator 0.17 and 0.70. Every step has
   a p90 about twice its p50 on this machine, and a p99 three to four
   times: the tail is in every step, not in one. In the latest full run:
-  p50 1.6 ms idle and 1.56 loaded, p99 4.31 (5.3x the reference of 0.815
-  ms) and 4.42.
+  p50 1.63 ms idle and 1.48 loaded, p99 4.28 (4.5x the reference of 0.95
+  ms) and 3.45; in the one before, p99 4.31 idle (5.3x a reference of
+  0.815 ms).
 - **Intake rate.** The latest steps, measured one after the other:
   - The main thread wrote forty times per message to a temporary file:
     inside a transaction SQLite copies each page a statement changes to a
@@ -1589,8 +1590,9 @@ and by reading the flush traces.
     rate gave 7,813 per second (0.29 of smtp-sink), where 20,000 copies
     gave 9,300 to 10,300 for that code and for the code before, in
     turns. A row now sends 6,000 copies of 1 KB and 1,000 of 64 KB. The
-    latest full run gave 9,898 per second, and smtp-sink 32,512 (27,097
-    and 28,268 with 1,500 copies in the two runs before): 0.30.
+    two full runs since gave 9,898 and 8,716 per second, 0.30 and 0.32 of
+    smtp-sink (32,512 and 27,517; 27,097 and 28,268 with 1,500 copies in
+    the two runs before).
 
   Earlier, a profile under 20 sessions of copies of one message
   showed two lookups that grew with the store. Loading an incident counted
@@ -1622,7 +1624,8 @@ and by reading the flush traces.
   went from 760 to 950 to 1,160 messages per second in the last two runs,
   1.05 to 1.14x Postfix. With the raw bytes in their own table and the
   pass off the loop, it was 1,552 to 2,021 in the last three runs, 1.32
-  to 1.76x Postfix.
+  to 1.76x Postfix. With 1,000 copies a row instead of 300, the two full
+  runs since gave 1,547 and 1,405 (1.56 and 1.32x Postfix).
 - **Page storm.** Deduplication by Message-ID only opened one incident per
   message. Now a monitoring system's repeats (same sender, same subject
   but for the values) and other customers writing with the same subject
