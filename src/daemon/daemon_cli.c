@@ -103,7 +103,8 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 	}
 	if (wants_id) {
 		errno = 0;
-		if (argc == 2)
+		/* Digits only: strtoll also takes blanks and a sign. */
+		if (argc == 2 && g_ascii_isdigit(argv[1][0]))
 			opts->incident_id = strtoll(argv[1], &end, 10);
 		if (argc != 2 || errno != 0 || opts->incident_id <= 0 ||
 		    *end != '\0') {

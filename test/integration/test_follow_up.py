@@ -65,6 +65,10 @@ def body(world, tap):
     rc, out = world.cli("analysed", "999", "--by", "alice")
     tap.check(rc == 1 and "no incident 999" in out,
               "an unknown incident is refused", out)
+    for text in ("+" + n, " " + n, n + " "):
+        rc, out = world.cli("analysed", text, "--by", "alice")
+        tap.check(rc == 2 and "expected one incident number" in out,
+                  f"incident number {text!r} is refused", out)
 
     before = time.time()
     rc, out = world.cli("analysed", n, "--by", "alice")
