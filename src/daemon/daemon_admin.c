@@ -254,6 +254,24 @@ is_critgate(long pid)
 	return is_ours;
 }
 
+/* Returns the key in cfg that only a restart applies and that differs
+ * from the running daemon's (caller frees), or NULL. */
+static char *
+reload_change(struct store *store, const struct cfg *cfg)
+{
+	char	*running = store_state_get(store, "restart_config");
+	char	*text, *change = NULL;
+
+	/* A daemon from before this check keeps none. */
+	if (running == NULL)
+		return NULL;
+	text = daemon_cfg_restart_text(cfg);
+	change = daemon_cfg_restart_change(running, text);
+	g_free(text);
+	g_free(running);
+	return change;
+}
+
 int
 daemon_cli_reload(int argc, char **argv)
 {
@@ -268,7 +286,7 @@ daemon_cli_reload(int argc, char **argv)
 	struct store	*store = NULL;
 	struct cfg	*cfg = NULL;
 	struct daemon_outbox ob = { .templates = NULL };
-	char		*pid_text = NULL, *problem = NULL;
+	char		*pid_text = NULL, *problem = NULL, *change = NULL;
 	long		 pid = 0;
 	int		 rc = 1;
 
@@ -303,6 +321,12 @@ daemon_cli_reload(int argc, char **argv)
 		    "store %s\n", cfg->store_path);
 		goto out;
 	}
+	if ((change = reload_change(store, cfg)) != NULL) {
+		fprintf(stderr, "critgate reload: %s: %s changed, which only a "
+		    "restart applies; restart critgate instead\n", cfg->path,
+		    change);
+		goto out;
+	}
 	if (kill((pid_t)pid, SIGHUP) == -1) {
 		fprintf(stderr, "critgate reload: cannot signal pid %ld: %s\n",
 		    pid, g_strerror(errno));
@@ -315,6 +339,7 @@ out:
 	daemon_outbox_close(&ob);
 	g_free(pid_text);
 	g_free(problem);
+	g_free(change);
 	g_free(config);
 	store_close(store);
 	cfg_free(cfg);

@@ -267,21 +267,67 @@ serve_on_hup(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Returns what in cfg only a restart applies, or NULL. */
-static const char *
+/* The keys only a restart applies, and their offsets in struct cfg. */
+static const struct {
+	const char	*key;
+	size_t		 offset;
+} restart_keys[] = {
+	{ "listen.smtp", offsetof(struct cfg, listen_smtp) },
+	{ "listen.http", offsetof(struct cfg, listen_http) },
+	{ "listen.lmtp", offsetof(struct cfg, listen_lmtp) },
+	{ "store", offsetof(struct cfg, store_path) },
+	{ "imap.host", offsetof(struct cfg, imap.host) },
+	{ "imap.user", offsetof(struct cfg, imap.user) },
+	{ "imap.mailbox", offsetof(struct cfg, imap.mailbox) },
+};
+
+char *
+daemon_cfg_restart_text(const struct cfg *cfg)
+{
+	GString		*text = g_string_new(NULL);
+	const char	*value;
+	char		*escaped;
+	size_t		 i;
+
+	for (i = 0; i < G_N_ELEMENTS(restart_keys); i++) {
+		value = *(const char *const *)((const char *)cfg +
+		    restart_keys[i].offset);
+		escaped = g_strescape(value != NULL ? value : "", NULL);
+		g_string_append_printf(text, "%s=%s\n", restart_keys[i].key,
+		    escaped);
+		g_free(escaped);
+	}
+	return g_string_free(text, FALSE);
+}
+
+char *
+daemon_cfg_restart_change(const char *running, const char *text)
+{
+	char	**old = g_strsplit(running, "\n", -1);
+	char	**new = g_strsplit(text, "\n", -1);
+	char	 *change = NULL;
+	size_t	  i;
+
+	for (i = 0; change == NULL && new[i] != NULL; i++)
+		if (old[i] == NULL || strcmp(old[i], new[i]) != 0)
+			change = g_strndup(new[i], strcspn(new[i], "="));
+	g_strfreev(old);
+	g_strfreev(new);
+	return change;
+}
+
+/* Returns the key in cfg that only a restart applies and that changed
+ * from old (caller frees), or NULL. */
+static char *
 reload_blocker(const struct cfg *old, const struct cfg *cfg)
 {
-	if (strcmp(old->listen_smtp, cfg->listen_smtp) != 0 ||
-	    strcmp(old->listen_http, cfg->listen_http) != 0 ||
-	    g_strcmp0(old->listen_lmtp, cfg->listen_lmtp) != 0)
-		return "the listen addresses changed";
-	if (strcmp(old->store_path, cfg->store_path) != 0)
-		return "store changed";
-	if (g_strcmp0(old->imap.host, cfg->imap.host) != 0 ||
-	    g_strcmp0(old->imap.user, cfg->imap.user) != 0 ||
-	    g_strcmp0(old->imap.mailbox, cfg->imap.mailbox) != 0)
-		return "the imap group changed";
-	return NULL;
+	char	*running = daemon_cfg_restart_text(old);
+	char	*text = daemon_cfg_restart_text(cfg);
+	char	*change = daemon_cfg_restart_change(running, text);
+
+	g_free(running);
+	g_free(text);
+	return change;
 }
 
 void
@@ -290,7 +336,7 @@ daemon_reload(struct daemon *d)
 	struct daemon_outbox	 ob;
 	struct cfg		*cfg;
 	const char		*why = NULL;
-	char			*problem = NULL;
+	char			*problem = NULL, *change = NULL;
 
 	/* daemon_cfg_load writes each problem to the log first. */
 	cfg = daemon_cfg_load(d->cfg->path);
@@ -298,9 +344,12 @@ daemon_reload(struct daemon *d)
 		why = "the file fails check-config (problems above)";
 	else if (cfg_check_files_secrecy(cfg, &problem) == -1)
 		why = problem;
-	else if ((why = reload_blocker(d->cfg, cfg)) == NULL &&
-	    daemon_outbox_open(&ob, d->store, cfg) == -1)
+	else if ((change = reload_blocker(d->cfg, cfg)) != NULL)
+		why = problem = g_strdup_printf("%s changed, which only a "
+		    "restart applies", change);
+	else if (daemon_outbox_open(&ob, d->store, cfg) == -1)
 		why = "the mail templates cannot be loaded";
+	g_free(change);
 	if (why != NULL) {
 		log_warnx("critgate: reload refused file=%s reason=\"%s\"; the "
 		    "running config stays", d->cfg->path, why);
@@ -351,7 +400,8 @@ serve_pid_text(void)
 static int
 serve_start(struct daemon *d)
 {
-	char	*problem = NULL;
+	char	*problem = NULL, *restart;
+	bool	 is_failed;
 
 	raise_fd_limit();
 	if (cfg_check_files_secrecy(d->cfg, &problem) == -1) {
@@ -366,8 +416,13 @@ serve_start(struct daemon *d)
 	store_checkpoint_later(d->store);
 	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)
 		return -1;
-	/* "critgate reload" finds the daemon to signal here. */
-	if (store_state_set(d->store, "pid", serve_pid_text()) == -1)
+	/* "critgate reload" finds the daemon to signal here, and what it
+	 * would refuse to reload. */
+	restart = daemon_cfg_restart_text(d->cfg);
+	is_failed = store_state_set(d->store, "pid", serve_pid_text()) == -1 ||
+	    store_state_set(d->store, "restart_config", restart) == -1;
+	g_free(restart);
+	if (is_failed)
 		return -1;
 	d->curl = daemon_curl_new();
 	d->providers = daemon_providers_new(d->cfg, d->store);

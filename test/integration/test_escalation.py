@@ -166,6 +166,21 @@ def reload(world, tap):
     tap.check(rc == 1 and "readable by group or others" in out,
               "critgate reload reports a file others can read", out)
     os.chmod(world.config, mode)
+    # A new SMTP address, which only a restart applies.
+    moved = good.replace(f'smtp = "127.0.0.1:{world.smtp_port}"',
+                         f'smtp = "127.0.0.1:{harness.free_port()}"')
+    tap.check(moved != good, "the test moves the SMTP address")
+    with open(world.config, "w") as f:
+        f.write(moved)
+    rc, out = world.cli("reload")
+    tap.check(rc == 1 and "listen.smtp changed" in out and
+              "restart" in out,
+              "critgate reload reports a change only a restart applies", out)
+    world.daemon.send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: "listen.smtp changed" in world.log(),
+                     what="the daemon's refusal of the new address")
+    with open(world.config, "w") as f:
+        f.write(good)
     world.send(harness.message("Search down", "search-1@shop.example.com",
                                "Kim <kim@shop.example.com>"),
                sender="kim@shop.example.com")
