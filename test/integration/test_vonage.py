@@ -32,6 +32,13 @@ TEAM = harness.TEAM + [
 ]
 
 
+def callees_press_two(world):
+    """Makes every callee of the Vonage simulator answer and press 2, which
+    acknowledges nothing."""
+    world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
+                                               "digits": "2"})
+
+
 def vonage_first(world):
     """Rewrites the config so that Vonage is tried before Twilio."""
     with open(world.config) as f:
@@ -166,8 +173,7 @@ def keypress_acknowledges(tap):
     world = harness.World(vonage=True)
     try:
         vonage_first(world)
-        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
-                                                   "digits": "2"})
+        callees_press_two(world)
         world.vonage_call("POST", "/_sim/numbers", {
             "number": dict(world.team)["alice"][1:],
             "callee": {"digits": "1"}})
@@ -206,8 +212,7 @@ def keypress_rejected(tap):
     world = harness.World(vonage=True)
     try:
         vonage_first(world)
-        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
-                                                   "digits": "2"})
+        callees_press_two(world)
         inc = open_incident(world)
         inputs = harness.wait_for(lambda: webhooks(world, "input", 2), 30,
                                   "both keypresses")
@@ -272,8 +277,7 @@ def dlr_fails_over(tap):
     try:
         vonage_first(world)
         alice = dict(world.team)["alice"]
-        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
-                                                   "digits": "2"})
+        callees_press_two(world)
         world.vonage_call("POST", "/_sim/numbers", {
             "number": alice[1:], "dlr_status": "failed", "err_code": "6"})
         inc = open_incident(world)
@@ -327,8 +331,7 @@ def dlr_mails_when_last(tap):
     sink = mail_sink.Sink(world.relay_port).start()
     try:
         twilio_fails(world)
-        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
-                                                   "digits": "2"})
+        callees_press_two(world)
         # Receipts arrive final status first, then "accepted".
         world.vonage_call("POST", "/_sim/config", {"out_of_order": True})
         world.vonage_call("POST", "/_sim/numbers", {
@@ -373,8 +376,7 @@ def voice_events(tap):
                 "dave": "failed"}
     try:
         twilio_fails(world)
-        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
-                                                   "digits": "2"})
+        callees_press_two(world)
         world.vonage_call("POST", "/_sim/config", {"duplicate_webhooks": 1})
         for member, phone in world.team:
             if member != "alice":
@@ -464,10 +466,8 @@ def sms_in_parts(tap):
     world = harness.World(vonage=True)
     try:
         vonage_first(world)
-        # The callees press 2, so that no call acknowledges before the
-        # SMS does.
-        world.vonage_call("POST", "/_sim/callee", {"outcome": "answer",
-                                                   "digits": "2"})
+        # No call acknowledges before the SMS does.
+        callees_press_two(world)
         inc = open_incident(world)
         alice = dict(world.team)["alice"]
         world.vonage_call("POST", "/_sim/config", {"duplicate_webhooks": 2})
