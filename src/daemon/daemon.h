@@ -173,14 +173,6 @@ void	daemon_writer_set_pass(struct daemon_writer *writer,
 void	daemon_writer_submit(struct daemon_writer *writer,
 	    struct smtp_message *msg, int64_t received_ms,
 	    unsigned busy_sessions, daemon_writer_done_fn done, void *ctx);
-/*
- * Asks for a flushed commit on the writer's handle, which makes every
- * commit made before the call on any handle durable.  done, if not NULL,
- * is called on the main loop afterwards, with msg_id 0 and is_committed
- * false when the flush failed.
- */
-void	daemon_writer_flush(struct daemon_writer *writer,
-	    daemon_writer_done_fn done, void *ctx);
 /* Tells the writer that the main loop flushed the log itself. */
 void	daemon_writer_flushed(struct daemon_writer *writer);
 /*

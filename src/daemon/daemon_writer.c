@@ -278,16 +278,15 @@ daemon_writer_submit(struct daemon_writer *w, struct smtp_message *msg,
 	g_async_queue_push(w->queue, job);
 }
 
-void
-daemon_writer_flush(struct daemon_writer *w, daemon_writer_done_fn done,
-    void *ctx)
+/*
+ * Queues a flush of the log, which makes every commit made before the call
+ * durable, whichever handle made it.
+ */
+static void
+writer_flush(struct daemon_writer *w)
 {
-	struct writer_job	*job = g_new0(struct writer_job, 1);
-
-	job->done = done;
-	job->ctx = ctx;
 	w->submitted++;
-	g_async_queue_push(w->queue, job);
+	g_async_queue_push(w->queue, g_new0(struct writer_job, 1));
 }
 
 bool
@@ -308,7 +307,7 @@ record_on_timeout(gpointer data)
 
 	d->record_source = 0;
 	if (d->writer->submitted == d->record_mark)
-		daemon_writer_flush(d->writer, NULL, NULL);
+		writer_flush(d->writer);
 	return G_SOURCE_REMOVE;
 }
 
