@@ -208,7 +208,7 @@ struct cfg {
  * The size of a config file, and of each file it includes, at most.  The
  * parse takes time that grows with the square of a line's length (0.3 s
  * for one line of 1 MB, 1.3 s for 2 MB, measured on the development
- * machine), and a reload holds the daemon meanwhile.
+ * machine), and a reload stalls the daemon meanwhile.
  */
 #define CFG_FILE_MAX		(1024 * 1024)
 

@@ -1260,8 +1260,9 @@ nested_include_checked(void)
 	cfg = load_with_extra(extra, errors);
 	CHECK(cfg != NULL);
 	if (cfg != NULL) {
-		CHECK(cfg->includes[0] != NULL && cfg->includes[1] != NULL);
-		/* The main file is gone; the outer include stands in. */
+		CHECK(cfg->includes[0] != NULL);
+		CHECK(cfg->includes[1] != NULL);
+		/* The main file is gone, so the outer include replaces it. */
 		g_free(cfg->path);
 		cfg->path = g_strdup(outer);
 		CHECK_INT(cfg_check_files_secrecy(cfg, &problem), -1);

@@ -665,9 +665,11 @@ fix_overdue_marked_once(void)
 	CHECK_INT(store_incident_analysed(store, ahead.incident_id, "ana",
 	    5000, 100), 1);
 	ids = store_fixes_overdue_mark(store, 1000);
-	CHECK(ids != NULL && ids->len == 0);
-	if (ids != NULL)
+	CHECK(ids != NULL);
+	if (ids != NULL) {
+		CHECK_INT(ids->len, 0);
 		g_array_free(ids, TRUE);
+	}
 	ids = store_fixes_overdue_mark(store, 1001);
 	CHECK(ids != NULL);
 	if (ids != NULL) {

@@ -1526,7 +1526,7 @@ and by reading the flush traces.
   writer flushes it (the pages still leave only after a later flush):
   p50 from 2.1 to 2.2 ms down to 1.72 to 1.77, p90 from 3.5 to 2.9 to 3.1.
   The loop flushes the marks of a page itself instead of handing the
-  flush to the writer and waiting for its answer: p50 lower by 0.2 to
+  flush to the writer and waiting for its reply: p50 lower by 0.2 to
   0.25 ms in each of four pairs of runs. Provider outcomes (sids,
   delivery statuses) no longer get a flush of their own when mail or
   pages make one within 100 ms: 1,750 flushes for 300 probes before, 436

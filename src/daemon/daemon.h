@@ -108,11 +108,11 @@ int	daemon_cli_oncall(int argc, char **argv);
 /*
  * The values of cfg that only a restart applies, one "key=value" line
  * each (caller frees).  The daemon keeps its own in the store, so that
- * "critgate reload" tells first which file it would refuse.
+ * "critgate reload" rejects such a file before it signals the daemon.
  */
 char	*daemon_cfg_restart_text(const struct cfg *cfg);
-/* Returns the first key whose line text changes from running (caller
- * frees), or NULL. */
+/* Returns the first key whose line differs between running and text
+ * (caller frees), or NULL. */
 char	*daemon_cfg_restart_change(const char *running, const char *text);
 int	daemon_cli_reload(int argc, char **argv);
 /* Appends to warnings what the config leaves open in the next 14 days

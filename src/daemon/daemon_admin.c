@@ -262,7 +262,7 @@ reload_change(struct store *store, const struct cfg *cfg)
 	char	*running = store_state_get(store, "restart_config");
 	char	*text, *change = NULL;
 
-	/* A daemon from before this check keeps none. */
+	/* A daemon started by an older critgate stored none. */
 	if (running == NULL)
 		return NULL;
 	text = daemon_cfg_restart_text(cfg);

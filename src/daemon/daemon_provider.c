@@ -464,7 +464,7 @@ page_is_open(struct daemon *d, const struct store_page *page)
 }
 
 /*
- * Tells whether status says that the member did not take the call (busy,
+ * Tells whether status means that the member did not take the call (busy,
  * not answered, ringing too long), which is no fault of the provider's.
  */
 static bool

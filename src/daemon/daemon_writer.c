@@ -145,10 +145,10 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 		n++;
 	}
 	/*
-	 * The flush comes after the commit has let go of the write lock, so
-	 * that the pass reads the mail meanwhile.  What it records follows
-	 * from the mail, and the pages it opens leave only after a later
-	 * flush, which carries the mail to the disk too if this one fails.
+	 * The flush comes after the commit has released the write lock, so
+	 * the pass reads the mail meanwhile.  The pages it opens leave only
+	 * after a later flush, which also carries the mail to disk if this
+	 * one fails.
 	 */
 	is_committed = n == 0 || store_messages_add_batch(w->store, items,
 	    n) == 0;
@@ -297,8 +297,8 @@ daemon_record_soon_begin(struct daemon *d)
 
 /*
  * Every job queued after the outcomes' commit ends in a flush of the log,
- * which makes them durable too, as does a flush of the main loop's own:
- * then they need no flush of their own.
+ * as does each flush the main loop makes itself.  Either makes the
+ * outcomes durable, so they need no flush of their own.
  */
 static gboolean
 record_on_timeout(gpointer data)

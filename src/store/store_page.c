@@ -393,10 +393,10 @@ store_page_requests_since(struct store *store, const char *member,
     enum notify_channel channel, int64_t since_ms)
 {
 	/*
-	 * A page accepted without a readable sid is told apart by when it
-	 * was accepted.  A request in flight at a stop may have gone out:
-	 * it counts from the start that found it, while its page is
-	 * unknown, and from its sending again once it is.
+	 * A page accepted without a readable sid is identified by when it
+	 * was accepted.  A request in flight at a stop may have gone out, so
+	 * it counts from the start that found it while its page is unknown,
+	 * and from the page's resend once it is sent again.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
