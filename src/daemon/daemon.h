@@ -164,8 +164,9 @@ struct daemon_writer	*daemon_writer_start(const char *store_path);
 void	daemon_writer_set_pass(struct daemon_writer *writer,
 	    struct daemon_pass *pass);
 /*
- * Queues msg (taken over) for the next commit; done is called on the main
- * loop once the transaction holding it has committed or failed.
+ * Queues msg (taken over) for the next commit.  done is called on the main
+ * loop once the transaction holding it has been committed and flushed, or
+ * has failed.
  * busy_sessions counts the sessions with a message under way right now,
  * this one included: the writer waits a moment for theirs before
  * committing.
@@ -192,7 +193,8 @@ bool	daemon_record_soon_begin(struct daemon *d);
 void	daemon_record_soon_end(struct daemon *d, bool is_batch);
 /* Flushes the outcomes recorded since the last flush at once (at stop). */
 void	daemon_record_flush_now(struct daemon *d);
-/* Commits what is queued, then stops the thread and frees the writer. */
+/* Commits and flushes what is queued, then stops the threads and frees the
+ * writer. */
 void	daemon_writer_stop(struct daemon_writer *writer);
 
 /* SMTP listener (daemon_smtp.c). */

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Group commit: one writer thread owns a store handle of its own and
- * commits every message waiting at that moment in one transaction, then
- * reports each result back to the main loop.  One message alone still
- * commits at once; under load one disk flush covers many senders.  The
- * flush runs after the commit, outside the write lock, so the main loop
- * commits meanwhile instead of waiting for the disk.  The thread never
- * touches loop-owned objects: jobs carry copies, and results travel
- * through g_main_context_invoke.
+ * commits every message waiting at that moment in one transaction.  A
+ * flusher thread then flushes the store's log, which makes every batch
+ * committed before the flush durable, and reports each result back to
+ * the main loop.  Under load the writer commits the next batch while the
+ * disk flushes the last one, so one flush covers many senders.  The
+ * flushes run outside the write lock, so the main loop and the pass
+ * commit meanwhile.  Neither thread touches loop-owned objects: jobs
+ * carry copies, and results travel through g_main_context_invoke.
  *
  * The main loop also queues flush requests here, for provider outcomes
  * that it committed without a flush and that no other flush made durable
  * meanwhile.
  *
  * The writer also runs the checkpoints, which copy the log into the
- * database, once it has reported a commit: SQLite would otherwise start
+ * database, once it has committed a batch: SQLite would otherwise start
  * each one inside the commit that made the log long, before that commit's
  * senders hear their 250.  The next commit then starts the log over.
  */
@@ -52,6 +53,11 @@ struct daemon_writer {
 					 * main loop, counted there */
 	GMutex		 pass_lock;
 	struct daemon_pass *pass;	/* woken after each commit of mail */
+
+	GThread		*flusher;
+	GAsyncQueue	*committed;	/* struct writer_batch *, to flush */
+	struct store	*flush_store;	/* used by the flusher only */
+	uint64_t	 flushes;	/* made, for the stop log */
 };
 
 struct writer_job {
@@ -71,7 +77,11 @@ static struct writer_job	writer_stop_job;
 /* The results of one transaction, delivered on the main loop. */
 struct writer_batch {
 	GPtrArray	*jobs;		/* struct writer_job * */
+	bool		 is_committed;
 };
+
+/* Queued last for the flusher, once the writer has ended. */
+static struct writer_batch	flusher_stop_batch;
 
 static void
 job_free(struct writer_job *job)
@@ -145,10 +155,9 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 		n++;
 	}
 	/*
-	 * The flush comes after the commit has released the write lock, so
-	 * the pass reads the mail meanwhile.  The pages it opens leave only
-	 * after a later flush, which also carries the mail to disk if this
-	 * one fails.
+	 * The pass reads the mail while the flusher flushes it.  The pages
+	 * it opens leave only after a later flush, which also carries the
+	 * mail to disk if this one fails.
 	 */
 	is_committed = n == 0 || store_messages_add_batch(w->store, items,
 	    n) == 0;
@@ -157,10 +166,8 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 		daemon_pass_kick(w->pass);
 		g_mutex_unlock(&w->pass_lock);
 	}
-	is_committed = is_committed && store_flush(w->store) == 0;
 	for (i = 0, n = 0; i < jobs->len; i++) {
 		job = g_ptr_array_index(jobs, i);
-		job->is_committed = is_committed;
 		if (job->msg != NULL)
 			job->msg_id = items[n++].msg_id;
 	}
@@ -169,7 +176,8 @@ writer_commit(struct daemon_writer *w, GPtrArray *jobs)
 	w->messages += n;
 	batch = g_new0(struct writer_batch, 1);
 	batch->jobs = jobs;
-	g_main_context_invoke(w->context, writer_on_results, batch);
+	batch->is_committed = is_committed;
+	g_async_queue_push(w->committed, batch);
 	writer_check_log(w);
 }
 
@@ -226,6 +234,50 @@ writer_run(gpointer data)
 	return NULL;
 }
 
+/*
+ * Flushes the log once for all the batches committed since the last
+ * flush, then reports them.  A batch whose commit failed is reported as
+ * failed whether or not the flush succeeds.
+ */
+static gpointer
+flusher_run(gpointer data)
+{
+	struct daemon_writer	*w = data;
+	struct writer_batch	*batch;
+	struct writer_job	*job;
+	GPtrArray		*batches = g_ptr_array_new();
+	bool			 is_flushed, is_stopping = false;
+	guint			 i, j;
+
+	while (!is_stopping) {
+		batch = g_async_queue_pop(w->committed);
+		do {
+			if (batch == &flusher_stop_batch)
+				is_stopping = true;
+			else
+				g_ptr_array_add(batches, batch);
+		} while ((batch = g_async_queue_try_pop(w->committed)) !=
+		    NULL);
+		if (batches->len == 0)
+			continue;
+		is_flushed = store_flush(w->flush_store) == 0;
+		w->flushes++;
+		for (i = 0; i < batches->len; i++) {
+			batch = g_ptr_array_index(batches, i);
+			for (j = 0; j < batch->jobs->len; j++) {
+				job = g_ptr_array_index(batch->jobs, j);
+				job->is_committed = batch->is_committed &&
+				    is_flushed;
+			}
+			g_main_context_invoke(w->context, writer_on_results,
+			    batch);
+		}
+		g_ptr_array_set_size(batches, 0);
+	}
+	g_ptr_array_free(batches, TRUE);
+	return NULL;
+}
+
 struct daemon_writer *
 daemon_writer_start(const char *store_path)
 {
@@ -233,16 +285,22 @@ daemon_writer_start(const char *store_path)
 
 	w = g_new0(struct daemon_writer, 1);
 	w->store = store_open(store_path, true);
-	if (w->store == NULL) {
+	w->flush_store = store_open(store_path, false);
+	if (w->store == NULL || w->flush_store == NULL) {
+		store_close(w->store);
+		store_close(w->flush_store);
 		g_free(w);
 		return NULL;
 	}
 	store_checkpoint_later(w->store);
 	store_flush_later(w->store);
+	store_checkpoint_later(w->flush_store);
 	w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
 	w->queue = g_async_queue_new();
 	g_mutex_init(&w->pass_lock);
 	w->context = g_main_context_ref(g_main_context_default());
+	w->committed = g_async_queue_new();
+	w->flusher = g_thread_new("critgate-flush", flusher_run, w);
 	w->thread = g_thread_new("critgate-writer", writer_run, w);
 	return w;
 }
@@ -340,12 +398,17 @@ daemon_writer_stop(struct daemon_writer *w)
 	 * senders get no reply, as the loop has stopped, and send again. */
 	g_async_queue_push(w->queue, &writer_stop_job);
 	g_thread_join(w->thread);
+	g_async_queue_push(w->committed, &flusher_stop_batch);
+	g_thread_join(w->flusher);
 	log_info("writer: stopped batches=%" G_GUINT64_FORMAT " messages=%"
-	    G_GUINT64_FORMAT " checkpoints=%" G_GUINT64_FORMAT, w->batches,
-	    w->messages, w->checkpoints);
+	    G_GUINT64_FORMAT " flushes=%" G_GUINT64_FORMAT " checkpoints=%"
+	    G_GUINT64_FORMAT, w->batches, w->messages, w->flushes,
+	    w->checkpoints);
 	g_async_queue_unref(w->queue);
+	g_async_queue_unref(w->committed);
 	g_mutex_clear(&w->pass_lock);
 	g_main_context_unref(w->context);
 	store_close(w->store);
+	store_close(w->flush_store);
 	g_free(w);
 }

@@ -3,8 +3,8 @@
 """No message gets its 250, and no page is requested, before it is on
 disk.
 
-The writer thread commits each message and then flushes the store's log,
-outside the write lock.  The pass thread records what the message is
+The writer thread commits each message, and a flusher thread then flushes
+the store's log, outside the write lock.  The pass thread records what the message is
 meanwhile, without a flush, and the main loop marks the pages and flushes
 the log itself before it requests them.  The daemon runs under strace:
 every 250 to the end of data must follow a flush that came after the
@@ -102,7 +102,8 @@ def check_order(calls, tids, tap):
             if unflushed & {main_tid, pass_tid}:
                 early += 1
         elif name == "sendto" and "message accepted" in args:
-            # The writer thread commits the message and flushes after.
+            # The writer thread commits the message, the flusher
+            # flushes after.
             accepted += 1
             if writer_tid in unflushed:
                 early_accepted += 1
