@@ -48,6 +48,21 @@ count(GPtrArray *list)
 	return n;
 }
 
+/* Returns the first column of the first row of sql, or -1. */
+static int64_t
+count_rows(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		 n = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
 static int64_t
 add_message(struct store *store, const char *raw)
 {
@@ -904,11 +919,17 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "ALTER TABLE incidents DROP COLUMN fix_due_ms;"
 	    "ALTER TABLE incidents DROP COLUMN fixed_ms;"
 	    "ALTER TABLE incidents DROP COLUMN fixed_by;"
+	    "CREATE INDEX messages_subject_key ON messages(subject_key);"
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	store = store_open(path, false);
 	CHECK(store != NULL);
+	if (store == NULL) {
+		g_bytes_unref(want);
+		g_free(path);
+		return;
+	}
 	CHECK_INT(store_message_load(store, id, &msg), 0);
 	CHECK(msg.raw != NULL);
 	if (msg.raw != NULL)
@@ -924,6 +945,11 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	store_message_fini(&msg);
 	g_bytes_unref(want);
 	store_close(store);
+	/* The index that no query reads is gone after the upgrade. */
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name = 'messages_subject_key'"), 0);
+	sqlite3_close(db);
 	g_free(path);
 }
 
