@@ -48,9 +48,9 @@ count(GPtrArray *list)
 	return n;
 }
 
-/* Returns the first column of the first row of sql, or -1. */
+/* Returns the count that sql selects, or -1 if it fails. */
 static int64_t
-count_rows(sqlite3 *db, const char *sql)
+select_count(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt	*stmt;
 	int64_t		 n = -1;
@@ -947,7 +947,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	store_close(store);
 	/* The index that no query reads is gone after the upgrade. */
 	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-	CHECK_INT(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE "
+	CHECK_INT(select_count(db, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'messages_subject_key'"), 0);
 	sqlite3_close(db);
 	g_free(path);
