@@ -148,6 +148,8 @@ struct classify_lookup {
 struct classify_result {
 	enum classify_class	 class;
 	enum cfg_severity	 severity;	/* highest routed recipient */
+	bool			 is_routed;	/* a recipient has a route, so
+					 * severity comes from one */
 	int64_t			 incident_id;	/* 0 when none */
 	int64_t			 duplicate_of;	/* message id, or 0 */
 	char			*reason;	/* short phrase, never NULL */

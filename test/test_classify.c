@@ -1145,6 +1145,7 @@ baseline_new_incident_critical(void)
 	    "dana@customer.example.net", T0_MS, &res);
 	CHECK_INT(res.class, CLASSIFY_NEW_INCIDENT);
 	CHECK_INT(res.severity, CFG_SEVERITY_CRITICAL);
+	CHECK(res.is_routed);
 	CHECK_INT(res.incident_id, 0);
 	CHECK_STR(res.subject, "Checkout down for all EU customers");
 	CHECK(res.ack_member == NULL);
@@ -1472,6 +1473,7 @@ unrouted_recipient_rejected(void)
 	    rcpt_none, 1, T0_MS, &res);
 	CHECK_INT(res.class, CLASSIFY_REJECTED);
 	CHECK_STR(res.reason, "no routed recipient");
+	CHECK(!res.is_routed);
 	classify_result_fini(&res);
 	(void)classify_mail(&st, &mail, "dana@customer.example.net",
 	    rcpt_none, 0, T0_MS, &res);

@@ -90,6 +90,7 @@ step_route(struct run *r)
 			r->out->severity = route->severity;
 		found = true;
 	}
+	r->out->is_routed = found;
 	if (found)
 		return false;
 	return decide(r, CLASSIFY_REJECTED, 0, "no routed recipient");

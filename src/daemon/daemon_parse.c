@@ -94,7 +94,8 @@ print_text(const struct parse_result *p, const struct classify_result *cr,
 	for (i = 0; i < rcpts->len; i++)
 		printf("%s%s", i ? ", " : "", (char *)rcpts->pdata[i]);
 	printf("%s\n", rcpts->len == 0 ? "(none routed)" : "");
-	printf("severity:    %s\n", cfg_severity_name(cr->severity));
+	printf("severity:    %s\n", cr->is_routed ?
+	    cfg_severity_name(cr->severity) : "- (no routed recipient)");
 	printf("class:       %s (%s)\n", classify_class_name(cr->class),
 	    cr->reason);
 	printf("subject:     %s\n", p->subject);
@@ -117,7 +118,8 @@ print_json(const struct parse_result *p, const struct classify_result *cr,
 
 	json_builder_begin_object(b);
 	daemon_json_strings(b, "recipients", rcpts);
-	daemon_json_string(b, "severity", cfg_severity_name(cr->severity));
+	daemon_json_string(b, "severity", cr->is_routed ?
+	    cfg_severity_name(cr->severity) : NULL);
 	daemon_json_string(b, "class", classify_class_name(cr->class));
 	daemon_json_string(b, "reason", cr->reason);
 	daemon_json_string(b, "subject", p->subject);
