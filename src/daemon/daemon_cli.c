@@ -988,6 +988,8 @@ struct cli_action {
 					 * MAILOUT_KIND_COUNT: nothing */
 	bool		 needs_ack;	/* refused while nobody has taken
 					 * the incident */
+	bool		 needs_analysis; /* refused until the root-cause
+					 * analysis is recorded */
 };
 
 static int
@@ -1072,19 +1074,19 @@ cli_fixed_print(const struct store_incident *inc, bool is_changed,
 
 static const struct cli_action cli_ack_action = {
 	"acknowledge", cli_ack_store, cli_ack_print, MAILOUT_ACKNOWLEDGED,
-	false
+	false, false
 };
 static const struct cli_action cli_resolve_action = {
 	"resolve", cli_resolve_store, cli_resolve_print, MAILOUT_RESOLVED,
-	false
+	false, false
 };
 static const struct cli_action cli_analysed_action = {
 	"record the root-cause analysis of", cli_analysed_store,
-	cli_analysed_print, MAILOUT_KIND_COUNT, true
+	cli_analysed_print, MAILOUT_KIND_COUNT, true, false
 };
 static const struct cli_action cli_fixed_action = {
 	"record the deployed fix of", cli_fixed_store, cli_fixed_print,
-	MAILOUT_KIND_COUNT, true
+	MAILOUT_KIND_COUNT, true, true
 };
 
 static int
@@ -1099,7 +1101,7 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 	char			*summary;
 	int64_t			 now = clock_now_ms();
 	int			 rc = 1, changed;
-	bool			 is_acked;
+	bool			 is_acked, is_analysed;
 
 	summary = g_strdup_printf("N --by NAME - %s incident N", action->verb);
 	changed = cli_parse(argc, argv, summary, CLI_ID | CLI_BY, &opts);
@@ -1121,11 +1123,19 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 		goto out;
 	}
 	is_acked = inc.acked_ms != 0;
+	is_analysed = inc.analysed_ms != 0;
 	store_incident_fini(&inc);
 	if (action->needs_ack && !is_acked) {
 		fprintf(stderr, "critgate %s: incident %" PRId64 " is not "
 		    "acknowledged yet; acknowledge it first with \"critgate "
 		    "ack %" PRId64 " --by NAME\"\n", argv[0],
+		    opts.incident_id, opts.incident_id);
+		goto out;
+	}
+	if (action->needs_analysis && !is_analysed) {
+		fprintf(stderr, "critgate %s: incident %" PRId64 " has no "
+		    "root-cause analysis yet; record it first with \"critgate "
+		    "analysed %" PRId64 " --by NAME\"\n", argv[0],
 		    opts.incident_id, opts.incident_id);
 		goto out;
 	}

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: ISC
 """What follows a resolution: "critgate analysed" records the root-cause
 analysis and the date its fix is due (sla.fix_days later), "critgate
-fixed" the fix's deployment.  Each is recorded once, only for an incident
-someone has taken, and "show" and "report" tell a fix that is overdue or
-came late from one on time.  The daemon marks a fix that falls overdue
+fixed" the fix's deployment once the analysis is recorded.  Each is
+recorded once, only for an incident someone has taken, and "show" and
+"report" tell a fix that is overdue or came late from one on time.  The daemon marks a fix that falls overdue
 in the timeline and its log."""
 
 import datetime
@@ -69,6 +69,13 @@ def body(world, tap):
         rc, out = world.cli("analysed", text, "--by", "alice")
         tap.check(rc == 2 and "expected one incident number" in out,
                   f"incident number {text!r} is refused", out)
+
+    rc, out = world.cli("fixed", n, "--by", "alice")
+    tap.check(rc == 1 and "no root-cause analysis yet" in out and
+              f"critgate analysed {n}" in out,
+              "fix before the analysis is refused", out)
+    tap.check(world.show(inc["id"])["fixed"] is None,
+              "a refused fix records nothing")
 
     before = time.time()
     rc, out = world.cli("analysed", n, "--by", "alice")
