@@ -43,6 +43,44 @@ cli_opts_fini(struct cli_opts *opts)
 	g_clear_pointer(&opts->message_file, g_free);
 }
 
+/*
+ * Returns the long name of the first of entries (n of them) that argv
+ * gives twice, or NULL.  GLib keeps the last value, so a second --by would
+ * silently replace the member named first.
+ */
+static const char *
+cli_repeated_option(int argc, char **argv, const GOptionEntry *entries,
+    size_t n)
+{
+	const char	*arg, *end;
+	unsigned	 seen = 0;
+	size_t		 i, len;
+	int		 k;
+
+	for (k = 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
+		arg = argv[k];
+		if (arg[0] != '-' || arg[1] == '\0')
+			continue;
+		end = arg[1] == '-' ? strchr(arg, '=') : NULL;
+		len = end != NULL ? (size_t)(end - arg - 2) : strlen(arg + 2);
+		for (i = 0; i < n; i++)
+			if (arg[1] == '-' ? strlen(entries[i].long_name) ==
+			    len && strncmp(arg + 2, entries[i].long_name,
+			    len) == 0 : arg[1] == entries[i].short_name)
+				break;
+		if (i == n)
+			continue;
+		if ((seen & (1u << i)) != 0)
+			return entries[i].long_name;
+		seen |= 1u << i;
+		/* A value given apart is the next argument. */
+		if (entries[i].arg != G_OPTION_ARG_NONE && (arg[1] == '-' ?
+		    end == NULL : arg[2] == '\0'))
+			k++;
+	}
+	return NULL;
+}
+
 static int
 cli_parse(int argc, char **argv, const char *summary, unsigned takes,
     struct cli_opts *opts)
@@ -63,6 +101,7 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 	};
 	GOptionContext	*ctx;
 	GError		*err = NULL;
+	const char	*repeated;
 	char		*end;
 	size_t		 n = 2;
 	bool		 wants_id = (takes & CLI_ID) != 0;
@@ -77,6 +116,12 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 		entries[n++] = all[1];
 	if ((takes & CLI_FILE) != 0)
 		entries[n++] = all[2];
+	repeated = cli_repeated_option(argc, argv, entries, n);
+	if (repeated != NULL) {
+		fprintf(stderr, "critgate %s: --%s is repeated; "
+		    "give it once\n", argv[0], repeated);
+		goto fail;
+	}
 	ctx = g_option_context_new(summary);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {

@@ -70,6 +70,11 @@ def body(world, tap):
         tap.check(rc == 2 and "expected one incident number" in out,
                   f"incident number {text!r} is refused", out)
 
+    for args in (("--by", "alice", "--by", "bob"),
+                 ("--by=alice", "--by", "bob")):
+        rc, out = world.cli("analysed", n, *args)
+        tap.check(rc == 2 and "--by is repeated; give it once" in out,
+                  f"repeated --by is refused: {' '.join(args)}", out)
     rc, out = world.cli("fixed", n, "--by", "alice")
     tap.check(rc == 1 and "no root-cause analysis yet" in out and
               f"critgate analysed {n}" in out,
