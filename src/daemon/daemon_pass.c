@@ -406,6 +406,7 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 	struct pass_item	 items[PASS_BATCH_MAX];
 	struct pass_result	*r;
 	GArray			*touched;
+	GSource			*source;
 	guint			 i, n = MIN(ids->len - *next, PASS_BATCH_MAX);
 	size_t			 bytes = 0;
 	int			 rc;
@@ -438,10 +439,17 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 	r = g_new0(struct pass_result, 1);
 	r->d = p->d;
 	r->touched = touched;
-	/* Ahead of other events: the time from the final dot to the first
-	 * page is the figure that matters most. */
-	g_main_context_invoke_full(p->context, G_PRIORITY_HIGH, pass_on_result,
-	    r, NULL);
+	/*
+	 * Ahead of other events: the time from the final dot to the first
+	 * page is the figure that matters most.  An idle source, as the
+	 * writer's results: the loop's next start pages for what a stopped
+	 * loop never took.
+	 */
+	source = g_idle_source_new();
+	g_source_set_priority(source, G_PRIORITY_HIGH);
+	g_source_set_callback(source, pass_on_result, r, NULL);
+	g_source_attach(source, p->context);
+	g_source_unref(source);
 	return 0;
 }
 

@@ -8,7 +8,7 @@
  * disk flushes the last one, so one flush covers many senders.  The
  * flushes run outside the write lock, so the main loop and the pass
  * commit meanwhile.  Neither thread touches loop-owned objects: jobs
- * carry copies, and results travel through g_main_context_invoke.
+ * carry copies, and results travel to the loop in idle sources.
  *
  * The main loop also queues flush requests here, for provider outcomes
  * that it committed without a flush and that no other flush made durable
@@ -88,6 +88,25 @@ job_free(struct writer_job *job)
 {
 	smtp_message_free(job->msg);
 	g_free(job);
+}
+
+static gboolean	writer_on_results(gpointer data);
+
+/*
+ * Hands batch to the main loop.  Not g_main_context_invoke: while the loop
+ * is not running (during a stop) it would run the results on this thread,
+ * against sessions the loop has freed.  A batch the stopped loop never
+ * takes gets no reply, and its senders send again.
+ */
+static void
+writer_deliver(struct daemon_writer *w, struct writer_batch *batch)
+{
+	GSource	*source = g_idle_source_new();
+
+	g_source_set_priority(source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(source, writer_on_results, batch, NULL);
+	g_source_attach(source, w->context);
+	g_source_unref(source);
 }
 
 static gboolean
@@ -269,8 +288,7 @@ flusher_run(gpointer data)
 				job->is_committed = batch->is_committed &&
 				    is_flushed;
 			}
-			g_main_context_invoke(w->context, writer_on_results,
-			    batch);
+			writer_deliver(w, batch);
 		}
 		g_ptr_array_set_size(batches, 0);
 	}
@@ -394,8 +412,9 @@ daemon_writer_stop(struct daemon_writer *w)
 {
 	if (w == NULL)
 		return;
-	/* The messages queued before the stop are committed first; their
-	 * senders get no reply, as the loop has stopped, and send again. */
+	/* The messages queued before the stop are committed and flushed
+	 * first.  Their senders get no reply, as the loop has stopped, and
+	 * send again. */
 	g_async_queue_push(w->queue, &writer_stop_job);
 	g_thread_join(w->thread);
 	g_async_queue_push(w->committed, &flusher_stop_batch);
