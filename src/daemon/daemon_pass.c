@@ -441,9 +441,9 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 	r->touched = touched;
 	/*
 	 * Ahead of other events: the time from the final dot to the first
-	 * page is the figure that matters most.  An idle source, as the
-	 * writer's results: the loop's next start pages for what a stopped
-	 * loop never took.
+	 * page is the figure that matters most.  A source on the loop, not
+	 * g_main_context_invoke, so nothing runs here after a stop.  The
+	 * next start pages for any result the stopped loop never took.
 	 */
 	source = g_idle_source_new();
 	g_source_set_priority(source, G_PRIORITY_HIGH);

@@ -73,11 +73,13 @@ def body(world, tap):
                  "RCPT TO:<critical@support.example.com>", "DATA"):
         conn.sendall(line.encode() + b"\r\n")
         harness.smtp_reply(conn)
+
     conn.sendall(harness.message(message_id="slow-disk@customer.example.net")
                  .encode() + b".\r\n")
     # Committed, so the flusher has begun the flush that takes 2 s.
     harness.wait_for(lambda: stored_count(world) == 1, 20,
                      "the message committed")
+
     world.daemon.send_signal(signal.SIGTERM)
     world.daemon.wait(timeout=60)
     tracer.wait(timeout=20)
@@ -87,6 +89,7 @@ def body(world, tap):
               f"exit status {status}")
     tap.check("writer: stopped" in world.log(),
               "the writer's threads end", world.log()[-2000:])
+
     reply = harness.smtp_reply(conn)
     tap.check(not reply.startswith("250"),
               "the sender gets no 250 from the stopped loop", reply)
