@@ -502,8 +502,11 @@ int	store_page_readdressed(struct store *store, int64_t page_id,
 int	store_page_capped(struct store *store, int64_t page_id,
 	    const char *detail, int64_t now_ms);
 
-/* Marks the pages left in flight by a stopped daemon unknown as of now_ms.
- * Returns their count. */
+/*
+ * Marks the pages left in flight by a stopped daemon unknown as of now_ms,
+ * and dates as of now_ms those of an open incident that an earlier start
+ * found in flight and never sent again.  Returns the count of both.
+ */
 int	store_pages_orphaned(struct store *store, int64_t now_ms);
 
 /*

@@ -63,8 +63,8 @@ page_resend_unknown(struct daemon *d)
 	char	*detail;
 	int	 n;
 
-	/* Only the pages this start found in flight: those of an earlier
-	 * start, if any, were paged by a later round or sent again then. */
+	/* Only the pages this start found unknown: those of an earlier
+	 * start that was stopped again before sending them are among them. */
 	if (wait_ms == 0 || d->orphaned_ms == 0 ||
 	    now - d->orphaned_ms < wait_ms)
 		return;

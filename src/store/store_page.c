@@ -460,6 +460,18 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 	    "= ? WHERE state = 'sending'", "i", now_ms) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
+	/*
+	 * Pages an earlier start found in flight and stopped before sending
+	 * again: they wait from this start too, or they would stay unknown
+	 * until the next round.
+	 */
+	if (store_exec(store, "UPDATE pages SET status_ms = ? WHERE state = "
+	    "'unknown' AND sid IS NULL AND status_ms < ? AND incident IN "
+	    "(SELECT id FROM incidents WHERE resolved_ms IS NULL AND "
+	    "(acked_ms IS NULL OR multi_paging = 1))", "ii", now_ms,
+	    now_ms) == -1)
+		goto fail;
+	n += sqlite3_changes(store->db);
 	if (store_commit(store) == -1)
 		goto fail;
 	return n;

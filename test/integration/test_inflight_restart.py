@@ -15,7 +15,8 @@ of two members records nothing.
 
 When the provider refused the requests (so no status will ever come), the
 pages are sent again escalation.resend_unknown_seconds after the restart,
-except those of an incident acknowledged meanwhile.
+except those of an incident acknowledged meanwhile, and after the next
+restart when the daemon is killed again before that.
 """
 
 import base64
@@ -233,6 +234,33 @@ def twilio_never_left(world, tap):
               "never left: the log counts the pages sent again")
 
 
+def twilio_killed_twice(world, tap):
+    """The restarted daemon is killed again before it sends the unknown
+    pages again; the start after that sends them."""
+    requests_die(world, ("Checkout down",))
+    world.start_daemon()
+    inc = world.incidents()[0]["id"]
+
+    def states():
+        return sorted(p["state"] for p in world.show(inc)["pages"])
+    harness.wait_for(lambda: states() == ["unknown"] * 4, 20,
+                     "the pages unknown after the first restart")
+    world.kill_daemon()
+    world.resend_unknown_seconds = 1
+    world.write_config()
+    world.start_daemon()
+    try:
+        harness.wait_for(lambda: states() == ["sent"] * 4, 20,
+                         "the pages sent again after the second restart")
+    except TimeoutError:
+        pass
+    tap.check(states() == ["sent"] * 4, "killed twice: the pages are sent "
+              "again after the second restart", world.show(inc)["pages"])
+    tap.check(len(requests_at_sim(world)) == 8,
+              "killed twice: four requests more, no other",
+              len(requests_at_sim(world)))
+
+
 def twilio_team_changed(world, tap):
     """While the daemon is down, bob leaves the team and alice gets a new
     number: what is sent again follows the config."""
@@ -275,6 +303,7 @@ def main():
                              ("mixed", twilio_mixed, {}),
                              ("never left", twilio_never_left,
                               {"resend_unknown_seconds": 1}),
+                             ("killed twice", twilio_killed_twice, {}),
                              ("team changed", twilio_team_changed,
                               {"resend_unknown_seconds": 1}),
                              ("vonage", vonage, {"vonage": True})):
