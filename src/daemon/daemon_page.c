@@ -871,12 +871,12 @@ daemon_page_recover(struct daemon *d)
 	d->orphaned_ms = clock_now_ms();
 	orphans = store_pages_orphaned(d->store, d->orphaned_ms);
 	if (orphans > 0 && d->cfg->resend_unknown_ms > 0)
-		log_warnx("notify: pages in flight at the last stop count=%d; "
-		    "those no provider status names within %" PRId64 " s are "
-		    "sent again", orphans, d->cfg->resend_unknown_ms / 1000);
+		log_warnx("notify: pages in flight at a stop count=%d; those "
+		    "no provider status names within %" PRId64 " s are sent "
+		    "again", orphans, d->cfg->resend_unknown_ms / 1000);
 	else if (orphans > 0)
-		log_warnx("notify: pages in flight at the last stop count=%d; "
-		    "their outcome is unknown and the next round pages again",
+		log_warnx("notify: pages in flight at a stop count=%d; their "
+		    "outcome is unknown and the next round pages again",
 		    orphans);
 	/* Also the rounds that fell due while the daemon was stopped. */
 	daemon_page_tick(d);
