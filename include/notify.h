@@ -42,6 +42,12 @@ struct notify_page {
  * escalation.resend_unknown_seconds, even when the first call went out.
  */
 #define NOTIFY_STATUS_URL_PAGES	64
+/*
+ * Pages one request carries at most.  A bundled SMS naming this many
+ * incidents stays within NOTIFY_SMS_TEXT_MAX, and a status callback names
+ * every one of them.
+ */
+#define NOTIFY_BUNDLE_MAX	NOTIFY_STATUS_URL_PAGES
 
 /* A POST; every string is owned, released by notify_request_fini. */
 struct notify_request {

@@ -780,6 +780,31 @@ bundle_sms_long_subjects_cut_numbers_kept(void)
 	g_free(text);
 }
 
+/* The largest bundle, with incident numbers of ten digits, stays within
+ * what Twilio accepts in one SMS, and names every incident. */
+static void
+bundle_sms_largest_within_limit(void)
+{
+	const char		*subjects[NOTIFY_BUNDLE_MAX];
+	struct notify_page	 pages[NOTIFY_BUNDLE_MAX];
+	char			*text, *want;
+	size_t			 i;
+
+	for (i = 0; i < NOTIFY_BUNDLE_MAX; i++)
+		subjects[i] = "Checkout down for every customer in the region";
+	bundle_init(pages, NOTIFY_BUNDLE_MAX, subjects);
+	for (i = 0; i < NOTIFY_BUNDLE_MAX; i++)
+		pages[i].incident_id = 9000000000 + (int64_t)i;
+	text = notify_twilio_bundle_sms_text(pages, NOTIFY_BUNDLE_MAX);
+	CHECK(g_utf8_strlen(text, -1) <= NOTIFY_SMS_TEXT_MAX);
+	for (i = 0; i < NOTIFY_BUNDLE_MAX; i++) {
+		want = g_strdup_printf("#%" PRId64 " ", pages[i].incident_id);
+		CHECK_CONTAINS(text, want);
+		g_free(want);
+	}
+	g_free(text);
+}
+
 static void
 bundle_sms_emoji_fits_ucs2(void)
 {
@@ -902,6 +927,7 @@ main(void)
 	TAP_RUN(bundle_sms_short_subjects_exact);
 	TAP_RUN(bundle_sms_subjects_share_room);
 	TAP_RUN(bundle_sms_long_subjects_cut_numbers_kept);
+	TAP_RUN(bundle_sms_largest_within_limit);
 	TAP_RUN(bundle_sms_emoji_fits_ucs2);
 	TAP_RUN(bundle_twiml_names_every_incident_exact);
 	TAP_RUN(bundle_request_of_one_is_single);

@@ -675,15 +675,16 @@ group_has_incident(GPtrArray *group, int64_t incident_id)
 }
 
 /*
- * Sorts the pending pages not already in hand into groups, one per member
- * and channel, with at most one page per incident (a second waits for the
- * next pass).  Returns the groups (GPtrArray of borrowed pages).
+ * Sorts the pending pages not already in hand into groups of at most
+ * NOTIFY_BUNDLE_MAX, by member and channel, with at most one page per
+ * incident (a second waits for the next pass).  Returns the groups
+ * (GPtrArray of borrowed pages).
  */
 static GPtrArray *
 page_group_pending(struct daemon *d, GPtrArray *pending)
 {
 	struct store_page	*page, *first;
-	GPtrArray		*groups, *group;
+	GPtrArray		*groups, *group, *room;
 	guint			 i, j;
 
 	groups = g_ptr_array_new_with_free_func(
@@ -692,18 +693,25 @@ page_group_pending(struct daemon *d, GPtrArray *pending)
 		page = g_ptr_array_index(pending, i);
 		if (g_hash_table_contains(d->in_flight, &page->id))
 			continue;	/* being sent or waiting to retry */
+		room = NULL;
 		for (j = 0; j < groups->len; j++) {
 			group = g_ptr_array_index(groups, j);
 			first = g_ptr_array_index(group, 0);
-			if (first->channel == page->channel &&
-			    strcmp(first->member, page->member) == 0)
+			if (first->channel != page->channel ||
+			    strcmp(first->member, page->member) != 0)
+				continue;
+			if (group_has_incident(group, page->incident_id))
 				break;
+			if (room == NULL && group->len < NOTIFY_BUNDLE_MAX)
+				room = group;
 		}
-		if (j == groups->len)
-			g_ptr_array_add(groups, g_ptr_array_new());
-		group = g_ptr_array_index(groups, j);
-		if (!group_has_incident(group, page->incident_id))
-			g_ptr_array_add(group, page);
+		if (j < groups->len)
+			continue;
+		if (room == NULL) {
+			room = g_ptr_array_new();
+			g_ptr_array_add(groups, room);
+		}
+		g_ptr_array_add(room, page);
 	}
 	return groups;
 }

@@ -3,11 +3,18 @@
 """Bundling over time: with page_limits.bundle_seconds, the first page of
 a quiet spell goes at once, and pages of incidents that open within the
 window after it wait and go out together: one call and one SMS per member
-naming both incidents."""
+naming both incidents.  A bundle carries at most 64 incidents, so that
+its SMS stays within what Twilio accepts: 70 incidents due at once go
+out in two."""
 
+import re
+import signal
+import subprocess
 import sys
 
 import harness
+
+MANY = 70
 
 BUNDLE = 'page_limits = { bundle_seconds = 2; };'
 
@@ -63,5 +70,49 @@ def body(world, tap):
               (len(sms_to(world, alice)), len(calls_to(world, alice))))
 
 
+def many_due_at_once(world, tap):
+    """Stores MANY reports while the daemon is down, so that every
+    incident's first round is due at the start."""
+    alice = dict(world.team)["alice"]
+    before = len(sms_to(world, alice))
+    world.daemon.send_signal(signal.SIGTERM)
+    world.daemon.wait(timeout=20)
+    for n in range(MANY):
+        text = harness.message(f"Shop {n} checkout down",
+                               f"m{n}@shop{n}.example",
+                               f"Shop {n} <ops@shop{n}.example>")
+        proc = subprocess.run(
+            [harness.CRITGATE, "deliver", "--config", world.config,
+             "--sender", f"ops@shop{n}.example", "--recipient",
+             "critical@support.example.com"], input=text.encode(),
+            capture_output=True, timeout=30)
+        if proc.returncode != 0:
+            tap.check(False, f"many: report {n} stored",
+                      proc.stderr.decode())
+            return
+    world.start_daemon()
+
+    def named():
+        return [set(re.findall(r"#(\d+)", r["form"]["Body"][0]))
+                for r in sms_to(world, alice)[before:]]
+    try:
+        harness.wait_for(lambda: sum(len(n) for n in named()) >= MANY, 30,
+                         "an SMS naming each new incident")
+    except TimeoutError:
+        pass
+    sets = named()
+    tap.check(sum(len(n) for n in sets) == MANY and
+              len(set().union(*sets)) == MANY,
+              "many: every incident is named once", [len(n) for n in sets])
+    tap.check(all(len(n) <= 64 for n in sets),
+              "many: no SMS names more than 64 incidents",
+              [len(n) for n in sets])
+
+
+def body_and_many(world, tap):
+    body(world, tap)
+    many_due_at_once(world, tap)
+
+
 if __name__ == "__main__":
-    sys.exit(harness.run(body, extra_config=BUNDLE))
+    sys.exit(harness.run(body_and_many, extra_config=BUNDLE))
