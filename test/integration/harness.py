@@ -191,6 +191,19 @@ def smtp_reply(sock):
     return data.decode()
 
 
+def smtp_open_data(port):
+    """Opens an SMTP session to port and sends HELO, MAIL, RCPT and DATA;
+    returns the socket, ready for the message."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    smtp_reply(sock)
+    for line in ("HELO client.example.net",
+                 "MAIL FROM:<dana@customer.example.net>",
+                 "RCPT TO:<critical@support.example.com>", "DATA"):
+        sock.sendall(line.encode() + b"\r\n")
+        smtp_reply(sock)
+    return sock
+
+
 def wait_for(condition, timeout_s=20.0, what="condition"):
     """Polls condition() until it returns a true value, or raises."""
     deadline = time.monotonic() + timeout_s

@@ -17,14 +17,7 @@ def body(world, tap):
     idle = socket.create_connection(("127.0.0.1", world.smtp_port),
                                     timeout=20)
     harness.smtp_reply(idle)
-    busy = socket.create_connection(("127.0.0.1", world.smtp_port),
-                                    timeout=20)
-    harness.smtp_reply(busy)
-    for line in ("HELO client.example.net",
-                 "MAIL FROM:<dana@customer.example.net>",
-                 "RCPT TO:<critical@support.example.com>", "DATA"):
-        busy.sendall(line.encode() + b"\r\n")
-        harness.smtp_reply(busy)
+    busy = harness.smtp_open_data(world.smtp_port)
     busy.sendall(harness.message().encode())
 
     world.daemon.send_signal(signal.SIGTERM)

@@ -10,7 +10,6 @@ reply and sends again."""
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -65,15 +64,7 @@ def stored_count(world):
 
 def body(world, tap):
     tracer = start_slow_disk(world)
-    conn = socket.create_connection(("127.0.0.1", world.smtp_port),
-                                    timeout=30)
-    harness.smtp_reply(conn)
-    for line in ("HELO client.example.net",
-                 "MAIL FROM:<dana@customer.example.net>",
-                 "RCPT TO:<critical@support.example.com>", "DATA"):
-        conn.sendall(line.encode() + b"\r\n")
-        harness.smtp_reply(conn)
-
+    conn = harness.smtp_open_data(world.smtp_port)
     conn.sendall(harness.message(message_id="slow-disk@customer.example.net")
                  .encode() + b".\r\n")
     # Committed, so the flusher has begun the flush that takes 2 s.
