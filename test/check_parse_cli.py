@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
 """"critgate parse" shows the severity of the route a message takes, and
-no severity for a message that no route takes."""
+no severity for a message that no route takes.  It rejects an option
+given twice, except --recipient, which lists."""
 
 import json
 import os
@@ -52,6 +53,15 @@ def main():
                        result["severity"] is None,
                        "unrouted message has null severity in JSON",
                        out + err))
+        rc, out, err = parse(config, routed, "--sender", "a@example.net",
+                             "--sender", "b@example.net")
+        checks.append((rc == 2 and "--sender is repeated" in err,
+                       "a repeated --sender is rejected", out + err))
+        rc, out, err = parse(config, routed, "-r",
+                             "critical@support.example.com", "-r",
+                             "high@support.example.com")
+        checks.append((rc == 0 and "severity:    critical\n" in out,
+                       "--recipient may repeat", out + err))
     for n, (ok, name, detail) in enumerate(checks, 1):
         print(f"{'ok' if ok else 'not ok'} {n} - {name}")
         if not ok:

@@ -91,6 +91,15 @@ void	daemon_json_array_end(int64_t count);
  * the new string. */
 char	*daemon_minute_text(int64_t ms);
 
+/*
+ * Adds entries (ending with one without a long name) to ctx and parses
+ * argv, refusing an option other than a list given twice.  On failure,
+ * sets *error to a message for the user (caller frees) and returns false.
+ */
+bool	daemon_options_parse(GOptionContext *ctx,
+	    const GOptionEntry *entries, int *argc, char ***argv,
+	    char **error);
+
 /* Subcommands; each returns the process exit status. */
 int	daemon_serve_main(int argc, char **argv);
 int	daemon_cli_check_config(int argc, char **argv);

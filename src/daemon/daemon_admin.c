@@ -198,17 +198,14 @@ daemon_cli_oncall(int argc, char **argv)
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext	*ctx = g_option_context_new("- who is on call");
-	GError		*err = NULL;
 	GTimeZone	*utc = g_time_zone_new_utc();
 	struct cfg	*cfg = NULL;
 	char		*error = NULL;
 	int64_t		 at_ms = clock_now_ms();
 	int		 rc = 1;
 
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "critgate oncall: %s\n", err->message);
-		g_error_free(err);
+	if (!daemon_options_parse(ctx, entries, &argc, &argv, &error)) {
+		fprintf(stderr, "critgate oncall: %s\n", error);
 		rc = 2;
 		goto out;
 	}
@@ -282,7 +279,6 @@ daemon_cli_reload(int argc, char **argv)
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext	*ctx = g_option_context_new("- reread the config");
-	GError		*err = NULL;
 	struct store	*store = NULL;
 	struct cfg	*cfg = NULL;
 	struct daemon_outbox ob = { .templates = NULL };
@@ -290,10 +286,8 @@ daemon_cli_reload(int argc, char **argv)
 	long		 pid = 0;
 	int		 rc = 1;
 
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "critgate reload: %s\n", err->message);
-		g_error_free(err);
+	if (!daemon_options_parse(ctx, entries, &argc, &argv, &problem)) {
+		fprintf(stderr, "critgate reload: %s\n", problem);
 		rc = 2;
 		goto out;
 	}

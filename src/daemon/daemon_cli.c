@@ -44,16 +44,16 @@ cli_opts_fini(struct cli_opts *opts)
 }
 
 /*
- * Returns the long name of the first of entries (n of them) that argv
- * gives twice, or NULL.  GLib keeps the last value, so a second --by would
+ * Returns the long name of the first of entries (up to the one without a
+ * long name) that argv gives twice, or NULL.  Lists may repeat.  GLib
+ * keeps the last value of any other option, so a second --by would
  * silently replace the member named first.
  */
 static const char *
-cli_repeated_option(int argc, char **argv, const GOptionEntry *entries,
-    size_t n)
+option_repeated(int argc, char **argv, const GOptionEntry *entries)
 {
 	const char	*arg, *end;
-	unsigned	 seen = 0;
+	uint64_t	 seen = 0;
 	size_t		 i, len;
 	int		 k;
 
@@ -63,22 +63,46 @@ cli_repeated_option(int argc, char **argv, const GOptionEntry *entries,
 			continue;
 		end = arg[1] == '-' ? strchr(arg, '=') : NULL;
 		len = end != NULL ? (size_t)(end - arg - 2) : strlen(arg + 2);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < 64 && entries[i].long_name != NULL; i++)
 			if (arg[1] == '-' ? strlen(entries[i].long_name) ==
 			    len && strncmp(arg + 2, entries[i].long_name,
 			    len) == 0 : arg[1] == entries[i].short_name)
 				break;
-		if (i == n)
+		if (i == 64 || entries[i].long_name == NULL)
 			continue;
-		if ((seen & (1u << i)) != 0)
+		if ((seen & (UINT64_C(1) << i)) != 0 &&
+		    entries[i].arg != G_OPTION_ARG_STRING_ARRAY &&
+		    entries[i].arg != G_OPTION_ARG_FILENAME_ARRAY)
 			return entries[i].long_name;
-		seen |= 1u << i;
+		seen |= UINT64_C(1) << i;
 		/* A value given apart is the next argument. */
 		if (entries[i].arg != G_OPTION_ARG_NONE && (arg[1] == '-' ?
 		    end == NULL : arg[2] == '\0'))
 			k++;
 	}
 	return NULL;
+}
+
+bool
+daemon_options_parse(GOptionContext *ctx, const GOptionEntry *entries,
+    int *argc, char ***argv, char **error)
+{
+	const char	*repeated;
+	GError		*err = NULL;
+
+	repeated = option_repeated(*argc, *argv, entries);
+	if (repeated != NULL) {
+		*error = g_strdup_printf("--%s is repeated; give it once",
+		    repeated);
+		return false;
+	}
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, argc, argv, &err)) {
+		*error = g_strdup(err->message);
+		g_error_free(err);
+		return false;
+	}
+	return true;
 }
 
 static int
@@ -100,9 +124,7 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 		  "print JSON", NULL },
 	};
 	GOptionContext	*ctx;
-	GError		*err = NULL;
-	const char	*repeated;
-	char		*end;
+	char		*end, *error = NULL;
 	size_t		 n = 2;
 	bool		 wants_id = (takes & CLI_ID) != 0;
 	bool		 wants_by = (takes & CLI_BY) != 0;
@@ -116,17 +138,10 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 		entries[n++] = all[1];
 	if ((takes & CLI_FILE) != 0)
 		entries[n++] = all[2];
-	repeated = cli_repeated_option(argc, argv, entries, n);
-	if (repeated != NULL) {
-		fprintf(stderr, "critgate %s: --%s is repeated; "
-		    "give it once\n", argv[0], repeated);
-		goto fail;
-	}
 	ctx = g_option_context_new(summary);
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "critgate %s: %s\n", argv[0], err->message);
-		g_error_free(err);
+	if (!daemon_options_parse(ctx, entries, &argc, &argv, &error)) {
+		fprintf(stderr, "critgate %s: %s\n", argv[0], error);
+		g_free(error);
 		g_option_context_free(ctx);
 		goto fail;
 	}

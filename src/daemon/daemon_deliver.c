@@ -121,17 +121,16 @@ daemon_deliver_main(int argc, char **argv)
 	};
 	GOptionContext	*ctx;
 	GByteArray	*data = NULL;
-	GError		*err = NULL;
+	char		*error = NULL;
 	struct cfg	*cfg = NULL;
 	bool		 is_too_big;
 	int		 rc = EX_USAGE;
 
 	log_init(LOG_INFO);
 	ctx = g_option_context_new("- store one message from standard input");
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		log_errorx("deliver: %s", err->message);
-		g_error_free(err);
+	if (!daemon_options_parse(ctx, entries, &argc, &argv, &error)) {
+		log_errorx("deliver: %s", error);
+		g_free(error);
 		goto out;
 	}
 	if (sender == NULL || rcpts == NULL || argc != 1) {

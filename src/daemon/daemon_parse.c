@@ -202,17 +202,16 @@ daemon_parse_main(int argc, char **argv)
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext	*ctx;
-	GError		*err = NULL;
 	struct cfg	*cfg = NULL;
+	char		*error = NULL;
 	int		 rc = 2;
 
 	log_init(LOG_WARNING);
 	ctx = g_option_context_new("FILE.eml - show how critgate reads a "
 	    "message");
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "critgate parse: %s\n", err->message);
-		g_error_free(err);
+	if (!daemon_options_parse(ctx, entries, &argc, &argv, &error)) {
+		fprintf(stderr, "critgate parse: %s\n", error);
+		g_free(error);
 		goto out;
 	}
 	if (argc != 2) {

@@ -487,14 +487,13 @@ daemon_serve_main(int argc, char **argv)
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext	*ctx;
-	GError		*err = NULL;
+	char		*error = NULL;
 	int		 rc = 1;
 
 	ctx = g_option_context_new("- run the critgate gateway");
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "critgate serve: %s\n", err->message);
-		g_error_free(err);
+	if (!daemon_options_parse(ctx, entries, &argc, &argv, &error)) {
+		fprintf(stderr, "critgate serve: %s\n", error);
+		g_free(error);
 		g_option_context_free(ctx);
 		return 2;
 	}

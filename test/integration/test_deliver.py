@@ -58,6 +58,11 @@ def body(world, tap):
                       "critical@support.example.com")
     tap.check(rc == 64, "missing --sender exits 64 (EX_USAGE)",
               f"{rc} {err}")
+    rc, err = deliver(world, text, "--sender", "dana@customer.example.net",
+                      "--sender", "eve@attacker.example", "--recipient",
+                      "critical@support.example.com")
+    tap.check(rc == 64 and "--sender is repeated" in err,
+              "a second --sender exits 64 (EX_USAGE)", f"{rc} {err}")
 
     broken = os.path.join(world.dir, "broken.conf")
     with open(world.config) as f:
