@@ -449,8 +449,10 @@ GPtrArray	*store_pages_by_sid(struct store *store, const char *sid);
 void		 store_page_fini(struct store_page *page);
 void		 store_page_free(struct store_page *page);
 
-/* Marks a page as in flight and counts the attempt. */
-int	store_page_sending(struct store *store, int64_t page_id);
+/* Marks a page as in flight in request (the id of the request's first
+ * page), and counts the attempt. */
+int	store_page_sending(struct store *store, int64_t page_id,
+	    int64_t request);
 
 /* Move a page on; each records a timeline event and commits. */
 int	store_page_sent(struct store *store, int64_t page_id, const char *sid,

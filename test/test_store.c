@@ -277,7 +277,7 @@ status_never_moves_back(void)
 
 	CHECK_INT(process(store, add_message(store, "1"), "v@w", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
-	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM1", 10), 0);
 	CHECK_INT(store_page_status(store, "SM1", "delivered", 5, NULL, 20,
 	    &page_id), 1);
@@ -307,7 +307,7 @@ requeue_clears_provider_status(void)
 
 	CHECK_INT(process(store, add_message(store, "1"), "r@w", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
-	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "VN1", 10), 0);
 	CHECK_INT(store_page_status(store, "VN1", "failed", 5, "6", 20,
 	    &page_id), 1);
@@ -320,7 +320,7 @@ requeue_clears_provider_status(void)
 	store_page_fini(&page);
 
 	/* The next provider's statuses rank from the start again. */
-	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM2", 30), 0);
 	CHECK_INT(store_page_status(store, "SM2", "delivered", 5, NULL, 40,
 	    &page_id), 1);
@@ -341,7 +341,7 @@ sending_pages_become_unknown_after_stop(void)
 
 	CHECK_INT(process(store, add_message(store, "1"), "o@p", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
-	CHECK_INT(store_page_sending(store, 2), 0);
+	CHECK_INT(store_page_sending(store, 2, 2), 0);
 	store_close(store);
 	store = fresh_store("g.db");
 	CHECK_INT(store_pages_orphaned(store, 50), 1);
@@ -364,7 +364,7 @@ unknown_pages_count_towards_limit(void)
 	CHECK_INT(process(store, add_message(store, "1"), "o@p", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
-	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_pages_orphaned(store, 50), 1);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
 	    40), 1);
@@ -374,10 +374,49 @@ unknown_pages_count_towards_limit(void)
 	CHECK_INT(store_pages_resend_unknown(store, 50, 60, "resend", 70), 1);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
 	    40), 1);
-	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SID1", 80), 0);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
 	    40), 2);
+	store_page_fini(&page);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+/* A bundle in flight at a stop was one request, and counts once toward its
+ * member's page limit, also once sent again. */
+static void
+bundled_unknown_pages_count_once(void)
+{
+	static const char *const ids[] = { "a@p", "b@p", "c@p" };
+	struct store		*store = fresh_store("bundle-limit.db");
+	struct store_page	 page, other;
+	struct outcome		 out;
+	struct cfg		*cfg = team_cfg();
+	int64_t			 i;
+
+	/* Each round makes its pages in the same order of member and
+	 * channel, so pages 1, 5 and 9 go to one member on one channel. */
+	for (i = 0; i < 3; i++) {
+		CHECK_INT(process(store, add_message(store, ids[i]), ids[i],
+		    &out), 0);
+		CHECK_INT(store_round_create(store, out.incident_id, 1, cfg,
+		    5), 4);
+	}
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	for (i = 1; i <= 9; i += 4) {
+		CHECK_INT(store_page_get(store, i, &other), 0);
+		CHECK_STR(other.member, page.member);
+		CHECK_INT(other.channel, page.channel);
+		store_page_fini(&other);
+		CHECK_INT(store_page_sending(store, i, 1), 0);
+	}
+	CHECK_INT(store_pages_orphaned(store, 50), 3);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	CHECK_INT(store_pages_resend_unknown(store, 50, 60, "resend", 70), 3);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
 	store_page_fini(&page);
 	cfg_free(cfg);
 	store_close(store);
@@ -397,9 +436,9 @@ unknown_pages_sent_again_after_wait(void)
 
 	CHECK_INT(process(store, add_message(store, "1"), "r@p", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
-	CHECK_INT(store_page_sending(store, 1), 0);
-	CHECK_INT(store_page_sending(store, 2), 0);
-	CHECK_INT(store_page_sending(store, 3), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
+	CHECK_INT(store_page_sending(store, 2, 2), 0);
+	CHECK_INT(store_page_sending(store, 3, 3), 0);
 	store_close(store);
 	store = fresh_store("resend.db");
 	CHECK_INT(store_pages_orphaned(store, 100), 3);
@@ -411,7 +450,7 @@ unknown_pages_sent_again_after_wait(void)
 	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_PENDING)), 3);
 	CHECK_INT(count(store_pages_in_state(store, STORE_PAGE_SENT)), 1);
 
-	CHECK_INT(store_page_sending(store, 1), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	store_close(store);
 	store = fresh_store("resend.db");
 	CHECK_INT(store_pages_orphaned(store, 300), 1);
@@ -920,6 +959,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "ALTER TABLE incidents DROP COLUMN fixed_ms;"
 	    "ALTER TABLE incidents DROP COLUMN fixed_by;"
 	    "CREATE INDEX messages_subject_key ON messages(subject_key);"
+	    "ALTER TABLE pages DROP COLUMN request;"
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -976,6 +1016,7 @@ main(void)
 	TAP_RUN(requeue_clears_provider_status);
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(unknown_pages_count_towards_limit);
+	TAP_RUN(bundled_unknown_pages_count_once);
 	TAP_RUN(unknown_pages_sent_again_after_wait);
 	TAP_RUN(sms_parts_join_in_order);
 	TAP_RUN(open_missing_without_create_fails);

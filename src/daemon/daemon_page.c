@@ -517,7 +517,8 @@ page_prepare(struct daemon *d, struct page_job *job)
 	job->refs++;
 	n = job_keep_live(d, job, np, pages, incs);
 	for (i = 0; i < n; i++)
-		if (store_page_sending(d->store, pages[i].id) == -1)
+		if (store_page_sending(d->store, pages[i].id,
+		    pages[0].id) == -1)
 			goto out;
 	if (n == 0 || job_build(d, job, &pages[0], np, n) == -1)
 		goto out;
@@ -880,8 +881,9 @@ daemon_page_recover(struct daemon *d)
 	orphans = store_pages_orphaned(d->store, d->orphaned_ms);
 	if (orphans > 0 && d->cfg->resend_unknown_ms > 0)
 		log_warnx("notify: pages in flight at a stop count=%d; those "
-		    "no provider status names within %" PRId64 " s are sent "
-		    "again", orphans, d->cfg->resend_unknown_ms / 1000);
+		    "of open incidents that no provider status names within %"
+		    PRId64 " s are sent again", orphans,
+		    d->cfg->resend_unknown_ms / 1000);
 	else if (orphans > 0)
 		log_warnx("notify: pages in flight at a stop count=%d; their "
 		    "outcome is unknown and the next round pages again",

@@ -265,6 +265,11 @@ static const char *const store_schema[] = {
 	 * and no query reads this index, which cost an insert for every
 	 * message the pass recorded. */
 	"DROP INDEX IF EXISTS messages_subject_key;",
+
+	/* The request that carried a page: the id of its first page.  A
+	 * bundle in flight at a stop counts once toward the page limits,
+	 * not once per incident it named. */
+	"ALTER TABLE pages ADD COLUMN request INTEGER;",
 };
 
 static void

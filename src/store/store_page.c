@@ -309,10 +309,11 @@ fail:
 }
 
 int
-store_page_sending(struct store *store, int64_t page_id)
+store_page_sending(struct store *store, int64_t page_id, int64_t request)
 {
 	return store_exec(store, "UPDATE pages SET state = 'sending', "
-	    "attempts = attempts + 1 WHERE id = ?", "i", page_id);
+	    "attempts = attempts + 1, request = ? WHERE id = ?", "ii",
+	    request, page_id);
 }
 
 int
@@ -396,14 +397,16 @@ store_page_requests_since(struct store *store, const char *member,
 	 * A page accepted without a readable sid is identified by when it
 	 * was accepted.  A request in flight at a stop may have gone out, so
 	 * it counts from the start that found it while its page is unknown,
-	 * and from the page's resend once it is sent again.
+	 * and from the page's resend once it is sent again.  Such a request
+	 * counts once, whatever the count of pages it bundled.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
-	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(*) FROM "
-	    "pages WHERE member = ?1 AND channel = ?2 AND state = 'unknown' "
-	    "AND sent_ms IS NULL AND status_ms > ?3) + (SELECT count(*) FROM "
-	    "pages WHERE member = ?1 AND channel = ?2 AND resent_ms > ?3)",
+	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(DISTINCT "
+	    "coalesce(request, id)) FROM pages WHERE member = ?1 AND channel "
+	    "= ?2 AND state = 'unknown' AND sent_ms IS NULL AND status_ms > "
+	    "?3) + (SELECT count(DISTINCT coalesce(request, id)) FROM pages "
+	    "WHERE member = ?1 AND channel = ?2 AND resent_ms > ?3)",
 	    "ssi", member, notify_channel_name(channel), since_ms);
 }
 
