@@ -22,10 +22,15 @@ restart when the daemon is killed again before that.
 import base64
 import hashlib
 import hmac
+import signal
+import subprocess
 import sys
 
 import harness
 from test_vonage import vonage_first
+
+
+LIMIT_TWO = 'page_limits = { voice = "2/15m"; sms = "2/15m"; };'
 
 
 def requests_at_sim(world):
@@ -261,6 +266,53 @@ def twilio_killed_twice(world, tap):
               len(requests_at_sim(world)))
 
 
+def twilio_bundle_in_flight(world, tap):
+    """Four incidents due at once go out in one call and one SMS per
+    member, which die with the daemon.  With a limit of two requests per
+    member and channel, each bundle counts as one request, so its pages
+    are sent again after the restart, not capped."""
+    world.start_daemon()
+    world.daemon.send_signal(signal.SIGTERM)
+    world.daemon.wait(timeout=20)
+    for n in range(4):
+        text = harness.message(f"Region {n} down", f"b{n}@s{n}.example",
+                               f"S{n} <ops@s{n}.example>")
+        proc = subprocess.run(
+            [harness.CRITGATE, "deliver", "--config", world.config,
+             "--sender", f"ops@s{n}.example", "--recipient",
+             "critical@support.example.com"], input=text.encode(),
+            capture_output=True, timeout=30)
+        tap.check(proc.returncode == 0, f"bundle: report {n} stored",
+                  proc.stderr.decode())
+    world.sim_call("POST", "/_sim/faults", {
+        "method": "POST", "count": 4,
+        "action": {"delay_ms": 4000, "status": 503}})
+    world.start_daemon()
+    harness.wait_for(lambda: len(requests_at_sim(world)) >= 4, 20,
+                     "four bundled requests at the simulator")
+    world.kill_daemon()
+    tap.check(len(requests_at_sim(world)) == 4 and
+              world.log().count(" bundle=4 ") == 4,
+              "bundle: one call and one SMS per member name all four",
+              len(requests_at_sim(world)))
+    world.start_daemon()
+    ids = [i["id"] for i in world.incidents()]
+
+    def states():
+        return sorted(p["state"] for i in ids
+                      for p in world.show(i)["pages"])
+    try:
+        harness.wait_for(lambda: states() == ["sent"] * 16, 20,
+                         "every page sent again")
+    except TimeoutError:
+        pass
+    tap.check(states() == ["sent"] * 16, "bundle: every page is sent "
+              "again, none capped", states())
+    tap.check(len(requests_at_sim(world)) == 8,
+              "bundle: four requests more, no other",
+              len(requests_at_sim(world)))
+
+
 def twilio_team_changed(world, tap):
     """While the daemon is down, bob leaves the team and alice gets a new
     number: what is sent again follows the config."""
@@ -304,6 +356,9 @@ def main():
                              ("never left", twilio_never_left,
                               {"resend_unknown_seconds": 1}),
                              ("killed twice", twilio_killed_twice, {}),
+                             ("bundle in flight", twilio_bundle_in_flight,
+                              {"resend_unknown_seconds": 1,
+                               "extra_config": LIMIT_TWO}),
                              ("team changed", twilio_team_changed,
                               {"resend_unknown_seconds": 1}),
                              ("vonage", vonage, {"vonage": True})):
