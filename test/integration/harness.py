@@ -453,6 +453,15 @@ mail = {{ domain = "support.example.com";
         with open(self.daemon_log_path) as f:
             return f.read()
 
+    def deliver(self, text, sender):
+        """Stores a message through "critgate deliver", as an MTA pipes
+        it; returns (exit status, stderr)."""
+        proc = subprocess.run(
+            [CRITGATE, "deliver", "--config", self.config, "--sender",
+             sender, "--recipient", "critical@support.example.com"],
+            input=text.encode(), capture_output=True, timeout=30)
+        return proc.returncode, proc.stderr.decode()
+
     def cli(self, *args):
         """Runs a critgate subcommand; returns (exit status, stdout)."""
         proc = subprocess.run([CRITGATE, *args, "--config", self.config],

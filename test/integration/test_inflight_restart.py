@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import signal
-import subprocess
 import sys
 
 import harness
@@ -277,13 +276,8 @@ def twilio_bundle_in_flight(world, tap):
     for n in range(4):
         text = harness.message(f"Region {n} down", f"b{n}@s{n}.example",
                                f"S{n} <ops@s{n}.example>")
-        proc = subprocess.run(
-            [harness.CRITGATE, "deliver", "--config", world.config,
-             "--sender", f"ops@s{n}.example", "--recipient",
-             "critical@support.example.com"], input=text.encode(),
-            capture_output=True, timeout=30)
-        tap.check(proc.returncode == 0, f"bundle: report {n} stored",
-                  proc.stderr.decode())
+        rc, err = world.deliver(text, f"ops@s{n}.example")
+        tap.check(rc == 0, f"bundle: report {n} stored", err)
     world.sim_call("POST", "/_sim/faults", {
         "method": "POST", "count": 4,
         "action": {"delay_ms": 4000, "status": 503}})
