@@ -500,22 +500,25 @@ daemon_serve_main(int argc, char **argv)
 	g_option_context_free(ctx);
 	log_init(is_verbose ? LOG_DEBUG : LOG_INFO);
 	memset(&d, 0, sizeof(d));
+	d.loop = g_main_loop_new(NULL, FALSE);
+	/* First: a signal during the start waits for the loop, instead of
+	 * ending the process before it has stopped its threads. */
+	g_unix_signal_add(SIGTERM, serve_on_stop, &d);
+	g_unix_signal_add(SIGINT, serve_on_stop, &d);
+	g_unix_signal_add(SIGHUP, serve_on_hup, &d);
 	d.cfg = daemon_cfg_load(daemon_cfg_path(config));
 	if (d.cfg == NULL) {
 		log_errorx("critgate: refusing to start: invalid config "
 		    "file=%s", daemon_cfg_path(config));
+		g_main_loop_unref(d.loop);
 		g_free((char *)config);
 		return 1;
 	}
 	d.first_cfg = cfg_hold(d.cfg);
 	signal(SIGPIPE, SIG_IGN);
 	parse_init();
-	d.loop = g_main_loop_new(NULL, FALSE);
 	if (serve_start(&d) == -1)
 		goto out;
-	g_unix_signal_add(SIGTERM, serve_on_stop, &d);
-	g_unix_signal_add(SIGINT, serve_on_stop, &d);
-	g_unix_signal_add(SIGHUP, serve_on_hup, &d);
 	log_info("critgate: started version=%s config=%s store=%s team=%zu "
 	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
 	    d.cfg->n_team, d.cfg->n_routes);
