@@ -174,8 +174,10 @@ cli_parse(int argc, char **argv, const char *summary, unsigned takes,
 			goto fail;
 		}
 	} else if (argc != 1) {
+		/* GLib keeps "--" before arguments that start with "-". */
 		fprintf(stderr, "critgate %s: unexpected argument \"%s\"\n",
-		    argv[0], argv[1]);
+		    argv[0], strcmp(argv[1], "--") == 0 && argc > 2 ?
+		    argv[2] : argv[1]);
 		goto fail;
 	}
 	return 0;
