@@ -504,22 +504,19 @@ int	store_page_readdressed(struct store *store, int64_t page_id,
 int	store_page_capped(struct store *store, int64_t page_id,
 	    const char *detail, int64_t now_ms);
 
-/*
- * Marks the pages left in flight by a stopped daemon unknown as of now_ms,
- * and dates as of now_ms those of an open incident that an earlier start
- * found in flight and never sent again.  Returns the count of both.
- */
+/* Marks the pages left in flight by a stopped daemon unknown as of now_ms.
+ * Returns their count. */
 int	store_pages_orphaned(struct store *store, int64_t now_ms);
 
 /*
- * Makes pending again each page that turned unknown between since_ms and
- * before_ms and that no status has named (it has no sid), when its
- * incident still pages its member and no later round has paged the member
- * on that channel.  Records an event with detail on each and commits.
- * Returns their count.
+ * Makes pending again each page that turned unknown by before_ms, at this
+ * start or an earlier one, and that no status has named (it has no sid),
+ * when its incident still pages its member and no later round has paged
+ * the member on that channel.  Records an event with detail on each and
+ * commits.  Returns their count.
  */
-int	store_pages_resend_unknown(struct store *store, int64_t since_ms,
-	    int64_t before_ms, const char *detail, int64_t now_ms);
+int	store_pages_resend_unknown(struct store *store, int64_t before_ms,
+	    const char *detail, int64_t now_ms);
 
 /*
  * Records a provider status callback for every page with sid, unless a

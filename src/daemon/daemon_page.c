@@ -63,17 +63,16 @@ page_resend_unknown(struct daemon *d)
 	char	*detail;
 	int	 n;
 
-	/* Only the pages this start found unknown: those of an earlier
-	 * start that was stopped again before sending them are among them. */
+	/* Once this start has waited: a status may also name the pages that
+	 * an earlier start found unknown and stopped before sending again. */
 	if (wait_ms == 0 || d->orphaned_ms == 0 ||
 	    now - d->orphaned_ms < wait_ms)
 		return;
 	detail = g_strdup_printf("no provider status named it in the %" PRId64
 	    " s since the restart; sending it again", waited_s);
-	n = store_pages_resend_unknown(d->store, d->orphaned_ms, now -
-	    wait_ms, detail, now);
+	n = store_pages_resend_unknown(d->store, now - wait_ms, detail, now);
 	if (n > 0)
-		log_warnx("notify: pages in flight at the last stop sent again "
+		log_warnx("notify: pages in flight at a stop sent again "
 		    "count=%d; no provider status named them in the %" PRId64
 		    " s since the restart", n, waited_s);
 	g_free(detail);

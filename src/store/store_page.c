@@ -463,18 +463,6 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 	    "= ? WHERE state = 'sending'", "i", now_ms) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
-	/*
-	 * Pages an earlier start found in flight and stopped before sending
-	 * again: they wait from this start too, or they would stay unknown
-	 * until the next round.
-	 */
-	if (store_exec(store, "UPDATE pages SET status_ms = ? WHERE state = "
-	    "'unknown' AND sid IS NULL AND status_ms < ? AND incident IN "
-	    "(SELECT id FROM incidents WHERE resolved_ms IS NULL AND "
-	    "(acked_ms IS NULL OR multi_paging = 1))", "ii", now_ms,
-	    now_ms) == -1)
-		goto fail;
-	n += sqlite3_changes(store->db);
 	if (store_commit(store) == -1)
 		goto fail;
 	return n;
@@ -483,12 +471,13 @@ fail:
 	return -1;
 }
 
-/* The pages that store_pages_resend_unknown sends again.  Parameters ?1
- * and ?4 are before_ms and since_ms; ?2 and ?3, now_ms and the detail,
- * are bound in both of its statements. */
+/*
+ * The pages that store_pages_resend_unknown sends again; parameter ?1 is
+ * before_ms.  Those that an earlier start found unknown are among them:
+ * that start may have stopped before it sent them again.
+ */
 #define UNKNOWN_TO_RESEND						\
 	"state = 'unknown' AND sid IS NULL AND status_ms <= ?1 AND "	\
-	"status_ms >= ?4 AND "						\
 	"incident IN (SELECT id FROM incidents WHERE resolved_ms IS NULL "\
 	"AND (acked_ms IS NULL OR multi_paging = 1)) AND NOT EXISTS "	\
 	"(SELECT 1 FROM member_acks a WHERE a.incident = pages.incident "\
@@ -497,8 +486,8 @@ fail:
 	"AND p.channel = pages.channel AND p.round > pages.round)"
 
 int
-store_pages_resend_unknown(struct store *store, int64_t since_ms,
-    int64_t before_ms, const char *detail, int64_t now_ms)
+store_pages_resend_unknown(struct store *store, int64_t before_ms,
+    const char *detail, int64_t now_ms)
 {
 	int	n;
 
@@ -506,15 +495,14 @@ store_pages_resend_unknown(struct store *store, int64_t since_ms,
 		return -1;
 	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
 	    "kind, detail) SELECT incident, id, ?2, 'resend', ?3 FROM pages "
-	    "WHERE " UNKNOWN_TO_RESEND, "iisi", before_ms, now_ms,
-	    detail, since_ms) == -1)
+	    "WHERE " UNKNOWN_TO_RESEND, "iis", before_ms, now_ms,
+	    detail) == -1)
 		goto fail;
 	/* The page goes to the first provider again, because a pending page
 	 * that names a provider goes to the one after it. */
 	if (store_exec(store, "UPDATE pages SET state = 'pending', provider = "
 	    "NULL, status_ms = ?2, resent_ms = ?2 WHERE " UNKNOWN_TO_RESEND,
-	    "iisi",
-	    before_ms, now_ms, detail, since_ms) == -1)
+	    "ii", before_ms, now_ms) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
 	if (store_commit(store) == -1)
