@@ -423,6 +423,49 @@ bundled_unknown_pages_count_once(void)
 }
 
 /*
+ * A page in flight at two stops in a row was two requests that may have
+ * reached the member, and one sent after them is a third.  One that a
+ * status names after a stop counts once, by its sid.
+ */
+static void
+unknown_twice_counts_each_request(void)
+{
+	struct store		*store = fresh_store("twice-limit.db");
+	struct store_page	 page;
+	struct outcome		 out;
+	struct cfg		*cfg = team_cfg();
+
+	CHECK_INT(process(store, add_message(store, "1"), "t@p", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
+	CHECK_INT(store_pages_orphaned(store, 50), 1);
+	CHECK_INT(store_pages_resend_unknown(store, 60, "resend", 70), 1);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
+	CHECK_INT(store_pages_orphaned(store, 80), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 2);
+	CHECK_INT(store_pages_resend_unknown(store, 90, "resend", 100), 1);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
+	CHECK_INT(store_page_sent(store, 1, "SID3", 110), 0);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 3);
+	/* Page 3 in flight at a stop, then named by a status. */
+	CHECK_INT(store_page_sending(store, 3, 3), 0);
+	CHECK_INT(store_pages_orphaned(store, 120), 1);
+	store_page_fini(&page);
+	CHECK_INT(store_page_get(store, 3, &page), 0);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	CHECK_INT(store_page_found_sent(store, 3, "SID4", 130), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	store_page_fini(&page);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+/*
  * Unknown pages go out again once waited for, also at a later start,
  * unless a status named them or a later round paged their member on that
  * channel.
@@ -952,7 +995,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "DROP TABLE message_raw;"
 	    "DROP TABLE sms_parts;"
 	    "DROP INDEX incidents_fix_due;"
-	    "DROP INDEX pages_resent;"
+	    "DROP INDEX IF EXISTS pages_resent;"
 	    "ALTER TABLE pages DROP COLUMN resent_ms;"
 	    "ALTER TABLE incidents DROP COLUMN fix_overdue_ms;"
 	    "ALTER TABLE incidents DROP COLUMN analysed_ms;"
@@ -962,6 +1005,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "ALTER TABLE incidents DROP COLUMN fixed_by;"
 	    "CREATE INDEX messages_subject_key ON messages(subject_key);"
 	    "ALTER TABLE pages DROP COLUMN request;"
+	    "DROP TABLE unknown_requests;"
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -1019,6 +1063,7 @@ main(void)
 	TAP_RUN(sending_pages_become_unknown_after_stop);
 	TAP_RUN(unknown_pages_count_towards_limit);
 	TAP_RUN(bundled_unknown_pages_count_once);
+	TAP_RUN(unknown_twice_counts_each_request);
 	TAP_RUN(unknown_pages_sent_again_after_wait);
 	TAP_RUN(sms_parts_join_in_order);
 	TAP_RUN(open_missing_without_create_fails);

@@ -270,6 +270,29 @@ static const char *const store_schema[] = {
 	 * bundle in flight at a stop counts once toward the page limits,
 	 * not once per incident it named. */
 	"ALTER TABLE pages ADD COLUMN request INTEGER;",
+
+	/*
+	 * Each request in flight at a stop, which may have reached the
+	 * member, counted toward the page limits from the start that found
+	 * it.  A page can be in flight at several stops, so the page's own
+	 * columns would keep only the last.  Filled from what the pages
+	 * said before; the index of resent pages served that count.
+	 */
+	"CREATE TABLE unknown_requests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  member TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  request INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL);"
+	"CREATE INDEX unknown_requests_member ON unknown_requests(member, "
+	"  channel, at_ms);"
+	"INSERT INTO unknown_requests (member, channel, request, at_ms) "
+	"  SELECT member, channel, id, status_ms FROM pages WHERE state = "
+	"  'unknown' AND sent_ms IS NULL;"
+	"INSERT INTO unknown_requests (member, channel, request, at_ms) "
+	"  SELECT member, channel, id, resent_ms FROM pages WHERE resent_ms "
+	"  IS NOT NULL;"
+	"DROP INDEX pages_resent;",
 };
 
 static void

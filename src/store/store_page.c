@@ -345,6 +345,13 @@ store_page_found_sent(struct store *store, int64_t page_id, const char *sid,
 	    "by a status after the daemon stopped)' FROM pages WHERE id = ?",
 	    "isi", now_ms, sid, page_id) == -1)
 		goto fail;
+	/* The request now counts by its sid.  Its first page stands for it,
+	 * as a status names every page of a bundle. */
+	if (n > 0 && store_exec(store, "DELETE FROM unknown_requests WHERE id "
+	    "= (SELECT max(u.id) FROM unknown_requests u JOIN pages p ON "
+	    "u.request = p.id WHERE p.id = ? AND coalesce(p.request, p.id) = "
+	    "p.id)", "i", page_id) == -1)
+		goto fail;
 	if (store_commit(store) == -1)
 		goto fail;
 	return n > 0 ? 1 : 0;
@@ -396,18 +403,14 @@ store_page_requests_since(struct store *store, const char *member,
 	/*
 	 * A page accepted without a readable sid is identified by when it
 	 * was accepted.  A request in flight at a stop may have gone out, so
-	 * it counts from the start that found it while its page is unknown,
-	 * and from the page's resend once it is sent again.  Such a request
-	 * counts once, whatever the count of pages it bundled.
+	 * it counts from the start that found it, once whatever the count of
+	 * pages it bundled, until a status names it.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
-	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(DISTINCT "
-	    "coalesce(request, id)) FROM pages WHERE member = ?1 AND channel "
-	    "= ?2 AND state = 'unknown' AND sent_ms IS NULL AND status_ms > "
-	    "?3) + (SELECT count(DISTINCT coalesce(request, id)) FROM pages "
-	    "WHERE member = ?1 AND channel = ?2 AND resent_ms > ?3)",
-	    "ssi", member, notify_channel_name(channel), since_ms);
+	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(*) FROM "
+	    "unknown_requests WHERE member = ?1 AND channel = ?2 AND at_ms > "
+	    "?3)", "ssi", member, notify_channel_name(channel), since_ms);
 }
 
 int
@@ -454,6 +457,11 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 
 	if (store_begin(store) == -1)
 		return -1;
+	if (store_exec(store, "INSERT INTO unknown_requests (member, channel, "
+	    "request, at_ms) SELECT member, channel, coalesce(request, id), ? "
+	    "FROM pages WHERE state = 'sending' GROUP BY member, channel, "
+	    "coalesce(request, id)", "i", now_ms) == -1)
+		goto fail;
 	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
 	    "kind, detail) SELECT incident, id, ?, 'unknown', 'being sent "
 	    "when the daemon stopped; the request may not have left' FROM "

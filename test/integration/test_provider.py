@@ -9,10 +9,12 @@ import harness
 
 
 def body(world, tap):
+    alice = dict(world.team)["alice"]
     bob = dict(world.team)["bob"]
+    # Alice's: bob's SMS fails for good, whichever arrives first.
     world.sim_call("POST", "/_sim/faults", {
         "method": "POST", "path_suffix": "Messages.json", "count": 1,
-        "action": {"status": 500, "body": "twilio"}})
+        "to": alice, "action": {"status": 500, "body": "twilio"}})
     world.sim_call("POST", "/_sim/faults", {
         "method": "POST", "path_suffix": "Calls.json", "count": 1,
         "action": {"status": 429, "retry_after": "1"}})

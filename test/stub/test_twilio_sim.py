@@ -414,6 +414,15 @@ def fault_500_then_success():
     check_eq(send_sms()[0], 201, "second request succeeds")
 
 
+def fault_to_one_number():
+    SIM_PROC.control("POST", "/_sim/faults", {
+        "method": "POST", "path_suffix": "Messages.json", "count": 1,
+        "to": "+15558675311", "action": {"status": 500, "body": "twilio"}})
+    check_eq(send_sms()[0], 201, "another number is not refused")
+    check_error(send_sms(to="+15558675311"), 500, 20500)
+    check_eq(send_sms(to="+15558675311")[0], 201, "rule spent")
+
+
 def fault_html_body_502():
     SIM_PROC.control("POST", "/_sim/faults", {
         "path_suffix": "Messages.json", "action": {"status": 502,
@@ -781,6 +790,7 @@ CASES = [
     message_magic_numbers,
     landline_number_21614,
     fault_500_then_success,
+    fault_to_one_number,
     fault_html_body_502,
     fault_429_retry_after,
     fault_garbage_201,

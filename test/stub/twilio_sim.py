@@ -611,12 +611,24 @@ def validate_fault(rule):
     if prob is not None and not 0.0 <= float(prob) <= 1.0:
         raise ValueError("probability must be between 0 and 1")
     return {"method": rule.get("method"), "path_suffix":
-            rule.get("path_suffix"), "count": count, "probability": prob,
-            "action": action, "applied": 0}
+            rule.get("path_suffix"), "to": rule.get("to"), "count": count,
+            "probability": prob, "action": action, "applied": 0}
 
 
-def match_fault(state, method, path):
-    """Return the action of the first live rule that fires, else None."""
+def request_to(raw):
+    """Return the To number of a form body, or None."""
+    try:
+        values = pairs_to_dict(parse_form(raw)).get("To")
+    except UnicodeDecodeError:
+        return None
+    return values[-1] if values else None
+
+
+def match_fault(state, method, path, to=None):
+    """Return the action of the first live rule that fires, else None.
+
+    A rule with "to" fires only for requests to that number.
+    """
     with state.lock:
         for rule in state.faults:
             if rule["count"] is not None and rule["count"] <= 0:
@@ -625,6 +637,8 @@ def match_fault(state, method, path):
                 continue
             if rule["path_suffix"] and \
                     not path.endswith(rule["path_suffix"]):
+                continue
+            if rule["to"] and rule["to"] != to:
                 continue
             if rule["probability"] is not None and \
                     state.fault_rng.random() >= float(rule["probability"]):
@@ -1290,7 +1304,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def serve_api(self, entry, method, path, raw, started):
         state = self.state
         request_id = "RQ" + state.sid("")
-        action = match_fault(state, method, path)
+        action = match_fault(state, method, path, request_to(raw))
         if action:
             entry["fault"] = json.dumps(action, sort_keys=True)
         status, obj = None, None
