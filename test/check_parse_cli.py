@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: ISC
 """"critgate parse" shows the severity of the route a message takes, and
 no severity for a message that no route takes.  It rejects an option
-given twice, except --recipient, which lists."""
+given twice, except --recipient, which lists, and so does serve."""
 
 import json
 import os
@@ -62,6 +62,14 @@ def main():
                              "high@support.example.com")
         checks.append((rc == 0 and "severity:    critical\n" in out,
                        "--recipient may repeat", out + err))
+        # A group of short options counts each of them.
+        proc = subprocess.run([CRITGATE, "serve", "-vc", config, "-c",
+                               config], capture_output=True, text=True,
+                              timeout=30)
+        checks.append((proc.returncode == 2 and
+                       "--config is repeated" in proc.stderr,
+                       "serve rejects -c in -vc given again",
+                       proc.stdout + proc.stderr))
     for n, (ok, name, detail) in enumerate(checks, 1):
         print(f"{'ok' if ok else 'not ok'} {n} - {name}")
         if not ok:

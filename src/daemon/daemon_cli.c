@@ -43,42 +43,90 @@ cli_opts_fini(struct cli_opts *opts)
 	g_clear_pointer(&opts->message_file, g_free);
 }
 
+/* Options of a command at most; entries end with one without a long name. */
+#define OPTIONS_MAX	64
+
+/* Returns the index of the entry called name (up to '=' if any), or -1. */
+static int
+option_long(const GOptionEntry *entries, const char *name)
+{
+	size_t	len = strcspn(name, "=");
+	int	i;
+
+	for (i = 0; i < OPTIONS_MAX && entries[i].long_name != NULL; i++)
+		if (strlen(entries[i].long_name) == len &&
+		    strncmp(name, entries[i].long_name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Returns the index of the entry whose short name is c, or -1. */
+static int
+option_short(const GOptionEntry *entries, char c)
+{
+	int	i;
+
+	for (i = 0; i < OPTIONS_MAX && entries[i].long_name != NULL; i++)
+		if (entries[i].short_name == c)
+			return i;
+	return -1;
+}
+
+/* Marks entry i as given; returns false if it was given before and is not
+ * a list. */
+static bool
+option_mark(const GOptionEntry *entries, int i, uint64_t *seen)
+{
+	bool	is_list = entries[i].arg == G_OPTION_ARG_STRING_ARRAY ||
+		    entries[i].arg == G_OPTION_ARG_FILENAME_ARRAY;
+
+	if ((*seen & (UINT64_C(1) << i)) != 0 && !is_list)
+		return false;
+	*seen |= UINT64_C(1) << i;
+	return true;
+}
+
 /*
- * Returns the long name of the first of entries (up to the one without a
- * long name) that argv gives twice, or NULL.  Lists may repeat.  GLib
- * keeps the last value of any other option, so a second --by would
- * silently replace the member named first.
+ * Returns the long name of the first of entries that argv gives twice, or
+ * NULL.  Lists may repeat.  GLib keeps the last value of any other option,
+ * so a second --by would silently replace the member named first.
  */
 static const char *
 option_repeated(int argc, char **argv, const GOptionEntry *entries)
 {
-	const char	*arg, *end;
+	const char	*arg, *c;
 	uint64_t	 seen = 0;
-	size_t		 i, len;
-	int		 k;
+	int		 i, k;
 
 	for (k = 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
 		arg = argv[k];
 		if (arg[0] != '-' || arg[1] == '\0')
 			continue;
-		end = arg[1] == '-' ? strchr(arg, '=') : NULL;
-		len = end != NULL ? (size_t)(end - arg - 2) : strlen(arg + 2);
-		for (i = 0; i < 64 && entries[i].long_name != NULL; i++)
-			if (arg[1] == '-' ? strlen(entries[i].long_name) ==
-			    len && strncmp(arg + 2, entries[i].long_name,
-			    len) == 0 : arg[1] == entries[i].short_name)
-				break;
-		if (i == 64 || entries[i].long_name == NULL)
+		if (arg[1] == '-') {
+			i = option_long(entries, arg + 2);
+			if (i == -1)
+				continue;
+			if (!option_mark(entries, i, &seen))
+				return entries[i].long_name;
+			/* A value given apart is the next argument. */
+			if (entries[i].arg != G_OPTION_ARG_NONE &&
+			    strchr(arg, '=') == NULL)
+				k++;
 			continue;
-		if ((seen & (UINT64_C(1) << i)) != 0 &&
-		    entries[i].arg != G_OPTION_ARG_STRING_ARRAY &&
-		    entries[i].arg != G_OPTION_ARG_FILENAME_ARRAY)
-			return entries[i].long_name;
-		seen |= UINT64_C(1) << i;
-		/* A value given apart is the next argument. */
-		if (entries[i].arg != G_OPTION_ARG_NONE && (arg[1] == '-' ?
-		    end == NULL : arg[2] == '\0'))
-			k++;
+		}
+		/* Short options, alone or grouped: "-v", "-vc FILE". */
+		for (c = arg + 1; *c != '\0'; c++) {
+			i = option_short(entries, *c);
+			if (i == -1)
+				break;
+			if (!option_mark(entries, i, &seen))
+				return entries[i].long_name;
+			if (entries[i].arg != G_OPTION_ARG_NONE) {
+				if (c[1] == '\0')
+					k++;
+				break;
+			}
+		}
 	}
 	return NULL;
 }
