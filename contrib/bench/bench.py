@@ -1538,14 +1538,17 @@ and by reading the flush traces.
   start to its first line at the simulator 0.17 and 0.70. Every step has
   a p90 about twice its p50 on this machine, and a p99 three to four
   times: the tail is in every step, not in one. In the latest full run:
-  p50 1.59 ms idle and 1.41 loaded, p99 4.24 (5.0x the reference of
-  0.853 ms) and 3.47. In the two before, the idle p99 was 4.28 and 4.31
-  ms (4.5x and 5.3x). The flusher thread (under intake rate, below) left
+  p50 1.34 ms idle and 1.32 loaded, p99 3.9 (5.7x the reference of
+  0.686 ms) and 3.14. In the three before, the idle p99 was 4.24, 4.28
+  and 4.31 ms (5.0x, 4.5x and 5.3x of references from 0.815 to 0.95
+  ms). The flusher thread (under intake rate, below) left
   the idle first page as it was: 300 probes each, the build before and
   this one taking turns, gave p99 of 5.02 and 4.61 ms before, 5.10 and
   4.40 after. The script gateway, which does all its work on one thread,
-  had an idle p99 of 2.12 ms in the latest run and 4.35 in the one
-  before, with a p50 of 1.55 and 2.74. critgate's page crosses from the
+  had an idle p99 of 3.0 ms in the latest run, and 2.12 and 4.35 in the
+  two before, with a p50 of 2.27, 1.55 and 2.74. Pinning critgate to
+  one core (`taskset -c 1`) left its tail as it was: p99 of 5.59 and
+  6.11 ms pinned against 6.99 and 4.87 not, in turns. critgate's page crosses from the
   loop to the writer, to the pass and back to the loop, and each wake-up
   of a sleeping thread had a p90 of 0.22 to 0.24 ms here.
 - **Intake rate.** The latest steps, measured one after the other:
@@ -1627,9 +1630,9 @@ and by reading the flush traces.
     two cores allow 13,100 messages per second even with no idle time,
     0.45 of smtp-sink. Reaching half of it on this machine would take a
     third less CPU per message, not less waiting. The latest full run
-    gave 10,970 messages per second, 0.32 of smtp-sink's 34,535 (the
-    highest smtp-sink rate of any run), 6.46x Postfix and 5.0x the script
-    gateway.
+    gave 9,825 messages per second, 0.29 of smtp-sink's 34,102, 5.87x
+    Postfix and 4.2x the script gateway. The one before, with the flusher
+    but before the later fixes to paging, gave 10,970 (0.32 of 34,535).
 
   Earlier, a profile under 20 sessions of copies of one message
   showed two lookups that grew with the store. Loading an incident counted
