@@ -384,7 +384,8 @@ unknown_pages_count_towards_limit(void)
 }
 
 /* A bundle in flight at a stop was one request, and counts once toward its
- * member's page limit, also once sent again. */
+ * member's page limit, also once sent again, and after a status names one
+ * of its pages. */
 static void
 bundled_unknown_pages_count_once(void)
 {
@@ -414,9 +415,19 @@ bundled_unknown_pages_count_once(void)
 	CHECK_INT(store_pages_orphaned(store, 50), 3);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
 	    40), 1);
-	CHECK_INT(store_pages_resend_unknown(store, 60, "resend", 70), 3);
+	/* Page 5 alone in flight at a second stop, then a status of the
+	 * first request names pages 1 and 5: two requests still. */
+	CHECK_INT(store_page_sending(store, 5, 5), 0);
+	CHECK_INT(store_pages_orphaned(store, 60), 1);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
-	    40), 1);
+	    40), 2);
+	CHECK_INT(store_page_found_sent(store, 1, "SM1", 65), 1);
+	CHECK_INT(store_page_found_sent(store, 5, "SM1", 65), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 2);
+	CHECK_INT(store_pages_resend_unknown(store, 60, "resend", 70), 1);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 2);
 	store_page_fini(&page);
 	cfg_free(cfg);
 	store_close(store);
@@ -1006,6 +1017,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "CREATE INDEX messages_subject_key ON messages(subject_key);"
 	    "ALTER TABLE pages DROP COLUMN request;"
 	    "DROP TABLE unknown_requests;"
+	    "ALTER TABLE pages DROP COLUMN found_ms;"
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 

@@ -275,8 +275,12 @@ static const char *const store_schema[] = {
 	 * Each request in flight at a stop, which may have reached the
 	 * member, counted toward the page limits from the start that found
 	 * it.  A page can be in flight at several stops, so the page's own
-	 * columns would keep only the last.  Filled from what the pages
-	 * said before; the index of resent pages served that count.
+	 * columns would keep only the last.  A page that a status names
+	 * afterwards gets found_ms, and its request goes on counting here,
+	 * not by its sid.  Filled from what the pages recorded before, one
+	 * row for the pages of a member and channel found at one start, as
+	 * the bundles of that time are unknown; the index of resent pages
+	 * served that count.
 	 */
 	"CREATE TABLE unknown_requests ("
 	"  id INTEGER PRIMARY KEY,"
@@ -287,12 +291,14 @@ static const char *const store_schema[] = {
 	"CREATE INDEX unknown_requests_member ON unknown_requests(member, "
 	"  channel, at_ms);"
 	"INSERT INTO unknown_requests (member, channel, request, at_ms) "
-	"  SELECT member, channel, id, status_ms FROM pages WHERE state = "
-	"  'unknown' AND sent_ms IS NULL;"
+	"  SELECT member, channel, min(id), status_ms FROM pages WHERE "
+	"  state = 'unknown' AND sent_ms IS NULL GROUP BY member, channel, "
+	"  status_ms;"
 	"INSERT INTO unknown_requests (member, channel, request, at_ms) "
-	"  SELECT member, channel, id, resent_ms FROM pages WHERE resent_ms "
-	"  IS NOT NULL;"
-	"DROP INDEX pages_resent;",
+	"  SELECT member, channel, min(id), resent_ms FROM pages WHERE "
+	"  resent_ms IS NOT NULL GROUP BY member, channel, resent_ms;"
+	"DROP INDEX pages_resent;"
+	"ALTER TABLE pages ADD COLUMN found_ms INTEGER;",
 };
 
 static void

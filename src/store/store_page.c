@@ -334,23 +334,18 @@ store_page_found_sent(struct store *store, int64_t page_id, const char *sid,
 	if (store_begin(store) == -1)
 		return -1;
 	/* The request left before the stop; sent_ms is when critgate
-	 * learnt it, so that page limits count the page. */
+	 * learnt it.  It goes on counting toward the page limits as a
+	 * request in flight at the stop: the status may name any of the
+	 * requests that carried the page. */
 	if (store_exec(store, "UPDATE pages SET state = 'sent', sid = ?, "
-	    "sent_ms = ? WHERE id = ? AND state = 'unknown' AND sid IS NULL",
-	    "sii", sid, now_ms, page_id) == -1)
+	    "sent_ms = ?2, found_ms = ?2 WHERE id = ? AND state = 'unknown' "
+	    "AND sid IS NULL", "sii", sid, now_ms, page_id) == -1)
 		goto fail;
 	n = sqlite3_changes(store->db);
 	if (n > 0 && store_exec(store, "INSERT INTO events (incident, page, "
 	    "at_ms, kind, detail) SELECT incident, id, ?, 'sent', ? || ' (named "
 	    "by a status after the daemon stopped)' FROM pages WHERE id = ?",
 	    "isi", now_ms, sid, page_id) == -1)
-		goto fail;
-	/* The request now counts by its sid.  Its first page stands for it,
-	 * as a status names every page of a bundle. */
-	if (n > 0 && store_exec(store, "DELETE FROM unknown_requests WHERE id "
-	    "= (SELECT max(u.id) FROM unknown_requests u JOIN pages p ON "
-	    "u.request = p.id WHERE p.id = ? AND coalesce(p.request, p.id) = "
-	    "p.id)", "i", page_id) == -1)
 		goto fail;
 	if (store_commit(store) == -1)
 		goto fail;
@@ -404,11 +399,12 @@ store_page_requests_since(struct store *store, const char *member,
 	 * A page accepted without a readable sid is identified by when it
 	 * was accepted.  A request in flight at a stop may have gone out, so
 	 * it counts from the start that found it, once whatever the count of
-	 * pages it bundled, until a status names it.
+	 * pages it bundled, also after a status names it.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
-	    "AND channel = ?2 AND sent_ms > ?3) + (SELECT count(*) FROM "
+	    "AND channel = ?2 AND sent_ms > ?3 AND found_ms IS NULL) + "
+	    "(SELECT count(*) FROM "
 	    "unknown_requests WHERE member = ?1 AND channel = ?2 AND at_ms > "
 	    "?3)", "ssi", member, notify_channel_name(channel), since_ms);
 }
@@ -457,10 +453,12 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 
 	if (store_begin(store) == -1)
 		return -1;
+	/* Pages sent before requests were recorded count as one request
+	 * for each member and channel. */
 	if (store_exec(store, "INSERT INTO unknown_requests (member, channel, "
-	    "request, at_ms) SELECT member, channel, coalesce(request, id), ? "
-	    "FROM pages WHERE state = 'sending' GROUP BY member, channel, "
-	    "coalesce(request, id)", "i", now_ms) == -1)
+	    "request, at_ms) SELECT member, channel, coalesce(request, "
+	    "min(id)), ? FROM pages WHERE state = 'sending' GROUP BY member, "
+	    "channel, request", "i", now_ms) == -1)
 		goto fail;
 	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
 	    "kind, detail) SELECT incident, id, ?, 'unknown', 'being sent "
