@@ -471,6 +471,12 @@ unknown_twice_counts_each_request(void)
 	CHECK_INT(store_page_found_sent(store, 3, "SID4", 130), 1);
 	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
 	    40), 1);
+	/* Failed over and sent again, by a provider of its own. */
+	CHECK_INT(store_page_requeue(store, 3, "no-answer", 140), 0);
+	CHECK_INT(store_page_sending(store, 3, 3), 0);
+	CHECK_INT(store_page_sent(store, 3, "SID5", 150), 0);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 2);
 	store_page_fini(&page);
 	cfg_free(cfg);
 	store_close(store);

@@ -320,9 +320,10 @@ int
 store_page_sent(struct store *store, int64_t page_id, const char *sid,
     int64_t now_ms)
 {
+	/* A request of its own, counted by its sid again. */
 	return store_page_move(store, page_id, "UPDATE pages SET state = "
-	    "'sent', sid = ?, sent_ms = ? WHERE id = ?", "sii", sid, now_ms,
-	    "sent");
+	    "'sent', sid = ?, sent_ms = ?, found_ms = NULL WHERE id = ?",
+	    "sii", sid, now_ms, "sent");
 }
 
 int
