@@ -510,10 +510,10 @@ int	store_pages_orphaned(struct store *store, int64_t now_ms);
 
 /*
  * Makes pending again each page that turned unknown by before_ms, at this
- * start or an earlier one, and that no status has named (it has no sid),
- * when its incident still pages its member and no later round has paged
- * the member on that channel.  Records an event with detail on each and
- * commits.  Returns their count.
+ * start or an earlier one, and that no status has named (it has no sid).
+ * Only pages whose incident still pages their member, and whose member no
+ * later round has paged on that channel, go again.  Records an event with
+ * detail on each and commits.  Returns their count.
  */
 int	store_pages_resend_unknown(struct store *store, int64_t before_ms,
 	    const char *detail, int64_t now_ms);

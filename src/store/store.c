@@ -277,10 +277,10 @@ static const char *const store_schema[] = {
 	 * it.  A page can be in flight at several stops, so the page's own
 	 * columns would keep only the last.  A page that a status names
 	 * afterwards gets found_ms, and its request goes on counting here,
-	 * not by its sid.  Filled from what the pages recorded before, one
-	 * row for the pages of a member and channel found at one start, as
-	 * the bundles of that time are unknown; the index of resent pages
-	 * served that count.
+	 * not by its sid.  Filled from what the pages recorded before: the
+	 * bundles of that time are unknown, so the pages of a member and
+	 * channel found at one start make one row.  The index of resent
+	 * pages served the count that this table replaces.
 	 */
 	"CREATE TABLE unknown_requests ("
 	"  id INTEGER PRIMARY KEY,"
