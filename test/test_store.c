@@ -483,6 +483,51 @@ unknown_twice_counts_each_request(void)
 }
 
 /*
+ * A request that a provider took counts once its page failed over to the
+ * next provider, once for a bundle, and the next provider's request too.
+ */
+static void
+failover_counts_both_requests(void)
+{
+	static const char *const ids[] = { "f@p", "g@p" };
+	struct store		*store = fresh_store("failover-limit.db");
+	struct store_page	 page;
+	struct outcome		 out;
+	struct cfg		*cfg = team_cfg();
+	int64_t			 i;
+
+	for (i = 0; i < 2; i++) {
+		CHECK_INT(process(store, add_message(store, ids[i]), ids[i],
+		    &out), 0);
+		CHECK_INT(store_round_create(store, out.incident_id, 1, cfg,
+		    5), 4);
+	}
+	CHECK_INT(store_page_get(store, 1, &page), 0);
+	for (i = 1; i <= 5; i += 4) {
+		CHECK_INT(store_page_sending(store, i, 1), 0);
+		CHECK_INT(store_page_sent(store, i, "CA1", 100), 0);
+	}
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	for (i = 1; i <= 5; i += 4)
+		CHECK_INT(store_page_requeue(store, i, "no-answer", 110), 0);
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 1);
+	for (i = 1; i <= 5; i += 4) {
+		CHECK_INT(store_page_sending(store, i, 1), 0);
+		CHECK_INT(store_page_sent(store, i, "VN2", 120), 0);
+	}
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    40), 2);
+	/* The first request left at 100: out of a window from 105. */
+	CHECK_INT(store_page_requests_since(store, page.member, page.channel,
+	    105), 1);
+	store_page_fini(&page);
+	cfg_free(cfg);
+	store_close(store);
+}
+
+/*
  * Unknown pages go out again once waited for, also at a later start,
  * unless a status named them or a later round paged their member on that
  * channel.
@@ -1022,7 +1067,7 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "ALTER TABLE incidents DROP COLUMN fixed_by;"
 	    "CREATE INDEX messages_subject_key ON messages(subject_key);"
 	    "ALTER TABLE pages DROP COLUMN request;"
-	    "DROP TABLE unknown_requests;"
+	    "DROP TABLE past_requests;"
 	    "ALTER TABLE pages DROP COLUMN found_ms;"
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -1082,6 +1127,7 @@ main(void)
 	TAP_RUN(unknown_pages_count_towards_limit);
 	TAP_RUN(bundled_unknown_pages_count_once);
 	TAP_RUN(unknown_twice_counts_each_request);
+	TAP_RUN(failover_counts_both_requests);
 	TAP_RUN(unknown_pages_sent_again_after_wait);
 	TAP_RUN(sms_parts_join_in_order);
 	TAP_RUN(open_missing_without_create_fails);

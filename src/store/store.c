@@ -272,29 +272,32 @@ static const char *const store_schema[] = {
 	"ALTER TABLE pages ADD COLUMN request INTEGER;",
 
 	/*
-	 * Each request in flight at a stop, which may have reached the
-	 * member, counted toward the page limits from the start that found
-	 * it.  A page can be in flight at several stops, so the page's own
-	 * columns would keep only the last.  A page that a status names
-	 * afterwards gets found_ms, and its request goes on counting here,
-	 * not by its sid.  Filled from what the pages recorded before: the
-	 * bundles of that time are unknown, so the pages of a member and
-	 * channel found at one start make one row.  The index of resent
-	 * pages served the count that this table replaces.
+	 * Requests that may have reached a member but that no page names
+	 * any more, counted toward the page limits: each request in flight
+	 * at a stop, from the start that found it, and each request a
+	 * provider took before its page failed over to the next one, from
+	 * when it was sent.  A page can be in flight at several stops, so
+	 * the page's own columns would keep only the last.  A page that a
+	 * status names after a stop gets found_ms, and its request goes on
+	 * counting here, not by its sid.  Filled from what the pages
+	 * recorded before: the bundles of that time are unknown, so the
+	 * pages of a member and channel found at one start make one row.
+	 * The index of resent pages served the count that this table
+	 * replaces.
 	 */
-	"CREATE TABLE unknown_requests ("
+	"CREATE TABLE past_requests ("
 	"  id INTEGER PRIMARY KEY,"
 	"  member TEXT NOT NULL,"
 	"  channel TEXT NOT NULL,"
 	"  request INTEGER NOT NULL,"
 	"  at_ms INTEGER NOT NULL);"
-	"CREATE INDEX unknown_requests_member ON unknown_requests(member, "
+	"CREATE INDEX past_requests_member ON past_requests(member, "
 	"  channel, at_ms);"
-	"INSERT INTO unknown_requests (member, channel, request, at_ms) "
+	"INSERT INTO past_requests (member, channel, request, at_ms) "
 	"  SELECT member, channel, min(id), status_ms FROM pages WHERE "
 	"  state = 'unknown' AND sent_ms IS NULL GROUP BY member, channel, "
 	"  status_ms;"
-	"INSERT INTO unknown_requests (member, channel, request, at_ms) "
+	"INSERT INTO past_requests (member, channel, request, at_ms) "
 	"  SELECT member, channel, min(id), resent_ms FROM pages WHERE "
 	"  resent_ms IS NOT NULL GROUP BY member, channel, resent_ms;"
 	"DROP INDEX pages_resent;"

@@ -386,10 +386,28 @@ int
 store_page_requeue(struct store *store, int64_t page_id, const char *error,
     int64_t now_ms)
 {
-	return store_page_move(store, page_id, "UPDATE pages SET state = "
-	    "'pending', sid = NULL, provider_status = NULL, provider_rank = "
-	    "-1, error = ?, status_ms = ? WHERE id = ?", "sii", error, now_ms,
-	    "failover");
+	if (store_begin(store) == -1)
+		return -1;
+	/*
+	 * The provider took the request, and the member's phone may have
+	 * rung: it goes on counting from when it was sent, once for all the
+	 * pages of a bundle, unless it already counts as in flight at a stop.
+	 */
+	if (store_exec(store, "INSERT INTO past_requests (member, channel, "
+	    "request, at_ms) SELECT member, channel, coalesce(request, id), "
+	    "sent_ms FROM pages p WHERE id = ? AND sent_ms IS NOT NULL AND "
+	    "found_ms IS NULL AND NOT EXISTS (SELECT 1 FROM past_requests r "
+	    "WHERE r.member = p.member AND r.channel = p.channel AND "
+	    "r.request = coalesce(p.request, p.id) AND r.at_ms = p.sent_ms)",
+	    "i", page_id) == -1 ||
+	    store_page_move(store, page_id, "UPDATE pages SET state = "
+	    "'pending', sid = NULL, sent_ms = NULL, provider_status = NULL, "
+	    "provider_rank = -1, error = ?, status_ms = ? WHERE id = ?", "sii",
+	    error, now_ms, "failover") == -1) {
+		store_rollback(store);
+		return -1;
+	}
+	return store_commit(store);
 }
 
 int64_t
@@ -406,7 +424,7 @@ store_page_requests_since(struct store *store, const char *member,
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
 	    "AND channel = ?2 AND sent_ms > ?3 AND found_ms IS NULL) + "
 	    "(SELECT count(*) FROM "
-	    "unknown_requests WHERE member = ?1 AND channel = ?2 AND at_ms > "
+	    "past_requests WHERE member = ?1 AND channel = ?2 AND at_ms > "
 	    "?3)", "ssi", member, notify_channel_name(channel), since_ms);
 }
 
@@ -456,7 +474,7 @@ store_pages_orphaned(struct store *store, int64_t now_ms)
 		return -1;
 	/* Pages sent before requests were recorded count as one request
 	 * for each member and channel. */
-	if (store_exec(store, "INSERT INTO unknown_requests (member, channel, "
+	if (store_exec(store, "INSERT INTO past_requests (member, channel, "
 	    "request, at_ms) SELECT member, channel, coalesce(request, "
 	    "min(id)), ? FROM pages WHERE state = 'sending' GROUP BY member, "
 	    "channel, request", "i", now_ms) == -1)
