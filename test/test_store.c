@@ -383,6 +383,27 @@ unknown_pages_count_towards_limit(void)
 	store_close(store);
 }
 
+/*
+ * Opens an incident for each of the n Message-IDs in ids, with a first
+ * round of 4 pages.  Each round makes its pages in the same order of
+ * member and channel, so pages 1, 5, 9 and on go to one member on one
+ * channel.
+ */
+static void
+open_incidents_paged(struct store *store, const struct cfg *cfg,
+    const char *const *ids, int n)
+{
+	struct outcome	out;
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		CHECK_INT(process(store, add_message(store, ids[i]), ids[i],
+		    &out), 0);
+		CHECK_INT(store_round_create(store, out.incident_id, 1, cfg,
+		    5), 4);
+	}
+}
+
 /* A bundle in flight at a stop was one request, and counts once toward its
  * member's page limit, also once sent again, and after a status names one
  * of its pages. */
@@ -392,18 +413,10 @@ bundled_unknown_pages_count_once(void)
 	static const char *const ids[] = { "a@p", "b@p", "c@p" };
 	struct store		*store = fresh_store("bundle-limit.db");
 	struct store_page	 page, other;
-	struct outcome		 out;
 	struct cfg		*cfg = team_cfg();
 	int64_t			 i;
 
-	/* Each round makes its pages in the same order of member and
-	 * channel, so pages 1, 5 and 9 go to one member on one channel. */
-	for (i = 0; i < 3; i++) {
-		CHECK_INT(process(store, add_message(store, ids[i]), ids[i],
-		    &out), 0);
-		CHECK_INT(store_round_create(store, out.incident_id, 1, cfg,
-		    5), 4);
-	}
+	open_incidents_paged(store, cfg, ids, 3);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
 	for (i = 1; i <= 9; i += 4) {
 		CHECK_INT(store_page_get(store, i, &other), 0);
@@ -492,16 +505,10 @@ failover_counts_both_requests(void)
 	static const char *const ids[] = { "f@p", "g@p" };
 	struct store		*store = fresh_store("failover-limit.db");
 	struct store_page	 page;
-	struct outcome		 out;
 	struct cfg		*cfg = team_cfg();
 	int64_t			 i;
 
-	for (i = 0; i < 2; i++) {
-		CHECK_INT(process(store, add_message(store, ids[i]), ids[i],
-		    &out), 0);
-		CHECK_INT(store_round_create(store, out.incident_id, 1, cfg,
-		    5), 4);
-	}
+	open_incidents_paged(store, cfg, ids, 2);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
 	for (i = 1; i <= 5; i += 4) {
 		CHECK_INT(store_page_sending(store, i, 1), 0);
