@@ -449,7 +449,8 @@ bundled_unknown_pages_count_once(void)
 /*
  * A page in flight at two stops in a row was two requests that may have
  * reached the member, and one sent after them is a third.  One that a
- * status names after a stop counts once, by its sid.
+ * status names after a stop counts once, as in flight at the stop, until
+ * it is sent anew.
  */
 static void
 unknown_twice_counts_each_request(void)
