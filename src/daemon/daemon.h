@@ -153,6 +153,14 @@ const char	*daemon_cfg_path(const char *option);
 int	daemon_listen(const char *what, const char *host_port);
 
 /*
+ * Runs fn(data) on context's loop at priority, from any thread.  Not
+ * g_main_context_invoke: while the loop is not running (at start and
+ * during a stop) it would run fn at once on the calling thread, against
+ * loop-owned objects.  A call the stopped loop never takes is dropped.
+ */
+void	daemon_loop_post(GMainContext *context, gint priority,
+	    GSourceFunc fn, gpointer data);
+/*
  * Calls fn whenever fd meets cond, as g_unix_fd_add does, and returns the
  * source id.  The source is not blocked while fn runs, which spares the
  * loop two wakeups per event (see daemon_serve.c).  fn must not run the

@@ -406,7 +406,6 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 	struct pass_item	 items[PASS_BATCH_MAX];
 	struct pass_result	*r;
 	GArray			*touched;
-	GSource			*source;
 	guint			 i, n = MIN(ids->len - *next, PASS_BATCH_MAX);
 	size_t			 bytes = 0;
 	int			 rc;
@@ -441,15 +440,10 @@ pass_batch(struct daemon_pass *p, const GArray *ids, guint *next)
 	r->touched = touched;
 	/*
 	 * Ahead of other events: the time from the final dot to the first
-	 * page is the figure that matters most.  A source on the loop, not
-	 * g_main_context_invoke, so nothing runs here after a stop.  The
-	 * next start pages for any result the stopped loop never took.
+	 * page is the figure that matters most.  The next start pages for
+	 * any result the stopped loop never took.
 	 */
-	source = g_idle_source_new();
-	g_source_set_priority(source, G_PRIORITY_HIGH);
-	g_source_set_callback(source, pass_on_result, r, NULL);
-	g_source_attach(source, p->context);
-	g_source_unref(source);
+	daemon_loop_post(p->context, G_PRIORITY_HIGH, pass_on_result, r);
 	return 0;
 }
 

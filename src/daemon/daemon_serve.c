@@ -200,15 +200,23 @@ serve_on_imap_stored(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/*
- * Runs on the IMAP poller's thread and hands the work to the main loop.
- * Not g_main_context_invoke: while the loop is not running (at start and
- * during shutdown) it would run the function on this thread.
- */
+/* Runs on the IMAP poller's thread and hands the work to the main loop. */
 static void
 serve_imap_stored(void *ctx)
 {
-	g_idle_add_full(G_PRIORITY_DEFAULT, serve_on_imap_stored, ctx, NULL);
+	daemon_loop_post(NULL, G_PRIORITY_DEFAULT, serve_on_imap_stored, ctx);
+}
+
+void
+daemon_loop_post(GMainContext *context, gint priority, GSourceFunc fn,
+    gpointer data)
+{
+	GSource	*source = g_idle_source_new();
+
+	g_source_set_priority(source, priority);
+	g_source_set_callback(source, fn, data, NULL);
+	g_source_attach(source, context);
+	g_source_unref(source);
 }
 
 /*

@@ -8,7 +8,7 @@
  * disk flushes the last one, so one flush covers many senders.  The
  * flushes run outside the write lock, so the main loop and the pass
  * commit meanwhile.  Neither thread touches loop-owned objects: jobs
- * carry copies, and results travel to the loop in idle sources.
+ * carry copies, and results travel to the loop through daemon_loop_post.
  *
  * The main loop also queues flush requests here, for provider outcomes
  * that it committed without a flush and that no other flush made durable
@@ -88,25 +88,6 @@ job_free(struct writer_job *job)
 {
 	smtp_message_free(job->msg);
 	g_free(job);
-}
-
-static gboolean	writer_on_results(gpointer data);
-
-/*
- * Hands batch to the main loop.  Not g_main_context_invoke: while the loop
- * is not running (during a stop) it would run the results on this thread,
- * against sessions the loop has freed.  A batch the stopped loop never
- * takes gets no reply, and its senders send again.
- */
-static void
-writer_deliver(struct daemon_writer *w, struct writer_batch *batch)
-{
-	GSource	*source = g_idle_source_new();
-
-	g_source_set_priority(source, G_PRIORITY_DEFAULT);
-	g_source_set_callback(source, writer_on_results, batch, NULL);
-	g_source_attach(source, w->context);
-	g_source_unref(source);
 }
 
 static gboolean
@@ -288,7 +269,10 @@ flusher_run(gpointer data)
 				job->is_committed = batch->is_committed &&
 				    is_flushed;
 			}
-			writer_deliver(w, batch);
+			/* A batch the stopped loop never takes gets no
+			 * reply, and its senders send again. */
+			daemon_loop_post(w->context, G_PRIORITY_DEFAULT,
+			    writer_on_results, batch);
 		}
 		g_ptr_array_set_size(batches, 0);
 	}

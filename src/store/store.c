@@ -273,11 +273,12 @@ static const char *const store_schema[] = {
 
 	/*
 	 * Requests that may have reached a member but that no page names
-	 * any more, counted toward the page limits: each request in flight
-	 * at a stop, from the start that found it, and each request a
-	 * provider took before its page failed over to the next one, from
-	 * when it was sent.  A page can be in flight at several stops, so
-	 * the page's own columns would keep only the last.  A page that a
+	 * any more, counted toward the page limits.  Each request in flight
+	 * at a stop counts from the start that found it.  Each request a
+	 * provider took before its page failed over to the next provider
+	 * counts from when it was sent.  A page can be in flight at
+	 * several stops, so the page's own columns would keep only the
+	 * last.  A page that a
 	 * status names after a stop gets found_ms, and its request goes on
 	 * counting here, not by its sid.  Filled from what the pages
 	 * recorded before: the bundles of that time are unknown, so the

@@ -416,16 +416,16 @@ store_page_requests_since(struct store *store, const char *member,
 {
 	/*
 	 * A page accepted without a readable sid is identified by when it
-	 * was accepted.  A request in flight at a stop may have gone out, so
-	 * it counts from the start that found it, once whatever the count of
-	 * pages it bundled, also after a status names it.
+	 * was accepted.  The requests no page names any more (in flight at
+	 * a stop, or taken before a failover) count from past_requests,
+	 * once however many pages they bundled.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
 	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
 	    "AND channel = ?2 AND sent_ms > ?3 AND found_ms IS NULL) + "
-	    "(SELECT count(*) FROM "
-	    "past_requests WHERE member = ?1 AND channel = ?2 AND at_ms > "
-	    "?3)", "ssi", member, notify_channel_name(channel), since_ms);
+	    "(SELECT count(*) FROM past_requests WHERE member = ?1 AND "
+	    "channel = ?2 AND at_ms > ?3)", "ssi", member,
+	    notify_channel_name(channel), since_ms);
 }
 
 int

@@ -70,11 +70,11 @@ def body(world, tap):
         tap.check(rc == 2 and "expected one incident number" in out,
                   f"incident number {text!r} is refused", out)
 
-    for args, shown in ((("extra",), "extra"),
-                        (("--", "--limit", "3"), "--limit")):
+    for args, rejected in ((("extra",), "extra"),
+                           (("--", "--limit", "3"), "--limit")):
         rc, out = world.cli("incidents", *args)
-        tap.check(rc == 2 and f'unexpected argument "{shown}"' in out,
-                  f"incidents names the unexpected {shown!r}", out)
+        tap.check(rc == 2 and f'unexpected argument "{rejected}"' in out,
+                  f"incidents names the unexpected {rejected!r}", out)
     for args in (("--by", "alice", "--by", "bob"),
                  ("--by=alice", "--by", "bob")):
         rc, out = world.cli("analysed", n, *args)
