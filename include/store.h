@@ -151,6 +151,16 @@ struct store_event {
  * store_close) or NULL, having logged why.
  */
 struct store	*store_open(const char *path, bool is_create);
+/*
+ * Opens like store_open but leaves an older schema as it is, for a command
+ * that must not upgrade the file under an older daemon still using it.
+ */
+struct store	*store_open_as_is(const char *path, bool is_create);
+/* The schema version of the file, and the one this build writes. */
+int64_t		 store_schema_version(const struct store *store);
+int64_t		 store_schema_current(void);
+/* Brings the schema up to date.  Returns 0, or -1 (logged). */
+int		 store_upgrade(struct store *store);
 void		 store_close(struct store *store);
 
 /*

@@ -1080,13 +1080,21 @@ upgrade_moves_raw_bytes_to_own_table(void)
 	    "PRAGMA user_version = 16;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
-	store = store_open(path, false);
+	/* Opened as it is, the file keeps its schema until upgraded. */
+	store_close(store_open_as_is(path, false));
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(select_count(db, "PRAGMA user_version"), 16);
+	sqlite3_close(db);
+	store = store_open_as_is(path, false);
 	CHECK(store != NULL);
 	if (store == NULL) {
 		g_bytes_unref(want);
 		g_free(path);
 		return;
 	}
+	CHECK_INT(store_schema_version(store), 16);
+	CHECK_INT(store_upgrade(store), 0);
+	CHECK_INT(store_schema_version(store), store_schema_current());
 	CHECK_INT(store_message_load(store, id, &msg), 0);
 	CHECK(msg.raw != NULL);
 	if (msg.raw != NULL)

@@ -124,6 +124,13 @@ char	*daemon_cfg_restart_text(const struct cfg *cfg);
  * (caller frees), or NULL. */
 char	*daemon_cfg_restart_change(const char *running, const char *text);
 int	daemon_cli_reload(int argc, char **argv);
+/*
+ * Opens the store for a command run beside the daemon.  An older schema is
+ * upgraded only when no critgate serves the store: the running one would
+ * not keep a newer schema up to date, and could not start again on it.
+ * Returns the handle, or NULL having logged why.
+ */
+struct store	*daemon_store_open_beside(const char *path, bool is_create);
 /* Appends to warnings what the config leaves open in the next 14 days
  * from now_ms: nobody on call, members without a phone, no fallback. */
 void	daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,

@@ -9,11 +9,13 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "daemon.h"
+#include "log.h"
 #include "rota.h"
 
 #define ADMIN_LOOKAHEAD_MS	(INT64_C(14) * 24 * 3600 * 1000)
@@ -251,6 +253,38 @@ is_critgate(long pid)
 	return is_ours;
 }
 
+struct store *
+daemon_store_open_beside(const char *path, bool is_create)
+{
+	struct store	*store;
+	char		*pid_text;
+	long		 pid = 0;
+
+	store = store_open_as_is(path, is_create);
+	if (store == NULL ||
+	    store_schema_version(store) == store_schema_current())
+		return store;
+	pid_text = store_state_get(store, "pid");
+	if (pid_text != NULL)
+		pid = strtol(pid_text, NULL, 10);
+	g_free(pid_text);
+	if (pid > 0 && pid != (long)getpid() && is_critgate(pid)) {
+		log_errorx("store: the running critgate (pid %ld) uses schema "
+		    "%" PRId64 " of %s, and this critgate needs %" PRId64
+		    "; restart the daemon with this version, which upgrades "
+		    "the store, or use the running version's commands", pid,
+		    store_schema_version(store), path,
+		    store_schema_current());
+		store_close(store);
+		return NULL;
+	}
+	if (store_upgrade(store) == -1) {
+		store_close(store);
+		return NULL;
+	}
+	return store;
+}
+
 /* Returns the key in cfg that only a restart applies and that differs
  * from the running daemon's (caller frees), or NULL. */
 static char *
@@ -300,7 +334,9 @@ daemon_cli_reload(int argc, char **argv)
 		    problem);
 		goto out;
 	}
-	store = store_open(cfg->store_path, false);
+	/* Reading the daemon's pid needs no upgrade, and the daemon may be
+	 * older than this command. */
+	store = store_open_as_is(cfg->store_path, false);
 	if (store != NULL && daemon_outbox_open(&ob, store, cfg) == -1) {
 		fprintf(stderr, "critgate reload: %s: the mail templates "
 		    "cannot be loaded\n", cfg->path);

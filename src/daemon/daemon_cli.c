@@ -244,11 +244,12 @@ cli_open(const struct cli_opts *opts, struct cfg **cfg, struct store **store)
 	*cfg = daemon_cfg_load(daemon_cfg_path(opts->config));
 	if (*cfg == NULL)
 		return -1;
-	*store = store_open((*cfg)->store_path, false);
+	*store = daemon_store_open_beside((*cfg)->store_path, false);
 	if (*store == NULL) {
-		fprintf(stderr, "critgate: cannot open the store %s; has "
-		    "\"critgate serve\" run with this config?\n",
-		    (*cfg)->store_path);
+		if (!g_file_test((*cfg)->store_path, G_FILE_TEST_EXISTS))
+			fprintf(stderr, "critgate: there is no store %s; has "
+			    "\"critgate serve\" run with this config?\n",
+			    (*cfg)->store_path);
 		return -1;
 	}
 	return 0;

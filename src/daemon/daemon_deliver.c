@@ -85,7 +85,7 @@ deliver_store(const struct cfg *cfg, const char *sender, char **rcpts,
 
 	/* A store that cannot be opened or written is temporary: the MTA
 	 * keeps the message and tries again. */
-	store = store_open(cfg->store_path, true);
+	store = daemon_store_open_beside(cfg->store_path, true);
 	if (store == NULL)
 		return EX_TEMPFAIL;
 	memset(&env, 0, sizeof(env));

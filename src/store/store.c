@@ -395,26 +395,36 @@ store_configure(struct store *store)
 	return 0;
 }
 
+/*
+ * Reads the schema version of the file into store->version.  Returns 0, or
+ * -1 (logged) when it cannot be read or a newer critgate made the file.
+ */
 static int
-store_migrate(struct store *store)
+store_read_version(struct store *store)
 {
-	int64_t	version;
-	size_t	i;
-	char	*err = NULL, *sql;
-
-	version = store_query_int(store, 0, "PRAGMA user_version", "");
-	if (version < 0)
+	store->version = store_query_int(store, 0, "PRAGMA user_version", "");
+	if (store->version < 0)
 		return -1;
 	/* A newer critgate made it: this one would not keep what the newer
 	 * schema added up to date. */
-	if ((size_t)version > G_N_ELEMENTS(store_schema)) {
+	if ((size_t)store->version > G_N_ELEMENTS(store_schema)) {
 		log_errorx("store: made by a newer critgate path=%s version=%"
 		    PRId64 " known=%zu; run that version, or restore a backup "
-		    "made before it", store->path, version,
+		    "made before it", store->path, store->version,
 		    G_N_ELEMENTS(store_schema));
 		return -1;
 	}
-	for (i = (size_t)version; i < G_N_ELEMENTS(store_schema); i++) {
+	return 0;
+}
+
+int
+store_upgrade(struct store *store)
+{
+	size_t	 i;
+	char	*err = NULL, *sql;
+
+	for (i = (size_t)store->version; i < G_N_ELEMENTS(store_schema);
+	    i++) {
 		sql = g_strdup_printf("BEGIN IMMEDIATE; %s PRAGMA user_version"
 		    "=%zu; COMMIT;", store_schema[i], i + 1);
 		if (sqlite3_exec(store->db, sql, NULL, NULL, &err) !=
@@ -428,8 +438,21 @@ store_migrate(struct store *store)
 			return -1;
 		}
 		g_free(sql);
+		store->version = (int64_t)i + 1;
 	}
 	return 0;
+}
+
+int64_t
+store_schema_version(const struct store *store)
+{
+	return store->version;
+}
+
+int64_t
+store_schema_current(void)
+{
+	return G_N_ELEMENTS(store_schema);
 }
 
 static void
@@ -456,8 +479,8 @@ store_on_log_commit(void *data, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-struct store *
-store_open(const char *path, bool is_create)
+static struct store *
+store_open_with(const char *path, bool is_create, bool is_upgrade)
 {
 	static gsize	 logger_set;
 	struct store	*store;
@@ -478,13 +501,27 @@ store_open(const char *path, bool is_create)
 		    store->db ? sqlite3_errmsg(store->db) : "out of memory");
 		goto fail;
 	}
-	if (store_configure(store) == -1 || store_migrate(store) == -1)
+	if (store_configure(store) == -1 || store_read_version(store) == -1)
+		goto fail;
+	if (is_upgrade && store_upgrade(store) == -1)
 		goto fail;
 	sqlite3_wal_hook(store->db, store_on_log_commit, store);
 	return store;
 fail:
 	store_close(store);
 	return NULL;
+}
+
+struct store *
+store_open(const char *path, bool is_create)
+{
+	return store_open_with(path, is_create, true);
+}
+
+struct store *
+store_open_as_is(const char *path, bool is_create)
+{
+	return store_open_with(path, is_create, false);
 }
 
 void
@@ -1472,6 +1509,10 @@ store_state_get(struct store *store, const char *key)
 	sqlite3_stmt	*stmt;
 	char		*value = NULL;
 
+	/* Schemas before the table had nothing to keep in it. */
+	if (store_query_int(store, 0, "SELECT 1 FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'daemon_state'", "") != 1)
+		return NULL;
 	stmt = store_prepare(store, "SELECT value FROM daemon_state WHERE "
 	    "key = ?", "s", key);
 	if (stmt == NULL)

@@ -13,6 +13,7 @@
 struct store {
 	sqlite3	*db;
 	char	*path;
+	int64_t	 version;	/* of the schema in the file */
 	int	 depth;		/* open store_begin calls */
 	bool	 is_relaxed;	/* the open batch commits without a flush */
 	bool	 is_checkpoint_later; /* left to store_checkpoint */
