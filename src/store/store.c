@@ -4,6 +4,9 @@
  * table: raw bytes and envelope committed before the SMTP "250", then the
  * result of parsing and deduplication recorded in one transaction.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -479,6 +482,30 @@ store_on_log_commit(void *data, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+/* Stats the store's log file; returns 0, or -1 with errno set. */
+static int
+store_log_file_stat(const struct store *store, struct stat *st)
+{
+	char	*path = g_strconcat(store->path, "-wal", NULL);
+	int	 rc;
+
+	rc = stat(path, st);
+	g_free(path);
+	return rc;
+}
+
+/* Notes which log file the handle writes, once there is one. */
+static void
+store_log_file_note(struct store *store)
+{
+	struct stat	st;
+
+	if (store->log_ino == 0 && store_log_file_stat(store, &st) == 0) {
+		store->log_dev = st.st_dev;
+		store->log_ino = st.st_ino;
+	}
+}
+
 static struct store *
 store_open_with(const char *path, bool is_create, bool is_upgrade)
 {
@@ -506,6 +533,7 @@ store_open_with(const char *path, bool is_create, bool is_upgrade)
 	if (is_upgrade && store_upgrade(store) == -1)
 		goto fail;
 	sqlite3_wal_hook(store->db, store_on_log_commit, store);
+	store_log_file_note(store);
 	return store;
 fail:
 	store_close(store);
@@ -868,11 +896,67 @@ store_flush_later(struct store *store)
 		store->is_flush_later = true;
 }
 
+/* The state of the files a handle writes, at its path. */
+enum store_files {
+	STORE_FILES_IN_PLACE,
+	STORE_LOG_MOVED,
+	STORE_DATABASE_MOVED,
+};
+
+/*
+ * Tells what became of the files this handle writes: STORE_FILES_IN_PLACE,
+ * STORE_LOG_MOVED when the log file at the store's path is gone or another
+ * file, STORE_DATABASE_MOVED when the database file is.
+ */
+static enum store_files
+store_files_check(struct store *store)
+{
+	struct stat	st;
+	int		is_moved = 0;
+
+	if (sqlite3_file_control(store->db, "main", SQLITE_FCNTL_HAS_MOVED,
+	    &is_moved) == SQLITE_OK && is_moved)
+		return STORE_DATABASE_MOVED;
+	if (store->log_ino == 0) {
+		store_log_file_note(store);
+		return STORE_FILES_IN_PLACE;
+	}
+	if (store_log_file_stat(store, &st) == -1)
+		return errno == ENOENT ? STORE_LOG_MOVED : STORE_FILES_IN_PLACE;
+	if (st.st_dev != store->log_dev || st.st_ino != store->log_ino)
+		return STORE_LOG_MOVED;
+	return STORE_FILES_IN_PLACE;
+}
+
+/*
+ * Copies every commit from the log into the database file and flushes it,
+ * for a log file that a restart would not find.  Returns 0, or -1 (logged)
+ * when some commits stayed in the log only.
+ */
+static int
+store_flush_into_database(struct store *store)
+{
+	int	rc, frames = -1, copied = -1;
+
+	/* After the copy, the log starts over unless a reader still uses it. */
+	rc = sqlite3_wal_checkpoint_v2(store->db, "main",
+	    SQLITE_CHECKPOINT_RESTART, &frames, &copied);
+	if ((rc == SQLITE_OK || rc == SQLITE_BUSY) && frames >= 0 &&
+	    copied == frames)
+		return 0;
+	log_errorx("store: copying the log into the database failed path=%s "
+	    "frames=%d copied=%d error=\"%s\"", store->path, frames, copied,
+	    sqlite3_errstr(rc));
+	return -1;
+}
+
 /*
  * In WAL mode every commit is in the log, so a flush of the log file makes
  * all of them durable, whichever handle wrote them.  It needs no lock.
  * Before this handle has opened the log, a commit with a flush, of one
- * row, does the same.
+ * row, does the same.  A log file removed or replaced at the store's path
+ * would be missing at the next start, with every commit since the last
+ * checkpoint, so then each flush copies the log into the database file.
  */
 int
 store_flush(struct store *store)
@@ -884,6 +968,27 @@ store_flush(struct store *store)
 
 	if (store->depth != 0)
 		return -1;
+	switch (store_files_check(store)) {
+	case STORE_FILES_IN_PLACE:
+		break;
+	case STORE_LOG_MOVED:
+		if (!store->is_moved_told)
+			log_errorx("store: the log file %s-wal was removed or "
+			    "replaced while critgate ran; each flush now "
+			    "copies the log into the database file, which is "
+			    "slower; restart critgate to start a new log",
+			    store->path);
+		store->is_moved_told = true;
+		return store_flush_into_database(store);
+	case STORE_DATABASE_MOVED:
+		if (!store->is_moved_told)
+			log_errorx("store: the database file %s was removed "
+			    "or replaced while critgate ran; nothing written "
+			    "since is durable, so every flush fails until "
+			    "critgate restarts", store->path);
+		store->is_moved_told = true;
+		return -1;
+	}
 	if (sqlite3_file_control(store->db, "main",
 	    SQLITE_FCNTL_JOURNAL_POINTER, &log) == SQLITE_OK && log != NULL &&
 	    log->pMethods != NULL) {

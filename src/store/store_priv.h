@@ -6,6 +6,8 @@
 #ifndef CRITGATE_STORE_PRIV_H
 #define CRITGATE_STORE_PRIV_H
 
+#include <sys/types.h>
+
 #include <sqlite3.h>
 
 #include "store.h"
@@ -24,6 +26,9 @@ struct store {
 	int64_t	 turn_since_us;	/* when the transaction being begun
 				 * began to wait for its turn, or 0 */
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
+	dev_t	 log_dev;	/* the log file this handle opened, */
+	ino_t	 log_ino;	/* 0 while there was none */
+	bool	 is_moved_told;	/* the files' move is logged */
 };
 
 /*
