@@ -1017,8 +1017,6 @@ smtp_session_commit_done(struct smtp_session *session, bool is_committed)
 {
 	if (session->state != SMTP_STATE_COMMITTING)
 		return;
-	if (!is_committed)
-		log_info("smtp: commit failed peer=%s", session->peer);
 	if (session->limits->is_lmtp)
 		lmtp_replies(session, is_committed);
 	else if (is_committed)

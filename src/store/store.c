@@ -332,6 +332,8 @@ store_sqlite_log(void *arg, int code, const char *msg)
 
 /* How long a statement waits for another handle's lock. */
 #define STORE_BUSY_MS		5000
+/* How long the same failure again is counted instead of logged. */
+#define STORE_QUIET_US		(10 * G_USEC_PER_SEC)
 /*
  * How long a waiting statement sleeps between tries, for its first
  * STORE_BUSY_SHORT_TRIES and then after them.  A transaction of another
@@ -565,6 +567,34 @@ store_close(struct store *store)
 	g_free(store);
 }
 
+/*
+ * Logs that a call on the store's database failed.  The same error again
+ * within STORE_QUIET_US of the last line logged is only counted, and the
+ * next line gives the count: a full disk fails every statement alike.
+ */
+static void
+store_log_failure(struct store *store, const char *call, const char *sql)
+{
+	int	code = sqlite3_extended_errcode(store->db);
+	int64_t	now_us = g_get_monotonic_time();
+
+	if (code == store->failed_code && now_us < store->quiet_until_us) {
+		store->failed_unlogged++;
+		return;
+	}
+	if (store->failed_unlogged > 0)
+		log_errorx("store: %s failed path=%s error=\"%s\" "
+		    "sql=\"%.60s\" unlogged=%u", call, store->path,
+		    sqlite3_errmsg(store->db), sql, store->failed_unlogged);
+	else
+		log_errorx("store: %s failed path=%s error=\"%s\" "
+		    "sql=\"%.60s\"", call, store->path,
+		    sqlite3_errmsg(store->db), sql);
+	store->failed_code = code;
+	store->quiet_until_us = now_us + STORE_QUIET_US;
+	store->failed_unlogged = 0;
+}
+
 static int
 store_bind(struct store *store, sqlite3_stmt *stmt, const char *types,
     va_list ap)
@@ -610,9 +640,7 @@ store_vprepare(struct store *store, const char *sql, const char *types,
 	sqlite3_stmt	*stmt = NULL;
 
 	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-		log_errorx("store: prepare failed path=%s error=\"%s\" "
-		    "sql=\"%.60s\"", store->path, sqlite3_errmsg(store->db),
-		    sql);
+		store_log_failure(store, "prepare", sql);
 		return NULL;
 	}
 	if (store_bind(store, stmt, types, ap) == -1) {
@@ -643,9 +671,7 @@ store_kept(struct store *store, const char *sql, const char *types,
 	if (stmt == NULL) {
 		if (sqlite3_prepare_v3(store->db, sql, -1,
 		    SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
-			log_errorx("store: prepare failed path=%s error=\"%s\" "
-			    "sql=\"%.60s\"", store->path,
-			    sqlite3_errmsg(store->db), sql);
+			store_log_failure(store, "prepare", sql);
 			sqlite3_finalize(stmt);
 			return NULL;
 		}
@@ -704,9 +730,7 @@ store_exec(struct store *store, const char *sql, const char *types, ...)
 		return -1;
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		log_errorx("store: statement failed path=%s error=\"%s\" "
-		    "sql=\"%.60s\"", store->path, sqlite3_errmsg(store->db),
-		    sql);
+		store_log_failure(store, "statement", sql);
 	store_kept_done(store, stmt);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -731,8 +755,7 @@ store_query_int(struct store *store, int64_t dflt, const char *sql,
 	else if (rc == SQLITE_DONE)
 		value = dflt;
 	else
-		log_errorx("store: query failed path=%s error=\"%s\"",
-		    store->path, sqlite3_errmsg(store->db));
+		store_log_failure(store, "query", sql);
 	store_kept_done(store, stmt);
 	return value;
 }

@@ -29,6 +29,11 @@ struct store {
 	dev_t	 log_dev;	/* the log file this handle opened, */
 	ino_t	 log_ino;	/* 0 while there was none */
 	bool	 is_moved_told;	/* the files' move is logged */
+	int	 failed_code;	/* SQLite's code for the last failure
+				 * logged */
+	int64_t	 quiet_until_us; /* monotonic; until then that failure is
+				 * counted, not logged */
+	unsigned failed_unlogged; /* failures counted since */
 };
 
 /*

@@ -67,6 +67,14 @@ def body(world, tap):
             break
     refused = [c for c in codes.values() if c != 250]
     tap.check(refused and refused[0] == 451, "full disk gives 451", codes)
+    # Each refusal logs its message, and the store's error is counted
+    # after its first line, not logged again for every message.
+    refused += [send(world, n) for n in range(40, 50)]
+    failed = [line for line in world.log().splitlines()
+              if "store: statement failed" in line]
+    tap.check(len(refused) > 10 and 0 < len(failed) < 5,
+              "a full disk logs its error once, not once per message",
+              f"{len(refused)} refused, {len(failed)} lines: {failed}")
 
     proc = subprocess.run(
         [harness.CRITGATE, "deliver", "--config", world.config, "--sender",
