@@ -36,10 +36,8 @@ struct notify_page {
  * Page ids that a Twilio status callback URL names at most ("?pages=5,6"),
  * so that a status names its pages when the daemon stopped before it read
  * the request's sid.  The pages of a larger bundle past these stay
- * unknown.  A Vonage SMS carries one page, named in its client-ref.
- * NOTE: a Vonage call's events name no page, so a call in flight when the
- * daemon stopped stays unknown.  It is placed again after
- * escalation.resend_unknown_seconds, even when the first call went out.
+ * unknown.  A Vonage call's event URL names its pages too, and a Vonage
+ * SMS names one page, its first, in its client-ref.
  */
 #define NOTIFY_STATUS_URL_PAGES	64
 /*
@@ -212,16 +210,16 @@ char	*notify_vonage_ncco(const struct notify_page *page,
 	    const char *input_url);
 
 /*
- * Builds the POST to <voice_base>/v1/calls that calls page->to, in JSON
- * with an inline NCCO whose input goes to
+ * Builds the POST to <voice_base>/v1/calls that calls pages[0].to about
+ * pages[0], in JSON with an inline NCCO whose input goes to
  * <public_url>/hooks/vonage/voice/input?page=<incident id>, call events to
- * <public_url>/hooks/vonage/voice/event, and a Bearer JWT minted at now_s
- * with jti.  Returns 0, or -1 (out left empty) when page->to is not E.164
- * or the key cannot sign (logged).
+ * <public_url>/hooks/vonage/voice/event?pages=<ids of the n pages>, and a
+ * Bearer JWT minted at now_s with jti.  Returns 0, or -1 (out left empty)
+ * when the number is not E.164 or the key cannot sign (logged).
  */
 int	notify_vonage_call_request(const struct notify_vonage_account *acct,
-	    const struct notify_page *page, int64_t now_s, const char *jti,
-	    struct notify_request *out);
+	    const struct notify_page *pages, size_t n, int64_t now_s,
+	    const char *jti, struct notify_request *out);
 
 /*
  * Classifies an SMS API response.  Vonage returns 200 with one entry per

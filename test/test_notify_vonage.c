@@ -264,8 +264,8 @@ call_request_json_exact(void)
 
 	test_account_init(&acct);
 	test_page_init(&page, "Disk \"full\"\n\tand\x01 slow");
-	CHECK_INT(notify_vonage_call_request(&acct, &page, NOW_S, JTI, &req),
-	    0);
+	CHECK_INT(notify_vonage_call_request(&acct, &page, 1, NOW_S, JTI,
+	    &req), 0);
 	CHECK_STR(req.url, "http://127.0.0.1:8082/v1/calls");
 	CHECK_STR(req.content_type, "application/json");
 	CHECK_STR(req.body, "{\"to\":[{\"type\":\"phone\",\"number\":"
@@ -277,8 +277,9 @@ call_request_json_exact(void)
 	    "\"timeOut\":8},\"eventUrl\":[\"https://pager.example.net/hooks/"
 	    "vonage/voice/input?page=1042\"]},{\"action\":\"talk\",\"text\":"
 	    "\"No input received. Goodbye.\"}],\"event_url\":[\"https://"
-	    "pager.example.net/hooks/vonage/voice/event\"],\"ringing_timer\":"
-	    "25,\"length_timer\":120,\"machine_detection\":\"continue\"}");
+	    "pager.example.net/hooks/vonage/voice/event?pages=7\"],"
+	    "\"ringing_timer\":25,\"length_timer\":120,"
+	    "\"machine_detection\":\"continue\"}");
 	CHECK(req.authorization != NULL &&
 	    g_str_has_prefix(req.authorization, "Bearer ey"));
 	CHECK(req.authorization != NULL &&
@@ -286,6 +287,29 @@ call_request_json_exact(void)
 	notify_request_fini(&req);
 	CHECK(req.content_type == NULL);
 	CHECK(req.authorization == NULL);
+}
+
+/* A bundle's call speaks of its first page, and its events name all. */
+static void
+call_request_bundle_event_url(void)
+{
+	struct notify_vonage_account	 acct;
+	struct notify_page		 pages[3];
+	struct notify_request		 req;
+	int				 i;
+
+	test_account_init(&acct);
+	for (i = 0; i < 3; i++) {
+		test_page_init(&pages[i], "Checkout down");
+		pages[i].page_id = 7 + i;
+		pages[i].incident_id = 1042 + i;
+	}
+	CHECK_INT(notify_vonage_call_request(&acct, pages, 3, NOW_S, JTI,
+	    &req), 0);
+	CHECK_CONTAINS(req.body, "\"event_url\":[\"https://pager.example.net/"
+	    "hooks/vonage/voice/event?pages=7,8,9\"]");
+	CHECK_CONTAINS(req.body, "voice/input?page=1042\"");
+	notify_request_fini(&req);
 }
 
 static void
@@ -369,8 +393,8 @@ call_request_unreadable_key_fails(void)
 	test_account_init(&acct);
 	acct.private_key_pem = "not a key";
 	test_page_init(&page, "x");
-	CHECK_INT(notify_vonage_call_request(&acct, &page, NOW_S, JTI, &req),
-	    -1);
+	CHECK_INT(notify_vonage_call_request(&acct, &page, 1, NOW_S, JTI,
+	    &req), -1);
 	CHECK(req.url == NULL);
 	CHECK(req.authorization == NULL);
 	notify_request_fini(&req);
@@ -603,6 +627,7 @@ main(void)
 	TAP_RUN(sms_request_alphanumeric_sender_kept);
 	TAP_RUN(sms_request_number_without_plus_rejected);
 	TAP_RUN(call_request_json_exact);
+	TAP_RUN(call_request_bundle_event_url);
 	TAP_RUN(ncco_high_severity_empty_subject_spoken);
 	TAP_RUN(jwt_parts_and_signature_valid);
 	TAP_RUN(jwt_changed_claims_not_verified);

@@ -483,8 +483,9 @@ listed_pages_read(struct store *store, const char *list,
  * Records sid on the pages of list ("5,6") that were in flight when the
  * daemon last stopped, so it never read the sid.  The list comes signed
  * with the status: in Twilio's URLs, or as the client-ref of a Vonage
- * receipt, both written for that request.  Returns how many pages were
- * recorded.
+ * receipt, both written for that request.  A Vonage call's event URL is
+ * not signed, and vonage_event_pages checks its list.  Returns how many
+ * pages were recorded.
  */
 static int
 status_find_pages(struct http_call *call, const char *sid, const char *list,
@@ -1204,6 +1205,45 @@ hook_vonage_dlr(struct http_call *call)
 }
 
 /* A call event; a machine-detection event names the call "call_uuid". */
+/* Compares two phone numbers, with or without the leading '+'. */
+static bool
+number_is_same(const char *a, const char *b)
+{
+	if (*a == '+')
+		a++;
+	if (*b == '+')
+		b++;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Returns the page list of the URL Vonage sent a call's event to
+ * ("pages=5,6"), or NULL.  The JWT signs the body and not the URL, so the
+ * list counts only when its first page called the number the body names.
+ */
+static const char *
+vonage_event_pages(struct http_call *call, const char *uuid)
+{
+	struct store_page	 page;
+	const char		*list = url_pages(call), *to;
+	gint64			 id;
+	bool			 is_same;
+
+	to = http_form_get(call->form, "to");
+	if (list == NULL || to == NULL)
+		return NULL;
+	memset(&page, 0, sizeof(page));
+	id = g_ascii_strtoll(list, NULL, 10);
+	is_same = id > 0 && store_page_get(call->d->store, id, &page) == 0 &&
+	    page.to != NULL && number_is_same(page.to, to);
+	store_page_fini(&page);
+	if (is_same)
+		return list;
+	log_warnx("notify: page list of a vonage event ignored uuid=%s "
+	    "pages=\"%.80s\" reason=\"not the number called\"", uuid, list);
+	return NULL;
+}
+
 static void
 hook_vonage_event(struct http_call *call)
 {
@@ -1216,7 +1256,7 @@ hook_vonage_event(struct http_call *call)
 	if (uuid == NULL || status == NULL)
 		return;
 	status_record(call, uuid, status, http_form_get(call->form,
-	    "reason"), NULL, NOTIFY_CHANNEL_VOICE);
+	    "reason"), vonage_event_pages(call, uuid), NOTIFY_CHANNEL_VOICE);
 }
 
 static void

@@ -116,16 +116,16 @@ vonage_post(struct daemon *d, const struct notify_request *req,
 }
 
 /*
- * Vonage's builders take one page: a bundle goes out as its first page,
+ * Vonage's builders word one page: a bundle goes out as its first page,
  * with the other incident numbers added to the subject so that the
- * member can acknowledge each by SMS.
+ * member can acknowledge each by SMS.  A call's event URL names them all.
  */
 static int
 vonage_build(struct daemon *d, enum notify_channel channel,
     const struct notify_page *pages, size_t n, struct notify_request *out)
 {
 	struct notify_vonage_account	 acct;
-	struct notify_page		 page = pages[0];
+	struct notify_page		*bundle;
 	GString				*subject;
 	char				*jti;
 	size_t				 i;
@@ -146,15 +146,17 @@ vonage_build(struct daemon *d, enum notify_channel channel,
 		    " (also incident " : ", ", pages[i].incident_id);
 	if (n > 1)
 		g_string_append(subject, ")");
-	page.subject = subject->str;
+	bundle = g_memdup2(pages, n * sizeof(*pages));
+	bundle[0].subject = subject->str;
 	if (channel == NOTIFY_CHANNEL_SMS) {
-		rc = notify_vonage_sms_request(&acct, &page, out);
+		rc = notify_vonage_sms_request(&acct, &bundle[0], out);
 	} else {
 		jti = g_uuid_string_random();
-		rc = notify_vonage_call_request(&acct, &page,
+		rc = notify_vonage_call_request(&acct, bundle, n,
 		    clock_now_ms() / 1000, jti, out);
 		g_free(jti);
 	}
+	g_free(bundle);
 	g_string_free(subject, TRUE);
 	return rc;
 }

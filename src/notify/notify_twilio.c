@@ -490,10 +490,9 @@ resource_url(const struct cfg *cfg, const char *resource)
 	return url;
 }
 
-/* Appends the ids of pages to url as "pages=5,6"
- * (NOTIFY_STATUS_URL_PAGES). */
-static void
-pages_param_add(GString *url, const struct notify_page *pages, size_t n)
+void
+notify_pages_param_add(GString *url, const struct notify_page *pages,
+    size_t n)
 {
 	size_t	i;
 
@@ -511,7 +510,7 @@ status_url_build(const struct cfg *cfg, const char *path,
 	GString	*url = g_string_new(cfg->public_url);
 
 	g_string_append_printf(url, "%s?", path);
-	pages_param_add(url, pages, n);
+	notify_pages_param_add(url, pages, n);
 	return g_string_free(url, FALSE);
 }
 
@@ -547,7 +546,7 @@ gather_url_build(const struct cfg *cfg, const struct notify_page *pages,
 
 	g_string_append_printf(url, "/hooks/twilio/voice/gather?page=%" PRId64
 	    "&", pages[0].incident_id);
-	pages_param_add(url, pages, n);
+	notify_pages_param_add(url, pages, n);
 	return g_string_free(url, FALSE);
 }
 

@@ -397,16 +397,20 @@ int_member_add(JsonBuilder *b, const char *name, int64_t value)
 
 static char *
 call_body_build(const struct notify_vonage_account *acct,
-    const struct notify_page *page, const char *to)
+    const struct notify_page *pages, size_t n, const char *to)
 {
-	JsonBuilder	*b;
-	JsonNode	*root;
-	char		*input_url, *event_url;
+	const struct notify_page	*page = &pages[0];
+	JsonBuilder			*b;
+	JsonNode			*root;
+	GString				*event_url;
+	char				*input_url;
 
 	input_url = g_strdup_printf("%s/hooks/vonage/voice/input?page=%"
 	    PRId64, acct->public_url, page->incident_id);
-	event_url = g_strconcat(acct->public_url, "/hooks/vonage/voice/event",
-	    NULL);
+	/* A restart that lost the call's uuid finds its pages by these. */
+	event_url = g_string_new(acct->public_url);
+	g_string_append(event_url, "/hooks/vonage/voice/event?");
+	notify_pages_param_add(event_url, pages, n);
 	b = json_builder_new();
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "to");
@@ -419,7 +423,7 @@ call_body_build(const struct notify_vonage_account *acct,
 	ncco_add(b, page, input_url);
 	json_builder_set_member_name(b, "event_url");
 	json_builder_begin_array(b);
-	json_builder_add_string_value(b, event_url);
+	json_builder_add_string_value(b, event_url->str);
 	json_builder_end_array(b);
 	int_member_add(b, "ringing_timer", CALL_RING_S);
 	int_member_add(b, "length_timer", CALL_LENGTH_S);
@@ -428,18 +432,19 @@ call_body_build(const struct notify_vonage_account *acct,
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	g_object_unref(b);
-	g_free(event_url);
+	g_string_free(event_url, TRUE);
 	g_free(input_url);
 	return json_node_free_to_string(root);
 }
 
 int
 notify_vonage_call_request(const struct notify_vonage_account *acct,
-    const struct notify_page *page, int64_t now_s, const char *jti,
-    struct notify_request *out)
+    const struct notify_page *pages, size_t n, int64_t now_s,
+    const char *jti, struct notify_request *out)
 {
-	char	*to, *jwt = NULL;
-	int	 rc = -1;
+	const struct notify_page	*page = &pages[0];
+	char				*to, *jwt = NULL;
+	int				 rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	to = notify_vonage_number(page->to);
@@ -453,7 +458,7 @@ notify_vonage_call_request(const struct notify_vonage_account *acct,
 		goto out;
 	}
 	out->url = g_strconcat(acct->voice_base, "/v1/calls", NULL);
-	out->body = call_body_build(acct, page, to);
+	out->body = call_body_build(acct, pages, n, to);
 	out->content_type = g_strdup("application/json");
 	out->authorization = g_strconcat("Bearer ", jwt, NULL);
 	rc = 0;

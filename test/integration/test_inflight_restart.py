@@ -6,8 +6,9 @@ provider's status names them, and a keypress on such a call acknowledges.
 The simulator responds to the API requests late, so the daemon dies with
 every request at the provider and no sid read.  At the restart its pages
 turn unknown.  Twilio's status callbacks carry the page ids in their URL,
-and Vonage's delivery receipts in their client-ref (both signed), and the
-restarted daemon records each page's sid and statuses.  On Twilio, Bob then
+Vonage's delivery receipts in their client-ref (both signed), and
+Vonage's call events in their URL, and the restarted daemon records each
+page's sid and statuses.  On Twilio, Bob then
 presses 1 on his call, which only works when the call's sid is known: also
 when every status of the call came while the daemon was down, as the
 keypress URL names the pages too.  A signed status whose list names pages
@@ -22,11 +23,12 @@ restart when the daemon is killed again before that.
 import base64
 import hashlib
 import hmac
+import json
 import signal
 import sys
 
 import harness
-from test_vonage import vonage_first
+from test_vonage import post_voice, vonage_first, voice_token
 
 
 LIMIT_TWO = 'page_limits = { voice = "2/15m"; sms = "2/15m"; };'
@@ -183,6 +185,76 @@ def vonage(world, tap):
         p["sid"] and p["state"] == "sent" and p["provider_status"]
         for p in sms), "vonage: each SMS in flight is sent with its "
         "receipt's status", sms)
+
+    def call_pages():
+        return [p for p in world.show(inc)["pages"]
+                if p["channel"] == "voice"]
+    try:
+        harness.wait_for(lambda: all(p["sid"] and p["provider_status"]
+                                     for p in call_pages()), 20,
+                         "each call page's event")
+    except TimeoutError:
+        pass
+    calls = call_pages()
+    tap.check(len(calls) == 2 and all(
+        p["sid"] and p["state"] == "sent" and p["provider_status"]
+        for p in calls), "vonage: each call in flight is sent with its "
+        "event's status", calls)
+
+
+def vonage_event_list_checked(world, tap):
+    # Vonage sends no callbacks: the test posts the events itself.  The
+    # JWT does not sign the event URL, so a list naming a page that did
+    # not call the number in the signed body records nothing.
+    vonage_first(world)
+    world.vonage_call("POST", "/_sim/config", {"no_callbacks": True})
+    world.vonage_call("POST", "/_sim/faults", {
+        "method": "POST", "path_suffix": "/v1/calls", "count": 2,
+        "action": {"delay_ms": 3000}})
+    world.start_daemon()
+    world.send(harness.message())
+
+    def calls_at_vonage():
+        return [r for r in
+                world.vonage_call("GET", "/_sim/requests")["requests"]
+                if r["path"].startswith("/v1/calls")]
+    harness.wait_for(lambda: len(calls_at_vonage()) >= 2, 20,
+                     "the two calls at Vonage")
+    world.kill_daemon()
+    world.start_daemon()
+    inc = world.incidents()[0]["id"]
+    event_path = {}
+    for r in calls_at_vonage():
+        body = harness.json.loads(r["body"])
+        url = body["event_url"][0]
+        event_path[body["to"][0]["number"]] = url[url.index("/hooks/"):]
+    team = dict(world.team)
+    alice, bob = team["alice"][1:], team["bob"][1:]
+
+    def alice_call():
+        return [p for p in world.show(inc)["pages"]
+                if p["channel"] == "voice" and p["member"] == "alice"][0]
+    forged = json.dumps({
+        "from": harness.VONAGE_NUMBER[1:], "to": bob, "uuid": "U-FORGED",
+        "conversation_uuid": "CON-U-FORGED", "status": "answered",
+        "direction": "outbound",
+        "timestamp": "2026-01-15T10:00:00.000Z"}).encode()
+    status, _ = post_voice(world, event_path[alice], forged,
+                           voice_token(forged))
+    tap.check(status == 200 and alice_call()["state"] == "unknown",
+              "vonage list: a list for another number records nothing",
+              (status, alice_call()))
+    tap.check("not the number called" in world.log(),
+              "vonage list: the log says why", world.log()[-1500:])
+    genuine = forged.replace(bob.encode(), alice.encode()).replace(
+        b"U-FORGED", b"U-ALICE")
+    status, _ = post_voice(world, event_path[alice], genuine,
+                           voice_token(genuine))
+    page = alice_call()
+    tap.check(status == 200 and page["state"] == "sent" and
+              page["sid"] == "U-ALICE",
+              "vonage list: the event for the number called records the "
+              "call", (status, page))
 
 
 def requests_die(world, subjects):
@@ -355,7 +427,9 @@ def main():
                                "extra_config": LIMIT_TWO}),
                              ("team changed", twilio_team_changed,
                               {"resend_unknown_seconds": 1}),
-                             ("vonage", vonage, {"vonage": True})):
+                             ("vonage", vonage, {"vonage": True}),
+                             ("vonage list", vonage_event_list_checked,
+                              {"vonage": True})):
         world = harness.World(**args)
         try:
             case(world, tap)
