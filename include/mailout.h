@@ -9,6 +9,7 @@
 #ifndef CRITGATE_MAILOUT_H
 #define CRITGATE_MAILOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,13 +40,14 @@ enum mailout_kind {
 	MAILOUT_ACKNOWLEDGED,	/* to the reporter once a member took it */
 	MAILOUT_RESOLVED,	/* to the reporter once it is resolved */
 	MAILOUT_STATUS,		/* a status update written by the team */
+	MAILOUT_FIX_OVERDUE,	/* to the team once a promised fix is late */
 	MAILOUT_KIND_COUNT
 };
 
 /*
- * Returns "page", "confirmation", "joined", "acknowledged", "resolved" or
- * "status", which is also the stem of the kind's template file, or
- * "unknown" for a value out of range.
+ * Returns "page", "confirmation", "joined", "acknowledged", "resolved",
+ * "status" or "fix_overdue", which is also the stem of the kind's template
+ * file, or "unknown" for a value out of range.
  */
 const char	*mailout_kind_name(enum mailout_kind kind);
 
@@ -61,13 +63,21 @@ struct mailout_templates;
  * at most MAILOUT_TEMPLATE_MAX bytes: a line "Subject: ...", a blank line,
  * then the body.  Both may use the placeholders {{incident}},
  * {{severity}}, {{subject}}, {{reporter}}, {{promise}}, {{deadline}},
- * {{member}}, {{acked_by}}, {{text}} and {{ack_how}}.  Returns the
- * templates (caller frees with mailout_templates_free), or NULL with *error
- * set to "FILE:LINE: problem" (caller frees with g_free) for the first
- * problem found.  Blocks on file reads.
+ * {{member}}, {{acked_by}}, {{text}}, {{ack_how}}, {{analysed}},
+ * {{analysed_by}} and {{fix_due}}.  fix_overdue.txt may be missing, so
+ * that a template folder from an older version still loads; that kind is
+ * then not composed.  Returns the templates (caller frees with
+ * mailout_templates_free), or NULL with *error set to "FILE:LINE:
+ * problem" (caller frees with g_free) for the first problem found.
+ * Blocks on file reads.
  */
 struct mailout_templates *mailout_templates_load(const char *dir,
 		    char **error);
+
+/* Tells whether templates hold a template for kind. */
+bool		 mailout_templates_have(
+		    const struct mailout_templates *templates,
+		    enum mailout_kind kind);
 
 void		 mailout_templates_free(struct mailout_templates *templates);
 

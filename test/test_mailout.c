@@ -324,6 +324,7 @@ kind_names_round_trip(void)
 	}
 	CHECK_STR(mailout_kind_name(MAILOUT_PAGE), "page");
 	CHECK_STR(mailout_kind_name(MAILOUT_STATUS), "status");
+	CHECK_STR(mailout_kind_name(MAILOUT_FIX_OVERDUE), "fix_overdue");
 	CHECK_STR(mailout_kind_name(MAILOUT_KIND_COUNT), "unknown");
 	CHECK_INT(mailout_kind_from_name("pager", &kind), -1);
 }
@@ -353,6 +354,9 @@ templates_shipped_defaults_compose(void)
 		{ "deadline", "2023-11-14 22:43 UTC" },
 		{ "member", "Bob" }, { "acked_by", "Bob" },
 		{ "text", "Nothing works." }, { "ack_how", "Reply ACK." },
+		{ "analysed", "2023-11-15 09:00 UTC" },
+		{ "analysed_by", "Alice" },
+		{ "fix_due", "2023-11-20 09:00 UTC" },
 	};
 	struct mailout_templates	*t;
 	struct mailout_message		 m = message_sample();
@@ -476,11 +480,42 @@ templates_every_problem_reported(void)
 	CHECK_CONTAINS(error, "page.txt:3: unknown placeholder {{nope}}");
 	CHECK_CONTAINS(error, "confirmation.txt: open failed");
 	CHECK_CONTAINS(error, "status.txt: open failed");
+	CHECK(error != NULL && strstr(error, "fix_overdue") == NULL);
 	g_free(error);
 	unlink(path);
 	g_rmdir(dir);
 	g_free(path);
 	g_free(dir);
+}
+
+/*
+ * A folder without fix_overdue.txt, as an older version installed it,
+ * still loads; that kind alone is then not composed.
+ */
+static void
+templates_without_fix_overdue_load(void)
+{
+	struct mailout_templates	*t;
+	struct mailout_message		 m = message_sample();
+	GBytes				*bytes;
+	char				*dir, *path, *error = NULL;
+
+	dir = dir_with(MAILOUT_PAGE, "Subject: [#{{incident}}]\n\nHi\n", -1);
+	path = g_build_filename(dir, "fix_overdue.txt", NULL);
+	CHECK_INT(g_unlink(path), 0);
+	t = mailout_templates_load(dir, &error);
+	CHECK(t != NULL);
+	CHECK_STR(error, NULL);
+	CHECK(mailout_templates_have(t, MAILOUT_PAGE));
+	CHECK(!mailout_templates_have(t, MAILOUT_FIX_OVERDUE));
+	m.kind = MAILOUT_FIX_OVERDUE;
+	bytes = t != NULL ? mailout_compose(t, &m, &error) : NULL;
+	CHECK(bytes == NULL);
+	CHECK_STR(error, "no template fix_overdue.txt");
+	mailout_templates_free(t);
+	g_free(error);
+	g_free(path);
+	dir_remove(dir);
 }
 
 static void
@@ -558,6 +593,7 @@ compose_each_kind_auto_submitted(void)
 	static const char *const want[MAILOUT_KIND_COUNT] = {
 		"auto-generated", "auto-replied", "auto-replied",
 		"auto-replied", "auto-replied", "auto-replied",
+		"auto-generated",
 	};
 	struct mailout_message	 m = message_sample();
 	GBytes			*bytes;
@@ -959,6 +995,7 @@ main(void)
 	TAP_RUN(templates_oversize_rejected);
 	TAP_RUN(templates_missing_file_rejected);
 	TAP_RUN(templates_every_problem_reported);
+	TAP_RUN(templates_without_fix_overdue_load);
 	TAP_RUN(templates_crlf_file_accepted);
 	TAP_RUN(compose_placeholders_substituted);
 	TAP_RUN(compose_subject_injection_neutralised);

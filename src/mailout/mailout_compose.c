@@ -49,11 +49,12 @@ static const struct field_rule field_rules[] = {
 };
 
 /*
- * Auto-Submitted values (RFC 3834 5): a page is sent on our own initiative,
- * and every other kind replies to a customer's mail.  No kind gets a
- * Precedence header.  It is not a standard header, and "Precedence: bulk"
- * makes some providers hide the mail or file it as junk.  Auto-Submitted
- * is the standard signal that keeps other responders from replying.
+ * Auto-Submitted values (RFC 3834 5): a page and the notice of an overdue
+ * fix are sent on our own initiative, and every other kind replies to a
+ * customer's mail.  No kind gets a Precedence header.  It is not a
+ * standard header, and "Precedence: bulk" makes some providers hide the
+ * mail or file it as junk.  Auto-Submitted is the standard signal that
+ * keeps other responders from replying.
  */
 static const char *const auto_submitted[MAILOUT_KIND_COUNT] = {
 	[MAILOUT_PAGE] = "auto-generated",
@@ -62,6 +63,7 @@ static const char *const auto_submitted[MAILOUT_KIND_COUNT] = {
 	[MAILOUT_ACKNOWLEDGED] = "auto-replied",
 	[MAILOUT_RESOLVED] = "auto-replied",
 	[MAILOUT_STATUS] = "auto-replied",
+	[MAILOUT_FIX_OVERDUE] = "auto-generated",
 };
 
 /*
@@ -395,6 +397,11 @@ template_apply(const struct mailout_templates *templates,
 	GString				*s, *b;
 	int				 rc = -1;
 
+	if (t->subject == NULL) {
+		*error = g_strdup_printf("no template %s.txt",
+		    mailout_kind_name(m->kind));
+		return -1;
+	}
 	s = g_string_new(NULL);
 	b = g_string_new(NULL);
 	if (mailout_template_render(t->subject, m->vars, m->n_vars, true, s,

@@ -23,11 +23,13 @@ static const char *const kind_names[MAILOUT_KIND_COUNT] = {
 	[MAILOUT_ACKNOWLEDGED] = "acknowledged",
 	[MAILOUT_RESOLVED] = "resolved",
 	[MAILOUT_STATUS] = "status",
+	[MAILOUT_FIX_OVERDUE] = "fix_overdue",
 };
 
 static const char *const var_names[] = {
 	"incident", "severity", "subject", "reporter", "promise", "deadline",
-	"member", "acked_by", "text", "ack_how",
+	"member", "acked_by", "text", "ack_how", "analysed", "analysed_by",
+	"fix_due",
 };
 
 const char *
@@ -235,6 +237,13 @@ template_load(const char *dir, enum mailout_kind kind,
 
 	name = g_strconcat(kind_names[kind], ".txt", NULL);
 	path = g_build_filename(dir, name, NULL);
+	/* A folder copied from a version before the kind existed lacks its
+	 * file; failing the start over it would stop the paging. */
+	if (kind == MAILOUT_FIX_OVERDUE && !g_file_test(path,
+	    G_FILE_TEST_EXISTS)) {
+		rc = 0;
+		goto out;
+	}
 	if (file_read(path, &text, &len, error) == -1)
 		goto out;
 	if (text_check(path, text, &len, error) == -1)
@@ -284,6 +293,14 @@ mailout_templates_load(const char *dir, char **error)
 	*error = g_string_free(all, FALSE);
 	mailout_templates_free(templates);
 	return NULL;
+}
+
+bool
+mailout_templates_have(const struct mailout_templates *templates,
+    enum mailout_kind kind)
+{
+	return templates != NULL && (unsigned)kind < MAILOUT_KIND_COUNT &&
+	    templates->kinds[kind].subject != NULL;
 }
 
 void
