@@ -642,10 +642,16 @@ int	store_incident_fixed(struct store *store, int64_t id,
 	    const char *member, int64_t now_ms);
 /*
  * Marks the fixes that fell overdue by now_ms, each once, with a
- * "fix-overdue" event.  Returns their incidents' ids (int64_t; caller
- * frees), or NULL on failure.
+ * "fix-overdue" event, and calls each (unless NULL) for every one inside
+ * the transaction that marks it.  What each records, such as mail to
+ * queue, thus commits with the mark or not at all: when each returns -1,
+ * that incident is left unmarked and a later call tries it again.
+ * Returns the marked incidents' ids (int64_t; caller frees), or NULL on
+ * failure.
  */
-GArray	*store_fixes_overdue_mark(struct store *store, int64_t now_ms);
+typedef int	(*store_overdue_fn)(void *ctx, int64_t incident_id);
+GArray	*store_fixes_overdue_mark(struct store *store, int64_t now_ms,
+	    store_overdue_fn each, void *ctx);
 
 /*
  * The outbox: every mail critgate sends, committed with its exact bytes

@@ -833,13 +833,13 @@ fix_overdue_marked_once(void)
 	    1);
 	CHECK_INT(store_incident_analysed(store, ahead.incident_id, "ana",
 	    5000, 100), 1);
-	ids = store_fixes_overdue_mark(store, 1000);
+	ids = store_fixes_overdue_mark(store, 1000, NULL, NULL);
 	CHECK(ids != NULL);
 	if (ids != NULL) {
 		CHECK_INT(ids->len, 0);
 		g_array_free(ids, TRUE);
 	}
-	ids = store_fixes_overdue_mark(store, 1001);
+	ids = store_fixes_overdue_mark(store, 1001, NULL, NULL);
 	CHECK(ids != NULL);
 	if (ids != NULL) {
 		CHECK_INT(ids->len, 1);
@@ -848,7 +848,7 @@ fix_overdue_marked_once(void)
 			    late.incident_id);
 		g_array_free(ids, TRUE);
 	}
-	ids = store_fixes_overdue_mark(store, 2000);
+	ids = store_fixes_overdue_mark(store, 2000, NULL, NULL);
 	CHECK(ids != NULL);
 	if (ids != NULL) {
 		CHECK_INT(ids->len, 0);
@@ -863,6 +863,85 @@ fix_overdue_marked_once(void)
 	CHECK_INT(marks, 1);
 	if (events != NULL)
 		g_ptr_array_free(events, TRUE);
+	store_close(store);
+}
+
+/* Fails for the incident ctx points to, and records an event for the
+ * others, as queueing mail would. */
+static int
+overdue_each(void *ctx, int64_t incident_id)
+{
+	struct store	*store = ((void **)ctx)[0];
+	int64_t		 refused = *(int64_t *)((void **)ctx)[1];
+
+	if (incident_id == refused)
+		return -1;
+	return store_event_add(store, incident_id, 0, "test-each", NULL, 1);
+}
+
+/* Counts the events of kind in the timeline of incident_id. */
+static int
+events_count(struct store *store, int64_t incident_id, const char *kind)
+{
+	GPtrArray	*events = store_events_of_incident(store, incident_id);
+	guint		 i;
+	int		 n = 0;
+
+	for (i = 0; events != NULL && i < events->len; i++)
+		if (strcmp(((struct store_event *)events->pdata[i])->kind,
+		    kind) == 0)
+			n++;
+	if (events != NULL)
+		g_ptr_array_free(events, TRUE);
+	return n;
+}
+
+/*
+ * What the callback records commits with the mark; when it fails, its
+ * incident stays unmarked (with nothing of the callback's) while the
+ * others are marked, and a later call marks it.
+ */
+static void
+fix_overdue_each_commits_with_mark(void)
+{
+	struct store	*store = fresh_store("fix-overdue-each.db");
+	struct outcome	 one, two;
+	GArray		*ids;
+	int64_t		 refused;
+	void		*ctx[2] = { store, &refused };
+
+	CHECK_INT(process(store, add_message(store, "1"), "a@t", &one), 0);
+	CHECK_INT(process(store, add_message(store, "2"), "b@t", &two), 0);
+	CHECK_INT(store_incident_analysed(store, one.incident_id, "ana",
+	    1000, 100), 1);
+	CHECK_INT(store_incident_analysed(store, two.incident_id, "ana",
+	    1000, 100), 1);
+	refused = one.incident_id;
+	ids = store_fixes_overdue_mark(store, 2000, overdue_each, ctx);
+	CHECK(ids != NULL);
+	if (ids != NULL) {
+		CHECK_INT(ids->len, 1);
+		if (ids->len == 1)
+			CHECK_INT(g_array_index(ids, int64_t, 0),
+			    two.incident_id);
+		g_array_free(ids, TRUE);
+	}
+	CHECK_INT(events_count(store, one.incident_id, "fix-overdue"), 0);
+	CHECK_INT(events_count(store, two.incident_id, "fix-overdue"), 1);
+	CHECK_INT(events_count(store, two.incident_id, "test-each"), 1);
+	refused = 0;
+	ids = store_fixes_overdue_mark(store, 3000, overdue_each, ctx);
+	CHECK(ids != NULL);
+	if (ids != NULL) {
+		CHECK_INT(ids->len, 1);
+		if (ids->len == 1)
+			CHECK_INT(g_array_index(ids, int64_t, 0),
+			    one.incident_id);
+		g_array_free(ids, TRUE);
+	}
+	CHECK_INT(events_count(store, one.incident_id, "fix-overdue"), 1);
+	CHECK_INT(events_count(store, one.incident_id, "test-each"), 1);
+	CHECK_INT(events_count(store, two.incident_id, "test-each"), 1);
 	store_close(store);
 }
 
@@ -1155,6 +1234,7 @@ main(void)
 	TAP_RUN(follow_up_recorded_once_each);
 	TAP_RUN(follow_up_events_in_timeline);
 	TAP_RUN(fix_overdue_marked_once);
+	TAP_RUN(fix_overdue_each_commits_with_mark);
 	TAP_RUN(unflushed_batch_is_committed_and_flushed_later);
 	TAP_RUN(turns_pass_between_threads);
 	TAP_RUN(checkpoint_later_leaves_log_to_caller);

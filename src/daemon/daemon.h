@@ -397,6 +397,10 @@ int	daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
  * text) to every reporter of the incident. */
 int	daemon_outbox_update(struct daemon_outbox *ob, int64_t incident_id,
 	    enum mailout_kind kind, const char *text, int64_t now_ms);
+/* Tells those responsible, once per incident, that its fix is overdue:
+ * the members who analysed and acknowledged it, else the whole team. */
+int	daemon_outbox_fix_overdue(struct daemon_outbox *ob,
+	    int64_t incident_id, int64_t now_ms);
 /* Marks the due mail as with the relay; call inside a transaction and
  * hand the result to daemon_mail_post once it committed or failed. */
 GPtrArray	*daemon_mail_prepare(struct daemon *d);

@@ -2,8 +2,9 @@
 /*
  * Escalation on the loop: which step of each open incident's policy is
  * due, whom its targets name at that moment (the team, a member, whoever
- * a rotation has on call), the pages and page mail it creates, and the
- * breaches of the response promise, each paged once.
+ * a rotation has on call), the pages and page mail it creates, the
+ * breaches of the response promise, each paged once, and the fixes that
+ * fall overdue, each mailed once.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -280,20 +281,42 @@ esc_incident(struct daemon *d, const struct store_incident *inc,
 		esc_incident_breaches(d, inc, now_ms);
 }
 
+/* What fix_overdue_mail needs of the tick. */
+struct overdue_tick {
+	struct daemon	*d;
+	int64_t		 now_ms;
+};
+
+/*
+ * Queues the mail about one overdue fix in the transaction that marks it,
+ * so that the mark and the mail commit together: a stop between the two
+ * can neither lose the mail nor, once marked, send it again.
+ */
+static int
+fix_overdue_mail(void *ctx, int64_t incident_id)
+{
+	struct overdue_tick	*t = ctx;
+
+	return daemon_outbox_fix_overdue(&t->d->outbox, incident_id,
+	    t->now_ms);
+}
+
 void
 daemon_esc_tick(struct daemon *d)
 {
-	GPtrArray	*open;
-	GArray		*overdue;
-	int64_t		 now = clock_now_ms();
-	guint		 i;
+	GPtrArray		*open;
+	GArray			*overdue;
+	int64_t			 now = clock_now_ms();
+	struct overdue_tick	 tick = { d, now };
+	guint			 i;
 
 	open = store_incidents_paging(d->store);
 	for (i = 0; open != NULL && i < open->len; i++)
 		esc_incident(d, g_ptr_array_index(open, i), now);
 	if (open != NULL)
 		g_ptr_array_free(open, TRUE);
-	overdue = store_fixes_overdue_mark(d->store, now);
+	overdue = store_fixes_overdue_mark(d->store, now, fix_overdue_mail,
+	    &tick);
 	for (i = 0; overdue != NULL && i < overdue->len; i++)
 		log_warnx("incident: fix overdue inc=%" PRId64 "; once it is "
 		    "deployed, run \"critgate fixed %" PRId64 " --by NAME\"",

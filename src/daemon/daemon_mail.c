@@ -2,7 +2,8 @@
 /*
  * Outbound mail: page mail to the team when an incident opens, one
  * confirmation to its reporter, a notice to those whose mail joined it,
- * and updates to every reporter when it is acknowledged or resolved.  Each
+ * updates to every reporter when it is acknowledged or resolved, and a
+ * notice to the team when the fix that an analysis promised is late.  Each
  * mail is composed and committed to the outbox first; the loop then hands
  * it to the relay, retries with backoff, and records every reply.
  */
@@ -58,6 +59,10 @@ daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 		g_free(error);
 		return -1;
 	}
+	if (!mailout_templates_have(ob->templates, MAILOUT_FIX_OVERDUE))
+		log_warnx("mail: no %s.txt in %s; overdue fixes are logged, "
+		    "not mailed", mailout_kind_name(MAILOUT_FIX_OVERDUE),
+		    cfg->mail.templates);
 	return 0;
 }
 
@@ -563,6 +568,80 @@ daemon_outbox_update(struct daemon_outbox *ob, int64_t incident_id,
 		    kind, text, now_ms);
 	if (reps != NULL)
 		g_ptr_array_free(reps, TRUE);
+	store_incident_fini(&inc);
+	return rc;
+}
+
+/* Queues the notice of incident inc's overdue fix to member, once. */
+static int
+fix_overdue_member(struct daemon_outbox *ob, const struct store_incident *inc,
+    const struct cfg_member *member, int64_t now_ms)
+{
+	const struct cfg_member	*analyst;
+	struct mail_plan	 plan;
+	int			 rc;
+
+	if (store_mail_count_for(ob->store, inc->id,
+	    mailout_kind_name(MAILOUT_FIX_OVERDUE), member->email) != 0)
+		return 0;
+	analyst = cfg_member_by_name(ob->cfg, inc->analysed_by);
+	plan_init(&plan, MAILOUT_FIX_OVERDUE, member->email);
+	plan.rcpt_name = member->full_name;
+	plan.member = member->name;
+	plan_incident_vars(ob, &plan, inc, NULL);
+	plan_var(&plan, "member", g_strdup(member->full_name));
+	plan_var(&plan, "analysed", daemon_minute_text(inc->analysed_ms));
+	plan_var(&plan, "analysed_by", g_strdup(analyst != NULL ?
+	    analyst->full_name : inc->analysed_by));
+	plan_var(&plan, "fix_due", daemon_minute_text(inc->fix_due_ms));
+	rc = plan_queue(ob, &plan, inc->id, now_ms);
+	plan_fini(&plan);
+	return rc;
+}
+
+/* Adds the team member called name, if it has an address, to members. */
+static void
+add_addressed(GPtrArray *members, const struct cfg *cfg, const char *name)
+{
+	const struct cfg_member	*m;
+	guint			 i;
+
+	m = name != NULL ? cfg_member_by_name(cfg, name) : NULL;
+	if (m == NULL || m->email == NULL || m->email[0] == '\0')
+		return;
+	for (i = 0; i < members->len; i++)
+		if (g_ptr_array_index(members, i) == m)
+			return;
+	g_ptr_array_add(members, (gpointer)m);
+}
+
+int
+daemon_outbox_fix_overdue(struct daemon_outbox *ob, int64_t incident_id,
+    int64_t now_ms)
+{
+	struct store_incident	 inc;
+	GPtrArray		*members;
+	size_t			 i;
+	int			 rc = 0;
+
+	if (!mailout_templates_have(ob->templates, MAILOUT_FIX_OVERDUE))
+		return 0;
+	if (store_incident_get(ob->store, incident_id, &inc) == -1)
+		return -1;
+	/*
+	 * Those who know the incident best: who found the root cause and
+	 * who took it.  When a reload removed both from the team, the fix
+	 * has no owner left, and everyone on the team hears of it.
+	 */
+	members = g_ptr_array_new();
+	add_addressed(members, ob->cfg, inc.analysed_by);
+	add_addressed(members, ob->cfg, inc.acked_by);
+	for (i = 0; members->len == 0 && i < ob->cfg->n_team; i++)
+		add_addressed(members, ob->cfg, ob->cfg->team[i].name);
+	for (i = 0; i < members->len && rc == 0; i++)
+		rc = fix_overdue_member(ob, &inc, g_ptr_array_index(members,
+		    i), now_ms);
+	g_ptr_array_free(members, TRUE);
 	store_incident_fini(&inc);
 	return rc;
 }

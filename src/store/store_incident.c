@@ -4,6 +4,7 @@
  * acknowledgement (which alone stops the paging), and the events that make
  * up what "critgate show" prints.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "clock.h"
@@ -297,40 +298,69 @@ store_incident_fixed(struct store *store, int64_t id, const char *member,
 	    0, now_ms);
 }
 
+/* Marks the fix of incident id overdue, in the caller's transaction. */
+static int
+fix_overdue_mark_one(struct store *store, int64_t id, int64_t now_ms)
+{
+	if (store_exec(store, "UPDATE incidents SET fix_overdue_ms = ? WHERE "
+	    "id = ?", "ii", now_ms, id) == -1)
+		return -1;
+	return store_event_add(store, id, 0, "fix-overdue", NULL, now_ms);
+}
+
 GArray *
-store_fixes_overdue_mark(struct store *store, int64_t now_ms)
+store_fixes_overdue_mark(struct store *store, int64_t now_ms,
+    store_overdue_fn each, void *ctx)
 {
 	sqlite3_stmt	*stmt;
-	GArray		*ids;
+	GArray		*due, *ids;
 	int64_t		 id;
 	guint		 i;
 	int		 rc;
 
+	due = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	if (store_begin(store) == -1)
 		goto fail;
-	stmt = store_prepare(store, "UPDATE incidents SET fix_overdue_ms = ? "
-	    "WHERE fix_due_ms < ? AND fix_due_ms IS NOT NULL AND fixed_ms IS "
-	    "NULL AND fix_overdue_ms IS NULL RETURNING id", "ii", now_ms,
-	    now_ms);
+	stmt = store_prepare(store, "SELECT id FROM incidents WHERE "
+	    "fix_due_ms < ? AND fix_due_ms IS NOT NULL AND fixed_ms IS NULL "
+	    "AND fix_overdue_ms IS NULL ORDER BY id", "i", now_ms);
 	if (stmt == NULL)
 		goto fail;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		id = sqlite3_column_int64(stmt, 0);
-		g_array_append_val(ids, id);
+		g_array_append_val(due, id);
 	}
 	store_finish(store, stmt);
 	if (rc != SQLITE_DONE)
 		goto fail;
-	for (i = 0; i < ids->len; i++)
-		if (store_event_add(store, g_array_index(ids, int64_t, i), 0,
-		    "fix-overdue", NULL, now_ms) == -1)
+	/*
+	 * Each incident in a savepoint of its own: whatever each records
+	 * commits together with the mark, and when it fails, that incident
+	 * stays unmarked for the next call while the others are marked.
+	 */
+	for (i = 0; i < due->len; i++) {
+		id = g_array_index(due, int64_t, i);
+		if (store_begin(store) == -1)
 			goto fail;
+		if (fix_overdue_mark_one(store, id, now_ms) == -1 ||
+		    (each != NULL && each(ctx, id) == -1)) {
+			store_rollback(store);
+			log_warnx("store: fix overdue not recorded inc=%" PRId64
+			    "; trying again later", id);
+			continue;
+		}
+		if (store_commit(store) == -1)
+			goto fail;
+		g_array_append_val(ids, id);
+	}
 	if (store_commit(store) == -1)
 		goto fail;
+	g_array_free(due, TRUE);
 	return ids;
 fail:
 	store_rollback(store);
+	g_array_free(due, TRUE);
 	g_array_free(ids, TRUE);
 	return NULL;
 }
