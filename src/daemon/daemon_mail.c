@@ -636,8 +636,9 @@ daemon_outbox_fix_overdue(struct daemon_outbox *ob, int64_t incident_id,
 	members = g_ptr_array_new();
 	add_addressed(members, ob->cfg, inc.analysed_by);
 	add_addressed(members, ob->cfg, inc.acked_by);
-	for (i = 0; members->len == 0 && i < ob->cfg->n_team; i++)
-		add_addressed(members, ob->cfg, ob->cfg->team[i].name);
+	if (members->len == 0)
+		for (i = 0; i < ob->cfg->n_team; i++)
+			add_addressed(members, ob->cfg, ob->cfg->team[i].name);
 	for (i = 0; i < members->len && rc == 0; i++)
 		rc = fix_overdue_member(ob, &inc, g_ptr_array_index(members,
 		    i), now_ms);
