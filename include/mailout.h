@@ -65,7 +65,7 @@ struct mailout_templates;
  * {{severity}}, {{subject}}, {{reporter}}, {{promise}}, {{deadline}},
  * {{member}}, {{acked_by}}, {{text}}, {{ack_how}}, {{analysed}},
  * {{analysed_by}} and {{fix_due}}.  fix_overdue.txt may be missing, so
- * that a template folder from an older version still loads; that kind is
+ * that a template folder from an older version still loads.  That kind is
  * then not composed.  Returns the templates (caller frees with
  * mailout_templates_free), or NULL with *error set to "FILE:LINE:
  * problem" (caller frees with g_free) for the first problem found.

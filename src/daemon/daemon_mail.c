@@ -60,8 +60,9 @@ daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 		return -1;
 	}
 	if (!mailout_templates_have(ob->templates, MAILOUT_FIX_OVERDUE))
-		log_warnx("mail: no %s.txt in %s; overdue fixes are logged, "
-		    "not mailed", mailout_kind_name(MAILOUT_FIX_OVERDUE),
+		log_warnx("mail: %s.txt missing in %s; overdue fixes are "
+		    "logged, not mailed, until it is copied there from "
+		    "etc/templates", mailout_kind_name(MAILOUT_FIX_OVERDUE),
 		    cfg->mail.templates);
 	return 0;
 }

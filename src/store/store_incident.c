@@ -346,8 +346,8 @@ store_fixes_overdue_mark(struct store *store, int64_t now_ms,
 		if (fix_overdue_mark_one(store, id, now_ms) == -1 ||
 		    (each != NULL && each(ctx, id) == -1)) {
 			store_rollback(store);
-			log_warnx("store: fix overdue not recorded inc=%" PRId64
-			    "; trying again later", id);
+			log_warnx("store: marking the overdue fix failed inc=%"
+			    PRId64 "; the next tick tries again", id);
 			continue;
 		}
 		if (store_commit(store) == -1)
