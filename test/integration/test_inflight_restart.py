@@ -152,6 +152,21 @@ def twilio_mixed(world, tap):
               "mixed: the log says why")
 
 
+def pages_with_status(world, inc, channel):
+    """Returns the pages of inc on channel once each has a sid and a
+    provider status, or as they are after 20 s."""
+    def pages():
+        return [p for p in world.show(inc)["pages"]
+                if p["channel"] == channel]
+    try:
+        harness.wait_for(lambda: all(p["sid"] and p["provider_status"]
+                                     for p in pages()), 20,
+                         f"a status for each {channel} page")
+    except TimeoutError:
+        pass
+    return pages()
+
+
 def vonage(world, tap):
     # The receipt comes 0.5 s after Vonage takes the message, which it
     # does 3 s after the request: the daemon is killed and restarted
@@ -172,34 +187,14 @@ def vonage(world, tap):
     world.start_daemon()
     inc = world.incidents()[0]["id"]
 
-    def sms_pages():
-        return [p for p in world.show(inc)["pages"] if p["channel"] == "sms"]
-    try:
-        harness.wait_for(lambda: all(p["sid"] and p["provider_status"]
-                                     for p in sms_pages()), 20,
-                         "each SMS page's receipt")
-    except TimeoutError:
-        pass
-    sms = sms_pages()
-    tap.check(len(sms) == 2 and all(
-        p["sid"] and p["state"] == "sent" and p["provider_status"]
-        for p in sms), "vonage: each SMS in flight is sent with its "
-        "receipt's status", sms)
-
-    def call_pages():
-        return [p for p in world.show(inc)["pages"]
-                if p["channel"] == "voice"]
-    try:
-        harness.wait_for(lambda: all(p["sid"] and p["provider_status"]
-                                     for p in call_pages()), 20,
-                         "each call page's event")
-    except TimeoutError:
-        pass
-    calls = call_pages()
-    tap.check(len(calls) == 2 and all(
-        p["sid"] and p["state"] == "sent" and p["provider_status"]
-        for p in calls), "vonage: each call in flight is sent with its "
-        "event's status", calls)
+    for channel, what in (("sms", "SMS in flight is sent with its "
+                           "receipt's status"),
+                          ("voice", "call in flight is sent with its "
+                           "event's status")):
+        pages = pages_with_status(world, inc, channel)
+        tap.check(len(pages) == 2 and all(
+            p["sid"] and p["state"] == "sent" and p["provider_status"]
+            for p in pages), f"vonage: each {what}", pages)
 
 
 def vonage_event_list_checked(world, tap):
