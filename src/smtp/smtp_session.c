@@ -789,7 +789,8 @@ data_end(struct smtp_session *s)
 			smtp_session_shutdown(s);
 		return;
 	}
-	log_info("smtp: message received peer=%s rcpts=%u bytes=%u", s->peer,
+	/* The line that says whether it was stored repeats these. */
+	log_debug("smtp: message received peer=%s rcpts=%u bytes=%u", s->peer,
 	    s->rcpt_to->len, d->body->len);
 	s->state = SMTP_STATE_COMMITTING;
 	s->callbacks->message_ready(s->ctx, s, message_build(s));
