@@ -440,12 +440,12 @@ daemon_http_status_early(struct daemon *d, const char *sid)
 
 /*
  * Reads the page ids of list into ids, checking that they name pages of
- * one member on channel, as one request carries.  Returns NULL, or the
- * reason they do not.
+ * one member on channel, as one request carries, that went last to
+ * provider.  Returns NULL, or the reason they do not.
  */
 static const char *
 listed_pages_read(struct store *store, const char *list,
-    enum notify_channel channel, GArray *ids)
+    enum notify_channel channel, const char *provider, GArray *ids)
 {
 	struct store_page	 page;
 	const char		*reason = NULL;
@@ -466,6 +466,11 @@ listed_pages_read(struct store *store, const char *list,
 			reason = "a page of another channel";
 		else if (member != NULL && strcmp(member, page.member) != 0)
 			reason = "pages of two members";
+		else if (page.provider != NULL &&
+		    strcmp(page.provider, provider) != 0)
+			/* It failed over: the request in flight at the stop
+			 * went to the next provider, whose status tells. */
+			reason = "a page sent through another provider since";
 		if (reason == NULL && member == NULL)
 			member = g_strdup(page.member);
 		if (reason == NULL)
@@ -477,6 +482,14 @@ listed_pages_read(struct store *store, const char *list,
 	g_strfreev(items);
 	g_free(member);
 	return reason;
+}
+
+/* Returns the name of the provider whose webhook call is. */
+static const char *
+hook_provider(const struct http_call *call)
+{
+	return g_str_has_prefix(call->req->raw_uri, "/hooks/vonage/") ?
+	    "vonage" : "twilio";
 }
 
 /*
@@ -500,7 +513,8 @@ status_find_pages(struct http_call *call, const char *sid, const char *list,
 	if (list == NULL)
 		return 0;
 	ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-	reason = listed_pages_read(call->d->store, list, channel, ids);
+	reason = listed_pages_read(call->d->store, list, channel,
+	    hook_provider(call), ids);
 	if (reason != NULL) {
 		log_warnx("notify: page list of a status ignored sid=%s "
 		    "pages=\"%.80s\" reason=\"%s\"", sid, list, reason);

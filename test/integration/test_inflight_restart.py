@@ -28,7 +28,7 @@ import signal
 import sys
 
 import harness
-from test_vonage import post_voice, vonage_first, voice_token
+from test_vonage import post_voice, twilio_fails, vonage_first, voice_token
 
 
 LIMIT_TWO = 'page_limits = { voice = "2/15m"; sms = "2/15m"; };'
@@ -252,6 +252,38 @@ def vonage_event_list_checked(world, tap):
               "call", (status, page))
 
 
+def twilio_after_failover(world, tap):
+    # Twilio refuses the calls, so they fail over to Vonage, which holds
+    # them while the daemon is killed.  A late Twilio status naming such
+    # a page must not settle it: the request in flight was Vonage's.
+    twilio_fails(world)
+    world.vonage_call("POST", "/_sim/config", {"no_callbacks": True})
+    world.vonage_call("POST", "/_sim/faults", {
+        "method": "POST", "path_suffix": "/v1/calls", "count": 2,
+        "action": {"delay_ms": 3000}})
+    world.start_daemon()
+    world.send(harness.message())
+    harness.wait_for(lambda: len([
+        r for r in world.vonage_call("GET", "/_sim/requests")["requests"]
+        if r["path"].startswith("/v1/calls")]) >= 2, 20,
+        "the two calls at Vonage")
+    world.kill_daemon()
+    world.start_daemon()
+    inc = world.incidents()[0]["id"]
+    calls = [p for p in world.show(inc)["pages"] if p["channel"] == "voice"]
+    for p in calls:
+        signed_post(world, f"/hooks/twilio/voice/status?pages={p['id']}", [
+            ("CallSid", f"CA{p['id']:032d}"), ("CallStatus", "completed"),
+            ("AccountSid", harness.ACCOUNT_SID)])
+    states = [p["state"] for p in world.show(inc)["pages"]
+              if p["channel"] == "voice"]
+    tap.check(len(calls) == 2 and states == ["unknown", "unknown"],
+              "failed over: a late Twilio status leaves the Vonage call "
+              "unknown", world.show(inc)["pages"])
+    tap.check("through another provider" in world.log(),
+              "failed over: the log says why", world.log()[-1500:])
+
+
 def requests_die(world, subjects):
     """Opens an incident per subject and kills the daemon once their
     requests are at the simulator, which never takes them (it returns 503
@@ -424,6 +456,8 @@ def main():
                               {"resend_unknown_seconds": 1}),
                              ("vonage", vonage, {"vonage": True}),
                              ("vonage list", vonage_event_list_checked,
+                              {"vonage": True}),
+                             ("after failover", twilio_after_failover,
                               {"vonage": True})):
         world = harness.World(**args)
         try:
