@@ -66,6 +66,8 @@ struct daemon {
 						 * the IMAP poller, which keep
 						 * pointers into it */
 	int			 signals;	/* SIGTERM/SIGINT seen */
+	int			 lock_fd;	/* holds the store's lock
+						 * file, or -1 */
 };
 
 /* JSON output of the subcommands (daemon_json.c); null for NULL or 0. */
@@ -124,6 +126,14 @@ char	*daemon_cfg_restart_text(const struct cfg *cfg);
  * (caller frees), or NULL. */
 char	*daemon_cfg_restart_change(const char *running, const char *text);
 int	daemon_cli_reload(int argc, char **argv);
+/* Returns the path of the file whose lock the daemon serving the store at
+ * store_path holds (caller frees). */
+char	*daemon_store_lock_path(const char *store_path);
+/*
+ * Returns the pid of the running critgate, other than this process, that
+ * serves the store at store_path (open as store), or 0 when none does.
+ */
+long	 daemon_store_server(const char *store_path, struct store *store);
 /*
  * Opens the store for a command run beside the daemon.  An older schema is
  * upgraded only when no critgate serves the store: the running one would

@@ -6,6 +6,7 @@
  * "check-config" prints warnings about gaps the file leaves open.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -253,22 +254,64 @@ is_critgate(long pid)
 	return is_ours;
 }
 
+char *
+daemon_store_lock_path(const char *store_path)
+{
+	return g_strconcat(store_path, ".lock", NULL);
+}
+
+/* Returns the pid of the process holding the lock file of the store at
+ * store_path, or 0. */
+static long
+store_lock_holder(const char *store_path)
+{
+	struct flock	 fl;
+	char		*path = daemon_store_lock_path(store_path);
+	int		 fd;
+	long		 pid = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	g_free(path);
+	if (fd == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
+}
+
+long
+daemon_store_server(const char *store_path, struct store *store)
+{
+	char	*pid_text;
+	long	 pid;
+
+	pid = store_lock_holder(store_path);
+	if (pid > 0)
+		return pid;
+	/* Before the lock file, the daemon noted only its pid. */
+	pid_text = store_state_get(store, "pid");
+	pid = pid_text != NULL ? strtol(pid_text, NULL, 10) : 0;
+	g_free(pid_text);
+	if (pid > 0 && pid != (long)getpid() && is_critgate(pid))
+		return pid;
+	return 0;
+}
+
 struct store *
 daemon_store_open_beside(const char *path, bool is_create)
 {
 	struct store	*store;
-	char		*pid_text;
-	long		 pid = 0;
+	long		 pid;
 
 	store = store_open_as_is(path, is_create);
 	if (store == NULL ||
 	    store_schema_version(store) == store_schema_current())
 		return store;
-	pid_text = store_state_get(store, "pid");
-	if (pid_text != NULL)
-		pid = strtol(pid_text, NULL, 10);
-	g_free(pid_text);
-	if (pid > 0 && pid != (long)getpid() && is_critgate(pid)) {
+	if ((pid = daemon_store_server(path, store)) > 0) {
 		log_errorx("store: the running critgate (pid %ld) uses schema "
 		    "%" PRId64 " of %s, and this critgate needs %" PRId64
 		    "; restart the daemon with this version, which upgrades "
@@ -316,7 +359,7 @@ daemon_cli_reload(int argc, char **argv)
 	struct store	*store = NULL;
 	struct cfg	*cfg = NULL;
 	struct daemon_outbox ob = { .templates = NULL };
-	char		*pid_text = NULL, *problem = NULL, *change = NULL;
+	char		*problem = NULL, *change = NULL;
 	long		 pid = 0;
 	int		 rc = 1;
 
@@ -343,10 +386,9 @@ daemon_cli_reload(int argc, char **argv)
 		goto out;
 	}
 	daemon_outbox_close(&ob);
-	pid_text = store != NULL ? store_state_get(store, "pid") : NULL;
-	if (pid_text != NULL)
-		pid = strtol(pid_text, NULL, 10);
-	if (pid <= 0 || !is_critgate(pid)) {
+	if (store != NULL)
+		pid = daemon_store_server(cfg->store_path, store);
+	if (pid <= 0) {
 		fprintf(stderr, "critgate reload: no running critgate uses the "
 		    "store %s\n", cfg->store_path);
 		goto out;
@@ -367,7 +409,6 @@ daemon_cli_reload(int argc, char **argv)
 	rc = 0;
 out:
 	daemon_outbox_close(&ob);
-	g_free(pid_text);
 	g_free(problem);
 	g_free(change);
 	g_free(config);

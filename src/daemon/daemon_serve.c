@@ -5,6 +5,7 @@
  * unfinished, and stops on SIGTERM or SIGINT (a second one exits at once).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
@@ -405,11 +406,46 @@ serve_pid_text(void)
 	return text;
 }
 
+/*
+ * Takes the lock of the store's lock file for as long as the process
+ * runs, so that a second daemon refuses to serve the same store and page
+ * the team twice, and commands beside it know it runs.
+ */
+static int
+serve_lock(struct daemon *d)
+{
+	struct flock	 fl;
+	char		*path = daemon_store_lock_path(d->cfg->store_path);
+	long		 pid;
+
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd == -1) {
+		log_error("critgate: refusing to start: cannot open %s", path);
+		g_free(path);
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(d->lock_fd, F_SETLK, &fl) == 0) {
+		g_free(path);
+		return 0;
+	}
+	pid = fcntl(d->lock_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK ?
+	    fl.l_pid : 0;
+	log_errorx("critgate: refusing to start: critgate pid=%ld serves the "
+	    "store %s, as its lock %s shows; stop it first", pid,
+	    d->cfg->store_path, path);
+	g_free(path);
+	return -1;
+}
+
 static int
 serve_start(struct daemon *d)
 {
 	char	*problem = NULL, *restart;
 	bool	 is_failed;
+	long	 pid;
 
 	raise_fd_limit();
 	if (cfg_check_files_secrecy(d->cfg, &problem) == -1) {
@@ -417,8 +453,19 @@ serve_start(struct daemon *d)
 		g_free(problem);
 		return -1;
 	}
-	d->store = store_open(d->cfg->store_path, true);
+	if (serve_lock(d) == -1)
+		return -1;
+	d->store = store_open_as_is(d->cfg->store_path, true);
 	if (d->store == NULL)
+		return -1;
+	/* An older daemon takes no lock, but notes its pid. */
+	if ((pid = daemon_store_server(d->cfg->store_path, d->store)) > 0) {
+		log_errorx("critgate: refusing to start: critgate pid=%ld "
+		    "serves the store %s; stop it first", pid,
+		    d->cfg->store_path);
+		return -1;
+	}
+	if (store_upgrade(d->store) == -1)
 		return -1;
 	/* The writer runs them, off the loop. */
 	store_checkpoint_later(d->store);
@@ -479,6 +526,9 @@ serve_stop(struct daemon *d)
 	cfg_release(d->first_cfg);
 	if (d->loop != NULL)
 		g_main_loop_unref(d->loop);
+	/* Last, once the store is closed. */
+	if (d->lock_fd != -1)
+		close(d->lock_fd);
 }
 
 int
@@ -508,6 +558,7 @@ daemon_serve_main(int argc, char **argv)
 	g_option_context_free(ctx);
 	log_init(is_verbose ? LOG_DEBUG : LOG_INFO);
 	memset(&d, 0, sizeof(d));
+	d.lock_fd = -1;
 	d.loop = g_main_loop_new(NULL, FALSE);
 	/* First: a signal during the start waits for the loop, instead of
 	 * ending the process before it has stopped its threads. */

@@ -4,10 +4,12 @@
 older daemon is serving as it is: the daemon would not keep the newer
 schema up to date, and could not start again on it.  The command says
 why, and "critgate deliver" asks the MTA to try again later.  Once no
-daemon serves the store, the command upgrades it."""
+daemon serves the store, the command upgrades it.  A second daemon on
+the same store refuses to start."""
 
 import os
 import sqlite3
+import subprocess
 import sys
 
 import harness
@@ -41,6 +43,19 @@ def body(world, tap):
     world.send(harness.message())
     harness.wait_for(world.incidents, 10, "incident")
     current = user_version(store)
+
+    # A second daemon on the same store would page the team twice: it
+    # refuses to start, and leaves the store and the first daemon alone.
+    second = subprocess.run([harness.CRITGATE, "serve", "--config",
+                             world.config], capture_output=True, text=True,
+                            timeout=30)
+    tap.check(second.returncode != 0 and
+              f"critgate pid={world.daemon.pid} serves the store" in
+              second.stderr, "a second daemon refuses to start",
+              f"{second.returncode} {second.stderr}")
+    rc, out = world.cli("reload")
+    tap.check(rc == 0 and f"pid {world.daemon.pid}" in out,
+              "reload still finds the first daemon", f"{rc} {out}")
 
     # The store marks the running daemon as an older build.
     user_version(store, current - 1)
