@@ -161,6 +161,18 @@ int64_t		 store_schema_version(const struct store *store);
 int64_t		 store_schema_current(void);
 /* Brings the schema up to date.  Returns 0, or -1 (logged). */
 int		 store_upgrade(struct store *store);
+/*
+ * Names the file of the store that is no longer at its path, removed or
+ * replaced since the handle opened it ("log file (-wal)"), or NULL.  A
+ * restart would not find what is written into such a file.
+ */
+const char	*store_files_moved(struct store *store);
+/*
+ * Copies every commit in the log into the database file and flushes it,
+ * leaving the log as it is.  Returns 0, or -1 (logged) when some stayed
+ * in the log only.
+ */
+int		 store_save_log(struct store *store);
 void		 store_close(struct store *store);
 
 /*

@@ -126,14 +126,25 @@ char	*daemon_cfg_restart_text(const struct cfg *cfg);
  * (caller frees), or NULL. */
 char	*daemon_cfg_restart_change(const char *running, const char *text);
 int	daemon_cli_reload(int argc, char **argv);
+/*
+ * Stops the process at once when a file of the store at path was removed
+ * or replaced under it, having copied what the log contains into the
+ * database file: nothing the daemon writes from then on would be found
+ * after a restart, and another process may start a log of its own.
+ */
+void	daemon_store_check(struct store *store, const char *path);
 /* Returns the path of the file whose lock the daemon serving the store at
  * store_path holds (caller frees). */
 char	*daemon_store_lock_path(const char *store_path);
 /*
- * Returns the pid of the running critgate, other than this process, that
- * serves the store at store_path (open as store), or 0 when none does.
+ * Returns the pid of the running critgate that serves the store at
+ * store_path (open as store), or 0 when none does.  Not for the daemon,
+ * which would release its own lock.
  */
 long	 daemon_store_server(const char *store_path, struct store *store);
+/* Returns the pid of the running critgate, other than this process, that
+ * the store notes as serving it, or 0. */
+long	 daemon_store_noted_server(struct store *store);
 /*
  * Opens the store for a command run beside the daemon.  An older schema is
  * upgraded only when no critgate serves the store: the running one would

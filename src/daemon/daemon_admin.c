@@ -260,8 +260,11 @@ daemon_store_lock_path(const char *store_path)
 	return g_strconcat(store_path, ".lock", NULL);
 }
 
-/* Returns the pid of the process holding the lock file of the store at
- * store_path, or 0. */
+/*
+ * Returns the pid of the process holding the lock file of the store at
+ * store_path, or 0.  Not for the daemon itself: closing a file releases
+ * every lock the process holds on it.
+ */
 static long
 store_lock_holder(const char *store_path)
 {
@@ -283,16 +286,31 @@ store_lock_holder(const char *store_path)
 	return pid;
 }
 
+/*
+ * Tells whether the log and index files of the store at store_path are
+ * there.  Opening the store without them would start a log of its own
+ * beside the removed one that a running daemon still writes.
+ */
+static bool
+store_log_is_there(const char *store_path)
+{
+	char	*log = g_strconcat(store_path, "-wal", NULL);
+	char	*index = g_strconcat(store_path, "-shm", NULL);
+	bool	 is_there;
+
+	is_there = g_file_test(log, G_FILE_TEST_EXISTS) &&
+	    g_file_test(index, G_FILE_TEST_EXISTS);
+	g_free(log);
+	g_free(index);
+	return is_there;
+}
+
 long
-daemon_store_server(const char *store_path, struct store *store)
+daemon_store_noted_server(struct store *store)
 {
 	char	*pid_text;
 	long	 pid;
 
-	pid = store_lock_holder(store_path);
-	if (pid > 0)
-		return pid;
-	/* Before the lock file, the daemon noted only its pid. */
 	pid_text = store_state_get(store, "pid");
 	pid = pid_text != NULL ? strtol(pid_text, NULL, 10) : 0;
 	g_free(pid_text);
@@ -301,12 +319,31 @@ daemon_store_server(const char *store_path, struct store *store)
 	return 0;
 }
 
+long
+daemon_store_server(const char *store_path, struct store *store)
+{
+	long	pid;
+
+	if ((pid = store_lock_holder(store_path)) > 0)
+		return pid;
+	/* Before the lock file, the daemon noted only its pid. */
+	return daemon_store_noted_server(store);
+}
+
 struct store *
 daemon_store_open_beside(const char *path, bool is_create)
 {
 	struct store	*store;
 	long		 pid;
 
+	/* NOTE: a removal between this check and a commit still loses the
+	 * commit; the daemon stops within a tick. */
+	if (store_lock_holder(path) > 0 && !store_log_is_there(path)) {
+		log_errorx("store: the log files of %s that the running "
+		    "critgate uses are missing, and it stops; try again once "
+		    "it has restarted", path);
+		return NULL;
+	}
 	store = store_open_as_is(path, is_create);
 	if (store == NULL ||
 	    store_schema_version(store) == store_schema_current())

@@ -188,6 +188,9 @@ serve_on_tick(gpointer data)
 {
 	struct daemon	*d = data;
 
+	/* Also when no mail comes: mail answered 250 before the removal
+	 * is still only in the removed log. */
+	daemon_store_check(d->store, d->cfg->store_path);
 	/* Also notices acknowledgements that "critgate ack" wrote to the
 	 * store from another process. */
 	daemon_page_tick(d);
@@ -409,7 +412,8 @@ serve_pid_text(void)
 /*
  * Takes the lock of the store's lock file for as long as the process
  * runs, so that a second daemon refuses to serve the same store and page
- * the team twice, and commands beside it know it runs.
+ * the team twice, and commands beside it know it runs.  The process must
+ * not open the file again: closing it would release the lock.
  */
 static int
 serve_lock(struct daemon *d)
@@ -459,7 +463,7 @@ serve_start(struct daemon *d)
 	if (d->store == NULL)
 		return -1;
 	/* An older daemon takes no lock, but notes its pid. */
-	if ((pid = daemon_store_server(d->cfg->store_path, d->store)) > 0) {
+	if ((pid = daemon_store_noted_server(d->store)) > 0) {
 		log_errorx("critgate: refusing to start: critgate pid=%ld "
 		    "serves the store %s; stop it first", pid,
 		    d->cfg->store_path);

@@ -19,7 +19,9 @@
  * each one inside the commit that made the log long, before that commit's
  * senders hear their 250.  The next commit then starts the log over.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -57,6 +59,7 @@ struct daemon_writer {
 	GThread		*flusher;
 	GAsyncQueue	*committed;	/* struct writer_batch *, to flush */
 	struct store	*flush_store;	/* used by the flusher only */
+	char		*store_path;
 	uint64_t	 flushes;	/* made, for the stop log */
 };
 
@@ -261,6 +264,8 @@ flusher_run(gpointer data)
 		if (batches->len == 0)
 			continue;
 		is_flushed = store_flush(w->flush_store) == 0;
+		if (!is_flushed)
+			daemon_store_check(w->flush_store, w->store_path);
 		w->flushes++;
 		for (i = 0; i < batches->len; i++) {
 			batch = g_ptr_array_index(batches, i);
@@ -278,6 +283,25 @@ flusher_run(gpointer data)
 	}
 	g_ptr_array_free(batches, TRUE);
 	return NULL;
+}
+
+void
+daemon_store_check(struct store *store, const char *path)
+{
+	const char	*moved;
+
+	if ((moved = store_files_moved(store)) == NULL)
+		return;
+	log_errorx("critgate: stopping at once: the %s of the store %s was "
+	    "removed or replaced while critgate ran, so a restart would not "
+	    "find what is written from now on; restart critgate, which opens "
+	    "the store anew", moved, path);
+	if (store_save_log(store) == 0)
+		log_info("store: every commit so far is in the database file "
+		    "path=%s", path);
+	/* As after a crash: senders that heard no 250 send again, and pages
+	 * in flight are found or sent again after the restart. */
+	_exit(EXIT_FAILURE);
 }
 
 struct daemon_writer *
@@ -298,6 +322,7 @@ daemon_writer_start(const char *store_path)
 	store_flush_later(w->store);
 	store_checkpoint_later(w->flush_store);
 	w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
+	w->store_path = g_strdup(store_path);
 	w->queue = g_async_queue_new();
 	g_mutex_init(&w->pass_lock);
 	w->context = g_main_context_ref(g_main_context_default());
@@ -413,5 +438,6 @@ daemon_writer_stop(struct daemon_writer *w)
 	g_main_context_unref(w->context);
 	store_close(w->store);
 	store_close(w->flush_store);
+	g_free(w->store_path);
 	g_free(w);
 }

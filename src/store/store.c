@@ -484,11 +484,13 @@ store_on_log_commit(void *data, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-/* Stats the store's log file; returns 0, or -1 with errno set. */
+/* Stats the store's file with suffix ("-wal"); returns 0, or -1 with
+ * errno set. */
 static int
-store_log_file_stat(const struct store *store, struct stat *st)
+store_file_stat(const struct store *store, const char *suffix,
+    struct stat *st)
 {
-	char	*path = g_strconcat(store->path, "-wal", NULL);
+	char	*path = g_strconcat(store->path, suffix, NULL);
 	int	 rc;
 
 	rc = stat(path, st);
@@ -496,15 +498,20 @@ store_log_file_stat(const struct store *store, struct stat *st)
 	return rc;
 }
 
-/* Notes which log file the handle writes, once there is one. */
+/* Notes which log and index files the handle uses, once there are. */
 static void
-store_log_file_note(struct store *store)
+store_files_note(struct store *store)
 {
 	struct stat	st;
 
-	if (store->log_ino == 0 && store_log_file_stat(store, &st) == 0) {
+	if (store->log_ino == 0 && store_file_stat(store, "-wal", &st) == 0) {
 		store->log_dev = st.st_dev;
 		store->log_ino = st.st_ino;
+	}
+	if (store->index_ino == 0 &&
+	    store_file_stat(store, "-shm", &st) == 0) {
+		store->index_dev = st.st_dev;
+		store->index_ino = st.st_ino;
 	}
 }
 
@@ -535,7 +542,7 @@ store_open_with(const char *path, bool is_create, bool is_upgrade)
 	if (is_upgrade && store_upgrade(store) == -1)
 		goto fail;
 	sqlite3_wal_hook(store->db, store_on_log_commit, store);
-	store_log_file_note(store);
+	store_files_note(store);
 	return store;
 fail:
 	store_close(store);
@@ -919,53 +926,48 @@ store_flush_later(struct store *store)
 		store->is_flush_later = true;
 }
 
-/* The state of the files a handle writes, at its path. */
-enum store_files {
-	STORE_FILES_IN_PLACE,
-	STORE_LOG_MOVED,
-	STORE_DATABASE_MOVED,
-};
-
-/*
- * Tells what became of the files this handle writes: STORE_FILES_IN_PLACE,
- * STORE_LOG_MOVED when the log file at the store's path is gone or another
- * file, STORE_DATABASE_MOVED when the database file is.
- */
-static enum store_files
-store_files_check(struct store *store)
+/* Tells whether the file with suffix is still the one noted. */
+static bool
+store_file_is_same(const struct store *store, const char *suffix,
+    dev_t dev, ino_t ino)
 {
 	struct stat	st;
-	int		is_moved = 0;
+
+	if (ino == 0)
+		return true;
+	if (store_file_stat(store, suffix, &st) == -1)
+		return errno != ENOENT;
+	return st.st_dev == dev && st.st_ino == ino;
+}
+
+const char *
+store_files_moved(struct store *store)
+{
+	int	is_moved = 0;
 
 	if (sqlite3_file_control(store->db, "main", SQLITE_FCNTL_HAS_MOVED,
 	    &is_moved) == SQLITE_OK && is_moved)
-		return STORE_DATABASE_MOVED;
-	if (store->log_ino == 0) {
-		store_log_file_note(store);
-		return STORE_FILES_IN_PLACE;
-	}
-	if (store_log_file_stat(store, &st) == -1)
-		return errno == ENOENT ? STORE_LOG_MOVED : STORE_FILES_IN_PLACE;
-	if (st.st_dev != store->log_dev || st.st_ino != store->log_ino)
-		return STORE_LOG_MOVED;
-	return STORE_FILES_IN_PLACE;
+		return "database file";
+	store_files_note(store);
+	if (!store_file_is_same(store, "-wal", store->log_dev,
+	    store->log_ino))
+		return "log file (-wal)";
+	if (!store_file_is_same(store, "-shm", store->index_dev,
+	    store->index_ino))
+		return "log index file (-shm)";
+	return NULL;
 }
 
-/*
- * Copies every commit from the log into the database file and flushes it,
- * for a log file that a restart would not find.  Returns 0, or -1 (logged)
- * when some commits stayed in the log only.
- */
-static int
-store_flush_into_database(struct store *store)
+int
+store_save_log(struct store *store)
 {
 	int	rc, frames = -1, copied = -1;
 
-	/* After the copy, the log starts over unless a reader still uses it. */
+	/* FULL copies and leaves the log as it is: starting it over would
+	 * write where another process may read a log file of its own. */
 	rc = sqlite3_wal_checkpoint_v2(store->db, "main",
-	    SQLITE_CHECKPOINT_RESTART, &frames, &copied);
-	if ((rc == SQLITE_OK || rc == SQLITE_BUSY) && frames >= 0 &&
-	    copied == frames)
+	    SQLITE_CHECKPOINT_FULL, &frames, &copied);
+	if (rc == SQLITE_OK && frames >= 0 && copied == frames)
 		return 0;
 	log_errorx("store: copying the log into the database failed path=%s "
 	    "frames=%d copied=%d error=\"%s\"", store->path, frames, copied,
@@ -977,38 +979,25 @@ store_flush_into_database(struct store *store)
  * In WAL mode every commit is in the log, so a flush of the log file makes
  * all of them durable, whichever handle wrote them.  It needs no lock.
  * Before this handle has opened the log, a commit with a flush, of one
- * row, does the same.  A log file removed or replaced at the store's path
- * would be missing at the next start, with every commit since the last
- * checkpoint, so then each flush copies the log into the database file.
+ * row, does the same.  When a file of the store is no longer at its path,
+ * a restart would not find what the flush made durable, so it fails.
  */
 int
 store_flush(struct store *store)
 {
 	sqlite3_file	*log = NULL;
 	GDateTime	*now;
+	const char	*moved;
 	char		*text;
 	int		 rc;
 
 	if (store->depth != 0)
 		return -1;
-	switch (store_files_check(store)) {
-	case STORE_FILES_IN_PLACE:
-		break;
-	case STORE_LOG_MOVED:
+	if ((moved = store_files_moved(store)) != NULL) {
 		if (!store->is_moved_told)
-			log_errorx("store: the log file %s-wal was removed or "
-			    "replaced while critgate ran; each flush now "
-			    "copies the log into the database file, which is "
-			    "slower; restart critgate to start a new log",
-			    store->path);
-		store->is_moved_told = true;
-		return store_flush_into_database(store);
-	case STORE_DATABASE_MOVED:
-		if (!store->is_moved_told)
-			log_errorx("store: the database file %s was removed "
-			    "or replaced while critgate ran; nothing written "
-			    "since is durable, so every flush fails until "
-			    "critgate restarts", store->path);
+			log_errorx("store: the %s of %s was removed or "
+			    "replaced while critgate ran; flushes fail",
+			    moved, store->path);
 		store->is_moved_told = true;
 		return -1;
 	}

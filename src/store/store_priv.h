@@ -28,6 +28,8 @@ struct store {
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
 	dev_t	 log_dev;	/* the log file this handle opened, */
 	ino_t	 log_ino;	/* 0 while there was none */
+	dev_t	 index_dev;	/* and its index file, */
+	ino_t	 index_ino;	/* 0 while there was none */
 	bool	 is_moved_told;	/* the files' move is logged */
 	int	 failed_code;	/* SQLite's code for the last failure
 				 * logged */

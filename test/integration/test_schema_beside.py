@@ -51,7 +51,8 @@ def body(world, tap):
                             timeout=30)
     tap.check(second.returncode != 0 and
               f"critgate pid={world.daemon.pid} serves the store" in
-              second.stderr, "a second daemon refuses to start",
+              second.stderr and "as its lock" in second.stderr,
+              "a second daemon refuses to start, as the lock shows",
               f"{second.returncode} {second.stderr}")
     rc, out = world.cli("reload")
     tap.check(rc == 0 and f"pid {world.daemon.pid}" in out,
