@@ -169,10 +169,16 @@ int		 store_upgrade(struct store *store);
 const char	*store_files_moved(struct store *store);
 /*
  * Copies every commit in the log into the database file and flushes it,
- * leaving the log as it is.  Returns 0, or -1 (logged) when some stayed
- * in the log only.
+ * leaving the log as it is.  Returns 0, or -1 when some stayed in the log
+ * only, because a reader of an older snapshot still needs them.
  */
 int		 store_save_log(struct store *store);
+/*
+ * Renames the log file at the store's path, if there is one, so that the
+ * next open does not apply it.  Returns its new path (caller frees), or
+ * NULL.
+ */
+char		*store_log_set_aside(const struct store *store);
 void		 store_close(struct store *store);
 
 /*

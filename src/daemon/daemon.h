@@ -128,11 +128,18 @@ char	*daemon_cfg_restart_change(const char *running, const char *text);
 int	daemon_cli_reload(int argc, char **argv);
 /*
  * Stops the process at once when a file of the store at path was removed
- * or replaced under it, having copied what the log contains into the
- * database file: nothing the daemon writes from then on would be found
- * after a restart, and another process may start a log of its own.
+ * or replaced under it, once the log is copied into the database file:
+ * nothing the daemon writes from then on would be found after a restart,
+ * and another process may start a log of its own.  Until the copy is
+ * complete, flushes fail and the daemon runs on.
  */
 void	daemon_store_check(struct store *store, const char *path);
+/*
+ * Returns the text the daemon keeps in its lock file, naming the log and
+ * index files of the store at store_path ("dev:ino dev:ino\n"), or NULL
+ * when one is missing (caller frees).
+ */
+char	*daemon_store_files_text(const char *store_path);
 /* Returns the path of the file whose lock the daemon serving the store at
  * store_path holds (caller frees). */
 char	*daemon_store_lock_path(const char *store_path);

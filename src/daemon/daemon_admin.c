@@ -5,10 +5,13 @@
  * checks the file, then has the running daemon reread it.  And
  * "check-config" prints warnings about gaps the file leaves open.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,23 +289,45 @@ store_lock_holder(const char *store_path)
 	return pid;
 }
 
+char *
+daemon_store_files_text(const char *store_path)
+{
+	struct stat	 log, index;
+	char		*log_path = g_strconcat(store_path, "-wal", NULL);
+	char		*index_path = g_strconcat(store_path, "-shm", NULL);
+	char		*text = NULL;
+
+	if (stat(log_path, &log) == 0 && stat(index_path, &index) == 0)
+		text = g_strdup_printf("%ju:%ju %ju:%ju\n",
+		    (uintmax_t)log.st_dev, (uintmax_t)log.st_ino,
+		    (uintmax_t)index.st_dev, (uintmax_t)index.st_ino);
+	g_free(log_path);
+	g_free(index_path);
+	return text;
+}
+
 /*
  * Tells whether the log and index files of the store at store_path are
- * there.  Opening the store without them would start a log of its own
- * beside the removed one that a running daemon still writes.
+ * those of the daemon holding its lock, as noted in the lock file.
+ * Opening the store with other ones would start a log of its own beside
+ * the one that the daemon still writes.
  */
 static bool
-store_log_is_there(const char *store_path)
+store_files_are_daemons(const char *store_path)
 {
-	char	*log = g_strconcat(store_path, "-wal", NULL);
-	char	*index = g_strconcat(store_path, "-shm", NULL);
-	bool	 is_there;
+	char	*path = daemon_store_lock_path(store_path);
+	char	*noted = NULL, *now;
+	bool	 is_same;
 
-	is_there = g_file_test(log, G_FILE_TEST_EXISTS) &&
-	    g_file_test(index, G_FILE_TEST_EXISTS);
-	g_free(log);
-	g_free(index);
-	return is_there;
+	now = daemon_store_files_text(store_path);
+	(void)g_file_get_contents(path, &noted, NULL, NULL);
+	/* A daemon from before the note: the files are there, at least. */
+	is_same = now != NULL && (noted == NULL || noted[0] == '\0' ||
+	    strcmp(noted, now) == 0);
+	g_free(noted);
+	g_free(now);
+	g_free(path);
+	return is_same;
 }
 
 long
@@ -338,10 +363,10 @@ daemon_store_open_beside(const char *path, bool is_create)
 
 	/* NOTE: a removal between this check and a commit still loses the
 	 * commit; the daemon stops within a tick. */
-	if (store_lock_holder(path) > 0 && !store_log_is_there(path)) {
+	if (store_lock_holder(path) > 0 && !store_files_are_daemons(path)) {
 		log_errorx("store: the log files of %s that the running "
-		    "critgate uses are missing, and it stops; try again once "
-		    "it has restarted", path);
+		    "critgate uses were removed or replaced, and it stops; "
+		    "try again once it has restarted", path);
 		return NULL;
 	}
 	store = store_open_as_is(path, is_create);

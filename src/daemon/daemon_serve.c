@@ -188,8 +188,8 @@ serve_on_tick(gpointer data)
 {
 	struct daemon	*d = data;
 
-	/* Also when no mail comes: mail answered 250 before the removal
-	 * is still only in the removed log. */
+	/* Also when no mail comes: mail accepted before the removal is
+	 * still only in the removed log. */
 	daemon_store_check(d->store, d->cfg->store_path);
 	/* Also notices acknowledgements that "critgate ack" wrote to the
 	 * store from another process. */
@@ -444,6 +444,20 @@ serve_lock(struct daemon *d)
 	return -1;
 }
 
+/* Notes in the lock file which log and index files the daemon uses, for
+ * commands to tell them from files put in their place. */
+static void
+serve_note_files(struct daemon *d)
+{
+	char	*text = daemon_store_files_text(d->cfg->store_path);
+
+	if (text == NULL || ftruncate(d->lock_fd, 0) == -1 ||
+	    pwrite(d->lock_fd, text, strlen(text), 0) != (ssize_t)strlen(text))
+		log_warnx("critgate: the store's files are not noted in its "
+		    "lock file; commands will not notice them replaced");
+	g_free(text);
+}
+
 static int
 serve_start(struct daemon *d)
 {
@@ -471,6 +485,7 @@ serve_start(struct daemon *d)
 	}
 	if (store_upgrade(d->store) == -1)
 		return -1;
+	serve_note_files(d);
 	/* The writer runs them, off the loop. */
 	store_checkpoint_later(d->store);
 	if (daemon_outbox_open(&d->outbox, d->store, d->cfg) == -1)

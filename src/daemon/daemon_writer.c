@@ -59,7 +59,6 @@ struct daemon_writer {
 	GThread		*flusher;
 	GAsyncQueue	*committed;	/* struct writer_batch *, to flush */
 	struct store	*flush_store;	/* used by the flusher only */
-	char		*store_path;
 	uint64_t	 flushes;	/* made, for the stop log */
 };
 
@@ -264,8 +263,6 @@ flusher_run(gpointer data)
 		if (batches->len == 0)
 			continue;
 		is_flushed = store_flush(w->flush_store) == 0;
-		if (!is_flushed)
-			daemon_store_check(w->flush_store, w->store_path);
 		w->flushes++;
 		for (i = 0; i < batches->len; i++) {
 			batch = g_ptr_array_index(batches, i);
@@ -288,17 +285,34 @@ flusher_run(gpointer data)
 void
 daemon_store_check(struct store *store, const char *path)
 {
+	static bool	 is_told;
 	const char	*moved;
+	char		*aside;
 
 	if ((moved = store_files_moved(store)) == NULL)
 		return;
-	log_errorx("critgate: stopping at once: the %s of the store %s was "
-	    "removed or replaced while critgate ran, so a restart would not "
-	    "find what is written from now on; restart critgate, which opens "
-	    "the store anew", moved, path);
-	if (store_save_log(store) == 0)
-		log_info("store: every commit so far is in the database file "
-		    "path=%s", path);
+	if (!is_told)
+		log_errorx("critgate: the %s of the store %s was removed or "
+		    "replaced while critgate ran, so a restart would not find "
+		    "what is written from now on; mail is refused until the "
+		    "log is copied into the database file, then critgate "
+		    "stops", moved, path);
+	if (store_save_log(store) == -1) {
+		if (!is_told)
+			log_warnx("store: a reader holds back part of the log, "
+			    "which is copied once it lets go path=%s", path);
+		is_told = true;
+		return;
+	}
+	/* The file at the path is another process's log or the daemon's own,
+	 * already copied, and the next open would apply it, perhaps to
+	 * another database file: so it could undo commits. */
+	aside = store_log_set_aside(store);
+	log_errorx("critgate: stopping at once: the log is copied into the "
+	    "database file critgate had open%s%s; restart critgate, which "
+	    "opens the store anew", aside != NULL ? ", and the log file at "
+	    "the path is set aside as " : "", aside != NULL ? aside : "");
+	g_free(aside);
 	/* As after a crash: senders that heard no 250 send again, and pages
 	 * in flight are found or sent again after the restart. */
 	_exit(EXIT_FAILURE);
@@ -322,7 +336,6 @@ daemon_writer_start(const char *store_path)
 	store_flush_later(w->store);
 	store_checkpoint_later(w->flush_store);
 	w->checkpoint_mark = STORE_CHECKPOINT_PAGES;
-	w->store_path = g_strdup(store_path);
 	w->queue = g_async_queue_new();
 	g_mutex_init(&w->pass_lock);
 	w->context = g_main_context_ref(g_main_context_default());
@@ -438,6 +451,5 @@ daemon_writer_stop(struct daemon_writer *w)
 	g_main_context_unref(w->context);
 	store_close(w->store);
 	store_close(w->flush_store);
-	g_free(w->store_path);
 	g_free(w);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -332,6 +333,8 @@ store_sqlite_log(void *arg, int code, const char *msg)
 
 /* How long a statement waits for another handle's lock. */
 #define STORE_BUSY_MS		5000
+/* How long copying the log of a removed file waits for readers. */
+#define STORE_SAVE_WAIT_MS	100
 /* How long the same failure again is counted instead of logged. */
 #define STORE_QUIET_US		(10 * G_USEC_PER_SEC)
 /*
@@ -964,15 +967,31 @@ store_save_log(struct store *store)
 	int	rc, frames = -1, copied = -1;
 
 	/* FULL copies and leaves the log as it is: starting it over would
-	 * write where another process may read a log file of its own. */
+	 * write where another process may read a log file of its own.  A
+	 * reader of an older snapshot holds back the rest of the copy, so
+	 * the wait is short and the caller tries again later. */
+	store->busy_ms = STORE_SAVE_WAIT_MS;
 	rc = sqlite3_wal_checkpoint_v2(store->db, "main",
 	    SQLITE_CHECKPOINT_FULL, &frames, &copied);
-	if (rc == SQLITE_OK && frames >= 0 && copied == frames)
-		return 0;
-	log_errorx("store: copying the log into the database failed path=%s "
-	    "frames=%d copied=%d error=\"%s\"", store->path, frames, copied,
-	    sqlite3_errstr(rc));
-	return -1;
+	store->busy_ms = STORE_BUSY_MS;
+	return rc == SQLITE_OK && frames >= 0 && copied == frames ? 0 : -1;
+}
+
+char *
+store_log_set_aside(const struct store *store)
+{
+	char	*log = g_strconcat(store->path, "-wal", NULL);
+	char	*aside;
+
+	aside = g_strdup_printf("%s.aside-%" PRId64, log,
+	    g_get_real_time() / G_USEC_PER_SEC);
+	if (rename(log, aside) == -1) {
+		if (errno != ENOENT)
+			log_error("store: setting %s aside failed", log);
+		g_clear_pointer(&aside, g_free);
+	}
+	g_free(log);
+	return aside;
 }
 
 /*

@@ -10,10 +10,25 @@ is kept, the store stays sound, and the restarted daemon carries on."""
 
 import json
 import os
+import shutil
+import smtplib
 import sqlite3
+import subprocess
 import sys
 
 import harness
+
+
+# Holds a read transaction on the store until killed, as a backup tool
+# or an sqlite3 shell would.
+READER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN")
+db.execute("SELECT count(*) FROM messages").fetchone()
+print("reading", flush=True)
+time.sleep(120)
+"""
 
 
 def subjects(world):
@@ -21,7 +36,9 @@ def subjects(world):
     return [m["subject"] for m in json.loads(out)] if rc == 0 else []
 
 
-def stops_by_itself(world, tap, case):
+def stops_by_itself(world, tap, case, mark):
+    """Checks that the daemon stops, and what it logs after mark (the
+    length of the log before the removal)."""
     try:
         harness.wait_for(lambda: world.daemon.poll() is not None, 10,
                          "the daemon to stop")
@@ -30,10 +47,10 @@ def stops_by_itself(world, tap, case):
     tap.check(world.daemon.poll() not in (None, 0),
               f"{case}: the daemon stops with a failure status",
               world.daemon.poll())
-    tap.check("stopping at once" in world.log() and
-              "restart critgate" in world.log(),
+    log = world.log()[mark:]
+    tap.check("stopping at once" in log and "restart critgate" in log,
               f"{case}: the log says what happened and what to do",
-              world.log()[-1500:])
+              log[-1500:])
 
 
 def integrity(path):
@@ -52,8 +69,9 @@ def body(world, tap):
         world.send(harness.message(subject=subject))
 
     # No mail follows the removal: the tick notices it.
+    mark = len(world.log())
     os.remove(store + "-wal")
-    stops_by_itself(world, tap, "log removed")
+    stops_by_itself(world, tap, "log removed", mark)
     world.start_daemon()
     found = subjects(world)
     tap.check(all(s in found for s in sent),
@@ -62,10 +80,11 @@ def body(world, tap):
 
     # A command beside the daemon, right after the removal, must not start
     # a log of its own.
+    mark = len(world.log())
     os.remove(store + "-wal")
     rc, err = world.deliver(harness.message(subject="Login broken"),
                             "dana@customer.example.net")
-    stops_by_itself(world, tap, "log removed, deliver beside")
+    stops_by_itself(world, tap, "log removed, deliver beside", mark)
     tap.check(integrity(store) == "ok",
               "log removed, deliver beside: the store stays sound",
               integrity(store))
@@ -78,15 +97,72 @@ def body(world, tap):
     tap.check("SMS campaigns failing" in subjects(world),
               "the restarted daemon stores mail", subjects(world)[-3:])
 
+    # An older copy of the log put back at its path would undo what came
+    # after it, if a restart applied it.
+    copy = store + "-wal.copy"
+    shutil.copyfile(store + "-wal", copy)
+    later = [f"Payments failing {n}" for n in range(10)]
+    for subject in later:
+        world.send(harness.message(subject=subject))
+    mark = len(world.log())
+    os.rename(copy, store + "-wal")
+    stops_by_itself(world, tap, "log replaced by an older copy", mark)
+    world.start_daemon()
+    found = subjects(world)
+    tap.check(all(s in found for s in sent + later) and
+              integrity(store) == "ok",
+              "log replaced by an older copy: nothing is undone",
+              sorted(set(sent + later) - set(found)))
+
+    # A reader of an older snapshot holds back the copy of the log: the
+    # daemon refuses mail and waits for it, and stops once it is gone.
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, store], stdout=subprocess.PIPE,
+        text=True)
+    reader.stdout.readline()
+    world.send(harness.message(subject="Checkout slow"))
+    mark = len(world.log())
+    os.remove(store + "-wal")
+    code = 250
+    try:
+        world.send(harness.message(subject="Checkout slower"))
+    except smtplib.SMTPDataError as exc:
+        code = exc.smtp_code
+    tap.check(code == 451, "reader: mail gets 451 while the copy waits",
+              code)
+    reader.kill()
+    reader.wait()
+    stops_by_itself(world, tap, "reader", mark)
+    world.start_daemon()
+    found = subjects(world)
+    tap.check("Checkout slow" in found and
+              all(s in found for s in sent + later),
+              "reader: every message answered 250 is kept", found[-5:])
+
+    mark = len(world.log())
     os.remove(store + "-shm")
-    stops_by_itself(world, tap, "log index removed")
+    stops_by_itself(world, tap, "log index removed", mark)
     tap.check(integrity(store) == "ok",
               "log index removed: the store stays sound", integrity(store))
 
+    # An older copy of the database put in its place: the daemon's log
+    # belongs to the file it had open, not to the copy.
     world.start_daemon()
+    backup = sqlite3.connect(store + ".copy")
+    with sqlite3.connect(store) as live:
+        live.backup(backup)
+    backup.close()
+    mark = len(world.log())
+    os.rename(store + ".copy", store)
+    stops_by_itself(world, tap, "database replaced by an older copy", mark)
+    tap.check(integrity(store) == "ok",
+              "database replaced by an older copy: the store stays sound",
+              integrity(store))
+    world.start_daemon()
+    mark = len(world.log())
     os.rename(store, store + ".moved")
-    stops_by_itself(world, tap, "database moved")
-    tap.check("database file" in world.log(),
+    stops_by_itself(world, tap, "database moved", mark)
+    tap.check("database file" in world.log()[mark:],
               "database moved: the log names the database file",
               world.log()[-1500:])
 
