@@ -168,17 +168,16 @@ int		 store_upgrade(struct store *store);
  */
 const char	*store_files_moved(struct store *store);
 /*
- * Copies every commit in the log into the database file and flushes it,
- * leaving the log as it is.  Returns 0, or -1 when some stayed in the log
- * only, because a reader of an older snapshot still needs them.
+ * Makes the files at the store's path safe to open again after
+ * store_files_moved named one.  For the log file, writes the handle's own
+ * log, which it still has open, back at the path, setting aside a file
+ * found there.  For the database file, copies what it can into the file
+ * the handle has open, and sets aside the log at the path, which belongs
+ * to that file.  Keeps the write lock it takes, as the caller ends the
+ * process next.  Returns 0, or -1 (logged) when the files at the path are
+ * not safe yet, for the caller to try again.
  */
-int		 store_save_log(struct store *store);
-/*
- * Renames the log file at the store's path, if there is one, so that the
- * next open does not apply it.  Returns its new path (caller frees), or
- * NULL.
- */
-char		*store_log_set_aside(const struct store *store);
+int		 store_settle_moved(struct store *store);
 void		 store_close(struct store *store);
 
 /*

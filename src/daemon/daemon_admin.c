@@ -321,9 +321,7 @@ store_files_are_daemons(const char *store_path)
 
 	now = daemon_store_files_text(store_path);
 	(void)g_file_get_contents(path, &noted, NULL, NULL);
-	/* A daemon from before the note: the files are there, at least. */
-	is_same = now != NULL && (noted == NULL || noted[0] == '\0' ||
-	    strcmp(noted, now) == 0);
+	is_same = now != NULL && noted != NULL && strcmp(noted, now) == 0;
 	g_free(noted);
 	g_free(now);
 	g_free(path);

@@ -469,7 +469,7 @@ listed_pages_read(struct store *store, const char *list,
 		else if (page.provider != NULL &&
 		    strcmp(page.provider, provider) != 0)
 			/* It failed over: the request in flight at the stop
-			 * went to the next provider, whose status tells. */
+			 * went to the next provider, whose status counts. */
 			reason = "a page sent through another provider since";
 		if (reason == NULL && member == NULL)
 			member = g_strdup(page.member);
@@ -1345,8 +1345,11 @@ http_dispatch(struct daemon *d, struct MHD_Connection *conn,
 	answer->status = MHD_HTTP_NOT_FOUND;
 	answer->content_type = "text/plain";
 	if (strcmp(method, "GET") == 0 && strcmp(req->raw_uri, "/healthz") == 0) {
-		answer->status = MHD_HTTP_OK;
-		answer->body = g_strdup("ok\n");
+		answer->status = d->is_store_moved ?
+		    MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK;
+		answer->body = g_strdup(d->is_store_moved ? "store files "
+		    "removed or replaced; mail is refused, see the log\n" :
+		    "ok\n");
 		return;
 	}
 	hook = hook_find(req->raw_uri);

@@ -16,6 +16,7 @@
 
 #include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <glib-unix.h>
@@ -27,6 +28,8 @@
 #include "parse.h"
 
 #define SERVE_TICK_MS	500	/* how often open incidents are checked */
+/* Ticks a stop waits for moved store files to be made safe to open. */
+#define SERVE_SETTLE_TRIES	20
 #define SERVE_DRAIN_CHECK_MS	50	/* while stopping: are sessions done? */
 
 const char *
@@ -41,6 +44,7 @@ daemon_cfg_path(const char *option)
 }
 
 static bool	cfg_templates_are_usable(const struct cfg *cfg);
+static void	serve_check_lock(struct daemon *d);
 
 struct cfg *
 daemon_cfg_load(const char *path)
@@ -190,7 +194,9 @@ serve_on_tick(gpointer data)
 
 	/* Also when no mail comes: mail accepted before the removal is
 	 * still only in the removed log. */
-	daemon_store_check(d->store, d->cfg->store_path);
+	d->is_store_moved = !daemon_store_check(d->store, d->cfg->store_path,
+	    false);
+	serve_check_lock(d);
 	/* Also notices acknowledgements that "critgate ack" wrote to the
 	 * store from another process. */
 	daemon_page_tick(d);
@@ -458,6 +464,54 @@ serve_note_files(struct daemon *d)
 	g_free(text);
 }
 
+/*
+ * Takes the lock again when its file was removed or replaced, so that a
+ * second daemon still finds it, and stops at once if one already took it.
+ */
+static void
+serve_check_lock(struct daemon *d)
+{
+	struct stat	 held, at_path;
+	char		*path = daemon_store_lock_path(d->cfg->store_path);
+	int		 old = d->lock_fd;
+
+	if (fstat(old, &held) == 0 && stat(path, &at_path) == 0 &&
+	    held.st_dev == at_path.st_dev && held.st_ino == at_path.st_ino) {
+		g_free(path);
+		return;
+	}
+	log_warnx("critgate: the lock file %s was removed or replaced; "
+	    "taking the lock again", path);
+	g_free(path);
+	if (serve_lock(d) == -1) {
+		log_errorx("critgate: stopping at once: another critgate "
+		    "serves the store now");
+		_exit(EXIT_FAILURE);
+	}
+	(void)close(old);
+	serve_note_files(d);
+}
+
+/*
+ * Ends the process once the files of the store are safe to open, when one
+ * was removed or replaced: closing the store would checkpoint into the
+ * wrong file, or delete the log at the path.
+ */
+static void
+serve_stop_moved(struct daemon *d)
+{
+	int	i;
+
+	for (i = 0; i < SERVE_SETTLE_TRIES; i++) {
+		(void)daemon_store_check(d->store, d->cfg->store_path, true);
+		g_usleep(SERVE_TICK_MS * 1000);
+	}
+	log_errorx("critgate: stopping with the files of the store %s not "
+	    "safe to open (see the lines above); set aside its -wal file "
+	    "before the restart", d->cfg->store_path);
+	_exit(EXIT_FAILURE);
+}
+
 static int
 serve_start(struct daemon *d)
 {
@@ -519,6 +573,8 @@ serve_start(struct daemon *d)
 static void
 serve_stop(struct daemon *d)
 {
+	if (d->store != NULL && store_files_moved(d->store) != NULL)
+		serve_stop_moved(d);
 	/* First: the poller's and the pass's threads use their own store
 	 * handles and cfg. */
 	imap_poller_stop(d->imap);

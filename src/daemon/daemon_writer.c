@@ -40,6 +40,9 @@
  * of their own.
  */
 #define RECORD_FLUSH_MS		100
+/* Checks between tries to make moved store files safe, after as many
+ * tries in a row. */
+#define STORE_SETTLE_EVERY	60
 
 struct daemon_writer {
 	GThread		*thread;
@@ -282,37 +285,29 @@ flusher_run(gpointer data)
 	return NULL;
 }
 
-void
-daemon_store_check(struct store *store, const char *path)
+bool
+daemon_store_check(struct store *store, const char *path, bool is_stopping)
 {
-	static bool	 is_told;
+	static unsigned	 tries;
 	const char	*moved;
-	char		*aside;
 
 	if ((moved = store_files_moved(store)) == NULL)
-		return;
-	if (!is_told)
+		return true;
+	if (tries == 0)
 		log_errorx("critgate: the %s of the store %s was removed or "
 		    "replaced while critgate ran, so a restart would not find "
 		    "what is written from now on; mail is refused until the "
-		    "log is copied into the database file, then critgate "
-		    "stops", moved, path);
-	if (store_save_log(store) == -1) {
-		if (!is_told)
-			log_warnx("store: a reader holds back part of the log, "
-			    "which is copied once it lets go path=%s", path);
-		is_told = true;
-		return;
-	}
-	/* The file at the path is another process's log or the daemon's own,
-	 * already copied, and the next open would apply it, perhaps to
-	 * another database file: so it could undo commits. */
-	aside = store_log_set_aside(store);
-	log_errorx("critgate: stopping at once: the log is copied into the "
-	    "database file critgate had open%s%s; restart critgate, which "
-	    "opens the store anew", aside != NULL ? ", and the log file at "
-	    "the path is set aside as " : "", aside != NULL ? aside : "");
-	g_free(aside);
+		    "files at the path are safe to open, then critgate stops",
+		    moved, path);
+	/* After the first tries, one in STORE_SETTLE_EVERY unless stopping:
+	 * each failure is logged. */
+	if (tries++ >= STORE_SETTLE_EVERY && tries % STORE_SETTLE_EVERY != 0 &&
+	    !is_stopping)
+		return false;
+	if (store_settle_moved(store) == -1)
+		return false;
+	log_errorx("critgate: stopping at once; restart critgate, which "
+	    "opens the store anew");
 	/* As after a crash: senders that heard no 250 send again, and pages
 	 * in flight are found or sent again after the restart. */
 	_exit(EXIT_FAILURE);

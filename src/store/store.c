@@ -6,11 +6,14 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store_priv.h"
@@ -333,7 +336,7 @@ store_sqlite_log(void *arg, int code, const char *msg)
 
 /* How long a statement waits for another handle's lock. */
 #define STORE_BUSY_MS		5000
-/* How long copying the log of a removed file waits for readers. */
+/* How long settling a moved file of the store waits for a lock. */
 #define STORE_SAVE_WAIT_MS	100
 /* How long the same failure again is counted instead of logged. */
 #define STORE_QUIET_US		(10 * G_USEC_PER_SEC)
@@ -961,37 +964,171 @@ store_files_moved(struct store *store)
 	return NULL;
 }
 
-int
-store_save_log(struct store *store)
-{
-	int	rc, frames = -1, copied = -1;
-
-	/* FULL copies and leaves the log as it is: starting it over would
-	 * write where another process may read a log file of its own.  A
-	 * reader of an older snapshot holds back the rest of the copy, so
-	 * the wait is short and the caller tries again later. */
-	store->busy_ms = STORE_SAVE_WAIT_MS;
-	rc = sqlite3_wal_checkpoint_v2(store->db, "main",
-	    SQLITE_CHECKPOINT_FULL, &frames, &copied);
-	store->busy_ms = STORE_BUSY_MS;
-	return rc == SQLITE_OK && frames >= 0 && copied == frames ? 0 : -1;
-}
-
-char *
+/*
+ * Renames the log file at the store's path, if there is one, to a name of
+ * its own.  Returns 0, or -1 (logged).
+ */
+static int
 store_log_set_aside(const struct store *store)
 {
 	char	*log = g_strconcat(store->path, "-wal", NULL);
 	char	*aside;
+	int	 rc;
 
-	aside = g_strdup_printf("%s.aside-%" PRId64, log,
-	    g_get_real_time() / G_USEC_PER_SEC);
-	if (rename(log, aside) == -1) {
-		if (errno != ENOENT)
-			log_error("store: setting %s aside failed", log);
-		g_clear_pointer(&aside, g_free);
-	}
+	aside = g_strdup_printf("%s.aside-%" PRId64, log, g_get_real_time());
+	rc = renameat2(AT_FDCWD, log, AT_FDCWD, aside, RENAME_NOREPLACE);
+	if (rc == 0)
+		log_warnx("store: log file set aside path=%s aside=%s", log,
+		    aside);
+	else if (errno == ENOENT)
+		rc = 0;
+	else
+		log_error("store: setting the log file %s aside failed", log);
+	g_free(aside);
 	g_free(log);
-	return aside;
+	return rc == 0 ? 0 : -1;
+}
+
+/* Returns the descriptor that this process holds on the file dev:ino, or
+ * -1. */
+static int
+store_fd_find(dev_t dev, ino_t ino)
+{
+	struct dirent	*entry;
+	struct stat	 st;
+	DIR		*dir;
+	int		 fd, found = -1;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while (found == -1 && (entry = readdir(dir)) != NULL) {
+		fd = atoi(entry->d_name);
+		if (entry->d_name[0] != '.' && fd != dirfd(dir) &&
+		    fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_dev == dev && st.st_ino == ino)
+			found = fd;
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Copies the whole of the file open as from into a new file at path.
+ * Returns 0, or -1 with errno set. */
+static int
+store_file_copy(int from, const char *path)
+{
+	struct stat	 st;
+	char		 buf[65536];
+	off_t		 at = 0;
+	ssize_t		 n = 0;
+	int		 to, saved;
+
+	if (fstat(from, &st) == -1)
+		return -1;
+	to = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    st.st_mode & 0666);
+	if (to == -1)
+		return -1;
+	while (at < st.st_size && (n = pread(from, buf, sizeof(buf), at)) > 0) {
+		if (write(to, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+		at += n;
+	}
+	if (n == -1 || fsync(to) == -1) {
+		saved = errno;
+		(void)close(to);
+		(void)unlink(path);
+		errno = saved;
+		return -1;
+	}
+	return close(to);
+}
+
+/* Flushes the folder of path, so that a rename in it lasts. */
+static void
+store_folder_flush(const char *path)
+{
+	char	*folder = g_path_get_dirname(path);
+	int	 fd;
+
+	if ((fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		(void)close(fd);
+	}
+	g_free(folder);
+}
+
+/*
+ * Writes the handle's own log, which it still has open, back at the
+ * store's path, setting aside a file found there.  Returns 0, or -1
+ * (logged).
+ */
+static int
+store_log_put_back(struct store *store)
+{
+	char	*log = g_strconcat(store->path, "-wal", NULL);
+	char	*copy = g_strconcat(log, ".copy", NULL);
+	int	 fd, rc = -1;
+
+	fd = store_fd_find(store->log_dev, store->log_ino);
+	if (fd == -1) {
+		log_errorx("store: the log file this process wrote is not "
+		    "open any more path=%s", log);
+		goto out;
+	}
+	(void)unlink(copy);
+	if (store_file_copy(fd, copy) == -1) {
+		log_error("store: copying the log file to %s failed", copy);
+		goto out;
+	}
+	if (store_log_set_aside(store) == -1)
+		goto out;
+	if (renameat2(AT_FDCWD, copy, AT_FDCWD, log, RENAME_NOREPLACE) ==
+	    -1) {
+		log_error("store: putting the log file back at %s failed", log);
+		goto out;
+	}
+	store_folder_flush(log);
+	log_warnx("store: log file put back path=%s", log);
+	rc = 0;
+out:
+	g_free(copy);
+	g_free(log);
+	return rc;
+}
+
+int
+store_settle_moved(struct store *store)
+{
+	int	is_moved = 0, frames, copied, rc;
+
+	if (sqlite3_file_control(store->db, "main", SQLITE_FCNTL_HAS_MOVED,
+	    &is_moved) == SQLITE_OK && is_moved) {
+		/* Copies what it can into the file that was there, which
+		 * the log at the path belongs to. */
+		store->busy_ms = STORE_SAVE_WAIT_MS;
+		(void)sqlite3_wal_checkpoint_v2(store->db, "main",
+		    SQLITE_CHECKPOINT_FULL, &frames, &copied);
+		store->busy_ms = STORE_BUSY_MS;
+		return store_log_set_aside(store);
+	}
+	/* No handle of the process may write while the log is copied. */
+	store->busy_ms = STORE_SAVE_WAIT_MS;
+	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	store->busy_ms = STORE_BUSY_MS;
+	if (rc != SQLITE_OK) {
+		log_warnx("store: the log is being written; copying it later "
+		    "path=%s", store->path);
+		return -1;
+	}
+	/* With the log in place, a restart rebuilds its index from it. */
+	if (store_file_is_same(store, "-wal", store->log_dev,
+	    store->log_ino) || store_log_put_back(store) == 0)
+		return 0;
+	(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 /*

@@ -57,6 +57,16 @@ def body(world, tap):
     rc, out = world.cli("reload")
     tap.check(rc == 0 and f"pid {world.daemon.pid}" in out,
               "reload still finds the first daemon", f"{rc} {out}")
+    # Its lock file removed, the daemon takes the lock again.
+    os.remove(store + ".lock")
+    harness.wait_for(lambda: os.path.exists(store + ".lock"), 10,
+                     "the lock file again")
+    second = subprocess.run([harness.CRITGATE, "serve", "--config",
+                             world.config], capture_output=True, text=True,
+                            timeout=30)
+    tap.check(second.returncode != 0 and "as its lock" in second.stderr,
+              "after the lock file was removed, a second daemon still "
+              "refuses", f"{second.returncode} {second.stderr}")
 
     # The store marks the running daemon as an older build.
     user_version(store, current - 1)

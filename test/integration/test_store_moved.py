@@ -3,18 +3,22 @@
 """Store files removed or replaced under the running daemon.  A restart
 would not find what the daemon writes into such a file, and another
 process (a command, "critgate deliver") would start a log of its own
-beside the one the daemon still writes, which corrupts the store.  So the
-daemon copies what its log contains into the database file and stops at
-once, within a tick, whether or not mail comes.  Mail answered 250 before
-is kept, the store stays sound, and the restarted daemon carries on."""
+beside the one the daemon still writes, which corrupts the store.  So
+within a tick, whether or not mail comes, the daemon puts its own log
+back at the path (or, for a moved database file, sets the log there
+aside) and stops at once.  Mail answered 250 before is kept, the store
+stays sound, and the restarted daemon carries on."""
 
 import json
 import os
 import shutil
 import smtplib
 import sqlite3
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import harness
 
@@ -51,6 +55,16 @@ def stops_by_itself(world, tap, case, mark):
     tap.check("stopping at once" in log and "restart critgate" in log,
               f"{case}: the log says what happened and what to do",
               log[-1500:])
+
+
+def health(world):
+    try:
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{world.http_port}/healthz",
+                timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def integrity(path):
@@ -114,8 +128,8 @@ def body(world, tap):
               "log replaced by an older copy: nothing is undone",
               sorted(set(sent + later) - set(found)))
 
-    # A reader of an older snapshot holds back the copy of the log: the
-    # daemon refuses mail and waits for it, and stops once it is gone.
+    # A reader of an older snapshot (a backup tool, an sqlite3 shell)
+    # does not hold the daemon back: it puts its own log back in place.
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, store], stdout=subprocess.PIPE,
         text=True)
@@ -123,21 +137,43 @@ def body(world, tap):
     world.send(harness.message(subject="Checkout slow"))
     mark = len(world.log())
     os.remove(store + "-wal")
-    code = 250
-    try:
-        world.send(harness.message(subject="Checkout slower"))
-    except smtplib.SMTPDataError as exc:
-        code = exc.smtp_code
-    tap.check(code == 451, "reader: mail gets 451 while the copy waits",
-              code)
+    stops_by_itself(world, tap, "reader", mark)
     reader.kill()
     reader.wait()
-    stops_by_itself(world, tap, "reader", mark)
     world.start_daemon()
     found = subjects(world)
     tap.check("Checkout slow" in found and
               all(s in found for s in sent + later),
               "reader: every message answered 250 is kept", found[-5:])
+
+    # While the log cannot be put back, the daemon runs on and refuses
+    # mail.  A stop then ends it with a failure status, because a clean
+    # close would lose the log.
+    blocker = store + "-wal.copy"
+    os.mkdir(blocker)
+    world.send(harness.message(subject="Login slow"))
+    mark = len(world.log())
+    os.remove(store + "-wal")
+    code = 250
+    try:
+        world.send(harness.message(subject="Login slower"))
+    except smtplib.SMTPDataError as exc:
+        code = exc.smtp_code
+    tap.check(code == 451, "log not put back: mail gets 451", code)
+    harness.wait_for(lambda: "copying the log file" in world.log()[mark:],
+                     10, "the failed copy logged")
+    tap.check(world.daemon.poll() is None and health(world) == 503,
+              "log not put back: the daemon runs on, and /healthz says "
+              "503", (world.daemon.poll(), health(world)))
+    os.rmdir(blocker)
+    world.kill_daemon(signal.SIGTERM)
+    tap.check(world.daemon.returncode != 0,
+              "log not put back: a stop ends with a failure status",
+              world.daemon.returncode)
+    world.start_daemon()
+    tap.check("Login slow" in subjects(world),
+              "log not put back: the message answered 250 is kept",
+              subjects(world)[-3:])
 
     mark = len(world.log())
     os.remove(store + "-shm")
