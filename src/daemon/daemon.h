@@ -416,7 +416,8 @@ int	daemon_classify(struct store *store, const struct cfg *cfg,
 int	daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 	    const struct cfg *cfg);
 void	daemon_outbox_close(struct daemon_outbox *ob);
-/* Page mail to member about the incident, once per incident. */
+/* Page mail to member about the incident, once per incident: returns 1
+ * when it queued it, 0 when it went out before. */
 int	daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
 	    const struct cfg_member *member, int64_t now_ms);
 /* A confirmation to the reporter of msg, which opened the incident. */
@@ -527,9 +528,11 @@ enum daemon_provider_verdict daemon_provider_answer(struct daemon *d,
 	    struct notify_response *out);
 /*
  * Queues page mail to the member of page_id (once per incident) with a
- * "page-mail" event on the timeline: every phone provider failed.
+ * "page-mail" event on the timeline, as the page did not reach them: why
+ * says how ("every phone provider failed").
  */
-void	daemon_provider_mail_instead(struct daemon *d, int64_t page_id);
+void	daemon_provider_mail_instead(struct daemon *d, int64_t page_id,
+	    const char *why);
 /*
  * Handles a status callback that says the request sent as sid was not
  * delivered: counts it against the provider that carried it, unless the

@@ -425,8 +425,11 @@ daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
 		return 0;
 	if (store_incident_get(ob->store, incident_id, &inc) == -1)
 		return -1;
-	if (message_text(ob->store, inc.message_id, &message_id, &text) == -1)
+	if (message_text(ob->store, inc.message_id, &message_id,
+	    &text) == -1) {
+		rc = -1;
 		goto out;
+	}
 	plan_init(&plan, MAILOUT_PAGE, member->email);
 	plan.rcpt_name = member->full_name;
 	plan.member = member->name;
@@ -434,7 +437,7 @@ daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
 	plan.references = thread_refs(NULL, message_id);
 	plan_incident_vars(ob, &plan, &inc, text);
 	plan_var(&plan, "member", g_strdup(member->full_name));
-	rc = plan_queue(ob, &plan, inc.id, now_ms);
+	rc = plan_queue(ob, &plan, inc.id, now_ms) == 0 ? 1 : -1;
 	plan_fini(&plan);
 out:
 	g_free(message_id);

@@ -274,7 +274,8 @@ page_mail_instead(struct daemon *d, const struct page_job *job)
 	size_t	i;
 
 	for (i = 0; i < job->n_pages; i++)
-		daemon_provider_mail_instead(d, job->page_ids[i]);
+		daemon_provider_mail_instead(d, job->page_ids[i],
+		    "every phone provider failed");
 }
 
 /* Handles a response that did not accept the pages; returns whether the
@@ -484,7 +485,8 @@ job_build(struct daemon *d, struct page_job *job,
 		for (i = 0; i < n; i++) {
 			(void)store_page_failed(d->store, np[i].page_id,
 			    "no phone provider left", clock_now_ms());
-			daemon_provider_mail_instead(d, np[i].page_id);
+			daemon_provider_mail_instead(d, np[i].page_id,
+			    "every phone provider failed");
 		}
 		return -1;
 	}
@@ -610,12 +612,13 @@ page_cap_group(struct daemon *d, GPtrArray *group,
 
 	detail = g_strdup_printf("limit=%s requests=%" PRId64, rate->spec,
 	    counted);
-	log_warnx("notify: page capped member=%s channel=%s limit=%s "
-	    "requests=%" PRId64 " pages=%u; the next round pages again",
-	    page->member, notify_channel_name(page->channel), rate->spec,
-	    counted, group->len);
 	for (i = 0; i < group->len; i++) {
 		page = g_ptr_array_index(group, i);
+		log_warnx("notify: page capped inc=%" PRId64 " page=%" PRId64
+		    " member=%s channel=%s limit=%s requests=%" PRId64
+		    "; the next round pages again", page->incident_id,
+		    page->id, page->member, notify_channel_name(page->channel),
+		    rate->spec, counted);
 		(void)store_page_capped(d->store, page->id, detail,
 		    clock_now_ms());
 	}

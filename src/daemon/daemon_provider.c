@@ -423,31 +423,38 @@ daemon_provider_answer(struct daemon *d, int index,
 }
 
 void
-daemon_provider_mail_instead(struct daemon *d, int64_t page_id)
+daemon_provider_mail_instead(struct daemon *d, int64_t page_id,
+    const char *why)
 {
 	const struct cfg_member	*member;
 	struct store_page	 page;
 	int64_t			 now = clock_now_ms();
+	char			*detail;
+	int			 queued;
 
 	if (store_page_get(d->store, page_id, &page) == -1)
 		return;
 	member = cfg_member_by_name(d->cfg, page.member);
 	if (member == NULL || d->outbox.templates == NULL) {
-		log_warnx("notify: every phone provider failed inc=%" PRId64
-		    " page=%" PRId64 " member=%s; no page mail can go out "
-		    "(no relay, or the member left the team)", page.incident_id,
-		    page.id, page.member);
+		log_warnx("notify: %s inc=%" PRId64 " page=%" PRId64
+		    " member=%s; no page mail can go out (no relay, or the "
+		    "member left the team)", why, page.incident_id, page.id,
+		    page.member);
 		goto out;
 	}
-	if (daemon_outbox_page(&d->outbox, page.incident_id, member,
-	    now) == -1)
+	queued = daemon_outbox_page(&d->outbox, page.incident_id, member,
+	    now);
+	if (queued == -1)
 		goto out;
-	log_warnx("notify: every phone provider failed inc=%" PRId64
-	    " page=%" PRId64 " member=%s channel=%s; paging by mail",
-	    page.incident_id, page.id, page.member,
-	    notify_channel_name(page.channel));
+	detail = g_strdup_printf("%s%s", why, queued == 0 ? "; page mail "
+	    "about the incident went out before" : "");
+	log_warnx("notify: %s inc=%" PRId64 " page=%" PRId64 " member=%s "
+	    "channel=%s; %s", why, page.incident_id, page.id, page.member,
+	    notify_channel_name(page.channel), queued == 0 ? "page mail "
+	    "about the incident went out before" : "paging by mail");
 	(void)store_event_add(d->store, page.incident_id, page.id,
-	    "page-mail", "every phone provider failed", now);
+	    "page-mail", detail, now);
+	g_free(detail);
 out:
 	store_page_fini(&page);
 }
@@ -516,7 +523,10 @@ daemon_provider_undelivered(struct daemon *d, const char *sid,
 			(void)store_page_requeue(d->store, page->id, detail,
 			    clock_now_ms());
 		} else {
-			daemon_provider_mail_instead(d, page->id);
+			daemon_provider_mail_instead(d, page->id,
+			    status_is_callee_outcome(status) ?
+			    "the call was not answered" :
+			    "every phone provider failed");
 		}
 	}
 	g_free(detail);

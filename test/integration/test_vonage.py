@@ -447,6 +447,12 @@ def voice_events(tap):
             page = page_of(world, inc, member, "voice")
             tap.check(page_mailed(world, inc, page["id"]), f"the timeline "
                       f"records page mail for {member}'s call")
+            why = [e["detail"] for e in world.show(inc)["timeline"]
+                   if e["kind"] == "page-mail" and e["page"] == page["id"]]
+            tap.check(len(why) == 1 and why[0].startswith(
+                "every phone provider failed" if outcomes[member] ==
+                "failed" else "the call was not answered"),
+                f"the timeline says why for {member}'s call", why)
 
         tap.check(not is_acked(world, inc), "events acknowledge nothing")
         rc, out = world.cli("status", "--json")
