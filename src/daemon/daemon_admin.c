@@ -359,8 +359,8 @@ daemon_store_open_beside(const char *path, bool is_create)
 	struct store	*store;
 	long		 pid;
 
-	/* NOTE: a removal between this check and a commit still loses the
-	 * commit; the daemon stops within a tick. */
+	/* A removal after this check shows after the commit, which
+	 * "deliver" checks for. */
 	if (store_lock_holder(path) > 0 && !store_files_are_daemons(path)) {
 		log_errorx("store: the log files of %s that the running "
 		    "critgate uses were removed or replaced, and it stops; "

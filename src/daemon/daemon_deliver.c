@@ -95,12 +95,20 @@ deliver_store(const struct cfg *cfg, const char *sender, char **rcpts,
 	env.peer = "pipe";
 	env.received_ms = clock_now_ms();
 	if (store_message_add(store, &env, data->data, data->len,
-	    &msg_id) == 0) {
-		log_info("deliver: message stored msg=%" G_GINT64_FORMAT
-		    " from=<%s> rcpts=%zu bytes=%u", msg_id, sender,
-		    env.n_rcpts, data->len);
-		rc = EX_OK;
+	    &msg_id) == -1)
+		goto out;
+	/* The log it wrote to was removed or replaced meanwhile: a restart
+	 * may not find the message, which the MTA then sends again. */
+	if (store_files_moved(store) != NULL) {
+		log_errorx("deliver: the store's files were removed or "
+		    "replaced while the message was stored msg=%"
+		    G_GINT64_FORMAT "; the MTA tries again", msg_id);
+		goto out;
 	}
+	log_info("deliver: message stored msg=%" G_GINT64_FORMAT " from=<%s> "
+	    "rcpts=%zu bytes=%u", msg_id, sender, env.n_rcpts, data->len);
+	rc = EX_OK;
+out:
 	store_close(store);
 	return rc;
 }

@@ -484,8 +484,8 @@ serve_check_lock(struct daemon *d)
 	    "taking the lock again", path);
 	g_free(path);
 	if (serve_lock(d) == -1) {
-		log_errorx("critgate: stopping at once: another critgate "
-		    "serves the store now");
+		log_errorx("critgate: stopping at once, as the store's lock "
+		    "cannot be taken again (see the line above)");
 		_exit(EXIT_FAILURE);
 	}
 	(void)close(old);

@@ -504,12 +504,17 @@ store_file_stat(const struct store *store, const char *suffix,
 	return rc;
 }
 
-/* Notes which log and index files the handle uses, once there are. */
+/* Notes which database, log and index files the handle uses, once there
+ * are. */
 static void
 store_files_note(struct store *store)
 {
 	struct stat	st;
 
+	if (store->db_ino == 0 && store_file_stat(store, "", &st) == 0) {
+		store->db_dev = st.st_dev;
+		store->db_ino = st.st_ino;
+	}
 	if (store->log_ino == 0 && store_file_stat(store, "-wal", &st) == 0) {
 		store->log_dev = st.st_dev;
 		store->log_ino = st.st_ino;
@@ -1020,7 +1025,7 @@ store_file_copy(int from, const char *path)
 	struct stat	 st;
 	char		 buf[65536];
 	off_t		 at = 0;
-	ssize_t		 n = 0;
+	ssize_t		 n = 0, written;
 	int		 to, saved;
 
 	if (fstat(from, &st) == -1)
@@ -1029,8 +1034,16 @@ store_file_copy(int from, const char *path)
 	    st.st_mode & 0666);
 	if (to == -1)
 		return -1;
-	while (at < st.st_size && (n = pread(from, buf, sizeof(buf), at)) > 0) {
-		if (write(to, buf, (size_t)n) != n) {
+	while (at < st.st_size) {
+		if ((n = pread(from, buf, sizeof(buf), at)) <= 0) {
+			if (n == 0)
+				errno = EIO;	/* shorter than it said */
+			n = -1;
+			break;
+		}
+		if ((written = write(to, buf, (size_t)n)) != n) {
+			if (written >= 0)
+				errno = ENOSPC;
 			n = -1;
 			break;
 		}
@@ -1061,73 +1074,120 @@ store_folder_flush(const char *path)
 }
 
 /*
- * Writes the handle's own log, which it still has open, back at the
- * store's path, setting aside a file found there.  Returns 0, or -1
- * (logged).
+ * Writes the file this process has open as dev:ino back at the store's
+ * path with suffix ("-wal"), where nothing may be by then.  Returns 0, or
+ * -1 (logged).
  */
 static int
-store_log_put_back(struct store *store)
+store_file_put_back(const struct store *store, dev_t dev, ino_t ino,
+    const char *suffix)
 {
-	char	*log = g_strconcat(store->path, "-wal", NULL);
-	char	*copy = g_strconcat(log, ".copy", NULL);
+	char	*path = g_strconcat(store->path, suffix, NULL);
+	char	*copy = g_strconcat(path, ".copy", NULL);
 	int	 fd, rc = -1;
 
-	fd = store_fd_find(store->log_dev, store->log_ino);
+	fd = store_fd_find(dev, ino);
 	if (fd == -1) {
-		log_errorx("store: the log file this process wrote is not "
-		    "open any more path=%s", log);
+		log_errorx("store: the file this process wrote is not open any "
+		    "more path=%s", path);
 		goto out;
 	}
 	(void)unlink(copy);
 	if (store_file_copy(fd, copy) == -1) {
-		log_error("store: copying the log file to %s failed", copy);
+		log_error("store: copying the file to %s failed", copy);
 		goto out;
 	}
-	if (store_log_set_aside(store) == -1)
+	/* A file at the path of the log is another's, or an old copy. */
+	if (strcmp(suffix, "-wal") == 0 && store_log_set_aside(store) == -1) {
+		(void)unlink(copy);
 		goto out;
-	if (renameat2(AT_FDCWD, copy, AT_FDCWD, log, RENAME_NOREPLACE) ==
+	}
+	if (renameat2(AT_FDCWD, copy, AT_FDCWD, path, RENAME_NOREPLACE) ==
 	    -1) {
-		log_error("store: putting the log file back at %s failed", log);
+		log_error("store: putting the file back at %s failed", path);
+		(void)unlink(copy);
 		goto out;
 	}
-	store_folder_flush(log);
-	log_warnx("store: log file put back path=%s", log);
+	store_folder_flush(path);
+	log_warnx("store: file put back path=%s", path);
 	rc = 0;
 out:
 	g_free(copy);
-	g_free(log);
+	g_free(path);
 	return rc;
+}
+
+/* Takes the write lock, so that no handle of the process writes while the
+ * files are copied.  Returns 0, or -1 (logged). */
+static int
+store_write_lock(struct store *store)
+{
+	int	rc;
+
+	store->busy_ms = STORE_SAVE_WAIT_MS;
+	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	store->busy_ms = STORE_BUSY_MS;
+	if (rc == SQLITE_OK)
+		return 0;
+	log_warnx("store: the log is being written; copying it later path=%s",
+	    store->path);
+	return -1;
+}
+
+/* Copies every commit of the log into the database file the handle has
+ * open.  Returns 0, or -1 when some stayed in the log only. */
+static int
+store_log_into_database(struct store *store)
+{
+	int	rc, frames = -1, copied = -1;
+
+	store->busy_ms = STORE_SAVE_WAIT_MS;
+	rc = sqlite3_wal_checkpoint_v2(store->db, "main",
+	    SQLITE_CHECKPOINT_FULL, &frames, &copied);
+	store->busy_ms = STORE_BUSY_MS;
+	return rc == SQLITE_OK && frames >= 0 && copied == frames ? 0 : -1;
 }
 
 int
 store_settle_moved(struct store *store)
 {
-	int	is_moved = 0, frames, copied, rc;
+	struct stat	st;
+	int		is_moved = 0;
 
 	if (sqlite3_file_control(store->db, "main", SQLITE_FCNTL_HAS_MOVED,
 	    &is_moved) == SQLITE_OK && is_moved) {
-		/* Copies what it can into the file that was there, which
-		 * the log at the path belongs to. */
-		store->busy_ms = STORE_SAVE_WAIT_MS;
-		(void)sqlite3_wal_checkpoint_v2(store->db, "main",
-		    SQLITE_CHECKPOINT_FULL, &frames, &copied);
-		store->busy_ms = STORE_BUSY_MS;
+		/* Removed, with nothing in its place: both files go back. */
+		if (store_file_stat(store, "", &st) == -1 && errno == ENOENT &&
+		    store->db_ino != 0) {
+			if (store_write_lock(store) == -1)
+				return -1;
+			if (store_file_put_back(store, store->db_dev,
+			    store->db_ino, "") == 0 &&
+			    (store_file_is_same(store, "-wal", store->log_dev,
+			    store->log_ino) || store_file_put_back(store,
+			    store->log_dev, store->log_ino, "-wal") == 0))
+				return 0;
+			(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL,
+			    NULL);
+			return -1;
+		}
+		/* Replaced: the log at the path belongs to the file the
+		 * handle has open, which gets what it can. */
+		(void)store_log_into_database(store);
 		return store_log_set_aside(store);
 	}
-	/* No handle of the process may write while the log is copied. */
-	store->busy_ms = STORE_SAVE_WAIT_MS;
-	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	store->busy_ms = STORE_BUSY_MS;
-	if (rc != SQLITE_OK) {
-		log_warnx("store: the log is being written; copying it later "
-		    "path=%s", store->path);
+	if (store_write_lock(store) == -1)
 		return -1;
-	}
 	/* With the log in place, a restart rebuilds its index from it. */
 	if (store_file_is_same(store, "-wal", store->log_dev,
-	    store->log_ino) || store_log_put_back(store) == 0)
+	    store->log_ino) || store_file_put_back(store, store->log_dev,
+	    store->log_ino, "-wal") == 0)
 		return 0;
 	(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	/* When the copy failed (a full disk), the log is not needed once
+	 * every commit is in the database file. */
+	if (store_log_into_database(store) == 0)
+		return store_log_set_aside(store);
 	return -1;
 }
 

@@ -26,7 +26,9 @@ struct store {
 	int64_t	 turn_since_us;	/* when the transaction being begun
 				 * began to wait for its turn, or 0 */
 	GHashTable *stmts;	/* SQL text -> its compiled sqlite3_stmt */
-	dev_t	 log_dev;	/* the log file this handle opened, */
+	dev_t	 db_dev;	/* the database file this handle opened, */
+	ino_t	 db_ino;
+	dev_t	 log_dev;	/* its log file, */
 	ino_t	 log_ino;	/* 0 while there was none */
 	dev_t	 index_dev;	/* and its index file, */
 	ino_t	 index_ino;	/* 0 while there was none */

@@ -4,9 +4,9 @@
 would not find what the daemon writes into such a file, and another
 process (a command, "critgate deliver") would start a log of its own
 beside the one the daemon still writes, which corrupts the store.  So
-within a tick, whether or not mail comes, the daemon puts its own log
-back at the path (or, for a moved database file, sets the log there
-aside) and stops at once.  Mail answered 250 before is kept, the store
+within a tick, whether or not mail comes, the daemon puts the files it
+has open back at the path (or, for a database file replaced, sets the
+log there aside) and stops at once.  Mail answered 250 before is kept, the store
 stays sound, and the restarted daemon carries on."""
 
 import json
@@ -146,9 +146,28 @@ def body(world, tap):
               all(s in found for s in sent + later),
               "reader: every message answered 250 is kept", found[-5:])
 
-    # While the log cannot be put back, the daemon runs on and refuses
-    # mail.  A stop then ends it with a failure status, because a clean
-    # close would lose the log.
+    # Without room for a copy (a folder in its way here), the commits go
+    # into the database file instead, and the log is not needed.
+    blocker = store + "-wal.copy"
+    os.mkdir(blocker)
+    world.send(harness.message(subject="Login lagging"))
+    mark = len(world.log())
+    os.remove(store + "-wal")
+    stops_by_itself(world, tap, "log not copied", mark)
+    os.rmdir(blocker)
+    world.start_daemon()
+    tap.check("Login lagging" in subjects(world),
+              "log not copied: the message answered 250 is kept",
+              subjects(world)[-3:])
+
+    # While the log can neither be put back nor copied into the database
+    # file (a reader still uses it), the daemon runs on and refuses mail.  A
+    # stop then ends it with a failure status, because a clean close
+    # would lose the log.
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, store], stdout=subprocess.PIPE,
+        text=True)
+    reader.stdout.readline()
     blocker = store + "-wal.copy"
     os.mkdir(blocker)
     world.send(harness.message(subject="Login slow"))
@@ -160,7 +179,7 @@ def body(world, tap):
     except smtplib.SMTPDataError as exc:
         code = exc.smtp_code
     tap.check(code == 451, "log not put back: mail gets 451", code)
-    harness.wait_for(lambda: "copying the log file" in world.log()[mark:],
+    harness.wait_for(lambda: "copying the file" in world.log()[mark:],
                      10, "the failed copy logged")
     tap.check(world.daemon.poll() is None and health(world) == 503,
               "log not put back: the daemon runs on, and /healthz says "
@@ -170,6 +189,8 @@ def body(world, tap):
     tap.check(world.daemon.returncode != 0,
               "log not put back: a stop ends with a failure status",
               world.daemon.returncode)
+    reader.kill()
+    reader.wait()
     world.start_daemon()
     tap.check("Login slow" in subjects(world),
               "log not put back: the message answered 250 is kept",
@@ -194,13 +215,25 @@ def body(world, tap):
     tap.check(integrity(store) == "ok",
               "database replaced by an older copy: the store stays sound",
               integrity(store))
+    # Removed with its log, nothing in their place: both go back.
     world.start_daemon()
+    kept = subjects(world)
+    world.send(harness.message(subject="Refunds failing"))
     mark = len(world.log())
     os.rename(store, store + ".moved")
-    stops_by_itself(world, tap, "database moved", mark)
+    os.remove(store + "-wal")
+    stops_by_itself(world, tap, "database and log moved", mark)
     tap.check("database file" in world.log()[mark:],
-              "database moved: the log names the database file",
+              "database and log moved: the log names the database file",
               world.log()[-1500:])
+    tap.check(integrity(store) == "ok",
+              "database and log moved: the store stays sound",
+              integrity(store))
+    world.start_daemon()
+    found = subjects(world)
+    tap.check("Refunds failing" in found and all(s in found for s in kept),
+              "database and log moved: every message answered 250 is "
+              "kept", found[-5:])
 
 
 if __name__ == "__main__":
