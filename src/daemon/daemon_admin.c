@@ -135,6 +135,12 @@ daemon_cfg_warnings(const struct cfg *cfg, int64_t now_ms,
 			    "breach_at_percent are never paged",
 			    cfg_severity_name((enum cfg_severity)i));
 	}
+	if (cfg->mail.relay != NULL && cfg->mail_from != NULL &&
+	    cfg_route_find(cfg, cfg->mail_from) == NULL)
+		warn(warnings, "mail.from: \"%s\" is not an address in routes, "
+		    "so replies to critgate's mail (acknowledgements, "
+		    "reporters' follow-ups) are refused unless your MTA "
+		    "delivers them to a routed address", cfg->mail_from);
 	if (cfg->n_policies > 0 && cfg->mail.relay == NULL &&
 	    cfg->provider_order[1] == NULL)
 		warn(warnings, "providers: only %s pages, and without "

@@ -237,6 +237,16 @@ def warnings(world, tap):
     missing = os.path.join(world.dir, "missing")
     text = re.sub(r'store = "[^"]*";', f'store = "{missing}/c.db";', text,
                   count=1)
+    key = os.path.join(world.dir, "warn.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
+    # No route takes the address that critgate's mail comes from.
+    text += f"""
+mail = {{ domain = "support.example.com"; from = "noreply@support.example.com";
+         token_key_file = "{key}"; relay = "smtp://127.0.0.1:1";
+         templates = "{harness.TEMPLATES}"; }};
+"""
     with open(path, "w") as f:
         f.write(text)
     os.chmod(path, 0o600)
@@ -252,6 +262,9 @@ def warnings(world, tap):
               "a member without a phone warns", out)
     tap.check(f"warning: store: folder {missing} does not exist" in out,
               "a store in a missing folder warns", out)
+    tap.check("warning: mail.from: \"noreply@support.example.com\" is not "
+              "an address in routes" in out,
+              "a mail.from that no route takes warns", out)
 
 
 def body(world, tap):
