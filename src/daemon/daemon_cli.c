@@ -575,11 +575,23 @@ show_print_header(const struct store_incident *inc, int64_t now_ms)
 	show_print_follow_up(inc, now_ms);
 }
 
+/* Writes a page's round into buf: "3", or "50%" for the page of a breach
+ * at 50% of the promise (stored as round -50). */
+static const char *
+round_text(int round, char *buf, size_t len)
+{
+	if (round > 0)
+		snprintf(buf, len, "%d", round);
+	else
+		snprintf(buf, len, "%d%%", -round);
+	return buf;
+}
+
 static void
 show_print_timeline(GPtrArray *events, GPtrArray *pages)
 {
 	const struct store_page	*page;
-	char			 buf[CLOCK_RFC3339_LEN];
+	char			 buf[CLOCK_RFC3339_LEN], round[16];
 	guint			 i;
 
 	printf("\nTimeline (UTC):\n");
@@ -589,9 +601,10 @@ show_print_timeline(GPtrArray *events, GPtrArray *pages)
 		page = ev->page_id != 0 ? page_find(pages, ev->page_id) : NULL;
 		printf("  %s  %-12s", clock_format(ev->at_ms, buf), ev->kind);
 		if (page != NULL)
-			printf("  page=%" PRId64 " round=%d %s %s%s%s",
-			    page->id, page->round, page->member,
-			    notify_channel_name(page->channel),
+			printf("  page=%" PRId64 " %s=%s %s %s%s%s",
+			    page->id, page->round > 0 ? "round" : "breach",
+			    round_text(page->round, round, sizeof(round)),
+			    page->member, notify_channel_name(page->channel),
 			    page->sid ? " sid=" : "",
 			    page->sid ? page->sid : "");
 		/* A "sent" event's detail is the sid, printed above. */
@@ -605,8 +618,9 @@ show_print_timeline(GPtrArray *events, GPtrArray *pages)
 	    "ROUND", "MEMBER", "CHAN", "STATE", "PROVIDER", "STATUS", "SID");
 	for (i = 0; i < pages->len; i++) {
 		page = g_ptr_array_index(pages, i);
-		printf("  %5" PRId64 "  %5d  %-12s  %-5s  %-8s  %-8s  %-12s  "
-		    "%s\n", page->id, page->round, page->member,
+		printf("  %5" PRId64 "  %5s  %-12s  %-5s  %-8s  %-8s  %-12s  "
+		    "%s\n", page->id, round_text(page->round, round,
+		    sizeof(round)), page->member,
 		    notify_channel_name(page->channel),
 		    store_page_state_name(page->state),
 		    page->provider ? page->provider : "-",

@@ -7,6 +7,7 @@
  * memory that matters: after a restart, everything resumes from it.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -550,9 +551,11 @@ static void
 page_post(struct daemon *d, struct page_job *job)
 {
 	log_info("notify: page sending inc=%" PRId64 " page=%" PRId64
-	    " round=%d member=%s channel=%s to=%s attempt=%d bundle=%zu "
-	    "provider=%s", job->incident_id, job->page_ids[0], job->round,
-	    job->member, notify_channel_name(job->channel), job->to_shown,
+	    " %s=%d%s member=%s channel=%s to=%s attempt=%d bundle=%zu "
+	    "provider=%s", job->incident_id, job->page_ids[0],
+	    job->round > 0 ? "round" : "breach", abs(job->round),
+	    job->round > 0 ? "" : "%", job->member,
+	    notify_channel_name(job->channel), job->to_shown,
 	    job->attempt, job->n_pages,
 	    daemon_provider_name(d->providers, job->provider));
 	job->is_requesting = true;

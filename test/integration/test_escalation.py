@@ -91,6 +91,11 @@ def policy(world, tap):
                 if e["kind"] == "breach"]
     tap.check(breaches == ["percent=50", "percent=100"],
               "each breach is recorded once", breaches)
+    rc, text = world.cli("show", str(inc))
+    tap.check(rc == 0 and "breach=50% cy voice" in text and
+              "round=-" not in text and "  -50  " not in text,
+              "show names a breach's pages by its share of the promise",
+              text)
     rc, out = world.cli("report", "--json")
     report = harness.json.loads(out) if rc == 0 else {}
     tap.check(rc == 0 and "breaches" in out, "report lists breaches", out)
