@@ -1364,12 +1364,17 @@ out:
 }
 
 static void
-status_print_text(GPtrArray *list, int64_t now_ms)
+status_print_text(GPtrArray *list, long pid, int64_t now_ms)
 {
 	struct store_provider_health	*h;
 	char				*since;
 	guint				 i;
 
+	if (pid > 0)
+		printf("critgate (pid %ld) serves this store.\n\n", pid);
+	else
+		printf("No critgate serves this store: the figures below are "
+		    "as the last daemon left them.\n\n");
 	printf("%-8s  %-9s  %-10s  %8s  %8s  %11s\n", "PROVIDER", "CIRCUIT",
 	    "SINCE", "REQUESTS", "FAILURES", "CONSECUTIVE");
 	for (i = 0; i < list->len; i++) {
@@ -1386,13 +1391,14 @@ status_print_text(GPtrArray *list, int64_t now_ms)
 }
 
 static void
-status_print_json(GPtrArray *list)
+status_print_json(GPtrArray *list, long pid)
 {
 	struct store_provider_health	*h;
 	JsonBuilder			*b = json_builder_new();
 	guint				 i;
 
 	json_builder_begin_object(b);
+	daemon_json_int(b, "daemon_pid", pid);
 	json_builder_set_member_name(b, "providers");
 	json_builder_begin_array(b);
 	for (i = 0; i < list->len; i++) {
@@ -1426,6 +1432,7 @@ daemon_cli_status(int argc, char **argv)
 	struct store	*store;
 	struct cfg	*cfg;
 	GPtrArray	*list = NULL;
+	long		 pid;
 	int		 rc = 1;
 
 	if (cli_parse(argc, argv, "- show the phone providers' health", 0,
@@ -1436,10 +1443,11 @@ daemon_cli_status(int argc, char **argv)
 	list = store_provider_health_list(store);
 	if (list == NULL)
 		goto out;
+	pid = daemon_store_server(cfg->store_path, store);
 	if (opts.is_json)
-		status_print_json(list);
+		status_print_json(list, pid);
 	else
-		status_print_text(list, clock_now_ms());
+		status_print_text(list, pid, clock_now_ms());
 	rc = 0;
 out:
 	if (list != NULL)

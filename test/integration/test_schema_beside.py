@@ -57,6 +57,10 @@ def body(world, tap):
     rc, out = world.cli("reload")
     tap.check(rc == 0 and f"pid {world.daemon.pid}" in out,
               "reload still finds the first daemon", f"{rc} {out}")
+    rc, out = world.cli("status", "--json")
+    tap.check(rc == 0 and harness.json.loads(out)["daemon_pid"] ==
+              world.daemon.pid, "status names the daemon serving the store",
+              out)
     # Its lock file removed, the daemon takes the lock again.
     os.remove(store + ".lock")
     harness.wait_for(lambda: os.path.exists(store + ".lock"), 10,
@@ -89,6 +93,9 @@ def body(world, tap):
     # No daemon serves the store any more: the command upgrades it.
     harness.stop_world(world, tap, "served store")
     user_version(store, current)
+    rc, out = world.cli("status")
+    tap.check(rc == 0 and "No critgate serves this store" in out,
+              "with the daemon stopped, status says so", out)
     tap.check(current in UNDO_NEWEST, "the test knows how to undo the "
               "newest schema version", current)
     if current not in UNDO_NEWEST:
