@@ -171,8 +171,7 @@ const char	*store_files_moved(struct store *store);
  * Makes the files at the store's path safe to open again after
  * store_files_moved named one.  For the log file, writes the handle's own
  * log, which it still has open, back at the path, setting aside a file
- * found there.  When that copy fails, it copies the log into the database
- * file instead.  For a database file removed, writes it and its
+ * found there.  For a database file removed, writes it and its
  * log back the same way.  For one replaced, copies what it can into the
  * file the handle has open, and sets aside the log at the path, which
  * belongs to that file.  Keeps the write lock it takes, as the caller ends

@@ -417,7 +417,7 @@ int	daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 	    const struct cfg *cfg);
 void	daemon_outbox_close(struct daemon_outbox *ob);
 /* Page mail to member about the incident, once per incident: returns 1
- * when it queued it, 0 when it went out before. */
+ * when it queued it, 0 when it was queued before. */
 int	daemon_outbox_page(struct daemon_outbox *ob, int64_t incident_id,
 	    const struct cfg_member *member, int64_t now_ms);
 /* A confirmation to the reporter of msg, which opened the incident. */

@@ -440,6 +440,10 @@ daemon_provider_mail_instead(struct daemon *d, int64_t page_id,
 		    " member=%s; no page mail can go out (no relay, or the "
 		    "member left the team)", why, page.incident_id, page.id,
 		    page.member);
+		detail = g_strdup_printf("%s; no page mail can go out", why);
+		(void)store_event_add(d->store, page.incident_id, page.id,
+		    "unreached", detail, now);
+		g_free(detail);
 		goto out;
 	}
 	queued = daemon_outbox_page(&d->outbox, page.incident_id, member,
@@ -447,11 +451,11 @@ daemon_provider_mail_instead(struct daemon *d, int64_t page_id,
 	if (queued == -1)
 		goto out;
 	detail = g_strdup_printf("%s%s", why, queued == 0 ? "; page mail "
-	    "about the incident went out before" : "");
+	    "about the incident was queued before" : "");
 	log_warnx("notify: %s inc=%" PRId64 " page=%" PRId64 " member=%s "
 	    "channel=%s; %s", why, page.incident_id, page.id, page.member,
 	    notify_channel_name(page.channel), queued == 0 ? "page mail "
-	    "about the incident went out before" : "paging by mail");
+	    "about the incident was queued before" : "paging by mail");
 	(void)store_event_add(d->store, page.incident_id, page.id,
 	    "page-mail", detail, now);
 	g_free(detail);
@@ -490,6 +494,17 @@ status_is_callee_outcome(const char *status)
 	return false;
 }
 
+/* Says why the last provider's page did not reach its member. */
+static const char *
+undelivered_why(const struct store_page *page, const char *status)
+{
+	if (status_is_callee_outcome(status))
+		return "the call was not answered";
+	if (page->channel == NOTIFY_CHANNEL_SMS)
+		return "the SMS was not delivered";
+	return "every phone provider failed";
+}
+
 void
 daemon_provider_undelivered(struct daemon *d, const char *sid,
     const char *status)
@@ -524,9 +539,7 @@ daemon_provider_undelivered(struct daemon *d, const char *sid,
 			    clock_now_ms());
 		} else {
 			daemon_provider_mail_instead(d, page->id,
-			    status_is_callee_outcome(status) ?
-			    "the call was not answered" :
-			    "every phone provider failed");
+			    undelivered_why(page, status));
 		}
 	}
 	g_free(detail);

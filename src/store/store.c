@@ -1183,11 +1183,11 @@ store_settle_moved(struct store *store)
 	    store->log_ino) || store_file_put_back(store, store->log_dev,
 	    store->log_ino, "-wal") == 0)
 		return 0;
+	/* NOTE: when the copy keeps failing (a full disk), the commits
+	 * since the last checkpoint are lost at a stop.  They cannot go into
+	 * the database file instead: a copy cut short by the full disk would
+	 * leave it inconsistent without its log. */
 	(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-	/* When the copy failed (a full disk), the log is not needed once
-	 * every commit is in the database file. */
-	if (store_log_into_database(store) == 0)
-		return store_log_set_aside(store);
 	return -1;
 }
 

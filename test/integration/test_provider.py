@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
 """Provider failures: a 500 then a 201 still gets the page out, a 429 is
-retried, and a permanent 400 is shown as a failed page in the timeline."""
+retried, and a permanent 400 is shown as a failed page in the timeline.
+A busy call with no relay for page mail shows as reaching nobody."""
 
 import sys
 
@@ -20,6 +21,9 @@ def body(world, tap):
         "action": {"status": 429, "retry_after": "1"}})
     world.sim_call("POST", "/_sim/numbers", {"number": bob,
                                              "landline": True})
+    # Alice's phone is busy: with no relay, nothing takes over.
+    world.sim_call("POST", "/_sim/callee", {"number": alice,
+                                            "action": "busy"})
     world.start_daemon()
     world.send(harness.message())
     inc = harness.wait_for(world.incidents, what="incident opened")[0]
@@ -31,6 +35,14 @@ def body(world, tap):
                                          for s in states) and shown
     shown = harness.wait_for(settled, 30, "pages sent or failed")
     by_key = {(p["member"], p["channel"]): p for p in shown["pages"]}
+    call = by_key[("alice", "voice")]
+    unreached = harness.wait_for(lambda: [
+        e["detail"] for e in world.show(inc["id"])["timeline"]
+        if e["kind"] == "unreached" and e["page"] == call["id"]], 20,
+        "the busy call on the timeline")
+    tap.check(unreached == ["the call was not answered; no page mail can "
+                            "go out"],
+              "the timeline says the busy call reached nobody", unreached)
 
     sms_500 = [r for r in world.sim_requests("/Messages.json")
                if r["status"] == 500]
