@@ -61,9 +61,10 @@ message_log_outcome(const struct store_message *msg,
 {
 	if (out->is_new_incident) {
 		log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
-		    " severity=%s from=<%s> subject=\"%s\"%s",
+		    " severity=%s from=<%s> message_id=<%s> subject=\"%s\"%s",
 		    out->incident_id, msg->id, cfg_severity_name(cr->severity),
 		    parsed->from_addr ? parsed->from_addr : "",
+		    parsed->message_id ? parsed->message_id : "",
 		    parsed->subject,
 		    parsed->is_unparseable ? " unparseable" : "");
 		return;

@@ -31,6 +31,10 @@ def body(world, tap):
     tap.check(len(incidents) == 1, "one incident opened",
               incidents)
     inc = incidents[0]
+    tap.check(f"incident: opened inc={inc['id']} msg=" in world.log() and
+              "message_id=<checkout-1@customer.example.net>" in world.log(),
+              "the log names the incident's Message-ID, to follow the mail",
+              [l for l in world.log().splitlines() if "opened" in l])
     tap.check(inc["severity"] == "critical", "route sets severity critical")
     tap.check(inc["subject"] == "Checkout down for all EU customers",
               "subject decoded", inc["subject"])
