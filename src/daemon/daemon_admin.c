@@ -23,6 +23,9 @@
 #include "rota.h"
 
 #define ADMIN_LOOKAHEAD_MS	(INT64_C(14) * 24 * 3600 * 1000)
+/* How long "critgate reload" waits for the daemon's outcome: 10 s. */
+#define RELOAD_WAIT_US		50000
+#define RELOAD_WAIT_TRIES	200
 
 /* Appends "warning: ..." text to warnings. */
 static void G_GNUC_PRINTF(2, 3)
@@ -412,6 +415,41 @@ reload_change(struct store *store, const struct cfg *cfg)
 	return change;
 }
 
+/*
+ * Waits for the daemon pid to note the outcome of the reload it was asked
+ * for (its "reload_result" in the store, which read before before the
+ * signal), and reports it.  Returns the command's exit status.
+ */
+static int
+reload_wait(struct store *store, const char *before, long pid,
+    const char *path)
+{
+	const char	*outcome;
+	char		*after = NULL;
+	int		 i, rc = 0;
+
+	for (i = 0; i < RELOAD_WAIT_TRIES; i++) {
+		g_free(after);
+		after = store_state_get(store, "reload_result");
+		if (after != NULL && g_strcmp0(after, before) != 0)
+			break;
+		g_usleep(RELOAD_WAIT_US);
+	}
+	outcome = after != NULL ? strchr(after, ' ') : NULL;
+	if (i == RELOAD_WAIT_TRIES || outcome == NULL)
+		printf("asked critgate (pid %ld) to reload %s; it has not said "
+		    "whether it did yet, see its log\n", pid, path);
+	else if (strcmp(outcome + 1, "ok") == 0)
+		printf("critgate (pid %ld) reloaded %s\n", pid, path);
+	else {
+		fprintf(stderr, "critgate reload: critgate (pid %ld) %s; the "
+		    "running config stays\n", pid, outcome + 1);
+		rc = 1;
+	}
+	g_free(after);
+	return rc;
+}
+
 int
 daemon_cli_reload(int argc, char **argv)
 {
@@ -425,7 +463,7 @@ daemon_cli_reload(int argc, char **argv)
 	struct store	*store = NULL;
 	struct cfg	*cfg = NULL;
 	struct daemon_outbox ob = { .templates = NULL };
-	char		*problem = NULL, *change = NULL;
+	char		*problem = NULL, *change = NULL, *before = NULL;
 	long		 pid = 0;
 	int		 rc = 1;
 
@@ -465,16 +503,16 @@ daemon_cli_reload(int argc, char **argv)
 		    change);
 		goto out;
 	}
+	before = store_state_get(store, "reload_result");
 	if (kill((pid_t)pid, SIGHUP) == -1) {
 		fprintf(stderr, "critgate reload: cannot signal pid %ld: %s\n",
 		    pid, g_strerror(errno));
 		goto out;
 	}
-	printf("asked critgate (pid %ld) to reload %s; its log says whether "
-	    "it did\n", pid, cfg->path);
-	rc = 0;
+	rc = reload_wait(store, before, pid, cfg->path);
 out:
 	daemon_outbox_close(&ob);
+	g_free(before);
 	g_free(problem);
 	g_free(change);
 	g_free(config);

@@ -348,6 +348,19 @@ reload_blocker(const struct cfg *old, const struct cfg *cfg)
 	return change;
 }
 
+/* Notes the outcome of a reload in the store, where "critgate reload"
+ * waits for it: "<time in us> ok", or "<time> refused: <why>". */
+static void
+reload_note(struct daemon *d, const char *why)
+{
+	char	*text;
+
+	text = g_strdup_printf("%" PRId64 " %s%s", g_get_real_time(),
+	    why != NULL ? "refused: " : "ok", why != NULL ? why : "");
+	(void)store_state_set(d->store, "reload_result", text);
+	g_free(text);
+}
+
 void
 daemon_reload(struct daemon *d)
 {
@@ -371,6 +384,7 @@ daemon_reload(struct daemon *d)
 	if (why != NULL) {
 		log_warnx("critgate: reload refused file=%s reason=\"%s\"; the "
 		    "running config stays", d->cfg->path, why);
+		reload_note(d, why);
 		g_free(problem);
 		cfg_free(cfg);
 		return;
@@ -387,6 +401,7 @@ daemon_reload(struct daemon *d)
 	log_info("critgate: config reloaded file=%s team=%zu rotations=%zu "
 	    "policies=%zu", cfg->path, cfg->n_team, cfg->n_rotations,
 	    cfg->n_policies);
+	reload_note(d, NULL);
 }
 
 /*

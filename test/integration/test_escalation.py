@@ -208,8 +208,8 @@ def reload(world, tap):
             'severity = "high"; },\n  { address = '
             '"outage@support.example.com"; severity = "high"; } );'))
     rc, out = world.cli("reload")
-    tap.check(rc == 0 and "asked critgate" in out,
-              "critgate reload signals the daemon", out)
+    tap.check(rc == 0 and "reloaded" in out,
+              "critgate reload reports that the daemon reloaded", out)
     harness.wait_for(lambda: "config reloaded" in world.log(),
                      what="reload in the log")
     world.send(harness.message("Login broken", "login-1@shop.example.org",
