@@ -619,6 +619,10 @@ GPtrArray	*store_incidents_paging(struct store *store);
  * new string or NULL. */
 int	 store_state_set(struct store *store, const char *key,
 	    const char *value);
+/* Like store_state_set, waiting only briefly for another's write lock:
+ * for a note the main loop must not stall on. */
+int	 store_state_set_quick(struct store *store, const char *key,
+	    const char *value);
 char	*store_state_get(struct store *store, const char *key);
 
 /* One phone provider's health as the daemon saw it at updated_ms. */

@@ -433,6 +433,13 @@ reload_wait(struct store *store, const char *before, long pid,
 		after = store_state_get(store, "reload_result");
 		if (after != NULL && g_strcmp0(after, before) != 0)
 			break;
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
+			fprintf(stderr, "critgate reload: critgate (pid %ld) "
+			    "stopped before it said whether it reloaded %s\n",
+			    pid, path);
+			g_free(after);
+			return 1;
+		}
 		g_usleep(RELOAD_WAIT_US);
 	}
 	outcome = after != NULL ? strchr(after, ' ') : NULL;

@@ -1398,7 +1398,11 @@ status_print_json(GPtrArray *list, long pid)
 	guint				 i;
 
 	json_builder_begin_object(b);
-	daemon_json_int(b, "daemon_pid", pid);
+	json_builder_set_member_name(b, "daemon_pid");
+	if (pid > 0)
+		json_builder_add_int_value(b, pid);
+	else
+		json_builder_add_null_value(b);
 	json_builder_set_member_name(b, "providers");
 	json_builder_begin_array(b);
 	for (i = 0; i < list->len; i++) {

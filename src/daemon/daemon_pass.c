@@ -18,6 +18,7 @@
 #include "parse.h"
 
 #define SUBJECT_MAX_CHARS	300	/* kept of a subject, in characters */
+#define MESSAGE_ID_SHOWN_MAX	200	/* bytes of a Message-ID logged */
 #define AUTH_DNS_TIMEOUT_S	5	/* DKIM key lookups of an email ack */
 /*
  * Messages recorded in one transaction at most.  Batches of 16 made the
@@ -59,14 +60,20 @@ message_log_outcome(const struct store_message *msg,
     const struct parse_result *parsed, const struct classify_result *cr,
     const struct store_outcome *out)
 {
+	char	*shown;
+
 	if (out->is_new_incident) {
+		/* The sender wrote it: escaped and cut to keep the line one
+		 * short line. */
+		shown = g_strescape(parsed->message_id != NULL ?
+		    parsed->message_id : "-", NULL);
 		log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
-		    " severity=%s from=<%s> message_id=<%s> subject=\"%s\"%s",
+		    " severity=%s from=<%s> message_id=<%.*s> subject=\"%s\"%s",
 		    out->incident_id, msg->id, cfg_severity_name(cr->severity),
 		    parsed->from_addr ? parsed->from_addr : "",
-		    parsed->message_id ? parsed->message_id : "",
-		    parsed->subject,
+		    MESSAGE_ID_SHOWN_MAX, shown, parsed->subject,
 		    parsed->is_unparseable ? " unparseable" : "");
+		g_free(shown);
 		return;
 	}
 	log_info("classify: %s msg=%" PRId64 " inc=%" PRId64 " original=%"

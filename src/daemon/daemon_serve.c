@@ -357,7 +357,9 @@ reload_note(struct daemon *d, const char *why)
 
 	text = g_strdup_printf("%" PRId64 " %s%s", g_get_real_time(),
 	    why != NULL ? "refused: " : "ok", why != NULL ? why : "");
-	(void)store_state_set(d->store, "reload_result", text);
+	if (store_state_set_quick(d->store, "reload_result", text) == -1)
+		log_warnx("critgate: the reload's outcome is not noted in the "
+		    "store; \"critgate reload\" cannot report it");
 	g_free(text);
 }
 
@@ -372,7 +374,8 @@ daemon_reload(struct daemon *d)
 	/* daemon_cfg_load writes each problem to the log first. */
 	cfg = daemon_cfg_load(d->cfg->path);
 	if (cfg == NULL)
-		why = "the file fails check-config (problems above)";
+		why = "the file fails check-config; the daemon's log lists "
+		    "its problems";
 	else if (cfg_check_files_secrecy(cfg, &problem) == -1)
 		why = problem;
 	else if ((change = reload_blocker(d->cfg, cfg)) != NULL)

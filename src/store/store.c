@@ -1836,6 +1836,18 @@ store_state_set(struct store *store, const char *key, const char *value)
 	return 0;
 }
 
+int
+store_state_set_quick(struct store *store, const char *key,
+    const char *value)
+{
+	int	rc;
+
+	store->busy_ms = STORE_SAVE_WAIT_MS;
+	rc = store_state_set(store, key, value);
+	store->busy_ms = STORE_BUSY_MS;
+	return rc;
+}
+
 char *
 store_state_get(struct store *store, const char *key)
 {

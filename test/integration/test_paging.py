@@ -85,6 +85,18 @@ def body(world, tap):
     kinds = [e["kind"] for e in shown["timeline"]]
     tap.check("duplicate" in kinds, "timeline shows the duplicate", kinds)
 
+    # The sender writes the Message-ID: its log line stays one short line.
+    world.send(harness.message("Exports stuck", "odd\x07" + "x" * 400 +
+                               "@shop.example", "Kim <kim@shop.example>"),
+               sender="kim@shop.example")
+    line = harness.wait_for(lambda: [
+        l for l in world.log().splitlines()
+        if "incident: opened" in l and "Exports stuck" in l], 20,
+        "the second incident's line")[0]
+    tap.check("message_id=<odd\\007" in line and "\x07" not in line and
+              len(line) < 400, "an odd Message-ID is escaped and cut",
+              line)
+
 
 if __name__ == "__main__":
     sys.exit(harness.run(body, repeat_minutes=0.05))
