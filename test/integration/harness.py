@@ -14,6 +14,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -461,6 +462,15 @@ mail = {{ domain = "support.example.com";
              sender, "--recipient", "critical@support.example.com"],
             input=text.encode(), capture_output=True, timeout=30)
         return proc.returncode, proc.stderr.decode()
+
+    def move_fix_due(self, incident, seconds):
+        """Moves incident's fix due date by seconds, as time passing
+        would: the daemon's clock cannot be moved from outside."""
+        db = sqlite3.connect(f"{self.store_dir}/critgate.db", timeout=10)
+        with db:
+            db.execute("UPDATE incidents SET fix_due_ms = fix_due_ms + ? "
+                       "WHERE id = ?", (seconds * 1000, incident))
+        db.close()
 
     def cli(self, *args):
         """Runs a critgate subcommand; returns (exit status, stdout)."""

@@ -10,7 +10,6 @@ nobody.  Time passes by moving the due date in the store, as in
 test_follow_up.py; nothing sleeps for a timer."""
 
 import signal
-import sqlite3
 import sys
 
 import harness
@@ -19,15 +18,6 @@ import mail_sink
 DAY_S = 86400
 TEAM = [("alice", "+15550100011"), ("bob", "+15550100012"),
         ("carol", "+15550100013"), ("dave", "+15550100014")]
-
-
-def move_fix_due(world, incident, seconds):
-    """Moves incident's fix due date by seconds, as time passing would."""
-    db = sqlite3.connect(f"{world.store_dir}/critgate.db", timeout=10)
-    with db:
-        db.execute("UPDATE incidents SET fix_due_ms = fix_due_ms + ? "
-                   "WHERE id = ?", (seconds * 1000, incident))
-    db.close()
 
 
 def overdue_rows(world, incident):
@@ -73,8 +63,8 @@ def body(world, tap):
     cli_ok(world, tap, "ack", orphan, "--by", "dave")
     cli_ok(world, tap, "analysed", orphan, "--by", "dave")
 
-    move_fix_due(world, int(in_time), -6 * DAY_S)
-    move_fix_due(world, int(late), -6 * DAY_S)
+    world.move_fix_due( int(in_time), -6 * DAY_S)
+    world.move_fix_due( int(late), -6 * DAY_S)
     harness.wait_for(lambda: len(overdue_rows(world, late)) == 2,
                      what="the overdue fix's mail queued")
     rows = overdue_rows(world, late)
@@ -109,7 +99,7 @@ def body(world, tap):
                   got[0].header("Auto-Submitted"))
 
         # Neither analyst nor acknowledger is on the team any more.
-        move_fix_due(world, int(orphan), -6 * DAY_S)
+        world.move_fix_due( int(orphan), -6 * DAY_S)
         harness.wait_for(lambda: len(overdue_mails(sink, orphan)) == 3,
                          60, "the orphaned fix's mail")
         harness.wait_for(lambda: all(
@@ -123,7 +113,7 @@ def body(world, tap):
         last = open_incident(world, "Invoices wrong", "gus")
         cli_ok(world, tap, "ack", last, "--by", "carol")
         cli_ok(world, tap, "analysed", last, "--by", "carol")
-        move_fix_due(world, int(last), -6 * DAY_S)
+        world.move_fix_due( int(last), -6 * DAY_S)
         harness.wait_for(lambda: len(overdue_mails(sink, last)) == 1, 60,
                          "the last fix's mail")
         got = overdue_mails(sink, orphan)

@@ -8,7 +8,6 @@ recorded once, only for an incident someone has taken, and "show" and
 in the timeline and its log."""
 
 import datetime
-import sqlite3
 import sys
 import time
 
@@ -19,15 +18,6 @@ DAY_S = 86400
 
 def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def move_fix_due(world, incident, seconds):
-    """Moves incident's fix due date by seconds, as time passing would."""
-    db = sqlite3.connect(f"{world.store_dir}/critgate.db", timeout=10)
-    with db:
-        db.execute("UPDATE incidents SET fix_due_ms = fix_due_ms + ? "
-                   "WHERE id = ?", (seconds * 1000, incident))
-    db.close()
 
 
 def timeline_kinds(world, incident):
@@ -117,7 +107,7 @@ def body(world, tap):
     tap.check(fixes == {"analysed": 1, "deployed": 0, "deployed_late": 0,
                         "overdue": []}, "report: one fix pending", fixes)
 
-    move_fix_due(world, inc["id"], -6 * DAY_S)
+    world.move_fix_due( inc["id"], -6 * DAY_S)
     shown = world.show(inc["id"])
     tap.check(shown["fix_late"] is True, "fix past its due date is late",
               shown["fix_due"])

@@ -197,29 +197,36 @@ def vonage(world, tap):
             for p in pages), f"vonage: each {what}", pages)
 
 
-def vonage_event_list_checked(world, tap):
-    # Vonage sends no callbacks: the test posts the events itself.  The
-    # JWT does not sign the event URL, so a list naming a page that did
-    # not call the number in the signed body records nothing.
-    vonage_first(world)
+def calls_at_vonage(world):
+    return [r for r in world.vonage_call("GET", "/_sim/requests")["requests"]
+            if r["path"].startswith("/v1/calls")]
+
+
+def kill_with_calls_at_vonage(world):
+    """Opens an incident and kills the daemon while Vonage, which sends
+    no callbacks, holds its two calls; restarts it and returns the
+    incident's id."""
     world.vonage_call("POST", "/_sim/config", {"no_callbacks": True})
     world.vonage_call("POST", "/_sim/faults", {
         "method": "POST", "path_suffix": "/v1/calls", "count": 2,
         "action": {"delay_ms": 3000}})
     world.start_daemon()
     world.send(harness.message())
-
-    def calls_at_vonage():
-        return [r for r in
-                world.vonage_call("GET", "/_sim/requests")["requests"]
-                if r["path"].startswith("/v1/calls")]
-    harness.wait_for(lambda: len(calls_at_vonage()) >= 2, 20,
+    harness.wait_for(lambda: len(calls_at_vonage(world)) >= 2, 20,
                      "the two calls at Vonage")
     world.kill_daemon()
     world.start_daemon()
-    inc = world.incidents()[0]["id"]
+    return world.incidents()[0]["id"]
+
+
+def vonage_event_list_checked(world, tap):
+    # Vonage sends no callbacks: the test posts the events itself.  The
+    # JWT does not sign the event URL, so a list naming a page that did
+    # not call the number in the signed body records nothing.
+    vonage_first(world)
+    inc = kill_with_calls_at_vonage(world)
     event_path = {}
-    for r in calls_at_vonage():
+    for r in calls_at_vonage(world):
         body = harness.json.loads(r["body"])
         url = body["event_url"][0]
         event_path[body["to"][0]["number"]] = url[url.index("/hooks/"):]
@@ -257,19 +264,7 @@ def twilio_after_failover(world, tap):
     # them while the daemon is killed.  A late Twilio status naming such
     # a page must not settle it: the request in flight was Vonage's.
     twilio_fails(world)
-    world.vonage_call("POST", "/_sim/config", {"no_callbacks": True})
-    world.vonage_call("POST", "/_sim/faults", {
-        "method": "POST", "path_suffix": "/v1/calls", "count": 2,
-        "action": {"delay_ms": 3000}})
-    world.start_daemon()
-    world.send(harness.message())
-    harness.wait_for(lambda: len([
-        r for r in world.vonage_call("GET", "/_sim/requests")["requests"]
-        if r["path"].startswith("/v1/calls")]) >= 2, 20,
-        "the two calls at Vonage")
-    world.kill_daemon()
-    world.start_daemon()
-    inc = world.incidents()[0]["id"]
+    inc = kill_with_calls_at_vonage(world)
     calls = [p for p in world.show(inc)["pages"] if p["channel"] == "voice"]
     for p in calls:
         signed_post(world, f"/hooks/twilio/voice/status?pages={p['id']}", [
