@@ -129,18 +129,6 @@ char	*daemon_cfg_restart_text(const struct cfg *cfg);
 char	*daemon_cfg_restart_change(const char *running, const char *text);
 int	daemon_cli_reload(int argc, char **argv);
 /*
- * Checks that the files of the store at path are those the daemon opened.
- * When one was removed or replaced, nothing the daemon writes from then
- * on would be found after a restart, and another process may start a log
- * of its own.  So it makes the files at the path safe to open
- * (store_settle_moved) and ends the process.  Returns true when the files
- * are in place, false while they cannot be made safe yet (flushes fail
- * meanwhile); it does not return once they are.  After a few tries it
- * tries at every call only while is_stopping.
- */
-bool	daemon_store_check(struct store *store, const char *path,
-	    bool is_stopping);
-/*
  * Returns the text the daemon keeps in its lock file, naming the log and
  * index files of the store at store_path ("dev:ino dev:ino\n"), or NULL
  * when one is missing (caller frees).

@@ -370,7 +370,8 @@ daemon_store_open_beside(const char *path, bool is_create)
 
 	/* A removal after this check shows after the commit, which
 	 * "deliver" checks for. */
-	if (store_lock_holder(path) > 0 && !store_files_are_daemons(path)) {
+	pid = store_lock_holder(path);
+	if (pid > 0 && !store_files_are_daemons(path)) {
 		log_errorx("store: the log files of %s that the running "
 		    "critgate uses were removed or replaced, and it stops; "
 		    "try again once it has restarted", path);
@@ -380,7 +381,10 @@ daemon_store_open_beside(const char *path, bool is_create)
 	if (store == NULL ||
 	    store_schema_version(store) == store_schema_current())
 		return store;
-	if ((pid = daemon_store_server(path, store)) > 0) {
+	/* Before the lock file, the daemon noted only its pid. */
+	if (pid == 0)
+		pid = daemon_store_noted_server(store);
+	if (pid > 0) {
 		log_errorx("store: the running critgate (pid %ld) uses schema "
 		    "%" PRId64 " of %s, and this critgate needs %" PRId64
 		    "; restart the daemon with this version, which upgrades "

@@ -30,6 +30,9 @@
 #define SERVE_TICK_MS	500	/* how often open incidents are checked */
 /* Ticks a stop waits for moved store files to be made safe to open. */
 #define SERVE_SETTLE_TRIES	20
+/* Ticks between tries to make moved store files safe, after as many
+ * tries in a row. */
+#define SERVE_SETTLE_EVERY	60
 #define SERVE_DRAIN_CHECK_MS	50	/* while stopping: are sessions done? */
 
 const char *
@@ -45,6 +48,7 @@ daemon_cfg_path(const char *option)
 
 static bool	cfg_templates_are_usable(const struct cfg *cfg);
 static void	serve_check_lock(struct daemon *d);
+static bool	serve_check_store(struct daemon *d, bool is_stopping);
 
 struct cfg *
 daemon_cfg_load(const char *path)
@@ -194,8 +198,7 @@ serve_on_tick(gpointer data)
 
 	/* Also when no mail comes: mail accepted before the removal is
 	 * still only in the removed log. */
-	d->is_store_moved = !daemon_store_check(d->store, d->cfg->store_path,
-	    false);
+	d->is_store_moved = !serve_check_store(d, false);
 	serve_check_lock(d);
 	/* Also notices acknowledgements that "critgate ack" wrote to the
 	 * store from another process. */
@@ -448,7 +451,7 @@ serve_lock(struct daemon *d)
 
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd == -1) {
-		log_error("critgate: refusing to start: cannot open %s", path);
+		log_error("critgate: cannot open the lock file %s", path);
 		g_free(path);
 		return -1;
 	}
@@ -461,9 +464,8 @@ serve_lock(struct daemon *d)
 	}
 	pid = fcntl(d->lock_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK ?
 	    fl.l_pid : 0;
-	log_errorx("critgate: refusing to start: critgate pid=%ld serves the "
-	    "store %s, as its lock %s shows; stop it first", pid,
-	    d->cfg->store_path, path);
+	log_errorx("critgate: critgate pid=%ld serves the store %s, as its "
+	    "lock %s shows; stop it first", pid, d->cfg->store_path, path);
 	g_free(path);
 	return -1;
 }
@@ -511,6 +513,42 @@ serve_check_lock(struct daemon *d)
 }
 
 /*
+ * Checks that the store's files are those the daemon opened.  When one was
+ * removed or replaced, a restart would not find what the daemon writes
+ * from then on, and another process may start a log of its own.  So this
+ * makes the files at the path safe to open (store_settle_moved) and ends
+ * the process.  Returns true when the files are in place, and false while
+ * they cannot be made safe yet (flushes fail meanwhile).  After the first
+ * tries, it tries once in SERVE_SETTLE_EVERY calls unless is_stopping.
+ */
+static bool
+serve_check_store(struct daemon *d, bool is_stopping)
+{
+	static unsigned	 tries;
+	const char	*moved;
+
+	if ((moved = store_files_moved(d->store)) == NULL)
+		return true;
+	if (tries == 0)
+		log_errorx("critgate: the %s of the store %s was removed or "
+		    "replaced while critgate ran, so a restart would not find "
+		    "what is written from now on; mail is refused until the "
+		    "files at the path are safe to open, then critgate stops",
+		    moved, d->cfg->store_path);
+	/* Each failed try is logged. */
+	if (tries++ >= SERVE_SETTLE_EVERY && tries % SERVE_SETTLE_EVERY != 0 &&
+	    !is_stopping)
+		return false;
+	if (store_settle_moved(d->store) == -1)
+		return false;
+	log_errorx("critgate: stopping at once; restart critgate, which "
+	    "opens the store anew");
+	/* As after a crash: senders that heard no 250 send again, and pages
+	 * in flight are found or sent again after the restart. */
+	_exit(EXIT_FAILURE);
+}
+
+/*
  * Ends the process once the files of the store are safe to open, when one
  * was removed or replaced: closing the store would checkpoint into the
  * wrong file, or delete the log at the path.
@@ -521,7 +559,7 @@ serve_stop_moved(struct daemon *d)
 	int	i;
 
 	for (i = 0; i < SERVE_SETTLE_TRIES; i++) {
-		(void)daemon_store_check(d->store, d->cfg->store_path, true);
+		(void)serve_check_store(d, true);
 		g_usleep(SERVE_TICK_MS * 1000);
 	}
 	log_errorx("critgate: stopping with the files of the store %s not "

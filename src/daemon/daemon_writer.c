@@ -19,9 +19,7 @@
  * each one inside the commit that made the log long, before that commit's
  * senders hear their 250.  The next commit then starts the log over.
  */
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -40,9 +38,6 @@
  * of their own.
  */
 #define RECORD_FLUSH_MS		100
-/* Checks between tries to make moved store files safe, after as many
- * tries in a row. */
-#define STORE_SETTLE_EVERY	60
 
 struct daemon_writer {
 	GThread		*thread;
@@ -283,34 +278,6 @@ flusher_run(gpointer data)
 	}
 	g_ptr_array_free(batches, TRUE);
 	return NULL;
-}
-
-bool
-daemon_store_check(struct store *store, const char *path, bool is_stopping)
-{
-	static unsigned	 tries;
-	const char	*moved;
-
-	if ((moved = store_files_moved(store)) == NULL)
-		return true;
-	if (tries == 0)
-		log_errorx("critgate: the %s of the store %s was removed or "
-		    "replaced while critgate ran, so a restart would not find "
-		    "what is written from now on; mail is refused until the "
-		    "files at the path are safe to open, then critgate stops",
-		    moved, path);
-	/* After the first tries, one in STORE_SETTLE_EVERY unless stopping:
-	 * each failure is logged. */
-	if (tries++ >= STORE_SETTLE_EVERY && tries % STORE_SETTLE_EVERY != 0 &&
-	    !is_stopping)
-		return false;
-	if (store_settle_moved(store) == -1)
-		return false;
-	log_errorx("critgate: stopping at once; restart critgate, which "
-	    "opens the store anew");
-	/* As after a crash: senders that heard no 250 send again, and pages
-	 * in flight are found or sent again after the restart. */
-	_exit(EXIT_FAILURE);
 }
 
 struct daemon_writer *
