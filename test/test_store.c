@@ -897,8 +897,8 @@ events_count(struct store *store, int64_t incident_id, const char *kind)
 }
 
 /*
- * What the callback records commits with the mark; when it fails, its
- * incident stays unmarked (with nothing of the callback's) while the
+ * What the callback records commits with the mark.  When it fails, its
+ * incident stays unmarked, with nothing of the callback's, while the
  * others are marked, and a later call marks it.
  */
 static void

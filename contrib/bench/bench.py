@@ -1644,8 +1644,8 @@ and by reading the flush traces.
     `perf trace -s`, 20,000 messages at 20 sessions) put the pass thread
     at 70 to 74% of a core, the main thread at 37% (most of it in the
     kernel, with four reads and four writes to the socket per message),
-    the writer at 18% and the flusher at 5%, with both cores idle 18% of
-    the time; malloc and free were 22% of the instructions, most of them
+    the writer at 18% and the flusher at 5%. Both cores were idle 18% of
+    the time. malloc and free were 22% of the instructions, most of them
     GMime's.
 
   Earlier, a profile under 20 sessions of copies of one message

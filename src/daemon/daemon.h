@@ -516,8 +516,8 @@ enum daemon_provider_verdict daemon_provider_answer(struct daemon *d,
 	    struct notify_response *out);
 /*
  * Queues page mail to the member of page_id (once per incident) with a
- * "page-mail" event on the timeline, as the page did not reach them: why
- * says how ("every phone provider failed").
+ * "page-mail" event on the timeline, as the page did not reach them.  why
+ * gives the reason ("every phone provider failed").
  */
 void	daemon_provider_mail_instead(struct daemon *d, int64_t page_id,
 	    const char *why);

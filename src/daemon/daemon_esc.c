@@ -281,7 +281,7 @@ esc_incident(struct daemon *d, const struct store_incident *inc,
 		esc_incident_breaches(d, inc, now_ms);
 }
 
-/* What fix_overdue_mail needs of the tick. */
+/* The tick's daemon and time, for fix_overdue_mail. */
 struct overdue_tick {
 	struct daemon	*d;
 	int64_t		 now_ms;

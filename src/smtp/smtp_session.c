@@ -789,7 +789,7 @@ data_end(struct smtp_session *s)
 			smtp_session_shutdown(s);
 		return;
 	}
-	/* The line that says whether it was stored repeats these. */
+	/* The line that reports whether it was stored repeats these. */
 	log_debug("smtp: message received peer=%s rcpts=%u bytes=%u", s->peer,
 	    s->rcpt_to->len, d->body->len);
 	s->state = SMTP_STATE_COMMITTING;

@@ -3,9 +3,9 @@
 """The mail about an overdue fix.  When the fix that "critgate analysed"
 promised falls overdue, critgate mails the members who analysed and
 acknowledged the incident, or the whole team when neither of them is on
-it any more, once per incident: the mail is queued in the transaction that
-marks the fix overdue, survives a SIGKILL before the relay took it, and a
-restart sends no second one.  A fix deployed in time is mailed about by
+it any more.  It does so once per incident, because the mail is queued in
+the transaction that marks the fix overdue.  The mail survives a SIGKILL
+before the relay took it, and a restart sends no second one.  A fix deployed in time is mailed about by
 nobody.  Time passes by moving the due date in the store, as in
 test_follow_up.py; nothing sleeps for a timer."""
 

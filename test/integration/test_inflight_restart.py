@@ -204,8 +204,8 @@ def calls_at_vonage(world):
 
 def kill_with_calls_at_vonage(world):
     """Opens an incident and kills the daemon while Vonage, which sends
-    no callbacks, holds its two calls; restarts it and returns the
-    incident's id."""
+    no callbacks, keeps its two calls waiting.  Restarts the daemon and
+    returns the incident's id."""
     world.vonage_call("POST", "/_sim/config", {"no_callbacks": True})
     world.vonage_call("POST", "/_sim/faults", {
         "method": "POST", "path_suffix": "/v1/calls", "count": 2,
@@ -260,9 +260,10 @@ def vonage_event_list_checked(world, tap):
 
 
 def twilio_after_failover(world, tap):
-    # Twilio refuses the calls, so they fail over to Vonage, which holds
-    # them while the daemon is killed.  A late Twilio status naming such
-    # a page must not settle it: the request in flight was Vonage's.
+    # Twilio refuses the calls, so they fail over to Vonage, which keeps
+    # them waiting while the daemon is killed.  A late Twilio status
+    # naming such a page must not settle it: the request in flight was
+    # Vonage's.
     twilio_fails(world)
     inc = kill_with_calls_at_vonage(world)
     calls = [p for p in world.show(inc)["pages"] if p["channel"] == "voice"]

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: ISC
 """A command from a newer critgate leaves the schema of a store that an
 older daemon is serving as it is: the daemon would not keep the newer
-schema up to date, and could not start again on it.  The command says
-why, and "critgate deliver" asks the MTA to try again later.  Once no
-daemon serves the store, the command upgrades it.  A second daemon on
+schema up to date, and could not start again on it.  The command
+reports why, and "critgate deliver" asks the MTA to try again later.
+Once no daemon serves the store, the command upgrades it.  A second daemon on
 the same store refuses to start."""
 
 import os

@@ -6,7 +6,7 @@ process (a command, "critgate deliver") would start a log of its own
 beside the one the daemon still writes, which corrupts the store.  So
 within a tick, whether or not mail comes, the daemon puts the files it
 has open back at the path (or, for a database file replaced, sets the
-log there aside) and stops at once.  Mail answered 250 before is kept, the store
+log there aside) and stops at once.  Mail accepted before is kept, the store
 stays sound, and the restarted daemon carries on."""
 
 import json
