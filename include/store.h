@@ -549,13 +549,13 @@ int	store_pages_resend_unknown(struct store *store, int64_t before_ms,
 /*
  * Records a provider status callback for every page with sid, unless a
  * page already has a later status (callbacks arrive out of order).  rank
- * orders statuses; *page_id receives the first page, 0 when sid is
- * unknown.  Returns 1 when a page recorded the status, 0 when none did,
+ * orders statuses; *page_id receives the first page and *incident_id its
+ * incident, both 0 when sid is unknown.  Returns 1 when a page recorded the status, 0 when none did,
  * -1 on failure.
  */
 int	store_page_status(struct store *store, const char *sid,
 	    const char *status, int rank, const char *error, int64_t now_ms,
-	    int64_t *page_id);
+	    int64_t *page_id, int64_t *incident_id);
 
 /* Appends an event to an incident's timeline. */
 int	store_event_add(struct store *store, int64_t incident_id,

@@ -273,25 +273,27 @@ status_never_moves_back(void)
 	struct outcome	 out;
 	struct store_page	 page;
 	struct cfg		*cfg = team_cfg();
-	int64_t			 page_id;
+	int64_t			 page_id, incident_id;
 
 	CHECK_INT(process(store, add_message(store, "1"), "v@w", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
 	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM1", 10), 0);
 	CHECK_INT(store_page_status(store, "SM1", "delivered", 5, NULL, 20,
-	    &page_id), 1);
+	    &page_id, &incident_id), 1);
 	CHECK_INT(page_id, 1);
+	CHECK_INT(incident_id, out.incident_id);
 	CHECK_INT(store_page_status(store, "SM1", "sent", 3, NULL, 21,
-	    &page_id), 0);
+	    &page_id, &incident_id), 0);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
 	CHECK_STR(page.provider_status, "delivered");
 	CHECK_INT(page.attempts, 1);
 	CHECK_INT(page.state, STORE_PAGE_SENT);
 	store_page_fini(&page);
 	CHECK_INT(store_page_status(store, "SM-unknown", "sent", 3, NULL, 22,
-	    &page_id), 0);
+	    &page_id, &incident_id), 0);
 	CHECK_INT(page_id, 0);
+	CHECK_INT(incident_id, 0);
 	cfg_free(cfg);
 	store_close(store);
 }
@@ -303,14 +305,14 @@ requeue_clears_provider_status(void)
 	struct outcome	 out;
 	struct store_page	 page;
 	struct cfg		*cfg = team_cfg();
-	int64_t			 page_id;
+	int64_t			 page_id, incident_id;
 
 	CHECK_INT(process(store, add_message(store, "1"), "r@w", &out), 0);
 	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
 	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "VN1", 10), 0);
 	CHECK_INT(store_page_status(store, "VN1", "failed", 5, "6", 20,
-	    &page_id), 1);
+	    &page_id, &incident_id), 1);
 	CHECK_INT(store_page_requeue(store, 1, "vonage: not delivered", 21),
 	    0);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
@@ -323,7 +325,7 @@ requeue_clears_provider_status(void)
 	CHECK_INT(store_page_sending(store, 1, 1), 0);
 	CHECK_INT(store_page_sent(store, 1, "SM2", 30), 0);
 	CHECK_INT(store_page_status(store, "SM2", "delivered", 5, NULL, 40,
-	    &page_id), 1);
+	    &page_id, &incident_id), 1);
 	CHECK_INT(page_id, 1);
 	CHECK_INT(store_page_get(store, 1, &page), 0);
 	CHECK_STR(page.provider_status, "delivered");

@@ -397,24 +397,32 @@ early_keep(struct daemon_http *http, const char *sid, const char *status,
 	return true;
 }
 
+/* The page a status named first, and its incident: 0 and 0 for an
+ * unknown sid. */
+struct status_page {
+	int64_t	id;
+	int64_t	incident_id;
+};
+
 /* Records a delivery status of the request sent as sid; a failed
  * delivery sends its pages through the next provider.  Returns what
  * store_page_status returned, and 0 for an unknown sid. */
 static int
 status_apply(struct daemon *d, const char *sid, const char *status,
-    const char *error, int64_t *page_id)
+    const char *error, struct status_page *page)
 {
 	int	recorded;
 
-	*page_id = 0;
 	if (error != NULL && error[0] == '\0')
 		error = NULL;
 	recorded = store_page_status(d->store, sid, status,
-	    status_rank(status), error, clock_now_ms(), page_id);
+	    status_rank(status), error, clock_now_ms(), &page->id,
+	    &page->incident_id);
 	if (recorded != 1)
 		return recorded;
-	log_info("notify: status page=%" PRId64 " sid=%s status=%s%s%s",
-	    *page_id, sid, status, error ? " error=" : "", error ? error : "");
+	log_info("notify: status inc=%" PRId64 " page=%" PRId64 " sid=%s "
+	    "status=%s%s%s", page->incident_id, page->id, sid, status,
+	    error ? " error=" : "", error ? error : "");
 	if (status_is_undelivered(status))
 		daemon_provider_undelivered(d, sid, status);
 	return 1;
@@ -424,8 +432,8 @@ void
 daemon_http_status_early(struct daemon *d, const char *sid)
 {
 	struct early_status	*e;
+	struct status_page	 page;
 	gpointer		 key;
-	int64_t			 page_id;
 
 	if (d->http == NULL || sid == NULL ||
 	    !g_hash_table_steal_extended(d->http->early, sid, &key,
@@ -434,7 +442,7 @@ daemon_http_status_early(struct daemon *d, const char *sid)
 	g_free(key);
 	log_info("notify: status that came before the API response applied "
 	    "sid=%s status=%s", sid, e->status);
-	(void)status_apply(d, sid, e->status, e->error, &page_id);
+	(void)status_apply(d, sid, e->status, e->error, &page);
 	early_free(e);
 }
 
@@ -551,26 +559,26 @@ static void
 status_record(struct http_call *call, const char *sid, const char *status,
     const char *error, const char *list, enum notify_channel channel)
 {
-	int64_t	page_id = 0;
-	int	recorded;
+	struct status_page	page;
+	int			recorded;
 
-	recorded = status_apply(call->d, sid, status, error, &page_id);
-	if (recorded == 0 && page_id == 0 &&
+	recorded = status_apply(call->d, sid, status, error, &page);
+	if (recorded == 0 && page.id == 0 &&
 	    status_find_pages(call, sid, list, channel) > 0)
-		recorded = status_apply(call->d, sid, status, error, &page_id);
+		recorded = status_apply(call->d, sid, status, error, &page);
 	if (recorded == -1) {
 		/* Twilio does not retry a 5xx by default; the status is
 		 * only informational, so the loss is logged, not fatal. */
 		call->answer->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		return;
 	}
-	if (page_id == 0 && early_keep(call->d->http, sid, status, error,
+	if (page.id == 0 && early_keep(call->d->http, sid, status, error,
 	    clock_now_ms())) {
 		log_info("notify: status for a sid not recorded yet kept "
 		    "sid=%s status=%s", sid, status);
 		return;
 	}
-	if (page_id == 0) {
+	if (page.id == 0) {
 		log_info("notify: status for an unknown sid ignored sid=%s "
 		    "status=%s", sid, status);
 		return;
@@ -578,8 +586,9 @@ status_record(struct http_call *call, const char *sid, const char *status,
 	/* A status that ranks no higher than the page's last one came late:
 	 * it must neither move the page back nor fail it over. */
 	if (recorded == 0) {
-		log_info("notify: late status ignored page=%" PRId64 " sid=%s "
-		    "status=%s", page_id, sid, status);
+		log_info("notify: late status ignored inc=%" PRId64 " page=%"
+		    PRId64 " sid=%s status=%s", page.incident_id, page.id, sid,
+		    status);
 		return;
 	}
 }

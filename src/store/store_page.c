@@ -569,7 +569,8 @@ store_page_status_one(struct store *store, int64_t page_id,
 
 int
 store_page_status(struct store *store, const char *sid, const char *status,
-    int rank, const char *error, int64_t now_ms, int64_t *page_id)
+    int rank, const char *error, int64_t now_ms, int64_t *page_id,
+    int64_t *incident_id)
 {
 	struct store_page	*page;
 	GPtrArray		*pages;
@@ -578,6 +579,7 @@ store_page_status(struct store *store, const char *sid, const char *status,
 	int			 rc = -1, one;
 
 	*page_id = 0;
+	*incident_id = 0;
 	pages = store_pages_by_sid(store, sid);
 	if (pages == NULL)
 		return -1;
@@ -600,7 +602,9 @@ store_page_status(struct store *store, const char *sid, const char *status,
 		store_rollback(store);
 		goto out;
 	}
-	*page_id = ((struct store_page *)g_ptr_array_index(pages, 0))->id;
+	page = g_ptr_array_index(pages, 0);
+	*page_id = page->id;
+	*incident_id = page->incident_id;
 	rc = is_recorded ? 1 : 0;
 out:
 	g_ptr_array_free(pages, TRUE);

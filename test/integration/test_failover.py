@@ -302,8 +302,11 @@ def status_before_answer(tap):
             pass
         tap.check(got is not None, "early statuses reach their pages",
                   world.show(inc)["pages"])
+        log = world.log()
         tap.check("notify: status that came before the API response applied"
-                  in world.log(), "the late response applies them")
+                  in log, "the late response applies them")
+        tap.check(f"notify: status inc={inc} page=" in log,
+                  "a status line names the incident of its page")
     finally:
         harness.stop_world(world, tap, "status before answer")
 
