@@ -401,10 +401,18 @@ int	store_thread_add(struct store *store, const char *message_id,
 int		 store_incident_get(struct store *store, int64_t id,
 		    struct store_incident *out);	/* -1 if not found */
 GPtrArray	*store_incidents_list(struct store *store, bool only_open);
-/* Calls fn with each of the latest limit incidents, oldest first, as
- * store_messages_each does. */
+/* How many of an incident's pages went out (sent, or in flight) and how
+ * many the page limits held back. */
+struct store_page_counts {
+	int64_t	sent;
+	int64_t	capped;
+};
+void		 store_page_counts_of(GPtrArray *pages,
+		    struct store_page_counts *out);
+/* Calls fn with each of the latest limit incidents, oldest first, and
+ * their page counts, as store_messages_each does. */
 typedef void	(*store_incident_fn)(const struct store_incident *inc,
-		    void *ctx);
+		    const struct store_page_counts *pages, void *ctx);
 int64_t		 store_incidents_each(struct store *store, int64_t limit,
 		    store_incident_fn fn, void *ctx);
 void		 store_incident_fini(struct store_incident *inc);

@@ -380,6 +380,27 @@ daemon_cli_check_config(int argc, char **argv)
 	return rc;
 }
 
+static void
+json_add_page_counts(JsonBuilder *b, const struct store_page_counts *pages)
+{
+	daemon_json_int(b, "pages_sent", pages->sent);
+	daemon_json_int(b, "pages_capped", pages->capped);
+}
+
+/*
+ * Flags an incident that the page limits kept from anyone's phone, or
+ * from some phones: its mail still went out, but nobody or not everyone
+ * was called.
+ */
+static const char *
+page_counts_flag(const struct store_page_counts *pages)
+{
+	if (pages->capped == 0)
+		return "";
+	return pages->sent == 0 ? "[nobody paged: page limit] " :
+	    "[pages capped] ";
+}
+
 /* A listing printed as its rows come from the store. */
 struct listing {
 	bool	 is_json;
@@ -388,7 +409,8 @@ struct listing {
 };
 
 static void
-incident_print(const struct store_incident *inc, void *ctx)
+incident_print(const struct store_incident *inc,
+    const struct store_page_counts *pages, void *ctx)
 {
 	struct listing	*l = ctx;
 	JsonBuilder	*b;
@@ -398,6 +420,7 @@ incident_print(const struct store_incident *inc, void *ctx)
 		b = json_builder_new();
 		json_builder_begin_object(b);
 		json_add_incident(b, inc, l->now_ms);
+		json_add_page_counts(b, pages);
 		json_builder_end_object(b);
 		daemon_json_array_add(b, l->count++);
 		return;
@@ -407,11 +430,11 @@ incident_print(const struct store_incident *inc, void *ctx)
 		    "STATE", "RECEIVED (UTC)", "TTA", "SUBJECT");
 	tta = inc->acked_ms != 0 ? duration_text(inc->acked_ms -
 	    inc->opened_ms) : g_strdup("-");
-	printf("%6" PRId64 "  %-8s  %-12s  %-24s  %-8s  %s%s\n", inc->id,
+	printf("%6" PRId64 "  %-8s  %-12s  %-24s  %-8s  %s%s%s\n", inc->id,
 	    cfg_severity_name(inc->severity), incident_state(inc),
 	    clock_format(inc->opened_ms, buf), tta,
 	    incident_is_breached(inc, l->now_ms) ? "[SLA breached] " : "",
-	    inc->subject);
+	    page_counts_flag(pages), inc->subject);
 	g_free(tta);
 }
 
@@ -541,9 +564,11 @@ show_print_follow_up(const struct store_incident *inc, int64_t now_ms)
 }
 
 static void
-show_print_header(const struct store_incident *inc, int64_t now_ms)
+show_print_header(const struct store_incident *inc, GPtrArray *pages,
+    int64_t now_ms)
 {
-	char	buf[CLOCK_RFC3339_LEN], *tta, *limit;
+	struct store_page_counts	 counts;
+	char				 buf[CLOCK_RFC3339_LEN], *tta, *limit;
 
 	limit = duration_text(inc->ack_deadline_ms - inc->opened_ms);
 	printf("Incident %" PRId64 " (%s): %s\n", inc->id,
@@ -551,6 +576,15 @@ show_print_header(const struct store_incident *inc, int64_t now_ms)
 	printf("  subject:       %s\n", inc->subject);
 	printf("  reporter:      %s\n", inc->reporter ? inc->reporter : "-");
 	printf("  messages:      %" PRId64 "\n", inc->messages);
+	store_page_counts_of(pages, &counts);
+	if (counts.capped > 0 && counts.sent == 0)
+		printf("  page limits:   held back %" PRId64 " page%s; nobody "
+		    "was paged\n", counts.capped, counts.capped == 1 ? "" :
+		    "s");
+	else if (counts.capped > 0)
+		printf("  page limits:   held back %" PRId64 " page%s; %"
+		    PRId64 " went out\n", counts.capped, counts.capped == 1 ?
+		    "" : "s", counts.sent);
 	printf("  received:      %s\n", clock_format(inc->opened_ms, buf));
 	printf("  ack deadline:  %s (%s after receipt)\n",
 	    clock_format(inc->ack_deadline_ms, buf), limit);
@@ -678,11 +712,14 @@ static void
 show_print_json(const struct store_incident *inc, GPtrArray *events,
     GPtrArray *pages, GPtrArray *mails, int64_t now_ms)
 {
-	JsonBuilder	*b = json_builder_new();
-	guint		 i;
+	struct store_page_counts	 counts;
+	JsonBuilder			*b = json_builder_new();
+	guint				 i;
 
 	json_builder_begin_object(b);
 	json_add_incident(b, inc, now_ms);
+	store_page_counts_of(pages, &counts);
+	json_add_page_counts(b, &counts);
 	json_builder_set_member_name(b, "timeline");
 	json_builder_begin_array(b);
 	for (i = 0; i < events->len; i++) {
@@ -755,7 +792,7 @@ daemon_cli_show(int argc, char **argv)
 	if (opts.is_json)
 		show_print_json(&inc, events, pages, mails, clock_now_ms());
 	else {
-		show_print_header(&inc, clock_now_ms());
+		show_print_header(&inc, pages, clock_now_ms());
 		show_print_timeline(events, pages);
 		show_print_mails(mails);
 	}

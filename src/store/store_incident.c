@@ -19,6 +19,7 @@
 	"coalesce(i.resolved_ms, 0), i.resolved_by, i.multi_paging, "	\
 	"coalesce(i.analysed_ms, 0), i.analysed_by, "			\
 	"coalesce(i.fix_due_ms, 0), coalesce(i.fixed_ms, 0), i.fixed_by"
+#define INCIDENT_COLUMN_COUNT	22	/* how many INCIDENT_COLUMNS names */
 
 static void
 store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
@@ -122,6 +123,7 @@ store_incidents_each(struct store *store, int64_t limit,
     store_incident_fn fn, void *ctx)
 {
 	struct store_incident	 inc;
+	struct store_page_counts pages;
 	sqlite3_stmt		*stmt;
 	int64_t			 first, n = 0;
 	int			 rc;
@@ -132,14 +134,21 @@ store_incidents_each(struct store *store, int64_t limit,
 	    "id DESC LIMIT 1 OFFSET ?", "i", limit - 1);
 	if (first < 0)
 		return -1;
-	stmt = store_prepare(store, "SELECT " INCIDENT_COLUMNS " FROM "
-	    "incidents i WHERE i.id >= ? ORDER BY i.id LIMIT ?", "ii", first,
-	    limit);
+	stmt = store_prepare(store, "SELECT " INCIDENT_COLUMNS ", "
+	    "(SELECT count(*) FROM pages p WHERE p.incident = i.id AND "
+	    "p.state IN ('sending', 'sent', 'unknown')), "
+	    "(SELECT count(*) FROM pages p WHERE p.incident = i.id AND "
+	    "p.state = 'capped') "
+	    "FROM incidents i WHERE i.id >= ? ORDER BY i.id LIMIT ?", "ii",
+	    first, limit);
 	if (stmt == NULL)
 		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		store_incident_read(stmt, &inc);
-		fn(&inc, ctx);
+		pages.sent = sqlite3_column_int64(stmt, INCIDENT_COLUMN_COUNT);
+		pages.capped = sqlite3_column_int64(stmt,
+		    INCIDENT_COLUMN_COUNT + 1);
+		fn(&inc, &pages, ctx);
 		store_incident_fini(&inc);
 		n++;
 	}

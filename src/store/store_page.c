@@ -31,6 +31,24 @@ store_page_state_name(enum store_page_state state)
 	    page_state_names[state] : "?";
 }
 
+void
+store_page_counts_of(GPtrArray *pages, struct store_page_counts *out)
+{
+	const struct store_page	*page;
+	guint			 i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < pages->len; i++) {
+		page = g_ptr_array_index(pages, i);
+		if (page->state == STORE_PAGE_SENDING ||
+		    page->state == STORE_PAGE_SENT ||
+		    page->state == STORE_PAGE_UNKNOWN)
+			out->sent++;
+		else if (page->state == STORE_PAGE_CAPPED)
+			out->capped++;
+	}
+}
+
 static enum store_page_state
 page_state_parse(const char *name)
 {

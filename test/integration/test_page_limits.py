@@ -124,6 +124,53 @@ def check_keypress(tap):
         harness.stop_world(world, tap, "check keypress")
 
 
+def check_nobody_paged(tap):
+    """Checks that the listing and show flag an incident whose every page
+    the limits held back, so that it does not pass for a paged one."""
+    world = harness.World(repeat_minutes=10, extra_config=(
+        'page_limits = { voice = "1/15m"; sms = "1/15m"; };'))
+    try:
+        world.start_daemon()
+        world.send(harness.message("Login broken for every user",
+                                   "login@shop.example"))
+        first = harness.wait_for(lambda: len(world.incidents()) == 1 and
+                                 world.incidents(), 20, "first incident")
+        first = first[0]["id"]
+        harness.wait_for(lambda: len(world.sent_pages(first)) == 4, 20,
+                         "first incident paged")
+        world.send(harness.message("SMS campaigns stuck in queue",
+                                   "queue@shop.example",
+                                   "Erin Customer <erin@shop.example>"),
+                   sender="erin@shop.example")
+        second = harness.wait_for(lambda: len(world.incidents()) == 2 and
+                                  world.incidents(), 20, "second incident")
+        second = second[1]["id"]
+        harness.wait_for(lambda: sum(
+            p["state"] == "capped" for p in world.show(second)["pages"])
+            == 4, 20, "second incident capped")
+        rows = {i["id"]: i for i in world.incidents()}
+        tap.check(rows[first]["pages_sent"] == 4 and
+                  rows[first]["pages_capped"] == 0,
+                  "the listing counts the first incident's pages sent",
+                  rows[first])
+        tap.check(rows[second]["pages_sent"] == 0 and
+                  rows[second]["pages_capped"] == 4,
+                  "the listing counts the second incident's pages capped",
+                  rows[second])
+        _, text = world.cli("incidents")
+        lines = {int(line.split()[0]): line for line in text.splitlines()
+                 if line.split() and line.split()[0].isdigit()}
+        tap.check("[nobody paged: page limit]" in lines[second] and
+                  "[nobody paged" not in lines[first],
+                  "the text listing flags the incident nobody was paged for",
+                  text)
+        _, text = world.cli("show", str(second))
+        tap.check("held back 4 pages; nobody was paged" in text,
+                  "show says the page limits held back every page", text)
+    finally:
+        harness.stop_world(world, tap, "nobody paged")
+
+
 def body(world, tap):
     deliver_six(world)
     world.start_daemon()
@@ -135,6 +182,7 @@ def body(world, tap):
     check_first_pass(world, tap, ids)
     check_caps(world, tap, ids)
     check_keypress(tap)
+    check_nobody_paged(tap)
 
 
 if __name__ == "__main__":
