@@ -183,6 +183,39 @@ find_incident(GPtrArray *list, int64_t id)
 	return NULL;
 }
 
+/*
+ * Records an ACK that acknowledged nothing on the timeline of the incident
+ * it named, or of every incident paging the member when it named none, so
+ * that `critgate show` lists the attempt.
+ */
+static void
+sms_ack_note_rejected(struct store *store, const char *member,
+    const struct http_sms_reply *reply, GPtrArray *open)
+{
+	struct store_incident	 named;
+	char			*detail;
+	guint			 i;
+
+	if (reply->incident_id != 0) {
+		if (store_incident_get(store, reply->incident_id, &named) == -1)
+			return;
+		store_incident_fini(&named);
+		detail = g_strdup_printf("by=%s channel=sms: the incident "
+		    "named is not paging %s", member, member);
+		(void)store_event_add(store, reply->incident_id, 0,
+		    "ack-rejected", detail, clock_now_ms());
+		g_free(detail);
+		return;
+	}
+	detail = g_strdup_printf("by=%s channel=sms: no incident named, and "
+	    "%u are paging %s", member, open->len, member);
+	for (i = 0; i < open->len; i++)
+		(void)store_event_add(store, ((struct store_incident *)
+		    g_ptr_array_index(open, i))->id, 0, "ack-rejected", detail,
+		    clock_now_ms());
+	g_free(detail);
+}
+
 /* Picks the incident an ACK means: the one named, or the only one open. */
 static char *
 sms_ack(struct http_call *call, const struct cfg_member *member,
@@ -214,6 +247,8 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 			text = open_incidents_text(open);
 		log_info("http: sms ack not applied member=%s named=%" PRId64
 		    " open=%u", member->name, reply->incident_id, open->len);
+		sms_ack_note_rejected(call->d->store, member->name, reply,
+		    open);
 		g_ptr_array_free(open, TRUE);
 		return text;
 	}
@@ -397,8 +432,8 @@ early_keep(struct daemon_http *http, const char *sid, const char *status,
 	return true;
 }
 
-/* The page a status named first, and its incident: 0 and 0 for an
- * unknown sid. */
+/* The first page of a status's sid and that page's incident, both 0 when
+ * the sid is unknown. */
 struct status_page {
 	int64_t	id;
 	int64_t	incident_id;

@@ -53,6 +53,17 @@ def body(world, tap):
     other = harness.wait_for(lambda: len(world.incidents()) == 2 and
                              world.incidents()[1], what="second incident")
 
+    bare = world.sim_call("POST", "/_sim/inbound", {
+        "from": alice, "body": "ACK"})
+    tap.check(f"ACK {inc['id']} or ACK {other['id']}" in bare["body"],
+              "a bare ACK with two incidents open asks which", bare)
+    for i in (inc["id"], other["id"]):
+        rejected = [e for e in world.show(i)["timeline"]
+                    if e["kind"] == "ack-rejected"]
+        tap.check(len(rejected) == 1 and
+                  rejected[0]["detail"].startswith("by=alice channel=sms"),
+                  f"incident {i}'s timeline notes the bare ACK", rejected)
+
     ack = world.sim_call("POST", "/_sim/inbound", {
         "from": alice, "body": f"ack {inc['id']}, on my way"})
     tap.check(ack["status"] == 200, "signed ACK gets 200", ack)
@@ -73,8 +84,13 @@ def body(world, tap):
     again = world.sim_call("POST", "/_sim/inbound", {
         "from": dict(world.team)["bob"], "body": f"ACK {inc['id']}"})
     tap.check(again["status"] == 200, "late ACK gets 200", again)
-    tap.check(world.show(inc["id"])["acknowledged_by"] == "alice",
-              "first acknowledgement wins")
+    shown = world.show(inc["id"])
+    tap.check(shown["acknowledged_by"] == "alice",
+              "first acknowledgement wins", shown["acknowledged_by"])
+    rejected = [e["detail"] for e in shown["timeline"]
+                if e["kind"] == "ack-rejected"]
+    tap.check(any(d.startswith("by=bob channel=sms") for d in rejected),
+              "the timeline notes the late ACK", rejected)
 
     harness.wait_for(lambda: round_two_reached(world, other["id"]), 30,
                      what="second incident's round 2")
