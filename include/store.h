@@ -289,6 +289,18 @@ int64_t		 store_messages_each(struct store *store, int64_t limit,
  * processed, oldest first, or NULL on error. */
 GArray	*store_messages_unprocessed(struct store *store);
 
+/* The work a store holds for the daemon: what a restart takes over. */
+struct store_backlog {
+	int64_t	incidents_paging;	/* unacknowledged, or paging on under
+					 * multi_ack */
+	int64_t	messages_waiting;	/* stored, not yet understood */
+	int64_t	pages_pending;		/* not yet requested */
+	int64_t	pages_in_flight;	/* requested, no answer recorded */
+	int64_t	mail_queued;		/* not yet accepted by the relay */
+};
+/* Counts the store's backlog into out.  Returns 0, or -1 on failure. */
+int	store_backlog_read(struct store *store, struct store_backlog *out);
+
 /* Loads message id into out (release with store_message_fini). */
 int	store_message_load(struct store *store, int64_t id,
 	    struct store_message *out);

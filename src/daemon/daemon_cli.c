@@ -1401,7 +1401,8 @@ out:
 }
 
 static void
-status_print_text(GPtrArray *list, long pid, int64_t now_ms)
+status_print_text(GPtrArray *list, const struct store_backlog *backlog,
+    long pid, int64_t now_ms)
 {
 	struct store_provider_health	*h;
 	char				*since;
@@ -1412,6 +1413,11 @@ status_print_text(GPtrArray *list, long pid, int64_t now_ms)
 	else
 		printf("No critgate serves this store: the figures below are "
 		    "as the last daemon left them.\n\n");
+	printf("incidents paging:  %" PRId64 "\n", backlog->incidents_paging);
+	printf("messages waiting:  %" PRId64 "\n", backlog->messages_waiting);
+	printf("pages pending:     %" PRId64 "\n", backlog->pages_pending);
+	printf("pages in flight:   %" PRId64 "\n", backlog->pages_in_flight);
+	printf("mail queued:       %" PRId64 "\n\n", backlog->mail_queued);
 	printf("%-8s  %-9s  %-10s  %8s  %8s  %11s\n", "PROVIDER", "CIRCUIT",
 	    "SINCE", "REQUESTS", "FAILURES", "CONSECUTIVE");
 	for (i = 0; i < list->len; i++) {
@@ -1428,7 +1434,8 @@ status_print_text(GPtrArray *list, long pid, int64_t now_ms)
 }
 
 static void
-status_print_json(GPtrArray *list, long pid)
+status_print_json(GPtrArray *list, const struct store_backlog *backlog,
+    long pid)
 {
 	struct store_provider_health	*h;
 	JsonBuilder			*b = json_builder_new();
@@ -1440,6 +1447,11 @@ status_print_json(GPtrArray *list, long pid)
 		json_builder_add_int_value(b, pid);
 	else
 		json_builder_add_null_value(b);
+	daemon_json_int(b, "incidents_paging", backlog->incidents_paging);
+	daemon_json_int(b, "messages_waiting", backlog->messages_waiting);
+	daemon_json_int(b, "pages_pending", backlog->pages_pending);
+	daemon_json_int(b, "pages_in_flight", backlog->pages_in_flight);
+	daemon_json_int(b, "mail_queued", backlog->mail_queued);
 	json_builder_set_member_name(b, "providers");
 	json_builder_begin_array(b);
 	for (i = 0; i < list->len; i++) {
@@ -1460,8 +1472,8 @@ status_print_json(GPtrArray *list, long pid)
 }
 
 /*
- * Prints the phone providers' health as the running daemon last wrote it
- * to the store.  The store rather than an HTTP endpoint: the webhook
+ * Prints the store's backlog, and the phone providers' health as the
+ * running daemon last wrote it to the store.  The store rather than an HTTP endpoint: the webhook
  * listener usually sits behind a reverse proxy on the same host, where
  * every request comes from loopback, so "loopback only" would not keep
  * the outside world from reading it.
@@ -1469,26 +1481,28 @@ status_print_json(GPtrArray *list, long pid)
 int
 daemon_cli_status(int argc, char **argv)
 {
-	struct cli_opts	 opts;
-	struct store	*store;
-	struct cfg	*cfg;
-	GPtrArray	*list = NULL;
-	long		 pid;
-	int		 rc = 1;
+	struct store_backlog	 backlog;
+	struct cli_opts		 opts;
+	struct store		*store;
+	struct cfg		*cfg;
+	GPtrArray		*list = NULL;
+	long			 pid;
+	int			 rc = 1;
 
-	if (cli_parse(argc, argv, "- show the phone providers' health", 0,
+	if (cli_parse(argc, argv, "- show the backlog and the phone "
+	    "providers' health", 0,
 	    &opts) == -1)
 		return 2;
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;
 	list = store_provider_health_list(store);
-	if (list == NULL)
+	if (list == NULL || store_backlog_read(store, &backlog) == -1)
 		goto out;
 	pid = daemon_store_server(cfg->store_path, store);
 	if (opts.is_json)
-		status_print_json(list, pid);
+		status_print_json(list, &backlog, pid);
 	else
-		status_print_text(list, pid, clock_now_ms());
+		status_print_text(list, &backlog, pid, clock_now_ms());
 	rc = 0;
 out:
 	if (list != NULL)

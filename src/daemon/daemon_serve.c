@@ -662,6 +662,21 @@ serve_stop(struct daemon *d)
 		close(d->lock_fd);
 }
 
+/* Logs the work the last run left, which this one takes over. */
+static void
+serve_log_backlog(struct daemon *d)
+{
+	struct store_backlog	b;
+
+	if (store_backlog_read(d->store, &b) == -1)
+		return;
+	log_info("critgate: backlog at start incidents_paging=%" PRId64
+	    " messages_waiting=%" PRId64 " pages_pending=%" PRId64
+	    " pages_in_flight=%" PRId64 " mail_queued=%" PRId64,
+	    b.incidents_paging, b.messages_waiting, b.pages_pending,
+	    b.pages_in_flight, b.mail_queued);
+}
+
 int
 daemon_serve_main(int argc, char **argv)
 {
@@ -712,6 +727,7 @@ daemon_serve_main(int argc, char **argv)
 	log_info("critgate: started version=%s config=%s store=%s team=%zu "
 	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
 	    d.cfg->n_team, d.cfg->n_routes);
+	serve_log_backlog(&d);
 	daemon_mail_recover(&d);
 	daemon_page_recover(&d);
 	if (d.cfg->imap.host != NULL)

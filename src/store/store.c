@@ -1391,6 +1391,26 @@ store_messages_each(struct store *store, int64_t limit,
 	return n;
 }
 
+int
+store_backlog_read(struct store *store, struct store_backlog *out)
+{
+	out->incidents_paging = store_query_int(store, -1, "SELECT count(*) "
+	    "FROM incidents WHERE resolved_ms IS NULL AND (acked_ms IS NULL "
+	    "OR multi_paging = 1)", "");
+	out->messages_waiting = store_query_int(store, -1, "SELECT count(*) "
+	    "FROM messages WHERE is_processed = 0", "");
+	out->pages_pending = store_query_int(store, -1, "SELECT count(*) "
+	    "FROM pages WHERE state = 'pending'", "");
+	out->pages_in_flight = store_query_int(store, -1, "SELECT count(*) "
+	    "FROM pages WHERE state IN ('sending', 'unknown')", "");
+	out->mail_queued = store_query_int(store, -1, "SELECT count(*) "
+	    "FROM outbox WHERE state IN ('pending', 'sending', 'unknown')",
+	    "");
+	return out->incidents_paging < 0 || out->messages_waiting < 0 ||
+	    out->pages_pending < 0 || out->pages_in_flight < 0 ||
+	    out->mail_queued < 0 ? -1 : 0;
+}
+
 GArray *
 store_messages_unprocessed(struct store *store)
 {

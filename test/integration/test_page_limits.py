@@ -6,6 +6,7 @@ with pages marked "capped", and one keypress on a bundled call
 acknowledges every incident it named."""
 
 import collections
+import json
 import subprocess
 import sys
 
@@ -179,6 +180,16 @@ def body(world, tap):
         "six incidents")
     ids = [inc["id"] for inc in incidents]
     tap.check(len(set(ids)) == COUNT, "six distinct incidents", ids)
+    tap.check(f"backlog at start incidents_paging=0 messages_waiting={COUNT}"
+              in world.log(), "the start logs the mail it takes over",
+              [line for line in world.log().splitlines()
+               if "backlog" in line])
+    rc, out = world.cli("status", "--json")
+    status = json.loads(out) if rc == 0 else {}
+    tap.check(status.get("incidents_paging") == COUNT,
+              "status counts the incidents paging", status)
+    tap.check(status.get("messages_waiting") == 0,
+              "status counts no mail waiting", status)
     check_first_pass(world, tap, ids)
     check_caps(world, tap, ids)
     check_keypress(tap)
