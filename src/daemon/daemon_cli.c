@@ -262,6 +262,25 @@ cli_close(struct cfg *cfg, struct store *store)
 	cfg_free(cfg);
 }
 
+/*
+ * Checks, after a command recorded something, that the store's files are
+ * still the ones it wrote to: a file removed or replaced meanwhile can
+ * take the record with it at the daemon's restart.  Returns 0, or -1
+ * after saying so.
+ */
+static int
+cli_check_written(const char *command, struct store *store)
+{
+	const char	*moved = store_files_moved(store);
+
+	if (moved == NULL)
+		return 0;
+	fprintf(stderr, "critgate %s: the store's %s was removed or replaced "
+	    "while this command wrote to it, so what it recorded may be lost; "
+	    "run it again once the daemon has restarted\n", command, moved);
+	return -1;
+}
+
 /* Formats a duration in ms as "4m12s", "2h03m" or "1d02h". */
 static char *
 duration_text(int64_t ms)
@@ -1310,6 +1329,8 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 	    now) == -1)
 		fprintf(stderr, "critgate %s: the reporters' update could not "
 		    "be queued\n", argv[0]);
+	if (cli_check_written(argv[0], store) == -1)
+		goto out;
 	if (store_incident_get(store, opts.incident_id, &inc) == 0) {
 		action->print(&inc, changed == 1, now);
 		store_incident_fini(&inc);
@@ -1386,7 +1407,7 @@ daemon_cli_notify(int argc, char **argv)
 		goto out;
 	}
 	if (daemon_outbox_update(&ob, opts.incident_id, MAILOUT_STATUS, text,
-	    clock_now_ms()) == -1)
+	    clock_now_ms()) == -1 || cli_check_written(argv[0], store) == -1)
 		goto out;
 	printf("status update for incident %" PRId64 " queued; \"critgate "
 	    "show %" PRId64 "\" lists its mail\n", opts.incident_id,

@@ -222,5 +222,57 @@ def body(world, tap):
               "kept", found[-5:])
 
 
+def log_is_open(pid, log):
+    """Tells whether process pid has the file log open."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == log:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def command_after_move(tap):
+    """A command whose log is moved while it waits for the write lock
+    exits 1 and says that its record may be lost."""
+    world = harness.World()
+    try:
+        store = os.path.join(world.store_dir, "critgate.db")
+        world.start_daemon()
+        world.send(harness.message())
+        inc = harness.wait_for(world.incidents, what="incident opened")[0]
+        world.kill_daemon(signal.SIGTERM)
+        holder = sqlite3.connect(store, isolation_level=None, timeout=10)
+        holder.execute("BEGIN IMMEDIATE")
+        ack = subprocess.Popen(
+            [harness.CRITGATE, "ack", str(inc["id"]), "--by", "alice",
+             "--config", world.config], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        harness.wait_for(lambda: log_is_open(ack.pid, store + "-wal"), 10,
+                         "the command to open the log")
+        os.rename(store + "-wal", store + "-wal.moved")
+        holder.execute("ROLLBACK")
+        out, err = ack.communicate(timeout=30)
+        holder.close()
+        tap.check(ack.returncode == 1,
+                  "command after a move: ack exits 1", ack.returncode)
+        tap.check("removed or replaced while this command wrote" in err and
+                  "run it again" in err,
+                  "command after a move: ack says its record may be lost",
+                  out + err)
+    finally:
+        harness.stop_world(world, tap, "command after a move")
+
+
+def body_all(world, tap):
+    body(world, tap)
+    command_after_move(tap)
+
+
 if __name__ == "__main__":
-    sys.exit(harness.run(body))
+    sys.exit(harness.run(body_all))
