@@ -190,6 +190,13 @@ char	*notify_vonage_msisdn_to_e164(const char *msisdn);
  */
 int	notify_vonage_sms_request(const struct notify_vonage_account *acct,
 	    const struct notify_page *page, struct notify_request *out);
+/*
+ * Builds the POST that sends text as the reply to a member's SMS: a
+ * page's SMS without client-ref and callback.  Returns 0, or -1 (out left
+ * empty) when to is not E.164.
+ */
+int	notify_vonage_reply_request(const struct notify_vonage_account *acct,
+	    const char *to, const char *text, struct notify_request *out);
 
 /*
  * Returns the RS256 JWT that authorizes a Voice API request: claims

@@ -504,6 +504,13 @@ int			 daemon_provider_pick(struct daemon_providers *ps,
 int	daemon_provider_build(struct daemon *d, int index,
 	    enum notify_channel channel, const struct notify_page *pages,
 	    size_t n, struct notify_request *out);
+/*
+ * Sends text to a member's number to through Vonage, outside any page:
+ * the reply to an SMS, which Vonage does not take in its webhook's
+ * response.  The outcome is only logged.
+ */
+void	daemon_provider_vonage_reply(struct daemon *d, const char *member,
+	    const char *to, const char *text);
 /* Counts and starts the request; done as for daemon_curl_post. */
 void	daemon_provider_post(struct daemon *d, int index,
 	    const struct notify_request *req, daemon_curl_done_fn done,

@@ -1188,8 +1188,10 @@ vonage_sms_join(struct http_call *call, const char *msisdn,
 
 /*
  * An engineer's SMS to our Vonage number.  Vonage takes no reply in the
- * response, so the text an SMS to Twilio would get back is only logged.
- * A long SMS comes in parts, one webhook each, and is read once joined.
+ * response, so the reply to an ACK goes out as an SMS of its own.  Other
+ * texts get no reply, so that an auto-reply on the phone cannot start a
+ * loop of SMS.  A long SMS comes in parts, one webhook each, and is read once
+ * joined.
  */
 static void
 hook_vonage_sms(struct http_call *call)
@@ -1229,8 +1231,8 @@ hook_vonage_sms(struct http_call *call)
 		log_info("http: vonage sms not an acknowledgement member=%s",
 		    member->name);
 	if (answer_text != NULL)
-		log_debug("http: vonage sms outcome member=%s text=\"%s\"",
-		    member->name, answer_text);
+		daemon_provider_vonage_reply(call->d, member->name, e164,
+		    answer_text);
 	g_free(answer_text);
 	http_sms_reply_fini(&reply);
 out:

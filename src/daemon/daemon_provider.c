@@ -115,6 +115,20 @@ vonage_post(struct daemon *d, const struct notify_request *req,
 	    ctx);
 }
 
+static void
+vonage_account(const struct cfg *cfg, struct notify_vonage_account *acct)
+{
+	memset(acct, 0, sizeof(*acct));
+	acct->sms_base = cfg->vonage.api_base;
+	acct->voice_base = cfg->vonage.voice_api_base;
+	acct->api_key = cfg->vonage.api_key;
+	acct->api_secret = cfg->vonage.api_secret;
+	acct->application_id = cfg->vonage.application_id;
+	acct->private_key_pem = cfg->vonage.private_key;
+	acct->from = cfg->vonage.from;
+	acct->public_url = cfg->public_url;
+}
+
 /*
  * Vonage's builders word one page: a bundle goes out as its first page,
  * with the other incident numbers added to the subject so that the
@@ -131,15 +145,7 @@ vonage_build(struct daemon *d, enum notify_channel channel,
 	size_t				 i;
 	int				 rc;
 
-	memset(&acct, 0, sizeof(acct));
-	acct.sms_base = d->cfg->vonage.api_base;
-	acct.voice_base = d->cfg->vonage.voice_api_base;
-	acct.api_key = d->cfg->vonage.api_key;
-	acct.api_secret = d->cfg->vonage.api_secret;
-	acct.application_id = d->cfg->vonage.application_id;
-	acct.private_key_pem = d->cfg->vonage.private_key;
-	acct.from = d->cfg->vonage.from;
-	acct.public_url = d->cfg->public_url;
+	vonage_account(d->cfg, &acct);
 	subject = g_string_new(pages[0].subject);
 	for (i = 1; i < n; i++)
 		g_string_append_printf(subject, "%s%" PRId64, i == 1 ?
@@ -323,6 +329,50 @@ daemon_provider_build(struct daemon *d, int index,
 	if (index < 0 || index >= d->providers->n)
 		return -1;
 	return d->providers->list[index].ops->build(d, channel, pages, n, out);
+}
+
+/* A reply SMS to a member, on its way to Vonage. */
+struct vonage_reply {
+	char	*member;
+};
+
+static void
+vonage_reply_done(void *ctx, long http_status, const char *body, size_t len,
+    const char *retry_after, const char *error)
+{
+	struct vonage_reply	*r = ctx;
+	struct notify_response	 resp;
+
+	notify_vonage_sms_classify(http_status, body, len, retry_after,
+	    clock_now_ms(), &resp);
+	if (resp.result == NOTIFY_OK)
+		log_info("http: vonage sms reply sent member=%s sid=%s",
+		    r->member, resp.sid != NULL ? resp.sid : "-");
+	else
+		log_warnx("http: vonage sms reply failed member=%s status=%ld "
+		    "error=\"%s\"", r->member, http_status, error != NULL ?
+		    error : resp.error_message != NULL ? resp.error_message :
+		    "");
+	notify_response_fini(&resp);
+	g_free(r->member);
+	g_free(r);
+}
+
+void
+daemon_provider_vonage_reply(struct daemon *d, const char *member,
+    const char *to, const char *text)
+{
+	struct notify_vonage_account	 acct;
+	struct notify_request		 req;
+	struct vonage_reply		*r;
+
+	vonage_account(d->cfg, &acct);
+	if (notify_vonage_reply_request(&acct, to, text, &req) == -1)
+		return;
+	r = g_new0(struct vonage_reply, 1);
+	r->member = g_strdup(member);
+	vonage_post(d, &req, vonage_reply_done, r);
+	notify_request_fini(&req);
 }
 
 void

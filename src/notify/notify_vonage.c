@@ -108,20 +108,22 @@ form_add(GString *form, const char *name, const char *value)
 	g_free(escaped);
 }
 
-int
-notify_vonage_sms_request(const struct notify_vonage_account *acct,
-    const struct notify_page *page, struct notify_request *out)
+/*
+ * Builds the POST that sends text to the E.164 number to_e164.  With
+ * page_id above 0, the SMS is that page's: its delivery receipts come to
+ * our status hook with the page id as client-ref.
+ */
+static int
+sms_request(const struct notify_vonage_account *acct, const char *to_e164,
+    const char *text, int64_t page_id, struct notify_request *out)
 {
 	GString	*form;
-	char	*to, *text, *callback, *number;
+	char	*to, *callback, *number;
 
 	memset(out, 0, sizeof(*out));
-	to = notify_vonage_number(page->to);
+	to = notify_vonage_number(to_e164);
 	if (to == NULL)
 		return -1;
-	text = notify_twilio_sms_text(page);
-	callback = g_strconcat(acct->public_url, "/hooks/vonage/sms/status",
-	    NULL);
 	form = g_string_new(NULL);
 	form_add(form, "api_key", acct->api_key);
 	form_add(form, "api_secret", acct->api_secret);
@@ -130,19 +132,41 @@ notify_vonage_sms_request(const struct notify_vonage_account *acct,
 	form_add(form, "text", text);
 	if (!notify_text_is_gsm7(text))
 		form_add(form, "type", "unicode");
-	form_add(form, "callback", callback);
-	number = g_strdup_printf("%" PRId64, page->page_id);
-	form_add(form, "client-ref", number);
-	g_free(number);
+	if (page_id > 0) {
+		callback = g_strconcat(acct->public_url,
+		    "/hooks/vonage/sms/status", NULL);
+		form_add(form, "callback", callback);
+		g_free(callback);
+		number = g_strdup_printf("%" PRId64, page_id);
+		form_add(form, "client-ref", number);
+		g_free(number);
+	}
 	number = g_strdup_printf("%d", NOTIFY_VONAGE_SMS_TTL_MS);
 	form_add(form, "ttl", number);
 	g_free(number);
 	out->url = g_strconcat(acct->sms_base, "/sms/json", NULL);
 	out->body = g_string_free(form, FALSE);
-	g_free(callback);
-	g_free(text);
 	g_free(to);
 	return 0;
+}
+
+int
+notify_vonage_sms_request(const struct notify_vonage_account *acct,
+    const struct notify_page *page, struct notify_request *out)
+{
+	char	*text = notify_twilio_sms_text(page);
+	int	 rc;
+
+	rc = sms_request(acct, page->to, text, page->page_id, out);
+	g_free(text);
+	return rc;
+}
+
+int
+notify_vonage_reply_request(const struct notify_vonage_account *acct,
+    const char *to, const char *text, struct notify_request *out)
+{
+	return sms_request(acct, to, text, 0, out);
 }
 
 /* Returns base64url of data without padding (RFC 7515 section 2). */

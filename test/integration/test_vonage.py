@@ -502,6 +502,45 @@ def sms_in_parts(tap):
         left = db.execute("SELECT count(*) FROM sms_parts").fetchone()[0]
         db.close()
         tap.check(left == 0, "parts: no copy is left waiting", left)
+
+        # Vonage takes no reply in the webhook's response, so critgate
+        # sends its reply to an ACK as an SMS of its own.
+        def replies():
+            got = [m["text"] for m in world.vonage_call(
+                "GET", "/_sim/messages")["messages"]
+                if m["to"] == alice[1:] and not m.get("client_ref")]
+            return got or None
+        got = None
+        try:
+            got = harness.wait_for(replies, 10, "the reply to alice")
+        except TimeoutError:
+            pass
+        tap.check(got == [f"Acknowledged incident {inc}. Paging stopped "
+                          "for everyone."],
+                  "reply: the ACK is answered by SMS", got)
+        world.vonage_call("POST", "/_sim/inbound", {
+            "msisdn": alice[1:], "text": "ACK 999999"})
+        try:
+            got = harness.wait_for(lambda: (r := replies()) and
+                                   len(r) == 2 and r, 10,
+                                   "the second reply to alice")
+        except TimeoutError:
+            pass
+        tap.check(got is not None and len(got) == 2 and
+                  got[1].startswith("999999 is not an open incident"),
+                  "reply: an ACK of no incident hears why", got)
+        world.vonage_call("POST", "/_sim/inbound", {
+            "msisdn": alice[1:], "text": "thanks"})
+        world.vonage_call("POST", "/_sim/inbound", {
+            "msisdn": alice[1:], "text": "ACK 999998"})
+        try:
+            harness.wait_for(lambda: (r := replies()) and len(r) == 3, 10,
+                             "the third reply to alice")
+        except TimeoutError:
+            pass
+        tap.check(len(replies() or []) == 3,
+                  "reply: a text that is no ACK gets no answer",
+                  replies())
     finally:
         harness.stop_world(world, tap, "sms in parts")
 
