@@ -61,8 +61,10 @@ struct daemon_providers {
 	int		 n;
 	struct store	*store;
 	int64_t		 cool_ms;	/* providers.cool_down_seconds */
+	GHashTable	*replies;	/* struct vonage_reply * in flight */
 };
 
+static void	reply_free(gpointer data);
 static int	twilio_build(struct daemon *d, enum notify_channel channel,
 		    const struct notify_page *pages, size_t n,
 		    struct notify_request *out);
@@ -230,6 +232,7 @@ daemon_providers_new(const struct cfg *cfg, struct store *store)
 
 	ps = g_new0(struct daemon_providers, 1);
 	ps->store = store;
+	ps->replies = g_hash_table_new_full(NULL, NULL, reply_free, NULL);
 	ps->cool_ms = cfg->circuit_cool_ms;
 	ps->list = g_new0(struct provider, g_strv_length(cfg->provider_order));
 	for (i = 0; cfg->provider_order[i] != NULL; i++) {
@@ -256,6 +259,9 @@ daemon_providers_free(struct daemon_providers *ps)
 {
 	if (ps == NULL)
 		return;
+	/* A stop abandons the replies in flight, their callbacks never
+	 * called. */
+	g_hash_table_destroy(ps->replies);
 	g_free(ps->list);
 	g_free(ps);
 }
@@ -333,8 +339,18 @@ daemon_provider_build(struct daemon *d, int index,
 
 /* A reply SMS to a member, on its way to Vonage. */
 struct vonage_reply {
-	char	*member;
+	struct daemon_providers	*ps;
+	char			*member;
 };
+
+static void
+reply_free(gpointer data)
+{
+	struct vonage_reply	*r = data;
+
+	g_free(r->member);
+	g_free(r);
+}
 
 static void
 vonage_reply_done(void *ctx, long http_status, const char *body, size_t len,
@@ -354,8 +370,7 @@ vonage_reply_done(void *ctx, long http_status, const char *body, size_t len,
 		    error : resp.error_message != NULL ? resp.error_message :
 		    "");
 	notify_response_fini(&resp);
-	g_free(r->member);
-	g_free(r);
+	g_hash_table_remove(r->ps->replies, r);
 }
 
 void
@@ -370,7 +385,9 @@ daemon_provider_vonage_reply(struct daemon *d, const char *member,
 	if (notify_vonage_reply_request(&acct, to, text, &req) == -1)
 		return;
 	r = g_new0(struct vonage_reply, 1);
+	r->ps = d->providers;
 	r->member = g_strdup(member);
+	g_hash_table_add(d->providers->replies, r);
 	vonage_post(d, &req, vonage_reply_done, r);
 	notify_request_fini(&req);
 }
