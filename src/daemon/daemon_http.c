@@ -547,11 +547,12 @@ static int
 status_find_pages(struct http_call *call, const char *sid, const char *list,
     enum notify_channel channel)
 {
-	GArray		*ids;
-	const char	*reason;
-	int64_t		 id;
-	guint		 i;
-	int		 n = 0;
+	struct store_page	 page;
+	GArray			*ids;
+	const char		*reason;
+	int64_t			 id;
+	guint			 i;
+	int			 n = 0;
 
 	if (list == NULL)
 		return 0;
@@ -568,8 +569,12 @@ status_find_pages(struct http_call *call, const char *sid, const char *list,
 		if (store_page_found_sent(call->d->store, id, sid,
 		    clock_now_ms()) != 1)
 			continue;
-		log_info("notify: page in flight at the last stop was sent "
-		    "page=%" PRId64 " sid=%s", id, sid);
+		if (store_page_get(call->d->store, id, &page) == 0) {
+			log_info("notify: page in flight at the last stop was "
+			    "sent inc=%" PRId64 " page=%" PRId64 " sid=%s",
+			    page.incident_id, id, sid);
+			store_page_fini(&page);
+		}
 		n++;
 	}
 	if (n == 0)

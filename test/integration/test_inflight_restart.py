@@ -101,7 +101,8 @@ def twilio(world, tap):
                                        for e in events),
               "the timeline says where each sid came from", events)
     tap.check(world.log().count("page in flight at the last stop was "
-                                "sent") == 4, "the log names each page")
+                                f"sent inc={inc} page=") == 4,
+              "the log names each page and its incident")
     tap.check(len(requests_at_sim(world)) == 4, "nothing was sent twice",
               len(requests_at_sim(world)))
 
