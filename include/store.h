@@ -291,12 +291,11 @@ GArray	*store_messages_unprocessed(struct store *store);
 
 /* The work a store holds for the daemon: what a restart takes over. */
 struct store_backlog {
-	int64_t	incidents_paging;	/* unacknowledged, or paging on under
-					 * multi_ack */
-	int64_t	messages_waiting;	/* stored, not yet understood */
-	int64_t	pages_pending;		/* not yet requested */
-	int64_t	pages_in_flight;	/* requested, no answer recorded */
-	int64_t	mail_queued;		/* not yet accepted by the relay */
+	int64_t	incidents_paging;	/* open, or under multi_ack */
+	int64_t	messages_waiting;	/* not understood yet */
+	int64_t	pages_pending;		/* not requested yet */
+	int64_t	pages_in_flight;	/* no answer yet */
+	int64_t	mail_queued;		/* not relayed yet */
 };
 /* Counts the store's backlog into out.  Returns 0, or -1 on failure. */
 int	store_backlog_read(struct store *store, struct store_backlog *out);
@@ -570,8 +569,8 @@ int	store_pages_resend_unknown(struct store *store, int64_t before_ms,
  * Records a provider status callback for every page with sid, unless a
  * page already has a later status (callbacks arrive out of order).  rank
  * orders statuses; *page_id receives the first page and *incident_id its
- * incident, both 0 when sid is unknown.  Returns 1 when a page recorded the status, 0 when none did,
- * -1 on failure.
+ * incident, both 0 when sid is unknown.  Returns 1 when a page recorded
+ * the status, 0 when none did, -1 on failure.
  */
 int	store_page_status(struct store *store, const char *sid,
 	    const char *status, int rank, const char *error, int64_t now_ms,

@@ -587,7 +587,8 @@ show_print_header(const struct store_incident *inc, GPtrArray *pages,
     int64_t now_ms)
 {
 	struct store_page_counts	 counts;
-	char				 buf[CLOCK_RFC3339_LEN], *tta, *limit;
+	char				 buf[CLOCK_RFC3339_LEN];
+	char				*tta, *limit;
 
 	limit = duration_text(inc->ack_deadline_ms - inc->opened_ms);
 	printf("Incident %" PRId64 " (%s): %s\n", inc->id,
@@ -1494,10 +1495,10 @@ status_print_json(GPtrArray *list, const struct store_backlog *backlog,
 
 /*
  * Prints the store's backlog, and the phone providers' health as the
- * running daemon last wrote it to the store.  The store rather than an HTTP endpoint: the webhook
- * listener usually sits behind a reverse proxy on the same host, where
- * every request comes from loopback, so "loopback only" would not keep
- * the outside world from reading it.
+ * running daemon last wrote it to the store.  The store rather than an
+ * HTTP endpoint: the webhook listener usually sits behind a reverse proxy
+ * on the same host, where every request comes from loopback, so
+ * "loopback only" would not keep the outside world from reading it.
  */
 int
 daemon_cli_status(int argc, char **argv)
@@ -1511,8 +1512,7 @@ daemon_cli_status(int argc, char **argv)
 	int			 rc = 1;
 
 	if (cli_parse(argc, argv, "- show the backlog and the phone "
-	    "providers' health", 0,
-	    &opts) == -1)
+	    "providers' health", 0, &opts) == -1)
 		return 2;
 	if (cli_open(&opts, &cfg, &store) == -1)
 		goto out;

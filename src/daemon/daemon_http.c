@@ -1195,8 +1195,8 @@ vonage_sms_join(struct http_call *call, const char *msisdn,
  * An engineer's SMS to our Vonage number.  Vonage takes no reply in the
  * response, so the reply to an ACK goes out as an SMS of its own.  Other
  * texts get no reply, so that an auto-reply on the phone cannot start a
- * loop of SMS.  A long SMS comes in parts, one webhook each, and is read once
- * joined.
+ * loop of SMS.  A long SMS comes in parts, one webhook each, and is read
+ * once joined.
  */
 static void
 hook_vonage_sms(struct http_call *call)

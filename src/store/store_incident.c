@@ -19,7 +19,8 @@
 	"coalesce(i.resolved_ms, 0), i.resolved_by, i.multi_paging, "	\
 	"coalesce(i.analysed_ms, 0), i.analysed_by, "			\
 	"coalesce(i.fix_due_ms, 0), coalesce(i.fixed_ms, 0), i.fixed_by"
-#define INCIDENT_COLUMN_COUNT	22	/* how many INCIDENT_COLUMNS names */
+/* How many columns INCIDENT_COLUMNS names. */
+#define INCIDENT_COLUMN_COUNT	22
 
 static void
 store_incident_read(sqlite3_stmt *stmt, struct store_incident *out)
