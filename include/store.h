@@ -580,6 +580,14 @@ int	store_page_status(struct store *store, const char *sid,
 int	store_event_add(struct store *store, int64_t incident_id,
 	    int64_t page_id, const char *kind, const char *detail,
 	    int64_t now_ms);
+/*
+ * Appends an event about the incident itself, unless the timeline has one
+ * of the same kind and detail from the last window_ms.  Returns 1 when
+ * added, 0 when not, -1 on failure.
+ */
+int	store_event_add_unless_recent(struct store *store,
+	    int64_t incident_id, const char *kind, const char *detail,
+	    int64_t now_ms, int64_t window_ms);
 /* Returns the timeline (struct store_event *, owned) in time order. */
 GPtrArray	*store_events_of_incident(struct store *store,
 		    int64_t incident_id);

@@ -406,6 +406,22 @@ reply_invalid_utf8_note_replaced(void)
 	check_reply("ack 7 \xff ok", HTTP_SMS_ACK, 7, "\xef\xbf\xbd ok");
 }
 
+/*
+ * A number after punctuation names its incident, so that it is never read
+ * as the note of a bare ack, which would acknowledge another incident.
+ */
+static void
+reply_number_after_punctuation_named(void)
+{
+	check_reply("ACK: 1", HTTP_SMS_ACK, 1, NULL);
+	check_reply("ACK-1", HTTP_SMS_ACK, 1, NULL);
+	check_reply("ACK -1", HTTP_SMS_ACK, 1, NULL);
+	check_reply("ACK #-1", HTTP_SMS_ACK, 1, NULL);
+	check_reply("ACK (1)", HTTP_SMS_ACK, 1, NULL);
+	check_reply("Ack, 1042 on it", HTTP_SMS_ACK, 1042, "on it");
+	check_reply("ACK - 0", HTTP_SMS_OTHER, 0, NULL);
+}
+
 static void
 reply_fini_clears_note(void)
 {
@@ -460,6 +476,7 @@ main(void)
 	TAP_RUN(reply_note_kept_byte_for_byte);
 	TAP_RUN(reply_smiley_only_no_note);
 	TAP_RUN(reply_invalid_utf8_note_replaced);
+	TAP_RUN(reply_number_after_punctuation_named);
 	TAP_RUN(reply_fini_clears_note);
 	return tap_done();
 }

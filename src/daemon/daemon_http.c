@@ -183,37 +183,72 @@ find_incident(GPtrArray *list, int64_t id)
 	return NULL;
 }
 
-/*
- * Records an ACK that acknowledged nothing on the timeline of the incident
- * it named, or of every incident paging the member when it named none, so
- * that `critgate show` lists the attempt.
- */
+/* Repeats of a rejected ACK within this time add no event to the
+ * timeline, as from a phone that sends it again and again. */
+#define SMS_ACK_REJECTED_QUIET_MS	60000
+
 static void
-sms_ack_note_rejected(struct store *store, const char *member,
+sms_ack_note_rejected(struct store *store, int64_t incident_id,
+    const char *detail)
+{
+	(void)store_event_add_unless_recent(store, incident_id,
+	    "ack-rejected", detail, clock_now_ms(),
+	    SMS_ACK_REJECTED_QUIET_MS);
+}
+
+/*
+ * Returns the reply to an ACK that acknowledged nothing.  Records the
+ * attempt on the timeline of the incident it named, or of every incident
+ * paging the member when it named none, so that `critgate show` lists
+ * it.
+ */
+static char *
+sms_ack_rejected(struct store *store, const char *member,
     const struct http_sms_reply *reply, GPtrArray *open)
 {
 	struct store_incident	 named;
-	char			*detail;
+	char			*detail = NULL, *text;
 	guint			 i;
 
-	if (reply->incident_id != 0) {
-		if (store_incident_get(store, reply->incident_id, &named) == -1)
-			return;
-		store_incident_fini(&named);
+	if (reply->incident_id == 0 && open->len == 0)
+		return g_strdup("No open incident is paging you, so nothing "
+		    "was acknowledged.");
+	if (reply->incident_id == 0) {
+		detail = g_strdup_printf("by=%s channel=sms: no incident "
+		    "named, and %u are paging %s", member, open->len, member);
+		for (i = 0; i < open->len; i++)
+			sms_ack_note_rejected(store, ((struct store_incident *)
+			    g_ptr_array_index(open, i))->id, detail);
+		g_free(detail);
+		return open_incidents_text(open);
+	}
+	if (store_incident_get(store, reply->incident_id, &named) == -1)
+		return g_strdup_printf("%" PRId64 " is not an open incident "
+		    "paging you, so nothing was acknowledged. Reply ACK "
+		    "<number> with the number of your page.",
+		    reply->incident_id);
+	if (named.acked_ms != 0 && g_strcmp0(named.acked_by, member) == 0) {
+		text = g_strdup_printf("You acknowledged incident %" PRId64
+		    " already.", named.id);
+	} else if (named.acked_ms != 0) {
+		text = g_strdup_printf("Incident %" PRId64 " was acknowledged "
+		    "by %s already, so nothing more was recorded.", named.id,
+		    named.acked_by != NULL ? named.acked_by : "someone");
+		detail = g_strdup_printf("by=%s channel=sms: acknowledged by "
+		    "%s already", member, named.acked_by != NULL ?
+		    named.acked_by : "-");
+	} else {
+		text = g_strdup_printf("%" PRId64 " is not an open incident "
+		    "paging you, so nothing was acknowledged. Reply ACK "
+		    "<number> with the number of your page.", named.id);
 		detail = g_strdup_printf("by=%s channel=sms: the incident "
 		    "named is not paging %s", member, member);
-		(void)store_event_add(store, reply->incident_id, 0,
-		    "ack-rejected", detail, clock_now_ms());
-		g_free(detail);
-		return;
 	}
-	detail = g_strdup_printf("by=%s channel=sms: no incident named, and "
-	    "%u are paging %s", member, open->len, member);
-	for (i = 0; i < open->len; i++)
-		(void)store_event_add(store, ((struct store_incident *)
-		    g_ptr_array_index(open, i))->id, 0, "ack-rejected", detail,
-		    clock_now_ms());
+	if (detail != NULL)
+		sms_ack_note_rejected(store, named.id, detail);
 	g_free(detail);
+	store_incident_fini(&named);
+	return text;
 }
 
 /* Picks the incident an ACK means: the one named, or the only one open. */
@@ -235,19 +270,9 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 	else if (open->len == 1)
 		target = g_ptr_array_index(open, 0);
 	if (target == NULL) {
-		if (reply->incident_id != 0)
-			text = g_strdup_printf("%" PRId64 " is not an open "
-			    "incident paging you, so nothing was acknowledged. "
-			    "Reply ACK <number> with the number of your page.",
-			    reply->incident_id);
-		else if (open->len == 0)
-			text = g_strdup("No open incident is paging you, so "
-			    "nothing was acknowledged.");
-		else
-			text = open_incidents_text(open);
 		log_info("http: sms ack not applied member=%s named=%" PRId64
 		    " open=%u", member->name, reply->incident_id, open->len);
-		sms_ack_note_rejected(call->d->store, member->name, reply,
+		text = sms_ack_rejected(call->d->store, member->name, reply,
 		    open);
 		g_ptr_array_free(open, TRUE);
 		return text;

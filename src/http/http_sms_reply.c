@@ -141,10 +141,11 @@ ack_word_end(const char *p, const char *end)
 }
 
 /*
- * Reads an optional "#" and incident number after the ack word at p, stores
- * it in *id and returns where the text after it starts.  Returns p itself
- * when no number follows, or NULL for a number that is 0 or too long: no
- * incident has either, and reading it as a bare ack would pick one.
+ * Reads the incident number after the ack word at p ("ACK 1042", "ACK
+ * #1042", "ACK: 1042", "ACK (1042)") into *id, and returns where the text
+ * after it starts.  Digits there name an incident, never a note, as a bare
+ * ack would acknowledge whichever incident pages the member.  Returns p
+ * when no number follows, or NULL for 0 or a number too long.
  */
 static const char *
 incident_number_read(const char *p, const char *end, int64_t *id)
@@ -154,7 +155,7 @@ incident_number_read(const char *p, const char *end, int64_t *id)
 
 	*id = 0;
 	q = skip_spaces(p, end);
-	if (q < end && *q == '#')
+	while (q < end && *q != '\0' && strchr("#:;,.-(", *q) != NULL)
 		q = skip_spaces(q + 1, end);
 	while (q + n < end && g_ascii_isdigit(q[n]))
 		n++;

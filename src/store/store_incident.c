@@ -403,6 +403,19 @@ store_event_add(struct store *store, int64_t incident_id, int64_t page_id,
 }
 
 int
+store_event_add_unless_recent(struct store *store, int64_t incident_id,
+    const char *kind, const char *detail, int64_t now_ms, int64_t window_ms)
+{
+	if (store_exec(store, "INSERT INTO events (incident, page, at_ms, "
+	    "kind, detail) SELECT ?1, NULL, ?2, ?3, ?4 WHERE NOT EXISTS "
+	    "(SELECT 1 FROM events WHERE incident = ?1 AND kind = ?3 AND "
+	    "detail = ?4 AND at_ms > ?5)", "iissi", incident_id, now_ms, kind,
+	    detail, now_ms - window_ms) == -1)
+		return -1;
+	return sqlite3_changes(store->db) > 0 ? 1 : 0;
+}
+
+int
 store_event_commit(struct store *store, int64_t incident_id,
     const char *kind, char *detail, int64_t now_ms)
 {

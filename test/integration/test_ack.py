@@ -57,12 +57,14 @@ def body(world, tap):
         "from": alice, "body": "ACK"})
     tap.check(f"ACK {inc['id']} or ACK {other['id']}" in bare["body"],
               "a bare ACK with two incidents open asks which", bare)
+    world.sim_call("POST", "/_sim/inbound", {"from": alice, "body": "ACK"})
     for i in (inc["id"], other["id"]):
         rejected = [e for e in world.show(i)["timeline"]
                     if e["kind"] == "ack-rejected"]
         tap.check(len(rejected) == 1 and
                   rejected[0]["detail"].startswith("by=alice channel=sms"),
-                  f"incident {i}'s timeline notes the bare ACK", rejected)
+                  f"incident {i}'s timeline notes the bare ACK once",
+                  rejected)
 
     ack = world.sim_call("POST", "/_sim/inbound", {
         "from": alice, "body": f"ack {inc['id']}, on my way"})
@@ -84,13 +86,24 @@ def body(world, tap):
     again = world.sim_call("POST", "/_sim/inbound", {
         "from": dict(world.team)["bob"], "body": f"ACK {inc['id']}"})
     tap.check(again["status"] == 200, "late ACK gets 200", again)
+    tap.check(f"Incident {inc['id']} was acknowledged by alice already"
+              in again["body"], "late ACK hears who acknowledged", again)
     shown = world.show(inc["id"])
     tap.check(shown["acknowledged_by"] == "alice",
               "first acknowledgement wins", shown["acknowledged_by"])
     rejected = [e["detail"] for e in shown["timeline"]
                 if e["kind"] == "ack-rejected"]
-    tap.check(any(d.startswith("by=bob channel=sms") for d in rejected),
-              "the timeline notes the late ACK", rejected)
+    tap.check("by=bob channel=sms: acknowledged by alice already"
+              in rejected, "the timeline notes the late ACK", rejected)
+
+    # The number after punctuation names the acknowledged incident: it
+    # must not turn into a bare ACK of the other one, still paging.
+    colon = world.sim_call("POST", "/_sim/inbound", {
+        "from": alice, "body": f"ACK: {inc['id']}"})
+    tap.check(f"You acknowledged incident {inc['id']} already"
+              in colon["body"], "ACK: N names incident N", colon)
+    tap.check(world.show(other["id"])["state"] == "open",
+              "ACK: N leaves the other incident open")
 
     harness.wait_for(lambda: round_two_reached(world, other["id"]), 30,
                      what="second incident's round 2")
