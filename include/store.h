@@ -136,6 +136,8 @@ struct store_page {
 	char			*error;		/* last failure, or NULL */
 	char			*provider;	/* phone provider it went to
 						 * last, or NULL */
+	int64_t			 resent_ms;	/* sent again after a stop,
+						 * or 0 */
 };
 
 struct store_event {

@@ -628,6 +628,19 @@ page_cap_group(struct daemon *d, GPtrArray *group,
 	g_free(detail);
 }
 
+/* Tells whether group holds a page sent again after a stop. */
+static bool
+group_has_resend(GPtrArray *group)
+{
+	guint	i;
+
+	for (i = 0; i < group->len; i++)
+		if (((struct store_page *)g_ptr_array_index(group,
+		    i))->resent_ms != 0)
+			return true;
+	return false;
+}
+
 /*
  * Prepares one request for a group of pending pages to one member on one
  * channel, or caps them all when the member's limit is reached.  Returns
@@ -648,6 +661,11 @@ page_prepare_group(struct daemon *d, GPtrArray *group)
 	    rate->window_ms);
 	if (counted < 0)
 		return NULL;
+	/* A page sent again after a stop replaces a request that may never
+	 * have left, and which counts already: that one request is not held
+	 * against its own resend, so that a crash costs no member a page. */
+	if (counted > 0 && group_has_resend(group))
+		counted--;
 	if (esc_cap_room(rate->count, counted) == 0) {
 		page_cap_group(d, group, rate, counted);
 		return NULL;

@@ -22,7 +22,7 @@ static const char *const page_state_names[STORE_PAGE_STATE_COUNT] = {
 #define PAGE_COLUMNS							\
 	"id, incident, round, member, channel, to_number, state, attempts, "\
 	"created_ms, coalesce(sent_ms, 0), sid, provider_status, "	\
-	"coalesce(status_ms, 0), error, provider"
+	"coalesce(status_ms, 0), error, provider, coalesce(resent_ms, 0)"
 
 const char *
 store_page_state_name(enum store_page_state state)
@@ -84,6 +84,7 @@ store_page_read(sqlite3_stmt *stmt, struct store_page *out)
 	out->status_ms = sqlite3_column_int64(stmt, 12);
 	out->error = store_column_strdup(stmt, 13);
 	out->provider = store_column_strdup(stmt, 14);
+	out->resent_ms = sqlite3_column_int64(stmt, 15);
 }
 
 void

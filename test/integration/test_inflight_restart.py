@@ -32,6 +32,7 @@ from test_vonage import post_voice, twilio_fails, vonage_first, voice_token
 
 
 LIMIT_TWO = 'page_limits = { voice = "2/15m"; sms = "2/15m"; };'
+LIMIT_ONE = 'page_limits = { voice = "1/15m"; sms = "1/15m"; };'
 
 
 def requests_at_sim(world):
@@ -403,6 +404,28 @@ def twilio_bundle_in_flight(world, tap):
               len(requests_at_sim(world)))
 
 
+def twilio_limit_one(world, tap):
+    """With a limit of one request per member and channel, the request
+    that died with the daemon is not held against its own resend: a crash
+    costs nobody their page."""
+    requests_die(world, ("Checkout down",))
+    world.start_daemon()
+    inc = world.incidents()[0]["id"]
+
+    def states():
+        return sorted(p["state"] for p in world.show(inc)["pages"])
+    try:
+        harness.wait_for(lambda: states() == ["sent"] * 4, 20,
+                         "every page sent again")
+    except TimeoutError:
+        pass
+    tap.check(states() == ["sent"] * 4,
+              "limit one: every page is sent again, none capped", states())
+    tap.check(len(requests_at_sim(world)) == 8,
+              "limit one: four requests more, no other",
+              len(requests_at_sim(world)))
+
+
 def twilio_team_changed(world, tap):
     """While the daemon is down, bob leaves the team and alice gets a new
     number: what is sent again follows the config."""
@@ -449,6 +472,9 @@ def main():
                              ("bundle in flight", twilio_bundle_in_flight,
                               {"resend_unknown_seconds": 1,
                                "extra_config": LIMIT_TWO}),
+                             ("limit one", twilio_limit_one,
+                              {"resend_unknown_seconds": 1,
+                               "extra_config": LIMIT_ONE}),
                              ("team changed", twilio_team_changed,
                               {"resend_unknown_seconds": 1}),
                              ("vonage", vonage, {"vonage": True}),
