@@ -1208,6 +1208,49 @@ open_missing_without_create_fails(void)
 	g_free(path);
 }
 
+/*
+ * A page left unknown by a stop counts in flight while its incident pages,
+ * and mail left unknown, which is never sent again, counts as queued no
+ * more.
+ */
+static void
+backlog_counts_what_is_left(void)
+{
+	struct store		*store = fresh_store("backlog.db");
+	struct store_backlog	 b;
+	struct outcome		 out;
+	struct cfg		*cfg = team_cfg();
+	int64_t			 msg, mail;
+
+	msg = add_message(store, "1");
+	CHECK_INT(store_backlog_read(store, &b), 0);
+	CHECK_INT(b.messages_waiting, 1);
+	CHECK_INT(process(store, msg, "b@w", &out), 0);
+	CHECK_INT(store_round_create(store, out.incident_id, 1, cfg, 5), 4);
+	CHECK_INT(store_page_sending(store, 1, 1), 0);
+	mail = queue_mail(store, out.incident_id, "confirmation",
+	    "dana@customer.example.net", 100);
+	CHECK_INT(store_backlog_read(store, &b), 0);
+	CHECK_INT(b.messages_waiting, 0);
+	CHECK_INT(b.incidents_paging, 1);
+	CHECK_INT(b.pages_pending, 3);
+	CHECK_INT(b.pages_in_flight, 1);
+	CHECK_INT(b.mail_queued, 1);
+	CHECK_INT(store_pages_orphaned(store, 200), 1);
+	CHECK_INT(store_mail_sending(store, mail), 0);
+	CHECK_INT(store_mail_unknown(store, mail, "no reply", 300), 0);
+	CHECK_INT(store_backlog_read(store, &b), 0);
+	CHECK_INT(b.pages_in_flight, 1);
+	CHECK_INT(b.mail_queued, 0);
+	CHECK_INT(store_incident_ack(store, out.incident_id, "ana", "sms",
+	    NULL, 400), 1);
+	CHECK_INT(store_backlog_read(store, &b), 0);
+	CHECK_INT(b.incidents_paging, 0);
+	CHECK_INT(b.pages_in_flight, 0);
+	cfg_free(cfg);
+	store_close(store);
+}
+
 int
 main(void)
 {
@@ -1242,5 +1285,6 @@ main(void)
 	TAP_RUN(checkpoint_later_leaves_log_to_caller);
 	TAP_RUN(checkpoint_runs_at_mark_by_default);
 	TAP_RUN(report_month_counts_running_apart);
+	TAP_RUN(backlog_counts_what_is_left);
 	return tap_done();
 }

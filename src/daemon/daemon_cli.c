@@ -276,8 +276,10 @@ cli_check_written(const char *command, struct store *store)
 	if (moved == NULL)
 		return 0;
 	fprintf(stderr, "critgate %s: the store's %s was removed or replaced "
-	    "while this command wrote to it, so what it recorded may be lost; "
-	    "run it again once the daemon has restarted\n", command, moved);
+	    "while this command wrote to it, so what it recorded may be lost. "
+	    "Once critgate serves the store again, check with \"critgate "
+	    "show\" and run the command again only if the record is "
+	    "missing\n", command, moved);
 	return -1;
 }
 
@@ -1433,8 +1435,9 @@ status_print_text(GPtrArray *list, const struct store_backlog *backlog,
 	if (pid > 0)
 		printf("critgate (pid %ld) serves this store.\n\n", pid);
 	else
-		printf("No critgate serves this store: the figures below are "
-		    "as the last daemon left them.\n\n");
+		printf("No critgate serves this store: the backlog is what the "
+		    "next start takes over, and the providers' figures are as "
+		    "the last daemon left them.\n\n");
 	printf("incidents paging:  %" PRId64 "\n", backlog->incidents_paging);
 	printf("messages waiting:  %" PRId64 "\n", backlog->messages_waiting);
 	printf("pages pending:     %" PRId64 "\n", backlog->pages_pending);

@@ -464,6 +464,28 @@ struct status_page {
 	int64_t	incident_id;
 };
 
+/* Logs a status that the pages of sid recorded, a line for each page, so
+ * that each incident of a bundle has its own. */
+static void
+status_log(struct daemon *d, const char *sid, const char *status,
+    const char *error)
+{
+	const struct store_page	*page;
+	GPtrArray		*pages;
+	guint			 i;
+
+	pages = store_pages_by_sid(d->store, sid);
+	if (pages == NULL)
+		return;
+	for (i = 0; i < pages->len; i++) {
+		page = g_ptr_array_index(pages, i);
+		log_info("notify: status inc=%" PRId64 " page=%" PRId64
+		    " sid=%s status=%s%s%s", page->incident_id, page->id, sid,
+		    status, error ? " error=" : "", error ? error : "");
+	}
+	g_ptr_array_free(pages, TRUE);
+}
+
 /* Records a delivery status of the request sent as sid; a failed
  * delivery sends its pages through the next provider.  Returns what
  * store_page_status returned, and 0 for an unknown sid. */
@@ -480,9 +502,7 @@ status_apply(struct daemon *d, const char *sid, const char *status,
 	    &page->incident_id);
 	if (recorded != 1)
 		return recorded;
-	log_info("notify: status inc=%" PRId64 " page=%" PRId64 " sid=%s "
-	    "status=%s%s%s", page->incident_id, page->id, sid, status,
-	    error ? " error=" : "", error ? error : "");
+	status_log(d, sid, status, error);
 	if (status_is_undelivered(status))
 		daemon_provider_undelivered(d, sid, status);
 	return 1;

@@ -628,7 +628,7 @@ page_cap_group(struct daemon *d, GPtrArray *group,
 	g_free(detail);
 }
 
-/* Tells whether group holds a page sent again after a stop. */
+/* Tells whether group contains a page sent again after a stop. */
 static bool
 group_has_resend(GPtrArray *group)
 {

@@ -1401,11 +1401,15 @@ store_backlog_read(struct store *store, struct store_backlog *out)
 	    "FROM messages WHERE is_processed = 0", "");
 	out->pages_pending = store_query_int(store, -1, "SELECT count(*) "
 	    "FROM pages WHERE state = 'pending'", "");
+	/* A page left unknown by a stop counts while its incident pages:
+	 * then it may still be sent again.  Mail left unknown is never sent
+	 * again. */
 	out->pages_in_flight = store_query_int(store, -1, "SELECT count(*) "
-	    "FROM pages WHERE state IN ('sending', 'unknown')", "");
+	    "FROM pages WHERE state = 'sending' OR (state = 'unknown' AND "
+	    "incident IN (SELECT id FROM incidents WHERE resolved_ms IS NULL "
+	    "AND (acked_ms IS NULL OR multi_paging = 1)))", "");
 	out->mail_queued = store_query_int(store, -1, "SELECT count(*) "
-	    "FROM outbox WHERE state IN ('pending', 'sending', 'unknown')",
-	    "");
+	    "FROM outbox WHERE state IN ('pending', 'sending')", "");
 	return out->incidents_paging < 0 || out->messages_waiting < 0 ||
 	    out->pages_pending < 0 || out->pages_in_flight < 0 ||
 	    out->mail_queued < 0 ? -1 : 0;

@@ -333,6 +333,11 @@ def twilio_never_left(world, tap):
               len(requests_at_sim(world)))
     tap.check("sent again count=4" in world.log(),
               "never left: the log counts the pages sent again")
+    rc, out = world.cli("status", "--json")
+    backlog = json.loads(out) if rc == 0 else {}
+    tap.check(backlog.get("pages_in_flight") == 0,
+              "never left: status counts no page of the acknowledged "
+              "incident in flight", backlog)
 
 
 def twilio_killed_twice(world, tap):

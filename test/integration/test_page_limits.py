@@ -70,6 +70,15 @@ def check_first_pass(world, tap, ids):
             sids[(p["member"], p["channel"])].add(p["sid"])
     tap.check(len(sids) == 4 and all(len(s) == 1 for s in sids.values()),
               "every bundled page carries its request's sid", sids)
+    try:
+        harness.wait_for(lambda: all(f"notify: status inc={i} page="
+                                     in world.log() for i in ids), 20,
+                         "a status line for each incident")
+    except TimeoutError:
+        pass
+    tap.check(all(f"notify: status inc={i} page=" in world.log()
+                  for i in ids),
+              "a bundle's status is logged for each of its incidents")
 
 
 def check_caps(world, tap, ids):

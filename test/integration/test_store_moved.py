@@ -262,7 +262,7 @@ def command_after_move(tap):
         tap.check(ack.returncode == 1,
                   "command after a move: ack exits 1", ack.returncode)
         tap.check("removed or replaced while this command wrote" in err and
-                  "run it again" in err,
+                  "run the command again only if" in err,
                   "command after a move: ack says its record may be lost",
                   out + err)
     finally:
