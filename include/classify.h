@@ -170,6 +170,9 @@ struct classify_result {
 	/* Joined by a guessable number or a forwarded token only: the
 	 * sender is no reporter and is told nothing about the incident. */
 	bool			 is_not_reporter;
+	/* A reply to mail critgate sent, with its token: it came to
+	 * mail.from, not to the route a sender chose. */
+	bool			 is_reply_to_us;
 };
 
 /*

@@ -375,6 +375,7 @@ decide_token_reply(struct run *r, const struct classify_token *tok)
 	/* Our mail may have been forwarded: a reply makes its sender a
 	 * reporter only if they wrote in the incident before. */
 	r->out->is_not_reporter = !has_written(r, tok->incident_id);
+	r->out->is_reply_to_us = true;
 	if (tok->kind != CLASSIFY_TOKEN_PAGE || tok->member == NULL)
 		return decide(r, CLASSIFY_UPDATE, tok->incident_id,
 		    "reply to our %s mail", kind);

@@ -337,7 +337,10 @@ message_process(struct daemon_outbox *ob, struct pass_item *item,
 	if (cr.class == CLASSIFY_ACK)
 		message_check_ack_sender(&item->auth, &cr);
 	message_disposition(msg, parsed, &cr, ob->cfg, &disp);
-	if (message_check_severity(ob, msg, &disp) == -1)
+	/* A reply to our own mail comes to mail.from, whichever route that
+	 * is, so its route says nothing of the incident's severity. */
+	if (!cr.is_reply_to_us && message_check_severity(ob, msg, &disp) ==
+	    -1)
 		goto out;
 	/* The sender a later mail is matched on, as the classifier reads
 	 * it: the From address, else the envelope sender. */

@@ -258,6 +258,48 @@ def notified(world, sink, tap, inc):
               "an unknown incident is refused", out)
 
 
+def reply_to_high(world, sink, tap, count):
+    """A high incident's reporter replies to its confirmation, which came
+    from mail.from, the critical route's address: the reply joins the
+    incident without raising it, and after the acknowledgement a thank-you
+    opens no critical incident."""
+    gus = "gus@customer.example.net"
+    world.send(harness.message("Campaign report slow", "slow-1@example.net",
+                               f"Gus <{gus}>"),
+               rcpts=("high@support.example.com",), sender=gus)
+    count += 1
+    processed(world, count)
+    inc = world.incidents()[-1]
+    tap.check(inc["severity"] == "high", "high route: the incident is high",
+              inc)
+    confirm = harness.wait_for(lambda: sink.to(gus), what="confirmation")[0]
+    reply = (f"From: Gus <{gus}>\r\nTo: {CRITICAL}\r\n"
+             f"Subject: Re: {confirm.header('Subject')}\r\n"
+             "Message-ID: <slow-2@example.net>\r\n"
+             f"In-Reply-To: {confirm.header('Message-ID')}\r\n"
+             "Date: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\n"
+             "Thanks, it is still slow.\r\n")
+    world.send(reply, sender=gus)
+    count += 1
+    tap.check(processed(world, count) == "update",
+              "high route: the reply to the confirmation is an update",
+              classes(world)[-1])
+    shown = world.show(inc["id"])
+    tap.check(shown["severity"] == "high",
+              "high route: the reply keeps the incident high",
+              shown["severity"])
+    rc, out = world.cli("ack", str(inc["id"]), "--by", "bob.night")
+    tap.check(rc == 0, "high route: acknowledged", out)
+    world.send(reply.replace("slow-2@", "slow-3@").replace(
+        "still slow", "thank you"), sender=gus)
+    count += 1
+    processed(world, count)
+    tap.check(len(world.incidents()) == 2,
+              "high route: a reply after the acknowledgement opens no "
+              "critical incident", world.incidents())
+    return count
+
+
 def body(world, tap):
     sink = mail_sink.Sink(world.relay_port).start()
     try:
@@ -267,6 +309,7 @@ def body(world, tap):
         count = acknowledged(world, sink, tap, inc, pages, count)
         resolved(world, sink, tap, inc, pages, count)
         notified(world, sink, tap, inc)
+        reply_to_high(world, sink, tap, count + 1)
         tap.check(sink.to(EVE) == [], "the stranger got no mail",
                   [m.header("Subject") for m in sink.to(EVE)])
         # The relay has every mail; the daemon records its replies next.
