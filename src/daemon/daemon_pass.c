@@ -70,7 +70,8 @@ message_log_outcome(const struct store_message *msg,
 		log_info("incident: opened inc=%" PRId64 " msg=%" PRId64
 		    " severity=%s from=<%s> message_id=<%.*s> subject=\"%s\"%s",
 		    out->incident_id, msg->id, cfg_severity_name(cr->severity),
-		    parsed->from_addr ? parsed->from_addr : "",
+		    parsed->from_addr != NULL ? parsed->from_addr :
+		    msg->mail_from != NULL ? msg->mail_from : "",
 		    MESSAGE_ID_SHOWN_MAX, shown, parsed->subject,
 		    parsed->is_unparseable ? " unparseable" : "");
 		g_free(shown);

@@ -1515,7 +1515,8 @@ store_message_open_incident(struct store *store, int64_t msg_id,
 	if (store_exec(store, "INSERT INTO incidents (severity, subject, "
 	    "reporter, message, opened_ms, ack_deadline_ms, subject_key) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?)", "sssiiis",
-	    cfg_severity_name(disp->severity), p->subject, p->from_addr,
+	    cfg_severity_name(disp->severity), p->subject,
+	    p->from_addr != NULL ? p->from_addr : disp->sender,
 	    msg_id, received_ms, disp->ack_deadline_ms,
 	    disp->subject_key) == -1)
 		return -1;

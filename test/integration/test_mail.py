@@ -300,6 +300,29 @@ def reply_to_high(world, sink, tap, count):
     return count
 
 
+def no_from_header(world, sink, tap, count):
+    """Mail without a From header: its envelope sender is the reporter,
+    shown as such and sent the confirmation."""
+    hal = "hal@customer.example.net"
+    world.send("To: critical@support.example.com\r\n"
+               "Subject: Exports fail\r\n"
+               "Message-ID: <no-from-1@customer.example.net>\r\n\r\n"
+               "Every export ends with an error.\r\n", sender=hal)
+    count += 1
+    processed(world, count)
+    inc = world.incidents()[-1]
+    tap.check(inc["reporter"] == hal,
+              "no From header: the envelope sender is the reporter", inc)
+    got = None
+    try:
+        got = harness.wait_for(lambda: sink.to(hal), 20, "confirmation")
+    except TimeoutError:
+        pass
+    tap.check(got is not None and len(got) == 1,
+              "no From header: the envelope sender is confirmed", got)
+    return count
+
+
 def body(world, tap):
     sink = mail_sink.Sink(world.relay_port).start()
     try:
@@ -309,7 +332,8 @@ def body(world, tap):
         count = acknowledged(world, sink, tap, inc, pages, count)
         resolved(world, sink, tap, inc, pages, count)
         notified(world, sink, tap, inc)
-        reply_to_high(world, sink, tap, count + 1)
+        count = reply_to_high(world, sink, tap, count + 1)
+        no_from_header(world, sink, tap, count)
         tap.check(sink.to(EVE) == [], "the stranger got no mail",
                   [m.header("Subject") for m in sink.to(EVE)])
         # The relay has every mail; the daemon records its replies next.
