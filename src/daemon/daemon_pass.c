@@ -339,7 +339,7 @@ message_process(struct daemon_outbox *ob, struct pass_item *item,
 		message_check_ack_sender(&item->auth, &cr);
 	message_disposition(msg, parsed, &cr, ob->cfg, &disp);
 	/* A reply to our own mail comes to mail.from, whichever route that
-	 * is, so its route says nothing of the incident's severity. */
+	 * is, so its route does not set the incident's severity. */
 	if (!cr.is_reply_to_us && message_check_severity(ob, msg, &disp) ==
 	    -1)
 		goto out;

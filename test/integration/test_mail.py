@@ -272,6 +272,7 @@ def reply_to_high(world, sink, tap, count):
     inc = world.incidents()[-1]
     tap.check(inc["severity"] == "high", "high route: the incident is high",
               inc)
+
     confirm = harness.wait_for(lambda: sink.to(gus), what="confirmation")[0]
     reply = (f"From: Gus <{gus}>\r\nTo: {CRITICAL}\r\n"
              f"Subject: Re: {confirm.header('Subject')}\r\n"
@@ -288,6 +289,7 @@ def reply_to_high(world, sink, tap, count):
     tap.check(shown["severity"] == "high",
               "high route: the reply keeps the incident high",
               shown["severity"])
+
     rc, out = world.cli("ack", str(inc["id"]), "--by", "bob.night")
     tap.check(rc == 0, "high route: acknowledged", out)
     world.send(reply.replace("slow-2@", "slow-3@").replace(
