@@ -286,6 +286,14 @@ phone_not_e164_rejected(void)
 }
 
 static void
+listen_same_port_rejected(void)
+{
+	check_rejected("bad-listen-same-port",
+	    "data/cfg/bad-listen-same-port.conf:4: listen.http: takes the "
+	    "port of listen.smtp (127.0.0.1:2525); give each its own");
+}
+
+static void
 page_limit_without_unit_rejected(void)
 {
 	check_rejected("bad-page-limit",
@@ -1323,6 +1331,7 @@ main(void)
 	TAP_RUN(number_above_max_rejected);
 	TAP_RUN(int_wrapped_by_libconfig_rejected);
 	TAP_RUN(phone_not_e164_rejected);
+	TAP_RUN(listen_same_port_rejected);
 	TAP_RUN(page_limit_without_unit_rejected);
 	TAP_RUN(rate_units_parsed);
 	TAP_RUN(rate_malformed_rejected);

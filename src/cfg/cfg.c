@@ -1466,6 +1466,63 @@ check_tls(struct loader *ld, const config_t *lc, struct cfg *cfg)
 }
 
 /*
+ * Splits a listen address "host:port" or "[v6]:port" into its host (""
+ * for a wildcard) and port.  Returns false for a Unix socket.
+ */
+static bool
+listen_split(const char *addr, char **host, const char **port)
+{
+	const char	*colon = strrchr(addr, ':');
+
+	if (g_str_has_prefix(addr, "unix:") || colon == NULL)
+		return false;
+	*port = colon + 1;
+	if (addr[0] == '[' && colon > addr && colon[-1] == ']')
+		*host = g_strndup(addr + 1, (gsize)(colon - addr - 2));
+	else
+		*host = g_strndup(addr, (gsize)(colon - addr));
+	if (strcmp(*host, "0.0.0.0") == 0 || strcmp(*host, "::") == 0 ||
+	    strcmp(*host, "*") == 0)
+		(*host)[0] = '\0';
+	return true;
+}
+
+/* Tells whether two listen addresses would take the same port. */
+static bool
+listen_overlap(const char *a, const char *b)
+{
+	char		*host_a = NULL, *host_b = NULL;
+	const char	*port_a, *port_b;
+	bool		 is_same = false;
+
+	if (a != NULL && b != NULL && listen_split(a, &host_a, &port_a) &&
+	    listen_split(b, &host_b, &port_b))
+		is_same = strcmp(port_a, port_b) == 0 && (host_a[0] == '\0' ||
+		    host_b[0] == '\0' || g_ascii_strcasecmp(host_a,
+		    host_b) == 0);
+	g_free(host_a);
+	g_free(host_b);
+	return is_same;
+}
+
+static void
+check_listen(struct loader *ld, const config_t *lc, struct cfg *cfg)
+{
+	if (listen_overlap(cfg->listen_smtp, cfg->listen_http))
+		report(ld, config_lookup(lc, "listen.http"), "listen.http",
+		    "takes the port of listen.smtp (%s); give each its own",
+		    cfg->listen_smtp);
+	if (listen_overlap(cfg->listen_smtp, cfg->listen_lmtp))
+		report(ld, config_lookup(lc, "listen.lmtp"), "listen.lmtp",
+		    "takes the port of listen.smtp (%s); give each its own",
+		    cfg->listen_smtp);
+	if (listen_overlap(cfg->listen_http, cfg->listen_lmtp))
+		report(ld, config_lookup(lc, "listen.lmtp"), "listen.lmtp",
+		    "takes the port of listen.http (%s); give each its own",
+		    cfg->listen_http);
+}
+
+/*
  * Reads a password from the file named by key into *out; the file must be
  * as private as the config.
  */
@@ -1793,6 +1850,7 @@ cross_check(struct loader *ld, const config_t *lc, struct cfg *cfg)
 	load_rates(cfg);
 	if (cfg->token_key_file != NULL)
 		load_token_key(ld, lc, cfg);
+	check_listen(ld, lc, cfg);
 	check_tls(ld, lc, cfg);
 	check_imap(ld, lc, cfg);
 	check_mail(ld, lc, cfg);
