@@ -447,11 +447,19 @@ serve_lock(struct daemon *d)
 {
 	struct flock	 fl;
 	char		*path = daemon_store_lock_path(d->cfg->store_path);
+	char		*dir;
 	long		 pid;
 
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (d->lock_fd == -1) {
+	if (d->lock_fd == -1 && errno == ENOENT) {
+		dir = g_path_get_dirname(d->cfg->store_path);
+		log_errorx("critgate: refusing to start: the store's folder %s "
+		    "does not exist; create it, writable by the user critgate "
+		    "runs as, or set store in %s", dir, d->cfg->path);
+		g_free(dir);
+	} else if (d->lock_fd == -1)
 		log_error("critgate: cannot open the lock file %s", path);
+	if (d->lock_fd == -1) {
 		g_free(path);
 		return -1;
 	}

@@ -269,9 +269,30 @@ def command_after_move(tap):
         harness.stop_world(world, tap, "command after a move")
 
 
+def folder_missing(tap):
+    """A store folder that does not exist stops the start with a line
+    that says what to create."""
+    world = harness.World()
+    missing = os.path.join(world.dir, "no-such-folder")
+    world.store_dir = missing
+    world.write_config()
+    try:
+        proc = subprocess.run([harness.CRITGATE, "serve", "--config",
+                               world.config], capture_output=True,
+                              text=True, timeout=30)
+        tap.check(proc.returncode != 0, "folder missing: serve fails",
+                  proc.returncode)
+        tap.check(f"the store's folder {missing} does not exist; create it"
+                  in proc.stderr, "folder missing: the error names the "
+                  "folder to create", proc.stderr)
+    finally:
+        harness.stop_world(world, tap, "folder missing")
+
+
 def body_all(world, tap):
     body(world, tap)
     command_after_move(tap)
+    folder_missing(tap)
 
 
 if __name__ == "__main__":
