@@ -297,6 +297,7 @@ struct store_backlog {
 	int64_t	messages_waiting;	/* not understood yet */
 	int64_t	pages_pending;		/* not requested yet */
 	int64_t	pages_in_flight;	/* no answer yet */
+	int64_t	pages_capped;		/* held back, incident paging */
 	int64_t	mail_queued;		/* not relayed yet */
 };
 /* Counts the store's backlog into out.  Returns 0, or -1 on failure. */

@@ -409,16 +409,16 @@ json_add_page_counts(JsonBuilder *b, const struct store_page_counts *pages)
 }
 
 /*
- * Flags an incident that the page limits kept from anyone's phone, or
- * from some phones: its mail still went out, but nobody or not everyone
- * was called.
+ * Flags an incident that the page limits kept from every phone, or from
+ * some: its page mail still went out, but no call or SMS, or not all of
+ * them.
  */
 static const char *
 page_counts_flag(const struct store_page_counts *pages)
 {
 	if (pages->capped == 0)
 		return "";
-	return pages->sent == 0 ? "[nobody paged: page limit] " :
+	return pages->sent == 0 ? "[no call or SMS: page limit] " :
 	    "[pages capped] ";
 }
 
@@ -600,9 +600,9 @@ show_print_header(const struct store_incident *inc, GPtrArray *pages,
 	printf("  messages:      %" PRId64 "\n", inc->messages);
 	store_page_counts_of(pages, &counts);
 	if (counts.capped > 0 && counts.sent == 0)
-		printf("  page limits:   held back %" PRId64 " page%s; nobody "
-		    "was paged\n", counts.capped, counts.capped == 1 ? "" :
-		    "s");
+		printf("  page limits:   held back %" PRId64 " page%s; no call "
+		    "or SMS went out\n", counts.capped, counts.capped == 1 ?
+		    "" : "s");
 	else if (counts.capped > 0)
 		printf("  page limits:   held back %" PRId64 " page%s; %"
 		    PRId64 " went out\n", counts.capped, counts.capped == 1 ?
@@ -1442,6 +1442,9 @@ status_print_text(GPtrArray *list, const struct store_backlog *backlog,
 	printf("messages waiting:  %" PRId64 "\n", backlog->messages_waiting);
 	printf("pages pending:     %" PRId64 "\n", backlog->pages_pending);
 	printf("pages in flight:   %" PRId64 "\n", backlog->pages_in_flight);
+	printf("pages capped:      %" PRId64 "%s\n", backlog->pages_capped,
+	    backlog->pages_capped > 0 ? " (held back by the page limits; the "
+	    "next round pages again)" : "");
 	printf("mail queued:       %" PRId64 "\n\n", backlog->mail_queued);
 	printf("%-8s  %-9s  %-10s  %8s  %8s  %11s\n", "PROVIDER", "CIRCUIT",
 	    "SINCE", "REQUESTS", "FAILURES", "CONSECUTIVE");
@@ -1476,6 +1479,7 @@ status_print_json(GPtrArray *list, const struct store_backlog *backlog,
 	daemon_json_int(b, "messages_waiting", backlog->messages_waiting);
 	daemon_json_int(b, "pages_pending", backlog->pages_pending);
 	daemon_json_int(b, "pages_in_flight", backlog->pages_in_flight);
+	daemon_json_int(b, "pages_capped", backlog->pages_capped);
 	daemon_json_int(b, "mail_queued", backlog->mail_queued);
 	json_builder_set_member_name(b, "providers");
 	json_builder_begin_array(b);

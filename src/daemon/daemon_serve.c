@@ -680,9 +680,10 @@ serve_log_backlog(struct daemon *d)
 		return;
 	log_info("critgate: backlog at start incidents_paging=%" PRId64
 	    " messages_waiting=%" PRId64 " pages_pending=%" PRId64
-	    " pages_in_flight=%" PRId64 " mail_queued=%" PRId64,
-	    b.incidents_paging, b.messages_waiting, b.pages_pending,
-	    b.pages_in_flight, b.mail_queued);
+	    " pages_in_flight=%" PRId64 " pages_capped=%" PRId64
+	    " mail_queued=%" PRId64, b.incidents_paging, b.messages_waiting,
+	    b.pages_pending, b.pages_in_flight, b.pages_capped,
+	    b.mail_queued);
 }
 
 int

@@ -1391,12 +1391,17 @@ store_messages_each(struct store *store, int64_t limit,
 	return n;
 }
 
+/* The ids of the incidents that still page, as STORE_INCIDENT_PAGES
+ * tells. */
+#define PAGING_INCIDENTS						\
+	"SELECT id FROM incidents WHERE resolved_ms IS NULL AND "	\
+	"(acked_ms IS NULL OR multi_paging = 1)"
+
 int
 store_backlog_read(struct store *store, struct store_backlog *out)
 {
 	out->incidents_paging = store_query_int(store, -1, "SELECT count(*) "
-	    "FROM incidents WHERE resolved_ms IS NULL AND (acked_ms IS NULL "
-	    "OR multi_paging = 1)", "");
+	    "FROM (" PAGING_INCIDENTS ")", "");
 	out->messages_waiting = store_query_int(store, -1, "SELECT count(*) "
 	    "FROM messages WHERE is_processed = 0", "");
 	out->pages_pending = store_query_int(store, -1, "SELECT count(*) "
@@ -1406,13 +1411,15 @@ store_backlog_read(struct store *store, struct store_backlog *out)
 	 * again. */
 	out->pages_in_flight = store_query_int(store, -1, "SELECT count(*) "
 	    "FROM pages WHERE state = 'sending' OR (state = 'unknown' AND "
-	    "incident IN (SELECT id FROM incidents WHERE resolved_ms IS NULL "
-	    "AND (acked_ms IS NULL OR multi_paging = 1)))", "");
+	    "incident IN (" PAGING_INCIDENTS "))", "");
+	out->pages_capped = store_query_int(store, -1, "SELECT count(*) "
+	    "FROM pages WHERE state = 'capped' AND incident IN ("
+	    PAGING_INCIDENTS ")", "");
 	out->mail_queued = store_query_int(store, -1, "SELECT count(*) "
 	    "FROM outbox WHERE state IN ('pending', 'sending')", "");
 	return out->incidents_paging < 0 || out->messages_waiting < 0 ||
 	    out->pages_pending < 0 || out->pages_in_flight < 0 ||
-	    out->mail_queued < 0 ? -1 : 0;
+	    out->pages_capped < 0 || out->mail_queued < 0 ? -1 : 0;
 }
 
 GArray *

@@ -170,12 +170,16 @@ def check_nobody_paged(tap):
         _, text = world.cli("incidents")
         lines = {int(line.split()[0]): line for line in text.splitlines()
                  if line.split() and line.split()[0].isdigit()}
-        tap.check("[nobody paged: page limit]" in lines[second] and
-                  "[nobody paged" not in lines[first],
-                  "the text listing flags the incident nobody was paged for",
+        tap.check("[no call or SMS: page limit]" in lines[second] and
+                  "[no call or SMS" not in lines[first],
+                  "the text listing flags the incident no phone got",
                   text)
+        rc, out = world.cli("status", "--json")
+        status = json.loads(out) if rc == 0 else {}
+        tap.check(status.get("pages_capped") == 4,
+                  "status counts the pages held back", status)
         _, text = world.cli("show", str(second))
-        tap.check("held back 4 pages; nobody was paged" in text,
+        tap.check("held back 4 pages; no call or SMS went out" in text,
                   "show says the page limits held back every page", text)
     finally:
         harness.stop_world(world, tap, "nobody paged")
