@@ -161,6 +161,9 @@ int	daemon_deliver_main(int argc, char **argv);
 int	daemon_parse_main(int argc, char **argv);
 
 #define DAEMON_CFG_DEFAULT	"/etc/critgate/critgate.conf"
+/* Repeats of a rejected ACK within this time add no event to the
+ * incident's timeline, as from a phone that sends it again and again. */
+#define DAEMON_ACK_REJECTED_QUIET_MS	60000
 
 /*
  * Rereads the config file.  A file that fails the checks, or changes what

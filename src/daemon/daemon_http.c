@@ -183,17 +183,13 @@ find_incident(GPtrArray *list, int64_t id)
 	return NULL;
 }
 
-/* Repeats of a rejected ACK within this time add no event to the
- * timeline, as from a phone that sends it again and again. */
-#define SMS_ACK_REJECTED_QUIET_MS	60000
-
 static void
 sms_ack_note_rejected(struct store *store, int64_t incident_id,
     const char *detail)
 {
 	(void)store_event_add_unless_recent(store, incident_id,
 	    "ack-rejected", detail, clock_now_ms(),
-	    SMS_ACK_REJECTED_QUIET_MS);
+	    DAEMON_ACK_REJECTED_QUIET_MS);
 }
 
 /*

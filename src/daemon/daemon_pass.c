@@ -227,16 +227,23 @@ is_member_address(const struct cfg *cfg, const char *address)
 
 /*
  * Demotes an acknowledgement by mail to an update unless its sender is
- * authenticated (res), so that the paging goes on.
+ * authenticated (res), so that the paging goes on.  The attempt goes on
+ * the incident's timeline, as a rejected ACK by SMS does.
  */
 static void
-message_check_ack_sender(const struct auth_result *res,
+message_check_ack_sender(struct store *store, const struct auth_result *res,
     struct classify_result *cr)
 {
-	char	*reason;
+	char	*reason, *detail;
 
 	if (res->is_authenticated)
 		return;
+	detail = g_strdup_printf("by=%s channel=email: the sender is not "
+	    "authenticated: %s", cr->ack_member, res->reason);
+	(void)store_event_add_unless_recent(store, cr->incident_id,
+	    "ack-rejected", detail, clock_now_ms(),
+	    DAEMON_ACK_REJECTED_QUIET_MS);
+	g_free(detail);
 	reason = g_strdup_printf("%s from member %s, but the sender is not "
 	    "authenticated: %s", cr->is_resolve ? "resolve" :
 	    "acknowledgement", cr->ack_member, res->reason);
@@ -336,7 +343,7 @@ message_process(struct daemon_outbox *ob, struct pass_item *item,
 		item->has_auth = true;
 	}
 	if (cr.class == CLASSIFY_ACK)
-		message_check_ack_sender(&item->auth, &cr);
+		message_check_ack_sender(ob->store, &item->auth, &cr);
 	message_disposition(msg, parsed, &cr, ob->cfg, &disp);
 	/* A reply to our own mail comes to mail.from, whichever route that
 	 * is, so its route does not set the incident's severity. */

@@ -175,6 +175,11 @@ def refusals(world, sink, tap, inc, pages, confirm):
               classes(world)[-1])
     tap.check(world.show(inc)["state"] == "open", "paging goes on",
               world.show(inc)["state"])
+    rejected = [e["detail"] for e in world.show(inc)["timeline"]
+                if e["kind"] == "ack-rejected"]
+    tap.check(len(rejected) == 1 and rejected[0].startswith(
+        "by=alice.ops channel=email: the sender is not authenticated"),
+        "the timeline notes the unauthenticated ACK", rejected)
     return count
 
 
