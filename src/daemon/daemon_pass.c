@@ -252,6 +252,19 @@ message_check_ack_sender(struct store *store, const struct auth_result *res,
 	cr->class = CLASSIFY_UPDATE;
 }
 
+/* Acknowledges by mail, noting which mail: "mail <Message-ID>". */
+static void
+message_ack(struct daemon_outbox *ob, int64_t incident_id,
+    const char *member, const struct parse_result *parsed)
+{
+	char	*note = NULL;
+
+	if (parsed->message_id != NULL)
+		note = g_strdup_printf("mail <%s>", parsed->message_id);
+	(void)daemon_page_ack(ob, incident_id, member, "email", note);
+	g_free(note);
+}
+
 /* What an incident's timeline and its reporters hear of one message. */
 static void
 message_follow_up(struct daemon_outbox *ob, const struct store_message *msg,
@@ -271,8 +284,7 @@ message_follow_up(struct daemon_outbox *ob, const struct store_message *msg,
 		(void)daemon_page_resolve(ob, out->incident_id, cr->ack_member,
 		    "email");
 	else if (cr->class == CLASSIFY_ACK)
-		(void)daemon_page_ack(ob, out->incident_id, cr->ack_member,
-		    "email", parsed->message_id);
+		message_ack(ob, out->incident_id, cr->ack_member, parsed);
 }
 
 /*

@@ -200,6 +200,9 @@ def acknowledged(world, sink, tap, inc, pages, count):
               "recorded as alice's, by email",
               (shown["state"], shown["acknowledged_by"],
                shown["acknowledged_channel"]))
+    tap.check((shown["acknowledged_note"] or "").startswith("mail <"),
+              "the note names the mail that acknowledged",
+              shown["acknowledged_note"])
     send_raw(world, raw, "alice.ops@example.com")
     count += 1
     tap.check(processed(world, count) == "duplicate",
