@@ -591,6 +591,16 @@ int	store_event_add(struct store *store, int64_t incident_id,
 int	store_event_add_unless_recent(struct store *store,
 	    int64_t incident_id, const char *kind, const char *detail,
 	    int64_t now_ms, int64_t window_ms);
+/*
+ * Calls fn with each event after *last_id that a command (critgate ack,
+ * resolve, analysed, fixed) recorded, and moves *last_id past every event
+ * so far.  With *last_id at -1, only moves it.  Returns 0, or -1 on
+ * failure.
+ */
+typedef void	(*store_command_event_fn)(int64_t incident_id,
+		    const char *kind, const char *detail, void *ctx);
+int	store_command_events(struct store *store, int64_t *last_id,
+	    store_command_event_fn fn, void *ctx);
 /* Returns the timeline (struct store_event *, owned) in time order. */
 GPtrArray	*store_events_of_incident(struct store *store,
 		    int64_t incident_id);

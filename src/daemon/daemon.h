@@ -70,6 +70,8 @@ struct daemon {
 	int			 signals;	/* SIGTERM/SIGINT seen */
 	int			 lock_fd;	/* holds the store's lock
 						 * file, or -1 */
+	int64_t			 events_seen;	/* the last timeline event
+						 * read for the commands' log */
 };
 
 /* JSON output of the subcommands (daemon_json.c); null for NULL or 0. */

@@ -191,6 +191,27 @@ daemon_fd_watch(int fd, GIOCondition cond, GUnixFDSourceFunc fn,
 	return id;
 }
 
+static void
+serve_log_command(int64_t incident_id, const char *kind, const char *detail,
+    void *ctx)
+{
+	(void)ctx;
+	log_info("incident: %s inc=%" PRId64 " %s source=command", kind,
+	    incident_id, detail != NULL ? detail : "");
+}
+
+/*
+ * Logs what commands such as "critgate ack" recorded in the store since
+ * the last tick, so that the daemon's log lists every acknowledgement,
+ * also those made from the command line.
+ */
+static void
+serve_log_commands(struct daemon *d)
+{
+	(void)store_command_events(d->store, &d->events_seen,
+	    serve_log_command, NULL);
+}
+
 static gboolean
 serve_on_tick(gpointer data)
 {
@@ -203,6 +224,7 @@ serve_on_tick(gpointer data)
 	/* Also notices acknowledgements that "critgate ack" wrote to the
 	 * store from another process. */
 	daemon_page_tick(d);
+	serve_log_commands(d);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -737,6 +759,8 @@ daemon_serve_main(int argc, char **argv)
 	    "routes=%zu", CRITGATE_VERSION, d.cfg->path, d.cfg->store_path,
 	    d.cfg->n_team, d.cfg->n_routes);
 	serve_log_backlog(&d);
+	d.events_seen = -1;
+	serve_log_commands(&d);
 	daemon_mail_recover(&d);
 	daemon_page_recover(&d);
 	if (d.cfg->imap.host != NULL)

@@ -416,6 +416,39 @@ store_event_add_unless_recent(struct store *store, int64_t incident_id,
 }
 
 int
+store_command_events(struct store *store, int64_t *last_id,
+    store_command_event_fn fn, void *ctx)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		 newest;
+	int		 rc = SQLITE_DONE;
+
+	newest = store_query_int(store, 0, "SELECT max(id) FROM events", "");
+	if (newest < 0)
+		return -1;
+	if (*last_id >= 0 && newest > *last_id) {
+		/* Analysed and fixed come from commands only.  Acknowledged
+		 * and resolved name their channel. */
+		stmt = store_prepare(store, "SELECT incident, kind, detail "
+		    "FROM events WHERE id > ? AND id <= ? AND (kind IN "
+		    "('analysed', 'fixed') OR (kind IN ('acknowledged', "
+		    "'resolved') AND detail LIKE '% channel=cli')) ORDER BY "
+		    "id", "ii", *last_id, newest);
+		if (stmt == NULL)
+			return -1;
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			fn(sqlite3_column_int64(stmt, 0),
+			    (const char *)sqlite3_column_text(stmt, 1),
+			    (const char *)sqlite3_column_text(stmt, 2), ctx);
+		store_finish(store, stmt);
+	}
+	if (rc != SQLITE_DONE)
+		return -1;
+	*last_id = newest;
+	return 0;
+}
+
+int
 store_event_commit(struct store *store, int64_t incident_id,
     const char *kind, char *detail, int64_t now_ms)
 {

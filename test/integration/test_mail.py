@@ -300,6 +300,15 @@ def reply_to_high(world, sink, tap, count):
 
     rc, out = world.cli("ack", str(inc["id"]), "--by", "bob.night")
     tap.check(rc == 0, "high route: acknowledged", out)
+    line = (f"incident: acknowledged inc={inc['id']} by=bob.night "
+            "channel=cli source=command")
+    try:
+        harness.wait_for(lambda: line in world.log(), 10,
+                         "the command's acknowledgement in the log")
+    except TimeoutError:
+        pass
+    tap.check(line in world.log(), "the daemon logs the command's "
+              "acknowledgement", world.log()[-800:])
     world.send(reply.replace("slow-2@", "slow-3@").replace(
         "still slow", "thank you"), sender=gus)
     count += 1
