@@ -485,8 +485,12 @@ daemon_cli_reload(int argc, char **argv)
 	}
 	/* A file that the daemon would refuse is reported here. */
 	cfg = daemon_cfg_load(daemon_cfg_path(config));
-	if (cfg == NULL)
+	if (cfg == NULL) {
+		fprintf(stderr, "critgate reload: %s fails the checks above, "
+		    "so the daemon was not asked to reload; its running config "
+		    "stays\n", daemon_cfg_path(config));
 		goto out;
+	}
 	if (cfg_check_files_secrecy(cfg, &problem) == -1) {
 		fprintf(stderr, "critgate reload: %s: %s\n", cfg->path,
 		    problem);

@@ -158,6 +158,8 @@ def reload(world, tap):
     rc, out = world.cli("reload")
     tap.check(rc == 1 and "rotation:nope" in out,
               "critgate reload reports the bad file", out)
+    tap.check("its running config stays" in out,
+              "critgate reload says the running config stays", out)
     world.daemon.send_signal(signal.SIGHUP)
     harness.wait_for(lambda: "reload refused" in world.log(),
                      what="refusal in the log")
