@@ -648,7 +648,8 @@ parse_bad_times_rejected(void)
 	} cases[] = {
 		{ "", "the text is empty" },
 		{ "2026-01-05", "expected \"T\" between the date and the time" },
-		{ "2026-1-05T09:00", "expected a date as YYYY-MM-DD" },
+		{ "2026-1-05T09:00",
+		  "expected a date and time as YYYY-MM-DDTHH:MM" },
 		{ "2026-01-05 09:00", "expected \"T\"" },
 		{ "2026-01-05T9:00", "expected a time of day as hh:mm" },
 		{ "2026-01-05T09:00:0", "expected seconds as two digits" },

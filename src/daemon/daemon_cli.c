@@ -1273,6 +1273,19 @@ static const struct cli_action cli_fixed_action = {
 	MAILOUT_KIND_COUNT, true, true
 };
 
+/* Returns the team's names, separated by ", " (caller frees). */
+static char *
+cli_member_names(const struct cfg *cfg)
+{
+	GString	*names = g_string_new(NULL);
+	size_t	 i;
+
+	for (i = 0; i < cfg->n_team; i++)
+		g_string_append_printf(names, "%s%s", i == 0 ? "" : ", ",
+		    cfg->team[i].name);
+	return g_string_free(names, FALSE);
+}
+
 static int
 cli_act(int argc, char **argv, const struct cli_action *action)
 {
@@ -1282,7 +1295,7 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 	struct cli_opts		 opts;
 	struct store		*store;
 	struct cfg		*cfg;
-	char			*summary;
+	char			*summary, *names;
 	int64_t			 now = clock_now_ms();
 	int			 rc = 1, changed;
 	bool			 is_acked, is_analysed;
@@ -1297,8 +1310,11 @@ cli_act(int argc, char **argv, const struct cli_action *action)
 		goto out;
 	member = cfg_member_by_name(cfg, opts.by);
 	if (member == NULL) {
+		names = cli_member_names(cfg);
 		fprintf(stderr, "critgate %s: --by must name a team member "
-		    "of %s (got \"%s\")\n", argv[0], cfg->path, opts.by);
+		    "of %s (got \"%s\"; the team: %s)\n", argv[0], cfg->path,
+		    opts.by, names);
+		g_free(names);
 		goto out;
 	}
 	if (store_incident_get(store, opts.incident_id, &inc) == -1) {
@@ -1391,7 +1407,12 @@ daemon_cli_notify(int argc, char **argv)
 		cli_opts_fini(&opts);
 		return 1;
 	}
-	if (!g_utf8_validate(text, -1, NULL) || text[0] == '\0') {
+	if (text[0] == '\0') {
+		fprintf(stderr, "critgate notify: %s is empty; write the "
+		    "update to send in it\n", opts.message_file);
+		goto out;
+	}
+	if (!g_utf8_validate(text, -1, NULL)) {
 		fprintf(stderr, "critgate notify: %s must hold UTF-8 text\n",
 		    opts.message_file);
 		goto out;

@@ -107,7 +107,8 @@ read_date(const char **p, struct fields *f, char **reason)
 	if (!read_digits(p, 4, &f->year) || !read_char(p, '-') ||
 	    !read_digits(p, 2, &f->month) || !read_char(p, '-') ||
 	    !read_digits(p, 2, &f->day)) {
-		*reason = g_strdup("expected a date as YYYY-MM-DD");
+		*reason = g_strdup("expected a date and time as "
+		    "YYYY-MM-DDTHH:MM");
 		return -1;
 	}
 	if (!read_char(p, 'T')) {

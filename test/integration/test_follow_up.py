@@ -52,6 +52,8 @@ def body(world, tap):
     rc, out = world.cli("analysed", n, "--by", "mallory")
     tap.check(rc == 1 and "--by must name a team member" in out,
               "a stranger's name is refused", out)
+    tap.check("the team: alice, bob" in out,
+              "the refusal lists the team's names", out)
     rc, out = world.cli("analysed", "999", "--by", "alice")
     tap.check(rc == 1 and "no incident 999" in out,
               "an unknown incident is refused", out)
