@@ -105,8 +105,9 @@ deliver_store(const struct cfg *cfg, const char *sender, char **rcpts,
 		    G_GINT64_FORMAT "; the MTA tries again", msg_id);
 		goto out;
 	}
-	log_info("deliver: message stored msg=%" G_GINT64_FORMAT " from=<%s> "
-	    "rcpts=%zu bytes=%u", msg_id, sender, env.n_rcpts, data->len);
+	log_info("deliver: message stored msg=%" G_GINT64_FORMAT
+	    " mail_from=<%s> rcpts=%zu bytes=%u", msg_id, sender, env.n_rcpts,
+	    data->len);
 	rc = EX_OK;
 out:
 	store_close(store);

@@ -110,10 +110,10 @@ smtp_on_committed(void *data, bool is_committed, int64_t msg_id)
 
 	if (is_committed)
 		log_info("smtp: message stored msg=%" PRId64 " peer=%s "
-		    "from=<%s> rcpts=%u bytes=%u", msg_id, cc->peer,
+		    "mail_from=<%s> rcpts=%u bytes=%u", msg_id, cc->peer,
 		    cc->mail_from, cc->rcpts, cc->bytes);
 	else
-		log_errorx("smtp: message not stored peer=%s from=<%s>; "
+		log_errorx("smtp: message not stored peer=%s mail_from=<%s>; "
 		    "replied 451 so the sender retries", cc->peer,
 		    cc->mail_from);
 	conn = g_hash_table_lookup(smtp->by_id, &cc->conn_id);
