@@ -221,6 +221,12 @@ step_loop(struct run *r)
 	    r->settings->from_addr) == 0)
 		return decide(r, CLASSIFY_LOOP, thread_incident(r),
 		    "From is our own address");
+	/* Without a From header, the envelope sender stands for it. */
+	if (!is_empty(r->settings->from_addr) &&
+	    is_empty(r->parsed->from_addr) && !is_empty(r->sender) &&
+	    g_ascii_strcasecmp(r->sender, r->settings->from_addr) == 0)
+		return decide(r, CLASSIFY_LOOP, thread_incident(r),
+		    "no From, and the envelope sender is our own address");
 	return false;
 }
 

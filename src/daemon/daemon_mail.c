@@ -347,8 +347,8 @@ reporter_is_capped(struct daemon_outbox *ob, int64_t incident_id,
 /*
  * Mails the reporter of msg once per incident with kind (a confirmation
  * or a joined notice): never to a null sender, our own or a team address,
- * a machine, nor past the hourly cap.  The reporter is the From address,
- * else the envelope sender.
+ * a machine, nor past the hourly cap.  Mail without a From header gets
+ * none: its envelope sender is often a bounce address or a script's.
  */
 static int
 answer_reporter(struct daemon_outbox *ob, const struct store_incident *inc,
@@ -360,10 +360,10 @@ answer_reporter(struct daemon_outbox *ob, const struct store_incident *inc,
 	char			*addr;
 	int			 rc = 0;
 
-	if (msg->mail_from == NULL || msg->mail_from[0] == '\0')
+	if (msg->mail_from == NULL || msg->mail_from[0] == '\0' ||
+	    parsed->from_addr == NULL)
 		return 0;
-	addr = g_ascii_strdown(parsed->from_addr != NULL ? parsed->from_addr :
-	    msg->mail_from, -1);
+	addr = g_ascii_strdown(parsed->from_addr, -1);
 	why = reporter_refusal(ob->cfg, addr);
 	if (why != NULL) {
 		log_debug("mail: no %s inc=%" PRId64 " to=<%s> reason=\"%s\"",

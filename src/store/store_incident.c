@@ -427,11 +427,11 @@ store_command_events(struct store *store, int64_t *last_id,
 	if (newest < 0)
 		return -1;
 	if (*last_id >= 0 && newest > *last_id) {
-		/* Analysed and fixed come from commands only.  Acknowledged
-		 * and resolved name their channel. */
+		/* Analysed and fix-deployed come from commands only.
+		 * Acknowledged and resolved name their channel. */
 		stmt = store_prepare(store, "SELECT incident, kind, detail "
 		    "FROM events WHERE id > ? AND id <= ? AND (kind IN "
-		    "('analysed', 'fixed') OR (kind IN ('acknowledged', "
+		    "('analysed', 'fix-deployed') OR (kind IN ('acknowledged', "
 		    "'resolved') AND detail LIKE '% channel=cli')) ORDER BY "
 		    "id", "ii", *last_id, newest);
 		if (stmt == NULL)

@@ -140,6 +140,17 @@ def body(world, tap):
     kinds = [e["kind"] for e in shown["timeline"]]
     tap.check(kinds.count("fix-deployed") == 1, "fix in the timeline",
               kinds)
+    for kind in ("analysed", "fix-deployed"):
+        line = f"incident: {kind} inc={n} "
+        try:
+            harness.wait_for(lambda: line in world.log(), 10,
+                             f"the daemon's {kind} line")
+        except TimeoutError:
+            pass
+        tap.check(line in world.log() and "source=command" in
+                  world.log()[world.log().find(line):].split("\n")[0],
+                  f"the daemon logs the command's {kind}",
+                  world.log()[-600:])
     rc, out = world.cli("fixed", n, "--by", "alice")
     tap.check(rc == 0 and "fix was already deployed by bob" in out,
               "second fix names the first", out)
