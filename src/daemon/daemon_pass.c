@@ -138,6 +138,30 @@ out:
 	return rc;
 }
 
+/*
+ * Tells whether msg is a reply to our own mail whose severity comes from
+ * mail.from, the address our mail gives for replies, whichever route that
+ * is.  Its route then does not set the incident's severity.  A copy to a
+ * more severe route still raises the incident.
+ */
+static bool
+message_is_reply_to_from(const struct cfg *cfg,
+    const struct store_message *msg, const struct classify_result *cr)
+{
+	const struct cfg_route	*from;
+	guint			 i;
+
+	if (!cr->is_reply_to_us || cfg->mail_from == NULL ||
+	    (from = cfg_route_find(cfg, cfg->mail_from)) == NULL ||
+	    cr->severity != from->severity)
+		return false;
+	for (i = 0; msg->rcpts != NULL && i < msg->rcpts->len; i++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(msg->rcpts, i),
+		    cfg->mail_from) == 0)
+			return true;
+	return false;
+}
+
 /* Turns a classification into what the store records. */
 static void
 message_disposition(const struct store_message *msg,
@@ -357,10 +381,8 @@ message_process(struct daemon_outbox *ob, struct pass_item *item,
 	if (cr.class == CLASSIFY_ACK)
 		message_check_ack_sender(ob->store, &item->auth, &cr);
 	message_disposition(msg, parsed, &cr, ob->cfg, &disp);
-	/* A reply to our own mail comes to mail.from, whichever route that
-	 * is, so its route does not set the incident's severity. */
-	if (!cr.is_reply_to_us && message_check_severity(ob, msg, &disp) ==
-	    -1)
+	if (!message_is_reply_to_from(ob->cfg, msg, &cr) &&
+	    message_check_severity(ob, msg, &disp) == -1)
 		goto out;
 	/* The sender a later mail is matched on, as the classifier reads
 	 * it: the From address, else the envelope sender. */

@@ -352,6 +352,51 @@ def no_from_header(world, sink, tap, count):
     return count
 
 
+def reply_to_other_route(tap):
+    """With mail.from on the high route, a reply to our mail that the
+    customer sends to the critical route on purpose raises the incident:
+    only mail.from's own route is the one replies come to by default."""
+    world = harness.World(team=TEAM, relay_port=harness.free_port())
+    with open(world.config) as f:
+        text = f.read()
+    with open(world.config, "w") as f:
+        f.write(text.replace('from = "critical@support.example.com";',
+                             'from = "high@support.example.com";'))
+    sink = mail_sink.Sink(world.relay_port).start()
+    try:
+        world.start_daemon()
+        ivy = "ivy@customer.example.net"
+        world.send(harness.message("Reports late", "late-1@example.net",
+                                   f"Ivy <{ivy}>"),
+                   rcpts=("high@support.example.com",), sender=ivy)
+        inc = harness.wait_for(world.incidents, what="incident")[0]["id"]
+        confirm = harness.wait_for(lambda: sink.to(ivy),
+                                   what="confirmation")[0]
+
+        def reply(n, rcpt, text):
+            world.send(f"From: Ivy <{ivy}>\r\nTo: {rcpt}\r\n"
+                       f"Subject: Re: {confirm.header('Subject')}\r\n"
+                       f"Message-ID: <late-{n}@example.net>\r\n"
+                       f"In-Reply-To: {confirm.header('Message-ID')}\r\n"
+                       f"\r\n{text}\r\n", rcpts=(rcpt,), sender=ivy)
+            harness.wait_for(lambda: all(m["class"] for m in harness.json.
+                                         loads(world.cli("messages",
+                                                         "--json")[1])),
+                             what=f"reply {n} classified")
+
+        reply(2, "high@support.example.com", "Still late.")
+        tap.check(world.show(inc)["severity"] == "high",
+                  "other route: a reply to mail.from keeps the incident "
+                  "high", world.show(inc)["severity"])
+        reply(3, CRITICAL, "Now nothing is sent at all.")
+        tap.check(world.show(inc)["severity"] == "critical",
+                  "other route: a reply sent to the critical route raises "
+                  "the incident", world.show(inc)["severity"])
+    finally:
+        sink.stop()
+        harness.stop_world(world, tap, "other route")
+
+
 def body(world, tap):
     sink = mail_sink.Sink(world.relay_port).start()
     try:
@@ -363,6 +408,7 @@ def body(world, tap):
         notified(world, sink, tap, inc)
         count = reply_to_high(world, sink, tap, count + 1)
         no_from_header(world, sink, tap, count)
+        reply_to_other_route(tap)
         tap.check(sink.to(EVE) == [], "the stranger got no mail",
                   [m.header("Subject") for m in sink.to(EVE)])
         # The relay has every mail; the daemon records its replies next.
