@@ -55,6 +55,22 @@ struct daemon_http {
 	/* sid -> struct early_status: statuses a provider sent before its
 	 * API response was handled. */
 	GHashTable		*early;
+	/* member name -> struct reply_budget: the SMS replies each member
+	 * got lately. */
+	GHashTable		*replies;
+};
+
+/*
+ * SMS replies a member gets at most in SMS_REPLY_WINDOW_MS.  Past them,
+ * an SMS gets no reply, so that an auto-reply on a phone and ours cannot
+ * keep answering each other.
+ */
+#define SMS_REPLIES_MAX		5
+#define SMS_REPLY_WINDOW_MS	(10 * 60 * 1000)
+
+struct reply_budget {
+	int64_t	since_ms;	/* start of the current window */
+	int	count;		/* replies in it */
 };
 
 struct early_status {
@@ -286,6 +302,34 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 }
 
 /*
+ * Counts one SMS reply to member, and tells whether it may go out:
+ * SMS_REPLIES_MAX in SMS_REPLY_WINDOW_MS at most.
+ */
+static bool
+sms_reply_allowed(struct daemon_http *http, const char *member)
+{
+	struct reply_budget	*b = g_hash_table_lookup(http->replies, member);
+	int64_t			 now = clock_now_ms();
+
+	if (b == NULL) {
+		b = g_new0(struct reply_budget, 1);
+		g_hash_table_insert(http->replies, g_strdup(member), b);
+	}
+	if (b->count == 0 || now - b->since_ms >= SMS_REPLY_WINDOW_MS) {
+		b->since_ms = now;
+		b->count = 0;
+	}
+	if (b->count >= SMS_REPLIES_MAX) {
+		log_warnx("http: sms reply withheld member=%s; %d went out in "
+		    "the last %d minutes", member, b->count,
+		    SMS_REPLY_WINDOW_MS / 60000);
+		return false;
+	}
+	b->count++;
+	return true;
+}
+
+/*
  * Tells whether this SMS was handled before, and then answers it.  A
  * signed request carries no timestamp, so a captured or retried "ACK"
  * could otherwise acknowledge whichever incident is open when it is
@@ -356,6 +400,10 @@ hook_sms(struct http_call *call)
 		text = g_strdup("Not understood. To acknowledge, reply ACK, "
 		    "ACK <incident number> or 1.");
 		break;
+	}
+	if (text != NULL && !sms_reply_allowed(call->d->http, member->name)) {
+		g_free(text);
+		text = NULL;
 	}
 	answer_sms(call, text);
 	g_free(text);
@@ -1276,7 +1324,8 @@ hook_vonage_sms(struct http_call *call)
 	else
 		log_info("http: vonage sms not an acknowledgement member=%s",
 		    member->name);
-	if (answer_text != NULL)
+	if (answer_text != NULL && sms_reply_allowed(call->d->http,
+	    member->name))
 		daemon_provider_vonage_reply(call->d, member->name, e164,
 		    answer_text);
 	g_free(answer_text);
@@ -1584,6 +1633,8 @@ daemon_http_start(struct daemon *d)
 	http->d = d;
 	http->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    early_free);
+	http->replies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    g_free);
 	http->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, http_on_request, http,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_on_log, http,
@@ -1598,6 +1649,7 @@ daemon_http_start(struct daemon *d)
 		    d->cfg->listen_http);
 		close(fd);
 		g_hash_table_destroy(http->early);
+		g_hash_table_destroy(http->replies);
 		g_free(http);
 		return NULL;
 	}
@@ -1618,5 +1670,6 @@ daemon_http_free(struct daemon_http *http)
 		g_source_remove(http->tick_source);
 	MHD_stop_daemon(http->mhd);
 	g_hash_table_destroy(http->early);
+	g_hash_table_destroy(http->replies);
 	g_free(http);
 }

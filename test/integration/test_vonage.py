@@ -541,6 +541,20 @@ def sms_in_parts(tap):
         tap.check(len(replies() or []) == 3,
                   "reply: a text that is no ACK gets no answer",
                   replies())
+        # An auto-reply that reads as an ACK must not loop with ours: five
+        # replies in ten minutes at most.
+        for n in (1, 2, 3):
+            world.vonage_call("POST", "/_sim/inbound", {
+                "msisdn": alice[1:], "text": f"ACK 99990{n}"})
+        try:
+            harness.wait_for(lambda: "sms reply withheld member=alice" in
+                             world.log() and len(replies() or []) == 5, 10,
+                             "a reply withheld")
+        except TimeoutError:
+            pass
+        tap.check(len(replies() or []) == 5 and
+                  "sms reply withheld member=alice" in world.log(),
+                  "reply: five replies in ten minutes at most", replies())
     finally:
         harness.stop_world(world, tap, "sms in parts")
 
