@@ -286,6 +286,19 @@ phone_not_e164_rejected(void)
 }
 
 static void
+listen_same_port_v4_and_v6_loaded(void)
+{
+	GPtrArray	*errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg	*cfg;
+
+	cfg = load("data/cfg/good-listen-v4-v6.conf", errors);
+	CHECK(cfg != NULL);
+	CHECK_INT(errors->len, 0);
+	cfg_free(cfg);
+	g_ptr_array_free(errors, TRUE);
+}
+
+static void
 listen_same_port_rejected(void)
 {
 	check_rejected("bad-listen-same-port",
@@ -1332,6 +1345,7 @@ main(void)
 	TAP_RUN(int_wrapped_by_libconfig_rejected);
 	TAP_RUN(phone_not_e164_rejected);
 	TAP_RUN(listen_same_port_rejected);
+	TAP_RUN(listen_same_port_v4_and_v6_loaded);
 	TAP_RUN(page_limit_without_unit_rejected);
 	TAP_RUN(rate_units_parsed);
 	TAP_RUN(rate_malformed_rejected);

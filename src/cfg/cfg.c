@@ -1465,43 +1465,56 @@ check_tls(struct loader *ld, const config_t *lc, struct cfg *cfg)
 		check_readable(ld, lc, "tls.key_file", cfg->tls_key_file);
 }
 
-/*
- * Splits a listen address "host:port" or "[v6]:port" into its host (""
- * for a wildcard) and port.  Returns false for a Unix socket.
- */
+/* A TCP listen address, as check_listen compares them. */
+struct listen_addr {
+	char	*host;		/* without brackets */
+	bool	 is_v6;
+	long	 port;
+};
+
+/* Splits "host:port" or "[v6]:port" into out.  Returns false for a Unix
+ * socket. */
 static bool
-listen_split(const char *addr, char **host, const char **port)
+listen_split(const char *addr, struct listen_addr *out)
 {
 	const char	*colon = strrchr(addr, ':');
 
 	if (g_str_has_prefix(addr, "unix:") || colon == NULL)
 		return false;
-	*port = colon + 1;
-	if (addr[0] == '[' && colon > addr && colon[-1] == ']')
-		*host = g_strndup(addr + 1, (gsize)(colon - addr - 2));
-	else
-		*host = g_strndup(addr, (gsize)(colon - addr));
-	if (strcmp(*host, "0.0.0.0") == 0 || strcmp(*host, "::") == 0 ||
-	    strcmp(*host, "*") == 0)
-		(*host)[0] = '\0';
+	out->is_v6 = addr[0] == '[';
+	out->host = out->is_v6 ? g_strndup(addr + 1, (gsize)(colon - addr -
+	    2)) : g_strndup(addr, (gsize)(colon - addr));
+	out->port = strtol(colon + 1, NULL, 10);
 	return true;
 }
 
-/* Tells whether two listen addresses would take the same port. */
+/* Tells whether host is the wildcard of its family: "0.0.0.0" or "::". */
+static bool
+listen_is_any(const struct listen_addr *a)
+{
+	return strcmp(a->host, a->is_v6 ? "::" : "0.0.0.0") == 0;
+}
+
+/*
+ * Tells whether two listen addresses would take the same port.  IPv6
+ * sockets listen for IPv6 only, so "0.0.0.0" and "[::1]" do not clash.
+ * Host names are compared as written, not resolved.  Port 0 asks the
+ * system for a free port, which never clashes.
+ */
 static bool
 listen_overlap(const char *a, const char *b)
 {
-	char		*host_a = NULL, *host_b = NULL;
-	const char	*port_a, *port_b;
-	bool		 is_same = false;
+	struct listen_addr	x = { .host = NULL }, y = { .host = NULL };
+	bool			is_same = false;
 
-	if (a != NULL && b != NULL && listen_split(a, &host_a, &port_a) &&
-	    listen_split(b, &host_b, &port_b))
-		is_same = strcmp(port_a, port_b) == 0 && (host_a[0] == '\0' ||
-		    host_b[0] == '\0' || g_ascii_strcasecmp(host_a,
-		    host_b) == 0);
-	g_free(host_a);
-	g_free(host_b);
+	if (a != NULL && b != NULL && listen_split(a, &x) &&
+	    listen_split(b, &y))
+		is_same = x.port == y.port && x.port != 0 &&
+		    x.is_v6 == y.is_v6 && (listen_is_any(&x) ||
+		    listen_is_any(&y) || g_ascii_strcasecmp(x.host,
+		    y.host) == 0);
+	g_free(x.host);
+	g_free(y.host);
 	return is_same;
 }
 
