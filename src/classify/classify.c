@@ -370,7 +370,11 @@ has_written(struct run *r, int64_t incident)
 	    r->lookup->incident_has_sender(r->ctx, incident, r->sender);
 }
 
-/* Decides a reply that carries a verified token of ours. */
+/*
+ * Decides a reply that carries a verified token of ours.  NOTE: it joins
+ * the incident in any state, so a reply to the mail about a resolved
+ * incident that says the outage is back pages nobody.
+ */
 static bool
 decide_token_reply(struct run *r, const struct classify_token *tok)
 {
