@@ -63,7 +63,8 @@ struct daemon_http {
 /*
  * SMS replies a member gets at most in SMS_REPLY_WINDOW_MS.  Past them,
  * an SMS gets no reply, so that an auto-reply on a phone and ours cannot
- * keep answering each other.
+ * keep answering each other.  The confirmation of an acknowledgement
+ * always goes out, as there is one per incident.
  */
 #define SMS_REPLIES_MAX		5
 #define SMS_REPLY_WINDOW_MS	(10 * 60 * 1000)
@@ -263,16 +264,21 @@ sms_ack_rejected(struct store *store, const char *member,
 	return text;
 }
 
-/* Picks the incident an ACK means: the one named, or the only one open. */
+/*
+ * Picks the incident an ACK means: the one named, or the only one open.
+ * Returns the reply, and sets *is_acked when the ACK acknowledged the
+ * incident, which happens once per incident.
+ */
 static char *
 sms_ack(struct http_call *call, const struct cfg_member *member,
-    const struct http_sms_reply *reply)
+    const struct http_sms_reply *reply, bool *is_acked)
 {
 	const struct store_incident	*target = NULL;
 	GPtrArray			*open;
 	char				*text;
 	int				 rc;
 
+	*is_acked = false;
 	open = store_incidents_paging_member(call->d->store, member->name);
 	if (open == NULL)
 		return g_strdup("critgate could not read its store; your "
@@ -297,6 +303,7 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 	else
 		text = g_strdup_printf("Acknowledged incident %" PRId64
 		    ". Paging stopped for everyone.", target->id);
+	*is_acked = rc == 1;
 	g_ptr_array_free(open, TRUE);
 	return text;
 }
@@ -369,6 +376,7 @@ hook_sms(struct http_call *call)
 	struct http_sms_reply	 reply;
 	const char		*from, *body;
 	char			 phone[LOG_PHONE_LEN], *text = NULL;
+	bool			 is_acked = false;
 
 	from = http_form_get(call->form, "From");
 	body = http_form_get(call->form, "Body");
@@ -384,7 +392,7 @@ hook_sms(struct http_call *call)
 	http_sms_reply_parse(body != NULL ? body : "", &reply);
 	switch (reply.kind) {
 	case HTTP_SMS_ACK:
-		text = sms_ack(call, member, &reply);
+		text = sms_ack(call, member, &reply, &is_acked);
 		break;
 	case HTTP_SMS_OPT_OUT:
 		log_errorx("http: sms opt-out member=%s; the provider sends "
@@ -401,7 +409,8 @@ hook_sms(struct http_call *call)
 		    "ACK <incident number> or 1.");
 		break;
 	}
-	if (text != NULL && !sms_reply_allowed(call->d->http, member->name)) {
+	if (text != NULL && !is_acked &&
+	    !sms_reply_allowed(call->d->http, member->name)) {
 		g_free(text);
 		text = NULL;
 	}
@@ -1295,6 +1304,7 @@ hook_vonage_sms(struct http_call *call)
 	const char		*msisdn, *concat;
 	char			*e164, *text = NULL, *answer_text = NULL;
 	char			 phone[LOG_PHONE_LEN];
+	bool			 is_acked = false;
 
 	msisdn = http_form_get(call->form, "msisdn");
 	/* The whole number with "+" added: never a match on its last
@@ -1320,12 +1330,12 @@ hook_vonage_sms(struct http_call *call)
 		text = sms_text_dup(http_form_get(call->form, "text"));
 	http_sms_reply_parse(text, &reply);
 	if (reply.kind == HTTP_SMS_ACK)
-		answer_text = sms_ack(call, member, &reply);
+		answer_text = sms_ack(call, member, &reply, &is_acked);
 	else
 		log_info("http: vonage sms not an acknowledgement member=%s",
 		    member->name);
-	if (answer_text != NULL && sms_reply_allowed(call->d->http,
-	    member->name))
+	if (answer_text != NULL && (is_acked ||
+	    sms_reply_allowed(call->d->http, member->name)))
 		daemon_provider_vonage_reply(call->d, member->name, e164,
 		    answer_text);
 	g_free(answer_text);

@@ -542,19 +542,41 @@ def sms_in_parts(tap):
                   "reply: a text that is no ACK gets no answer",
                   replies())
         # An auto-reply that reads as an ACK must not loop with ours: five
-        # replies in ten minutes at most.
-        for n in (1, 2, 3):
+        # replies in ten minutes at most, besides the confirmation of an
+        # acknowledgement.
+        for n in (1, 2, 3, 4):
             world.vonage_call("POST", "/_sim/inbound", {
                 "msisdn": alice[1:], "text": f"ACK 99990{n}"})
         try:
             harness.wait_for(lambda: "sms reply withheld member=alice" in
-                             world.log() and len(replies() or []) == 5, 10,
+                             world.log() and len(replies() or []) == 6, 10,
                              "a reply withheld")
         except TimeoutError:
             pass
-        tap.check(len(replies() or []) == 5 and
+        tap.check(len(replies() or []) == 6 and
                   "sms reply withheld member=alice" in world.log(),
                   "reply: five replies in ten minutes at most", replies())
+        # The confirmation of an acknowledgement goes out all the same.
+        world.send(harness.message("Login broken", "login-9@shop.example",
+                                   "Lee <lee@shop.example>"),
+                   sender="lee@shop.example")
+        second = harness.wait_for(lambda: len(world.incidents()) == 2 and
+                                  world.incidents()[1]["id"],
+                                  what="second incident")
+        harness.wait_for(lambda: sent_page(world, second, "alice", "sms",
+                                           "vonage"), 20,
+                         "alice paged for the second incident")
+        world.vonage_call("POST", "/_sim/inbound", {
+            "msisdn": alice[1:], "text": f"ACK {second}"})
+        try:
+            harness.wait_for(lambda: len(replies() or []) == 7, 10,
+                             "the confirmation past the limit")
+        except TimeoutError:
+            pass
+        tap.check((replies() or [""])[-1].startswith(
+            f"Acknowledged incident {second}"),
+            "reply: an acknowledgement is confirmed past the limit",
+            replies())
     finally:
         harness.stop_world(world, tap, "sms in parts")
 
