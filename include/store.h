@@ -534,8 +534,9 @@ int	store_page_requeue(struct store *store, int64_t page_id,
 /*
  * Counts the requests accepted for member on channel after since_ms, and
  * those in flight at a stop that a start after since_ms found, sent again
- * or not: pages sharing a sid were one request.  Returns the count, or -1
- * on failure.
+ * or not: pages sharing a sid were one request.  Requests about incidents
+ * the member is done with (acknowledged) do not count.  Returns the
+ * count, or -1 on failure.
  */
 int64_t	store_page_requests_since(struct store *store, const char *member,
 	    enum notify_channel channel, int64_t since_ms);

@@ -1464,8 +1464,8 @@ status_print_text(GPtrArray *list, const struct store_backlog *backlog,
 	printf("pages pending:     %" PRId64 "\n", backlog->pages_pending);
 	printf("pages in flight:   %" PRId64 "\n", backlog->pages_in_flight);
 	printf("pages capped:      %" PRId64 "%s\n", backlog->pages_capped,
-	    backlog->pages_capped > 0 ? " (held back by the page limits; the "
-	    "next round pages again)" : "");
+	    backlog->pages_capped > 0 ? " (held back by the page limits; each "
+	    "incident's next round tries again)" : "");
 	printf("mail queued:       %" PRId64 "\n\n", backlog->mail_queued);
 	printf("%-8s  %-9s  %-10s  %8s  %8s  %11s\n", "PROVIDER", "CIRCUIT",
 	    "SINCE", "REQUESTS", "FAILURES", "CONSECUTIVE");

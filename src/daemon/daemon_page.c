@@ -619,9 +619,9 @@ page_cap_group(struct daemon *d, GPtrArray *group,
 		page = g_ptr_array_index(group, i);
 		log_warnx("notify: page capped inc=%" PRId64 " page=%" PRId64
 		    " member=%s channel=%s limit=%s requests=%" PRId64
-		    "; the next round pages again", page->incident_id,
-		    page->id, page->member, notify_channel_name(page->channel),
-		    rate->spec, counted);
+		    "; the incident's next round tries again",
+		    page->incident_id, page->id, page->member,
+		    notify_channel_name(page->channel), rate->spec, counted);
 		(void)store_page_capped(d->store, page->id, detail,
 		    clock_now_ms());
 	}

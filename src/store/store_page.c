@@ -429,6 +429,13 @@ store_page_requeue(struct store *store, int64_t page_id, const char *error,
 	return store_commit(store);
 }
 
+/* Whether member ?1 is done with the incident whose id inc selects. */
+#define MEMBER_IS_DONE(inc)						\
+	"EXISTS (SELECT 1 FROM incidents i WHERE i.id = " inc " AND "	\
+	"i.acked_ms IS NOT NULL AND (i.multi_paging = 0 OR EXISTS "	\
+	"(SELECT 1 FROM member_acks a WHERE a.incident = i.id AND "	\
+	"a.member = ?1)))"
+
 int64_t
 store_page_requests_since(struct store *store, const char *member,
     enum notify_channel channel, int64_t since_ms)
@@ -437,14 +444,21 @@ store_page_requests_since(struct store *store, const char *member,
 	 * A page accepted without a readable sid is identified by when it
 	 * was accepted.  The requests no page names any more (in flight at
 	 * a stop, or taken before a failover) count from past_requests,
-	 * once however many pages they bundled.
+	 * once however many pages they bundled, by their first page.  A
+	 * request about an incident the member is done with (acknowledged,
+	 * and not paging on under multi_ack, or acknowledged by the member)
+	 * counts no more, so that it never keeps a new incident from the
+	 * member's phone.
 	 */
 	return store_query_int(store, -1, "SELECT (SELECT count(DISTINCT "
-	    "coalesce(sid, 'at:' || sent_ms)) FROM pages WHERE member = ?1 "
-	    "AND channel = ?2 AND sent_ms > ?3 AND found_ms IS NULL) + "
-	    "(SELECT count(*) FROM past_requests WHERE member = ?1 AND "
-	    "channel = ?2 AND at_ms > ?3)", "ssi", member,
-	    notify_channel_name(channel), since_ms);
+	    "coalesce(p.sid, 'at:' || p.sent_ms)) FROM pages p WHERE "
+	    "p.member = ?1 AND p.channel = ?2 AND p.sent_ms > ?3 AND "
+	    "p.found_ms IS NULL AND NOT " MEMBER_IS_DONE("p.incident") ") + "
+	    "(SELECT count(*) FROM past_requests r WHERE r.member = ?1 AND "
+	    "r.channel = ?2 AND r.at_ms > ?3 AND NOT "
+	    MEMBER_IS_DONE("(SELECT incident FROM pages WHERE id = "
+	    "r.request)") ")", "ssi", member, notify_channel_name(channel),
+	    since_ms);
 }
 
 int

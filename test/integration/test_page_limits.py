@@ -181,6 +181,26 @@ def check_nobody_paged(tap):
         _, text = world.cli("show", str(second))
         tap.check("held back 4 pages; no call or SMS went out" in text,
                   "show says the page limits held back every page", text)
+
+        # Once the first incident is acknowledged, its requests count no
+        # more: a new incident reaches every phone again.
+        rc, out = world.cli("ack", str(first), "--by", "alice")
+        tap.check(rc == 0, "the first incident is acknowledged", out)
+        world.send(harness.message("Payments declined everywhere",
+                                   "pay@shop.example",
+                                   "Finn Customer <finn@shop.example>"),
+                   sender="finn@shop.example")
+        third = harness.wait_for(lambda: len(world.incidents()) == 3 and
+                                 world.incidents()[2]["id"], 20,
+                                 "third incident")
+        try:
+            harness.wait_for(lambda: len(world.sent_pages(third)) == 4, 20,
+                             "third incident paged")
+        except TimeoutError:
+            pass
+        tap.check(len(world.sent_pages(third)) == 4,
+                  "after the acknowledgement a new incident is paged",
+                  world.show(third)["pages"])
     finally:
         harness.stop_world(world, tap, "nobody paged")
 
