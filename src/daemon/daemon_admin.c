@@ -73,10 +73,14 @@ warn_rotation_gaps(const struct cfg *cfg, const struct cfg_rotation *rot,
 
 		from = daemon_minute_text(gap->from_ms);
 		until = daemon_minute_text(gap->until_ms);
+		/* A gap that reaches the end of the days checked may go on
+		 * after it. */
 		warn(warnings, "rotations: \"%s\" has nobody on call from %s "
-		    "to %s%s", rot->name, from, until,
+		    "%s %s%s", rot->name, from, gap->until_ms >= now_ms +
+		    ADMIN_LOOKAHEAD_MS ? "to at least" : "to", until,
 		    admin_rotation_is_targeted(cfg, rot->name) ? ", and a "
-		    "policy step or breach rule pages it" : "");
+		    "policy step or breach rule pages it: then the whole team "
+		    "is paged instead" : "");
 		g_free(from);
 		g_free(until);
 	}

@@ -265,6 +265,12 @@ mail = {{ domain = "support.example.com"; from = "noreply@support.example.com";
               "gaps are warnings, not errors", out)
     tap.check("warning: rotations: \"primary\" has nobody on call" in out,
               "a rotation that has not started warns", out)
+    lines = [x for x in out.splitlines() if "nobody on call" in x]
+    tap.check(lines and all(" to at least " in x for x in lines),
+              "the warning says the gap may go on", lines)
+    tap.check(any("then the whole team is paged instead" in x
+                  for x in lines),
+              "the warning says what a policy step pages then", lines)
     tap.check("warning: team[2]: \"cy\" has no phone" in out,
               "a member without a phone warns", out)
     tap.check(f"warning: store: folder {missing} does not exist" in out,
