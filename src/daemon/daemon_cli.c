@@ -977,7 +977,7 @@ report_print_text(const struct cfg *cfg, struct report_row *rows)
 			struct store_incident *inc = g_ptr_array_index(
 			    row->breached, j);
 
-			printf("%s%" PRId64, j == 0 ? " (" : ", ", inc->id);
+			printf("%s#%" PRId64, j == 0 ? " (" : ", ", inc->id);
 		}
 		printf("%s\n", row->breached->len > 0 ? ")" : "");
 		g_free(median);
@@ -1009,7 +1009,8 @@ report_print_history(GPtrArray *months, GPtrArray *breaches)
 		else
 			printf("  %6s\n", "-");
 	}
-	printf("\nbreaches: %u\n", breaches->len);
+	printf("\nbreach pages (at each percentage of a promise passed "
+	    "unacknowledged): %u\n", breaches->len);
 	for (i = 0; i < breaches->len; i++) {
 		struct store_breach *br = g_ptr_array_index(breaches, i);
 

@@ -99,6 +99,10 @@ def policy(world, tap):
     rc, out = world.cli("report", "--json")
     report = harness.json.loads(out) if rc == 0 else {}
     tap.check(rc == 0 and "breaches" in out, "report lists breaches", out)
+    rc, out = world.cli("report")
+    tap.check(rc == 0 and f"(#{inc})" in out and
+              "breach pages (at each percentage" in out,
+              "the text report names breached incidents by #N", out)
     world.cli("ack", str(inc), "--by", "bob")
     return inc, report
 
