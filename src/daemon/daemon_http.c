@@ -288,8 +288,9 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 	else if (open->len == 1)
 		target = g_ptr_array_index(open, 0);
 	if (target == NULL) {
-		log_info("http: sms ack not applied member=%s named=%" PRId64
-		    " open=%u", member->name, reply->incident_id, open->len);
+		log_info("http: sms ack not applied member=%s inc=%" PRId64
+		    " paging_member=%u", member->name, reply->incident_id,
+		    open->len);
 		text = sms_ack_rejected(call->d->store, member->name, reply,
 		    open);
 		g_ptr_array_free(open, TRUE);
