@@ -41,13 +41,14 @@ enum mailout_kind {
 	MAILOUT_RESOLVED,	/* to the reporter once it is resolved */
 	MAILOUT_STATUS,		/* a status update written by the team */
 	MAILOUT_FIX_OVERDUE,	/* to the team once a promised fix is late */
+	MAILOUT_UPDATE,		/* to who took it, when a reporter writes */
 	MAILOUT_KIND_COUNT
 };
 
 /*
  * Returns "page", "confirmation", "joined", "acknowledged", "resolved",
- * "status" or "fix_overdue", which is also the stem of the kind's template
- * file, or "unknown" for a value out of range.
+ * "status", "fix_overdue" or "update", which is also the stem of the
+ * kind's template file, or "unknown" for a value out of range.
  */
 const char	*mailout_kind_name(enum mailout_kind kind);
 
@@ -64,9 +65,10 @@ struct mailout_templates;
  * then the body.  Both may use the placeholders {{incident}},
  * {{severity}}, {{subject}}, {{reporter}}, {{promise}}, {{deadline}},
  * {{member}}, {{acked_by}}, {{text}}, {{ack_how}}, {{analysed}},
- * {{analysed_by}} and {{fix_due}}.  fix_overdue.txt may be missing, so
- * that a template folder from an older version still loads.  That kind is
- * then not composed.  Returns the templates (caller frees with
+ * {{analysed_by}}, {{fix_due}}, {{writer}} and {{state}}.
+ * fix_overdue.txt and update.txt may be missing, so that a template
+ * folder from an older version still loads.  Such a kind is then not
+ * composed.  Returns the templates (caller frees with
  * mailout_templates_free), or NULL with *error set to "FILE:LINE:
  * problem" (caller frees with g_free) for the first problem found.
  * Blocks on file reads.

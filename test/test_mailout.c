@@ -325,6 +325,7 @@ kind_names_round_trip(void)
 	CHECK_STR(mailout_kind_name(MAILOUT_PAGE), "page");
 	CHECK_STR(mailout_kind_name(MAILOUT_STATUS), "status");
 	CHECK_STR(mailout_kind_name(MAILOUT_FIX_OVERDUE), "fix_overdue");
+	CHECK_STR(mailout_kind_name(MAILOUT_UPDATE), "update");
 	CHECK_STR(mailout_kind_name(MAILOUT_KIND_COUNT), "unknown");
 	CHECK_INT(mailout_kind_from_name("pager", &kind), -1);
 }
@@ -357,6 +358,8 @@ templates_shipped_defaults_compose(void)
 		{ "analysed", "2023-11-15 09:00 UTC" },
 		{ "analysed_by", "Alice" },
 		{ "fix_due", "2023-11-20 09:00 UTC" },
+		{ "writer", "carol@customer.example" },
+		{ "state", "acknowledged by Bob" },
 	};
 	struct mailout_templates	*t;
 	struct mailout_message		 m = message_sample();
@@ -594,7 +597,7 @@ compose_each_kind_auto_submitted(void)
 	static const char *const want[MAILOUT_KIND_COUNT] = {
 		"auto-generated", "auto-replied", "auto-replied",
 		"auto-replied", "auto-replied", "auto-replied",
-		"auto-generated",
+		"auto-generated", "auto-generated",
 	};
 	struct mailout_message	 m = message_sample();
 	GBytes			*bytes;

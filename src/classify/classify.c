@@ -373,7 +373,8 @@ has_written(struct run *r, int64_t incident)
 /*
  * Decides a reply that carries a verified token of ours.  NOTE: it joins
  * the incident in any state, so a reply to the mail about a resolved
- * incident that says the outage is back pages nobody.
+ * incident that says the outage is back pages nobody: only the members
+ * who took and resolved it get it by mail.
  */
 static bool
 decide_token_reply(struct run *r, const struct classify_token *tok)

@@ -425,6 +425,14 @@ int	daemon_outbox_joined(struct daemon_outbox *ob, int64_t incident_id,
  * text) to every reporter of the incident. */
 int	daemon_outbox_update(struct daemon_outbox *ob, int64_t incident_id,
 	    enum mailout_kind kind, const char *text, int64_t now_ms);
+/*
+ * Mails what a reporter wrote (msg) to the members who acknowledged and
+ * resolved incident_id, once they have: the team's own notes and machines
+ * are not forwarded.
+ */
+int	daemon_outbox_reporter_wrote(struct daemon_outbox *ob,
+	    int64_t incident_id, const struct store_message *msg,
+	    const struct parse_result *parsed, int64_t now_ms);
 /* Tells those responsible, once per incident, that its fix is overdue:
  * the members who analysed and acknowledged it, else the whole team. */
 int	daemon_outbox_fix_overdue(struct daemon_outbox *ob,

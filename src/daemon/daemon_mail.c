@@ -21,6 +21,8 @@
 #define MAIL_GIVE_UP_MS		(INT64_C(24) * 3600 * 1000)
 #define MAIL_CAP_WINDOW_MS	(INT64_C(3600) * 1000)
 #define MAIL_TEXT_MAX		16384	/* bytes of a customer's text quoted */
+#define MAIL_UPDATES_MAX	20	/* reporters' mails forwarded to one
+					 * member per incident */
 #define MAIL_FROM_NAME		"Critical Support"
 
 /* One mail with the relay; its reply arrives in mail_on_reply. */
@@ -64,6 +66,11 @@ daemon_outbox_open(struct daemon_outbox *ob, struct store *store,
 		    "logged, not mailed, until it is copied there from "
 		    "etc/templates", mailout_kind_name(MAILOUT_FIX_OVERDUE),
 		    cfg->mail.templates);
+	if (!mailout_templates_have(ob->templates, MAILOUT_UPDATE))
+		log_warnx("mail: %s.txt missing in %s; what reporters write "
+		    "after the acknowledgement is not mailed to who took the "
+		    "incident until it is copied there from etc/templates",
+		    mailout_kind_name(MAILOUT_UPDATE), cfg->mail.templates);
 	return 0;
 }
 
@@ -649,6 +656,89 @@ daemon_outbox_fix_overdue(struct daemon_outbox *ob, int64_t incident_id,
 		    i), now_ms);
 	g_ptr_array_free(members, TRUE);
 	store_incident_fini(&inc);
+	return rc;
+}
+
+/*
+ * Forwards what a reporter wrote to one who took the incident, 20 times
+ * per incident at most.
+ */
+static int
+update_member(struct daemon_outbox *ob, const struct store_incident *inc,
+    const struct cfg_member *member, const char *writer, const char *text,
+    int64_t now_ms)
+{
+	const struct cfg_member	*resolver, *acker;
+	struct mail_plan	 plan;
+	int64_t			 sent;
+	int			 rc;
+
+	sent = store_mail_count_for(ob->store, inc->id,
+	    mailout_kind_name(MAILOUT_UPDATE), member->email);
+	if (sent < 0)
+		return -1;
+	if (sent >= MAIL_UPDATES_MAX) {
+		log_info("mail: no update inc=%" PRId64 " to=<%s> reason=\"%d "
+		    "sent for this incident\"", inc->id, member->email,
+		    MAIL_UPDATES_MAX);
+		return 0;
+	}
+	resolver = inc->resolved_by != NULL ? cfg_member_by_name(ob->cfg,
+	    inc->resolved_by) : NULL;
+	acker = inc->acked_by != NULL ? cfg_member_by_name(ob->cfg,
+	    inc->acked_by) : NULL;
+	plan_init(&plan, MAILOUT_UPDATE, member->email);
+	plan.rcpt_name = member->full_name;
+	plan_incident_vars(ob, &plan, inc, text);
+	plan_var(&plan, "member", g_strdup(member->full_name));
+	plan_var(&plan, "writer", g_strdup(writer));
+	plan_var(&plan, "state", inc->resolved_ms != 0 ?
+	    g_strdup_printf("resolved by %s", resolver != NULL ?
+	    resolver->full_name : inc->resolved_by) :
+	    g_strdup_printf("acknowledged by %s", acker != NULL ?
+	    acker->full_name : inc->acked_by));
+	rc = plan_queue(ob, &plan, inc->id, now_ms);
+	plan_fini(&plan);
+	return rc;
+}
+
+int
+daemon_outbox_reporter_wrote(struct daemon_outbox *ob, int64_t incident_id,
+    const struct store_message *msg, const struct parse_result *parsed,
+    int64_t now_ms)
+{
+	struct store_incident	 inc;
+	GPtrArray		*members;
+	char			*writer;
+	guint			 i;
+	int			 rc = 0;
+
+	if (!mailout_templates_have(ob->templates, MAILOUT_UPDATE))
+		return 0;
+	writer = g_ascii_strdown(parsed->from_addr != NULL ?
+	    parsed->from_addr : msg->mail_from != NULL ? msg->mail_from : "",
+	    -1);
+	/* The team's own notes, and machines, are not forwarded. */
+	if (reporter_refusal(ob->cfg, writer) != NULL) {
+		g_free(writer);
+		return 0;
+	}
+	if (store_incident_get(ob->store, incident_id, &inc) == -1) {
+		g_free(writer);
+		return -1;
+	}
+	/* Before the acknowledgement, the whole team is being paged. */
+	members = g_ptr_array_new();
+	if (inc.acked_ms != 0) {
+		add_addressed(members, ob->cfg, inc.acked_by);
+		add_addressed(members, ob->cfg, inc.resolved_by);
+	}
+	for (i = 0; i < members->len && rc == 0; i++)
+		rc = update_member(ob, &inc, g_ptr_array_index(members, i),
+		    writer, parsed->body_text, now_ms);
+	g_ptr_array_free(members, TRUE);
+	store_incident_fini(&inc);
+	g_free(writer);
 	return rc;
 }
 

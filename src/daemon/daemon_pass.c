@@ -301,9 +301,12 @@ message_follow_up(struct daemon_outbox *ob, const struct store_message *msg,
 		(void)daemon_outbox_opened(ob, out->incident_id, msg,
 		    parsed, now);
 	else if (cr->class == CLASSIFY_UPDATE && out->incident_id > 0 &&
-	    !cr->is_not_reporter)
+	    !cr->is_not_reporter) {
 		(void)daemon_outbox_joined(ob, out->incident_id, msg,
 		    parsed, now);
+		(void)daemon_outbox_reporter_wrote(ob, out->incident_id, msg,
+		    parsed, now);
+	}
 	else if (cr->class == CLASSIFY_ACK && cr->is_resolve)
 		(void)daemon_page_resolve(ob, out->incident_id, cr->ack_member,
 		    "email");

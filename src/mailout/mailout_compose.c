@@ -64,6 +64,7 @@ static const char *const auto_submitted[MAILOUT_KIND_COUNT] = {
 	[MAILOUT_RESOLVED] = "auto-replied",
 	[MAILOUT_STATUS] = "auto-replied",
 	[MAILOUT_FIX_OVERDUE] = "auto-generated",
+	[MAILOUT_UPDATE] = "auto-generated",
 };
 
 /*

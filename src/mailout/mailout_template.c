@@ -24,12 +24,13 @@ static const char *const kind_names[MAILOUT_KIND_COUNT] = {
 	[MAILOUT_RESOLVED] = "resolved",
 	[MAILOUT_STATUS] = "status",
 	[MAILOUT_FIX_OVERDUE] = "fix_overdue",
+	[MAILOUT_UPDATE] = "update",
 };
 
 static const char *const var_names[] = {
 	"incident", "severity", "subject", "reporter", "promise", "deadline",
 	"member", "acked_by", "text", "ack_how", "analysed", "analysed_by",
-	"fix_due",
+	"fix_due", "writer", "state",
 };
 
 const char *
@@ -239,8 +240,8 @@ template_load(const char *dir, enum mailout_kind kind,
 	path = g_build_filename(dir, name, NULL);
 	/* A folder copied from a version before the kind existed lacks its
 	 * file; failing the start over it would stop the paging. */
-	if (kind == MAILOUT_FIX_OVERDUE && !g_file_test(path,
-	    G_FILE_TEST_EXISTS)) {
+	if ((kind == MAILOUT_FIX_OVERDUE || kind == MAILOUT_UPDATE) &&
+	    !g_file_test(path, G_FILE_TEST_EXISTS)) {
 		rc = 0;
 		goto out;
 	}

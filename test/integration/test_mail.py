@@ -310,12 +310,27 @@ def reply_to_high(world, sink, tap, count):
     tap.check(line in world.log(), "the daemon logs the command's "
               "acknowledgement", world.log()[-800:])
     world.send(reply.replace("slow-2@", "slow-3@").replace(
-        "still slow", "thank you"), sender=gus)
+        "still slow", "slow again since 10:05"), sender=gus)
     count += 1
     processed(world, count)
     tap.check(len(world.incidents()) == 2,
               "high route: a reply after the acknowledgement opens no "
               "critical incident", world.incidents())
+
+    # Who took the incident hears what its reporter wrote since.
+    got = None
+    try:
+        got = harness.wait_for(lambda: [
+            m for m in sink.to("bob.night@example.com")
+            if "wrote again" in (m.header("Subject") or "")], 20,
+            "the update to bob")
+    except TimeoutError:
+        pass
+    tap.check(got is not None and len(got) == 1 and
+              "slow again since 10:05" in got[0].text() and
+              gus in got[0].header("Subject"),
+              "high route: the member who took it gets the reporter's mail",
+              [(m.header("Subject"), m.text()[:300]) for m in got or []])
     return count
 
 
