@@ -351,8 +351,9 @@ int64_t	store_find_incident_by_subject_key(struct store *store,
  * since_ms, when it is not acknowledged. */
 int64_t	store_find_incident_unacked_since(struct store *store,
 	    const char *severity, int64_t since_ms);
-/* Tells whether a message of incident id came from sender (lowercase):
- * 1 or 0, -1 on failure. */
+/* Tells whether sender (lowercase) reported in incident id: a new
+ * incident or update of its own, not one that joined as a stranger's or
+ * an automatic reply.  1 or 0, -1 on failure. */
 int	store_incident_has_sender(struct store *store, int64_t id,
 	    const char *sender);
 /* Tells whether incident id exists (0 or 1, -1 on failure) and, when it

@@ -1849,8 +1849,12 @@ store_incident_has_sender(struct store *store, int64_t id, const char *sender)
 {
 	int64_t	found;
 
+	/* Only a reporter's own mail counts: a stranger's that joined by a
+	 * guessed [#N], or an automatic reply filed there, makes nobody a
+	 * reporter. */
 	found = store_query_int(store, 0, "SELECT 1 FROM messages WHERE "
-	    "incident_id = ? AND sender = ? LIMIT 1", "is", id, sender);
+	    "incident_id = ? AND sender = ? AND is_reporter = 1 AND class IN "
+	    "('new-incident', 'update') LIMIT 1", "is", id, sender);
 	return found < 0 ? -1 : (int)found;
 }
 

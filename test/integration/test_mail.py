@@ -367,6 +367,25 @@ def no_from_header(world, sink, tap, count):
     return count
 
 
+def stranger_again(world, sink, tap, inc, count):
+    """The stranger whose [#N] joined before the acknowledgement writes
+    again: that makes them no reporter, so the mail opens an incident of
+    its own and is not mailed to who took the first."""
+    world.send(f"From: Eve <{EVE}>\r\nTo: {CRITICAL}\r\n"
+               f"Subject: [#{inc}] hello again\r\n"
+               "Message-ID: <eve-2@x.example>\r\n\r\nStill there?\r\n",
+               sender=EVE)
+    count += 1
+    tap.check(processed(world, count) == "new-incident",
+              "a stranger's second [#N] opens an incident of its own",
+              classes(world)[-1])
+    forwarded = [m for m in sink.all() if "wrote again" in
+                 (m.header("Subject") or "") and EVE in m.header("Subject")]
+    tap.check(forwarded == [], "the stranger's mail is not forwarded",
+              [m.header("Subject") for m in forwarded])
+    return count
+
+
 def reply_to_other_route(tap):
     """With mail.from on the high route, a reply to our mail that the
     customer sends to the critical route on purpose raises the incident:
@@ -422,10 +441,14 @@ def body(world, tap):
         resolved(world, sink, tap, inc, pages, count)
         notified(world, sink, tap, inc)
         count = reply_to_high(world, sink, tap, count + 1)
-        no_from_header(world, sink, tap, count)
+        count = no_from_header(world, sink, tap, count)
+        stranger_again(world, sink, tap, inc, count)
         reply_to_other_route(tap)
-        tap.check(sink.to(EVE) == [], "the stranger got no mail",
-                  [m.header("Subject") for m in sink.to(EVE)])
+        about_first = [m.header("Subject") for m in sink.to(EVE)
+                       if m.header("Subject").startswith(f"[#{inc}]")]
+        tap.check(about_first == [],
+                  "the stranger got no mail about the first incident",
+                  about_first)
         # The relay has every mail; the daemon records its replies next.
         harness.wait_for(lambda: all(m["state"] == "sent" for m in
                                      world.show(inc)["mails"]),
