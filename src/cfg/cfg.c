@@ -1498,8 +1498,8 @@ listen_is_any(const struct listen_addr *a)
 /*
  * Tells whether two listen addresses would take the same port.  IPv6
  * sockets listen for IPv6 only, so "0.0.0.0" and "[::1]" do not clash.
- * Host names are compared as written, not resolved.  Port 0 asks the
- * system for a free port, which never clashes.
+ * Host names are compared as written, not resolved.  Port 0 lets the
+ * system pick a free port, which never clashes.
  */
 static bool
 listen_overlap(const char *a, const char *b)

@@ -310,7 +310,7 @@ sms_ack(struct http_call *call, const struct cfg_member *member,
 }
 
 /*
- * Counts one SMS reply to member, and tells whether it may go out:
+ * Counts one SMS reply to member, and returns whether it may go out:
  * SMS_REPLIES_MAX in SMS_REPLY_WINDOW_MS at most.
  */
 static bool

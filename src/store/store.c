@@ -1392,7 +1392,7 @@ store_messages_each(struct store *store, int64_t limit,
 }
 
 /* The ids of the incidents that still page, as STORE_INCIDENT_PAGES
- * tells. */
+ * decides. */
 #define PAGING_INCIDENTS						\
 	"SELECT id FROM incidents WHERE resolved_ms IS NULL AND "	\
 	"(acked_ms IS NULL OR multi_paging = 1)"
