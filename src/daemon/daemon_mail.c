@@ -129,16 +129,24 @@ plan_var(struct mail_plan *plan, const char *name, char *value)
 		g_ptr_array_add(plan->owned, value);
 }
 
+/* Returns the full name of the member called name, or name itself when
+ * the team has no such member any more (NULL for NULL). */
+static const char *
+member_full_name(const struct cfg *cfg, const char *name)
+{
+	const struct cfg_member	*m;
+
+	m = name != NULL ? cfg_member_by_name(cfg, name) : NULL;
+	return m != NULL ? m->full_name : name;
+}
+
 /* Fills the variables every template may use about incident inc. */
 static void
 plan_incident_vars(struct daemon_outbox *ob, struct mail_plan *plan,
     const struct store_incident *inc, const char *text)
 {
-	const struct cfg_member	*acker = NULL;
-	char			*trimmed = NULL, *valid;
+	char	*trimmed = NULL, *valid;
 
-	if (inc->acked_by != NULL)
-		acker = cfg_member_by_name(ob->cfg, inc->acked_by);
 	if (text != NULL && strlen(text) > MAIL_TEXT_MAX) {
 		valid = g_utf8_make_valid(text, MAIL_TEXT_MAX);
 		trimmed = g_strdup_printf("%s\n[... cut after %d bytes; the "
@@ -157,8 +165,8 @@ plan_incident_vars(struct daemon_outbox *ob, struct mail_plan *plan,
 	plan_var(plan, "promise",
 	    promise_text(ob->cfg->ack_deadline_ms[inc->severity]));
 	plan_var(plan, "deadline", daemon_minute_text(inc->ack_deadline_ms));
-	plan_var(plan, "acked_by", g_strdup(acker != NULL ?
-	    acker->full_name : inc->acked_by));
+	plan_var(plan, "acked_by", g_strdup(member_full_name(ob->cfg,
+	    inc->acked_by)));
 	plan_var(plan, "text", g_strdup(text));
 	plan_var(plan, "ack_how", g_strdup_printf("reply to this mail "
 	    "with ACK as the first line (RESOLVE when it is solved), press 1 "
@@ -589,22 +597,20 @@ static int
 fix_overdue_member(struct daemon_outbox *ob, const struct store_incident *inc,
     const struct cfg_member *member, int64_t now_ms)
 {
-	const struct cfg_member	*analyst;
-	struct mail_plan	 plan;
-	int			 rc;
+	struct mail_plan	plan;
+	int			rc;
 
 	if (store_mail_count_for(ob->store, inc->id,
 	    mailout_kind_name(MAILOUT_FIX_OVERDUE), member->email) != 0)
 		return 0;
-	analyst = cfg_member_by_name(ob->cfg, inc->analysed_by);
 	plan_init(&plan, MAILOUT_FIX_OVERDUE, member->email);
 	plan.rcpt_name = member->full_name;
 	plan.member = member->name;
 	plan_incident_vars(ob, &plan, inc, NULL);
 	plan_var(&plan, "member", g_strdup(member->full_name));
 	plan_var(&plan, "analysed", daemon_minute_text(inc->analysed_ms));
-	plan_var(&plan, "analysed_by", g_strdup(analyst != NULL ?
-	    analyst->full_name : inc->analysed_by));
+	plan_var(&plan, "analysed_by", g_strdup(member_full_name(ob->cfg,
+	    inc->analysed_by)));
 	plan_var(&plan, "fix_due", daemon_minute_text(inc->fix_due_ms));
 	rc = plan_queue(ob, &plan, inc->id, now_ms);
 	plan_fini(&plan);
@@ -668,10 +674,9 @@ update_member(struct daemon_outbox *ob, const struct store_incident *inc,
     const struct cfg_member *member, const char *writer, const char *text,
     int64_t now_ms)
 {
-	const struct cfg_member	*resolver, *acker;
-	struct mail_plan	 plan;
-	int64_t			 sent;
-	int			 rc;
+	struct mail_plan	plan;
+	int64_t			sent;
+	int			rc;
 
 	sent = store_mail_count_for(ob->store, inc->id,
 	    mailout_kind_name(MAILOUT_UPDATE), member->email);
@@ -683,20 +688,15 @@ update_member(struct daemon_outbox *ob, const struct store_incident *inc,
 		    MAIL_UPDATES_MAX);
 		return 0;
 	}
-	resolver = inc->resolved_by != NULL ? cfg_member_by_name(ob->cfg,
-	    inc->resolved_by) : NULL;
-	acker = inc->acked_by != NULL ? cfg_member_by_name(ob->cfg,
-	    inc->acked_by) : NULL;
 	plan_init(&plan, MAILOUT_UPDATE, member->email);
 	plan.rcpt_name = member->full_name;
 	plan_incident_vars(ob, &plan, inc, text);
 	plan_var(&plan, "member", g_strdup(member->full_name));
 	plan_var(&plan, "writer", g_strdup(writer));
 	plan_var(&plan, "state", inc->resolved_ms != 0 ?
-	    g_strdup_printf("resolved by %s", resolver != NULL ?
-	    resolver->full_name : inc->resolved_by) :
-	    g_strdup_printf("acknowledged by %s", acker != NULL ?
-	    acker->full_name : inc->acked_by));
+	    g_strdup_printf("resolved by %s", member_full_name(ob->cfg,
+	    inc->resolved_by)) : g_strdup_printf("acknowledged by %s",
+	    member_full_name(ob->cfg, inc->acked_by)));
 	rc = plan_queue(ob, &plan, inc->id, now_ms);
 	plan_fini(&plan);
 	return rc;
