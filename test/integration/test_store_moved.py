@@ -238,8 +238,8 @@ def log_is_open(pid, log):
 
 
 def command_after_move(tap):
-    """A command whose log is moved while it waits for the write lock
-    exits 1 and says that its record may be lost."""
+    """Checks that a command whose log is moved while it waits for the
+    write lock exits 1 and reports that its record may be lost."""
     world = harness.World()
     try:
         store = os.path.join(world.store_dir, "critgate.db")
@@ -270,8 +270,8 @@ def command_after_move(tap):
 
 
 def folder_missing(tap):
-    """A store folder that does not exist stops the start with a line
-    that says what to create."""
+    """Checks that a missing store folder stops the start with an error
+    that names the folder to create."""
     world = harness.World()
     missing = os.path.join(world.dir, "no-such-folder")
     world.store_dir = missing
